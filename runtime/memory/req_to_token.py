@@ -1,0 +1,42 @@
+"""The request→token table: for each request row, the pool slot of every token position."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ReqToTokenTable:
+    """One int64 table per KV pool kind (`full`, `swa`), shape [rows, max_context].
+
+    Slot 0 marks "no slot" (never written, or freed once it left the sliding window).
+    """
+
+    tables: dict[str, torch.Tensor]
+
+    @classmethod
+    def allocate(
+        cls, *, kinds: tuple[str, ...], num_rows: int, max_context: int, device: torch.device | str
+    ) -> ReqToTokenTable:
+        return cls(
+            tables={
+                kind: torch.zeros((num_rows, max_context), dtype=torch.int64, device=device)
+                for kind in kinds
+            }
+        )
+
+    @property
+    def max_context(self) -> int:
+        return next(iter(self.tables.values())).shape[1]
+
+    def write(self, kind: str, row: int, start: int, slots: torch.Tensor) -> None:
+        """Records the slots of positions [start, start + len(slots)) of one row."""
+        end = start + slots.numel()
+        if end > self.max_context:
+            raise ValueError(f"position {end - 1} beyond the table's context of {self.max_context}")
+        self.tables[kind][row, start:end] = slots
+
+    def read(self, kind: str, row: int, start: int, end: int) -> torch.Tensor:
+        return self.tables[kind][row, start:end]

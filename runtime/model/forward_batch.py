@@ -1,0 +1,125 @@
+"""The batch description the forward pass runs on: ragged tokens plus the pool slots they live in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import torch
+
+
+class ForwardMode(Enum):
+    """EXTEND runs new prompt tokens (whole or a chunk); DECODE runs one new token per request."""
+
+    EXTEND = "extend"
+    DECODE = "decode"
+
+
+@dataclass
+class ForwardBatch:
+    """One step's inputs, flattened over requests ("ragged"): T tokens from B requests.
+
+    The forward pass reads and writes memory only through these slot indices; the caller must have
+    written each request's new slots into the request→token table before calling it.
+    """
+
+    mode: ForwardMode
+    input_ids: torch.Tensor  # [T] int64
+    positions: torch.Tensor  # [T] int64
+    req_rows: torch.Tensor  # [B] int64, rows of the request→token table
+    out_slots: dict[str, torch.Tensor]  # KV pool kind -> [T] slot of each new token
+    mamba_slots: torch.Tensor | None  # [B] int64, each request's working state slot
+    prefix_list: list[int]  # tokens each request already has in the pools
+    extend_list: list[int]  # new tokens each request brings in this step
+    return_all_logits: bool = False
+    # Derived once in __post_init__ and shared by every layer.
+    token_req: torch.Tensor = field(init=False)  # [T] request index of each token
+    token_offset: torch.Tensor = field(init=False)  # [T] index of each token within its request
+    prefix_lens: torch.Tensor = field(init=False)  # [B]
+    extend_lens: torch.Tensor = field(init=False)  # [B]
+    _metadata: dict[object, object] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.prefix_list) != len(self.extend_list) or not self.extend_list:
+            raise ValueError("a batch needs one prefix and one extend length per request (B >= 1)")
+        if min(self.extend_list) < 1:
+            raise ValueError("every request in a batch must bring at least one new token")
+        if self.mode is ForwardMode.DECODE and max(self.extend_list) != 1:
+            raise ValueError("a DECODE batch runs exactly one new token per request")
+        device = self.input_ids.device
+        self.extend_lens = torch.tensor(self.extend_list, dtype=torch.int64, device=device)
+        self.prefix_lens = torch.tensor(self.prefix_list, dtype=torch.int64, device=device)
+        num_tokens = sum(self.extend_list)
+        if self.input_ids.numel() != num_tokens or self.positions.numel() != num_tokens:
+            raise ValueError(f"expected {num_tokens} input ids and positions")
+        batch = torch.arange(self.batch_size, device=device)
+        self.token_req = torch.repeat_interleave(batch, self.extend_lens, output_size=num_tokens)
+        starts = torch.cumsum(self.extend_lens, 0) - self.extend_lens
+        self.token_offset = torch.arange(num_tokens, device=device) - starts[self.token_req]
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.extend_list)
+
+    @property
+    def max_extend(self) -> int:
+        return max(self.extend_list)
+
+    def memo(self, key: object, build: object) -> object:
+        """Per-batch cache for metadata shared by all layers of a kind (built on first use)."""
+        if key not in self._metadata:
+            self._metadata[key] = build()  # type: ignore[operator]
+        return self._metadata[key]
+
+    def to_padded(self, x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+        """[T, ...] ragged rows -> [B, max_extend, ...], padding after each request's tokens."""
+        if self.mode is ForwardMode.DECODE:
+            return x.unsqueeze(1)
+        out = x.new_full((self.batch_size, self.max_extend, *x.shape[1:]), fill)
+        out[self.token_req, self.token_offset] = x
+        return out
+
+    def from_padded(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, max_extend, ...] -> [T, ...], dropping the padding."""
+        if self.mode is ForwardMode.DECODE:
+            return x.squeeze(1)
+        return x[self.token_req, self.token_offset]
+
+    def last_token_index(self) -> torch.Tensor:
+        """[B] flat index of each request's last new token (where its next-token logits come from)."""
+        return torch.cumsum(self.extend_lens, 0) - 1
+
+
+def build_batch(
+    *,
+    input_ids: Sequence[Sequence[int]],
+    prefix_lens: Sequence[int],
+    req_rows: Sequence[int],
+    out_slots: dict[str, Sequence[Sequence[int]]],
+    mamba_slots: Sequence[int] | None,
+    device: torch.device | str,
+    return_all_logits: bool = False,
+) -> ForwardBatch:
+    """Builds a batch from per-request Python lists (new token ids and their slots per pool)."""
+    extend = [len(ids) for ids in input_ids]
+    positions = [p + j for p, n in zip(prefix_lens, extend, strict=True) for j in range(n)]
+    mode = ForwardMode.DECODE if all(n == 1 for n in extend) and min(prefix_lens) > 0 else ForwardMode.EXTEND
+
+    def flat(rows: Sequence[Sequence[int]]) -> torch.Tensor:
+        return torch.tensor([x for row in rows for x in row], dtype=torch.int64, device=device)
+
+    def vec(values: Sequence[int]) -> torch.Tensor:
+        return torch.tensor(list(values), dtype=torch.int64, device=device)
+
+    return ForwardBatch(
+        mode=mode,
+        input_ids=flat(input_ids),
+        positions=vec(positions),
+        req_rows=vec(req_rows),
+        out_slots={kind: flat(slots) for kind, slots in out_slots.items()},
+        mamba_slots=None if mamba_slots is None else vec(mamba_slots),
+        prefix_list=list(prefix_lens),
+        extend_list=extend,
+        return_all_logits=return_all_logits,
+    )

@@ -1,0 +1,100 @@
+"""The Mamba2 mixer over pooled state: each request's conv window and SSM state live in its mamba slot."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from runtime.memory.mamba_buffer import MambaBuffer
+from runtime.memory.pool_tensors import PoolTensors
+from runtime.model.config import MambaConfig
+from runtime.model.forward_batch import ForwardBatch, ForwardMode
+from runtime.model.layers.norm import GatedGroupRMSNorm
+from runtime.model.layers.ssd import ssd_chunk_scan, ssd_step
+
+
+class Mamba2Mixer(nn.Module):
+    """in_proj -> causal depthwise conv -> selective scan -> gated group norm -> out_proj.
+
+    Reads the initial conv/SSM state from each request's slot (zero for a request with no prefix)
+    and writes the final state back to the same slot.
+    """
+
+    def __init__(self, cfg: MambaConfig, hidden: int, *, layer_in_pool: int) -> None:
+        super().__init__()
+        self.cfg, self.layer_in_pool = cfg, layer_in_pool
+        inner, conv_dim = cfg.intermediate_size, cfg.conv_dim
+        self.in_proj = nn.Linear(hidden, inner + conv_dim + cfg.num_heads, bias=cfg.proj_bias)
+        self.conv1d = nn.Conv1d(
+            conv_dim, conv_dim, cfg.conv_kernel, groups=conv_dim, bias=cfg.conv_bias
+        )
+        self.dt_bias = nn.Parameter(torch.ones(cfg.num_heads))
+        self.A_log = nn.Parameter(torch.zeros(cfg.num_heads))
+        self.D = nn.Parameter(torch.ones(cfg.num_heads))
+        self.norm = GatedGroupRMSNorm(inner, cfg.n_groups, cfg.norm_eps)
+        self.out_proj = nn.Linear(inner, hidden, bias=cfg.proj_bias)
+
+    def forward(self, x: torch.Tensor, batch: ForwardBatch, pools: PoolTensors) -> torch.Tensor:
+        cfg = self.cfg
+        assert pools.mamba is not None and batch.mamba_slots is not None
+        gate, xbc, dt = self.in_proj(x).split(
+            [cfg.intermediate_size, cfg.conv_dim, cfg.num_heads], dim=-1
+        )  # [T, I], [T, C], [T, H]
+        if batch.mode is ForwardMode.DECODE:
+            y = self._decode(xbc, dt, batch.mamba_slots, pools.mamba)
+        else:
+            y = self._extend(xbc, dt, batch, pools.mamba)
+        return self.out_proj(self.norm(y.to(x.dtype), gate))
+
+    def _split_xbc(self, xbc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[..., C] -> x [..., H, P], B [..., H, N], C [..., H, N] (groups shared across heads)."""
+        cfg = self.cfg
+        group_dim = cfg.n_groups * cfg.state_size
+        xs, bs, cs = xbc.split([cfg.intermediate_size, group_dim, group_dim], dim=-1)
+        per_group = cfg.num_heads // cfg.n_groups
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            t = t.unflatten(-1, (cfg.n_groups, cfg.state_size))
+            return t.repeat_interleave(per_group, dim=-2)
+
+        return xs.unflatten(-1, (cfg.num_heads, cfg.head_dim)), heads(bs), heads(cs)
+
+    def _decode(
+        self, xbc: torch.Tensor, dt: torch.Tensor, slots: torch.Tensor, buf: MambaBuffer
+    ) -> torch.Tensor:
+        layer = self.layer_in_pool
+        window = torch.cat([buf.conv[layer][slots], xbc[:, :, None].to(buf.conv.dtype)], dim=-1)
+        buf.conv[layer].index_copy_(0, slots, window[:, :, 1:])  # [B, C, K-1]
+        weight = self.conv1d.weight.squeeze(1)  # [C, K]
+        conv = (window.to(weight.dtype) * weight).sum(-1)
+        if self.conv1d.bias is not None:
+            conv = conv + self.conv1d.bias
+        xs, bs, cs = self._split_xbc(F.silu(conv))
+        dt = F.softplus(dt + self.dt_bias)  # NOTE: no dt floor here, as in transformers' decode
+        y, state = ssd_step(buf.ssm[layer][slots], xs, dt, -torch.exp(self.A_log.float()), bs, cs)
+        buf.ssm[layer].index_copy_(0, slots, state)
+        y = y + self.D.float()[:, None] * xs.float()  # [B, H, P]
+        return y.flatten(-2)
+
+    def _extend(
+        self, xbc: torch.Tensor, dt: torch.Tensor, batch: ForwardBatch, buf: MambaBuffer
+    ) -> torch.Tensor:
+        layer, slots, cfg = self.layer_in_pool, batch.mamba_slots, self.cfg
+        assert slots is not None
+        has_prefix = (batch.prefix_lens > 0)[:, None, None]  # [B, 1, 1]
+        conv_state = torch.where(has_prefix, buf.conv[layer][slots], 0.0)  # [B, C, K-1]
+        seq = torch.cat([conv_state, batch.to_padded(xbc).transpose(1, 2).to(conv_state.dtype)], -1)
+        tail = batch.extend_lens[:, None, None] + torch.arange(cfg.conv_kernel - 1, device=seq.device)
+        buf.conv[layer].index_copy_(0, slots, seq.gather(-1, tail.expand(-1, seq.shape[1], -1)))
+        conv = F.conv1d(seq.to(self.conv1d.weight.dtype), self.conv1d.weight, self.conv1d.bias, groups=cfg.conv_dim)
+        xs, bs, cs = self._split_xbc(F.silu(conv.transpose(1, 2)))  # [B, Lq, ...]
+
+        dt = F.softplus(dt + self.dt_bias).clamp(min=cfg.dt_min)  # [T, H]
+        dt = batch.to_padded(dt)  # [B, Lq, H]; zero on padding so it leaves the state unchanged
+        state = torch.where(has_prefix[..., None], buf.ssm[layer][slots], 0.0)  # [B, H, P, N]
+        a = -torch.exp(self.A_log.float())
+        y, final = ssd_chunk_scan(xs, dt, a, bs, cs, cfg.chunk_size, state)
+        buf.ssm[layer].index_copy_(0, slots, final)
+        y = y + self.D.float()[:, None] * xs.float()  # [B, Lq, H, P]
+        return batch.from_padded(y).flatten(-2)

@@ -1,0 +1,82 @@
+"""Mamba2's state-space recurrence as pure functions: a chunked scan for multi-token extends and a
+single-step update for decode. Both run in fp32; the state is h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t,
+the output y_t = C_t · h_t (the D skip term is added by the caller).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def segment_sums(a: torch.Tensor) -> torch.Tensor:
+    """[..., Q] -> [..., Q, Q] with out[i, j] = a[j+1] + ... + a[i] for j <= i, -inf above.
+
+    Built by a masked cumulative sum rather than differences of a cumsum, which would cancel
+    catastrophically for long decaying chunks.
+    """
+    q = a.shape[-1]
+    grid = a[..., :, None].expand(*a.shape, q)  # grid[i, j] = a[i]
+    strictly_lower = torch.tril(torch.ones(q, q, dtype=torch.bool, device=a.device), diagonal=-1)
+    sums = torch.cumsum(grid.masked_fill(~strictly_lower, 0.0), dim=-2)
+    lower = torch.tril(torch.ones(q, q, dtype=torch.bool, device=a.device))
+    return sums.masked_fill(~lower, float("-inf"))
+
+
+def _chunk(t: torch.Tensor, q: int) -> torch.Tensor:
+    """[b, l, ...] (l a multiple of q) -> [b, l/q, q, ...]."""
+    return t.unflatten(1, (t.shape[1] // q, q))
+
+
+def ssd_chunk_scan(
+    x: torch.Tensor,  # [b, l, h, p]
+    dt: torch.Tensor,  # [b, l, h], already softplus'd; 0 on padding makes a position a no-op
+    a: torch.Tensor,  # [h], negative
+    b_in: torch.Tensor,  # [b, l, h, n]
+    c_in: torch.Tensor,  # [b, l, h, n]
+    chunk_size: int,
+    initial_state: torch.Tensor,  # [b, h, p, n]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Runs the scan over l positions in chunks; returns y [b, l, h, p] and the final state."""
+    length = x.shape[1]
+    pad = (-length) % chunk_size
+    x, dt, b_in, c_in = (F.pad(t.float(), (0, 0) * (t.dim() - 2) + (0, pad)) for t in (x, dt, b_in, c_in))
+    xdt = _chunk(x * dt[..., None], chunk_size)  # [b, c, q, h, p]
+    decay = _chunk(dt * a.float(), chunk_size).permute(0, 3, 1, 2)  # [b, h, c, q]
+    bc, cc = _chunk(b_in, chunk_size), _chunk(c_in, chunk_size)  # [b, c, q, h, n]
+    decay_cum = torch.cumsum(decay, dim=-1)  # [b, h, c, q]
+
+    # Within a chunk: y_l = sum_{s<=l} (C_l . B_s) exp(sum decay (s, l]) x_s dt_s.
+    within = torch.exp(segment_sums(decay))  # [b, h, c, l, s]
+    scores = torch.einsum("bclhn,bcshn->bhcls", cc, bc) * within
+    y_within = torch.einsum("bhcls,bcshp->bclhp", scores, xdt)
+
+    # State each chunk adds by its end, then carried across chunks from the initial state.
+    to_end = torch.exp(decay_cum[..., -1:] - decay_cum)  # [b, h, c, q]
+    chunk_states = torch.einsum("bclhn,bhcl,bclhp->bchpn", bc, to_end, xdt)
+    states = torch.cat([initial_state.float()[:, None], chunk_states], dim=1)  # [b, c+1, h, p, n]
+    across = torch.exp(segment_sums(F.pad(decay_cum[..., -1], (1, 0))))  # [b, h, c+1, c+1]
+    states = torch.einsum("bhzc,bchpn->bzhpn", across, states)
+    start_states, final_state = states[:, :-1], states[:, -1]
+
+    # Contribution of each chunk's start state to its positions.
+    y_carry = torch.einsum("bclhn,bchpn,bhcl->bclhp", cc, start_states, torch.exp(decay_cum))
+    y = (y_within + y_carry).flatten(1, 2)[:, :length]  # [b, l, h, p]
+    return y, final_state
+
+
+def ssd_step(
+    state: torch.Tensor,  # [b, h, p, n] fp32
+    x: torch.Tensor,  # [b, h, p]
+    dt: torch.Tensor,  # [b, h], already softplus'd
+    a: torch.Tensor,  # [h]
+    b_in: torch.Tensor,  # [b, h, n]
+    c_in: torch.Tensor,  # [b, h, n]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One recurrence step; returns y [b, h, p] and the new state."""
+    dt = dt.float()
+    decay = torch.exp(dt * a.float())[..., None, None]  # [b, h, 1, 1]
+    inject = (dt[..., None] * x.float())[..., None] * b_in.float()[:, :, None, :]  # [b, h, p, n]
+    new_state = state * decay + inject
+    y = torch.einsum("bhpn,bhn->bhp", new_state, c_in.float())
+    return y, new_state
