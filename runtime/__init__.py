@@ -1,1 +1,1 @@
-"""poolscope runtime: model code, memory pools, scheduler, engine, server and the `poolscope` CLI."""
+"""poolscope runtime: model code, memory pools, scheduler, engine, server and the CLI."""

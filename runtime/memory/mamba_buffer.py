@@ -1,4 +1,4 @@
-"""Recurrent state storage: one slot holds one request's conv window and SSM state for all layers."""
+"""Recurrent state storage: a slot holds one request's conv window and SSM state, all layers."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ class MambaBuffer:
         dtype: torch.dtype,
         device: torch.device | str,
     ) -> MambaBuffer:
-        conv = torch.zeros((num_layers, num_slots, conv_dim, conv_kernel - 1), dtype=dtype, device=device)
+        conv = torch.zeros(
+            (num_layers, num_slots, conv_dim, conv_kernel - 1), dtype=dtype, device=device
+        )
         ssm_shape = (num_layers, num_slots, num_heads, head_dim, state_size)
         return cls(conv=conv, ssm=torch.zeros(ssm_shape, dtype=torch.float32, device=device))
 
@@ -37,7 +39,7 @@ class MambaBuffer:
         return self.conv.shape[1]
 
     def copy_slot(self, src: int, dst: int) -> None:
-        """Copies every layer's state from slot `src` to slot `dst` (copy-on-write of a snapshot)."""
+        """Copies every layer's state from slot `src` to `dst` (copy-on-write of a snapshot)."""
         self.conv[:, dst].copy_(self.conv[:, src])
         self.ssm[:, dst].copy_(self.ssm[:, src])
 

@@ -35,7 +35,7 @@ class PoolTensors:
         dtype: torch.dtype,
         device: torch.device | str,
     ) -> PoolTensors:
-        """Sizes every buffer from slot counts (slot 0 included); kinds the model lacks are skipped."""
+        """Sizes buffers from slot counts (slot 0 included); kinds the model lacks are skipped."""
         att = config.attention
         layers = {FULL: config.num_full_layers, SWA: config.num_swa_layers}
         kv = {

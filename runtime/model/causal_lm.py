@@ -37,7 +37,9 @@ def attention_for(config: ModelConfig, layer_idx: int) -> Attention:
 
 def mamba_for(config: ModelConfig, layer_idx: int) -> Mamba2Mixer:
     assert config.mamba is not None and config.layer_types[layer_idx] == MAMBA
-    return Mamba2Mixer(config.mamba, config.hidden_size, layer_in_pool=index_in_kind(config, layer_idx))
+    return Mamba2Mixer(
+        config.mamba, config.hidden_size, layer_in_pool=index_in_kind(config, layer_idx)
+    )
 
 
 class CausalLM(nn.Module):

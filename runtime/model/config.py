@@ -1,7 +1,7 @@
 """Architecture-neutral model configuration.
 
-Each architecture module parses its own HF `config.json` (quirks and all) into these frozen dataclasses;
-everything downstream (layers, pools, loader) reads only these.
+Each architecture module parses its own HF `config.json` (quirks and all) into these frozen
+dataclasses; everything downstream (layers, pools, loader) reads only these.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ class MambaConfig:
 
     def __post_init__(self) -> None:
         if self.num_heads % self.n_groups:
-            raise ConfigError(f"mamba heads ({self.num_heads}) not divisible by n_groups ({self.n_groups})")
+            raise ConfigError(
+                f"mamba heads ({self.num_heads}) not divisible by n_groups ({self.n_groups})"
+            )
         if self.conv_kernel < 2 or self.chunk_size < 1:
             raise ConfigError("mamba conv_kernel must be >= 2 and chunk_size >= 1")
 

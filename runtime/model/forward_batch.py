@@ -1,4 +1,4 @@
-"""The batch description the forward pass runs on: ragged tokens plus the pool slots they live in."""
+"""The batch the forward pass runs on: ragged tokens plus the pool slots they live in."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class ForwardBatch:
         return x[self.token_req, self.token_offset]
 
     def last_token_index(self) -> torch.Tensor:
-        """[B] flat index of each request's last new token (where its next-token logits come from)."""
+        """[B] flat index of each request's last new token (its next-token logits)."""
         return torch.cumsum(self.extend_lens, 0) - 1
 
 
@@ -104,7 +104,11 @@ def build_batch(
     """Builds a batch from per-request Python lists (new token ids and their slots per pool)."""
     extend = [len(ids) for ids in input_ids]
     positions = [p + j for p, n in zip(prefix_lens, extend, strict=True) for j in range(n)]
-    mode = ForwardMode.DECODE if all(n == 1 for n in extend) and min(prefix_lens) > 0 else ForwardMode.EXTEND
+    mode = (
+        ForwardMode.DECODE
+        if all(n == 1 for n in extend) and min(prefix_lens) > 0
+        else ForwardMode.EXTEND
+    )
 
     def flat(rows: Sequence[Sequence[int]]) -> torch.Tensor:
         return torch.tensor([x for row in rows for x in row], dtype=torch.int64, device=device)

@@ -51,7 +51,9 @@ def read_config(path: Path) -> tuple[dict, Architecture, ModelConfig]:
     model_type = raw.get("model_type")
     if model_type not in ARCHITECTURES:
         supported = ", ".join(sorted(ARCHITECTURES))
-        raise CheckpointError(f"unknown model_type '{model_type}' in {config_file}; supported: {supported}")
+        raise CheckpointError(
+            f"unknown model_type '{model_type}' in {config_file}; supported: {supported}"
+        )
     arch = ARCHITECTURES[model_type]
     try:
         return raw, arch, arch.parse_config(raw)
@@ -76,7 +78,9 @@ def read_weights(path: Path, rename: object) -> dict[str, torch.Tensor]:
         except CheckpointError:
             raise
         except Exception as exc:  # noqa: BLE001 (safetensors raises several unrelated types)
-            raise CheckpointError(f"cannot read '{file}': corrupt or not safetensors ({exc})") from None
+            raise CheckpointError(
+                f"cannot read '{file}': corrupt or not safetensors ({exc})"
+            ) from None
     return weights
 
 
@@ -108,7 +112,7 @@ def check_weights(model: CausalLM, weights: dict[str, torch.Tensor], path: Path)
 def load_model(
     path: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> LoadedModel:
-    """Reads config, weights and tokenizer; returns the model on `device` in `dtype`, in eval mode."""
+    """Reads config, weights, tokenizer; returns the model on `device` in `dtype`, eval mode."""
     path = Path(path).expanduser()
     _, arch, config = read_config(path)
     weights = read_weights(path, arch.checkpoint_name)

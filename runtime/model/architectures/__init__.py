@@ -20,7 +20,9 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "nemotron_h": Architecture(nemotron_h.parse_config, nemotron_h.build, nemotron_h.checkpoint_name),
+    "nemotron_h": Architecture(
+        nemotron_h.parse_config, nemotron_h.build, nemotron_h.checkpoint_name
+    ),
     "gemma3_text": Architecture(gemma3.parse_config, gemma3.build, gemma3.checkpoint_name),
     poolscope_hybrid.MODEL_TYPE: Architecture(
         poolscope_hybrid.parse_config, poolscope_hybrid.build, poolscope_hybrid.checkpoint_name

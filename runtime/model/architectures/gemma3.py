@@ -42,15 +42,22 @@ def _rope(raw: dict) -> tuple[dict[str, float], dict[str, float]]:
     if not params:
         scaling = raw.get("rope_scaling") or {}
         params = {
-            FULL_ATTENTION: {"rope_theta": raw.get("rope_theta", DEFAULT_THETA[FULL_ATTENTION]), **scaling},
-            SLIDING_ATTENTION: {"rope_theta": raw.get("rope_local_base_freq", DEFAULT_THETA[SLIDING_ATTENTION])},
+            FULL_ATTENTION: {
+                "rope_theta": raw.get("rope_theta", DEFAULT_THETA[FULL_ATTENTION]),
+                **scaling,
+            },
+            SLIDING_ATTENTION: {
+                "rope_theta": raw.get("rope_local_base_freq", DEFAULT_THETA[SLIDING_ATTENTION])
+            },
         }
     theta, factor = {}, {}
     for kind in (FULL_ATTENTION, SLIDING_ATTENTION):
         p = params.get(kind) or {}
         rope_type = p.get("rope_type", p.get("type", "default"))
         if rope_type not in ("default", "linear"):
-            raise ConfigError(f"unsupported rope_type '{rope_type}' for {kind}; supported: default, linear")
+            raise ConfigError(
+                f"unsupported rope_type '{rope_type}' for {kind}; supported: default, linear"
+            )
         theta[kind] = float(p.get("rope_theta", DEFAULT_THETA[kind]))
         factor[kind] = float(p.get("factor", 1.0)) if rope_type == "linear" else 1.0
     return theta, factor
@@ -112,7 +119,9 @@ class Gemma3TextModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(Gemma3DecoderLayer(config, i) for i in range(len(config.layer_types)))
+        self.layers = nn.ModuleList(
+            Gemma3DecoderLayer(config, i) for i in range(len(config.layer_types))
+        )
         self.norm = GemmaRMSNorm(config.hidden_size, config.norm_eps)
 
 
@@ -142,4 +151,6 @@ def build(config: ModelConfig) -> Gemma3ForCausalLM:
 
 def checkpoint_name(name: str) -> str:
     """Gemma3 text weights exported from the multimodal model carry `language_model.`."""
-    return name.replace("language_model.model.", "model.").replace("model.language_model.", "model.")
+    return name.replace("language_model.model.", "model.").replace(
+        "model.language_model.", "model."
+    )

@@ -43,12 +43,18 @@ BLOCK_TYPES = {
 def parse_block_types(raw: dict, extra: dict[str, str] | None = None) -> tuple[str, ...]:
     """Reads `layers_block_type` (list) or the legacy `hybrid_override_pattern` (string)."""
     known = BLOCK_TYPES | (extra or {})
-    types = raw.get("layers_block_type") or raw.get("layer_types") or raw.get("hybrid_override_pattern")
+    types = (
+        raw.get("layers_block_type") or raw.get("layer_types") or raw.get("hybrid_override_pattern")
+    )
     if not types:
-        raise ConfigError("config.json has neither 'layers_block_type' nor 'hybrid_override_pattern'")
+        raise ConfigError(
+            "config.json has neither 'layers_block_type' nor 'hybrid_override_pattern'"
+        )
     unknown = sorted({str(t) for t in types} - set(known))
     if unknown:
-        raise ConfigError(f"unsupported block types {unknown} (mixture-of-experts is not supported)")
+        raise ConfigError(
+            f"unsupported block types {unknown} (mixture-of-experts is not supported)"
+        )
     return tuple(known[t] for t in types)
 
 
@@ -71,7 +77,7 @@ def mamba_config(raw: dict) -> MambaConfig:
 
 
 def parse_config(raw: dict, extra_block_types: dict[str, str] | None = None) -> ModelConfig:
-    """NemotronH's config.json -> ModelConfig (`extra_block_types` lets poolscope_hybrid add kinds)."""
+    """NemotronH's config.json -> ModelConfig; `extra_block_types` adds kinds for poolscope_hybrid."""
     hidden = int(require(raw, "hidden_size"))
     heads = int(require(raw, "num_attention_heads"))
     head_dim = int(raw.get("head_dim") or hidden // heads)
@@ -86,6 +92,8 @@ def parse_config(raw: dict, extra_block_types: dict[str, str] | None = None) -> 
             num_kv_heads=int(raw.get("num_key_value_heads") or heads),
             head_dim=head_dim,
             scaling=head_dim**-0.5,
+            # Used only by layer kinds a caller adds (poolscope_hybrid); HF NemotronH ignores it.
+            sliding_window=raw.get("sliding_window") if extra_block_types else None,
             bias=bool(raw.get("attention_bias", False)),
         ),
         mamba=mamba_config(raw),
@@ -131,7 +139,7 @@ class HybridBackbone(nn.Module):
 
 
 class NemotronHForCausalLM(CausalLM):
-    """NemotronH's module tree; also the body of `poolscope_hybrid`, which adds sliding layers and RoPE."""
+    """NemotronH's module tree; also the body of `poolscope_hybrid` (sliding layers, RoPE)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -159,7 +167,9 @@ def checkpoint_name(name: str) -> str:
     return "backbone." + name[len("model.") :] if name.startswith("model.") else name
 
 
-def init_mamba_(mixer: nn.Module, generator: torch.Generator, dt_range: tuple[float, float]) -> None:
+def init_mamba_(
+    mixer: nn.Module, generator: torch.Generator, dt_range: tuple[float, float]
+) -> None:
     """Mamba2's standard init: A = 1..H, D = 1, dt_bias = softplus⁻¹(dt) with log-uniform dt."""
     heads = mixer.A_log.numel()
     mixer.A_log.data.copy_(torch.log(torch.arange(1, heads + 1, dtype=torch.float32)))

@@ -22,8 +22,9 @@ def parse_config(raw: dict) -> ModelConfig:
     nemo = nemotron_h.parse_config(raw, {SLIDING_ATTENTION: SLIDING_ATTENTION})
     attention = replace(
         nemo.attention,
-        sliding_window=raw.get("sliding_window"),
-        rope_theta={k: float(theta.get(k, DEFAULT_THETA)) for k in (FULL_ATTENTION, SLIDING_ATTENTION)},
+        rope_theta={
+            k: float(theta.get(k, DEFAULT_THETA)) for k in (FULL_ATTENTION, SLIDING_ATTENTION)
+        },
     )
     return replace(nemo, model_type=MODEL_TYPE, attention=attention)
 

@@ -34,7 +34,11 @@ class Attention(nn.Module):
         norm_eps: float = 1e-6,
     ) -> None:
         super().__init__()
-        self.num_heads, self.num_kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        self.num_heads, self.num_kv_heads, self.head_dim = (
+            cfg.num_heads,
+            cfg.num_kv_heads,
+            cfg.head_dim,
+        )
         self.scaling = cfg.scaling
         self.pool, self.layer_in_pool, self.window = pool, layer_in_pool, window
         self.q_proj = nn.Linear(hidden, cfg.num_heads * cfg.head_dim, bias=cfg.bias)
@@ -44,9 +48,7 @@ class Attention(nn.Module):
         if cfg.qk_norm:
             self.q_norm = GemmaRMSNorm(cfg.head_dim, norm_eps)
             self.k_norm = GemmaRMSNorm(cfg.head_dim, norm_eps)
-        self.rotary = (
-            RotaryEmbedding(cfg.head_dim, rope_base, rope_factor) if rope_base else None
-        )
+        self.rotary = RotaryEmbedding(cfg.head_dim, rope_base, rope_factor) if rope_base else None
         self.rope_key = ("rope", rope_base, rope_factor)
 
     def forward(self, x: torch.Tensor, batch: ForwardBatch, pools: PoolTensors) -> torch.Tensor:

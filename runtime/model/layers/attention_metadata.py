@@ -27,7 +27,9 @@ def build_attention_metadata(
     """
     device = batch.input_ids.device
     starts = [max(0, p - window + 1) if window else 0 for p in batch.prefix_list]
-    kv_lens = [p + n - s for p, n, s in zip(batch.prefix_list, batch.extend_list, starts, strict=True)]
+    kv_lens = [
+        p + n - s for p, n, s in zip(batch.prefix_list, batch.extend_list, starts, strict=True)
+    ]
     kv_start = torch.tensor(starts, dtype=torch.int64, device=device)
     kv_len = torch.tensor(kv_lens, dtype=torch.int64, device=device)
     span = torch.arange(max(kv_lens), device=device)

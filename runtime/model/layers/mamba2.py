@@ -1,4 +1,4 @@
-"""The Mamba2 mixer over pooled state: each request's conv window and SSM state live in its mamba slot."""
+"""The Mamba2 mixer over pooled state: a request's conv window and SSM state live in its slot."""
 
 from __future__ import annotations
 
@@ -85,9 +85,16 @@ class Mamba2Mixer(nn.Module):
         has_prefix = (batch.prefix_lens > 0)[:, None, None]  # [B, 1, 1]
         conv_state = torch.where(has_prefix, buf.conv[layer][slots], 0.0)  # [B, C, K-1]
         seq = torch.cat([conv_state, batch.to_padded(xbc).transpose(1, 2).to(conv_state.dtype)], -1)
-        tail = batch.extend_lens[:, None, None] + torch.arange(cfg.conv_kernel - 1, device=seq.device)
+        tail = batch.extend_lens[:, None, None] + torch.arange(
+            cfg.conv_kernel - 1, device=seq.device
+        )
         buf.conv[layer].index_copy_(0, slots, seq.gather(-1, tail.expand(-1, seq.shape[1], -1)))
-        conv = F.conv1d(seq.to(self.conv1d.weight.dtype), self.conv1d.weight, self.conv1d.bias, groups=cfg.conv_dim)
+        conv = F.conv1d(
+            seq.to(self.conv1d.weight.dtype),
+            self.conv1d.weight,
+            self.conv1d.bias,
+            groups=cfg.conv_dim,
+        )
         xs, bs, cs = self._split_xbc(F.silu(conv.transpose(1, 2)))  # [B, Lq, ...]
 
         dt = F.softplus(dt + self.dt_bias).clamp(min=cfg.dt_min)  # [T, H]

@@ -7,7 +7,7 @@ from torch import nn
 
 
 class RotaryEmbedding(nn.Module):
-    """Rotates half-split query/key pairs by position; `scaling_factor` is HF's "linear" rope type."""
+    """Rotates half-split query/key pairs by position; `scaling_factor` is HF's linear type."""
 
     def __init__(self, head_dim: int, base: float, scaling_factor: float = 1.0) -> None:
         super().__init__()
@@ -15,7 +15,9 @@ class RotaryEmbedding(nn.Module):
         # NOTE: a plain attribute, not a buffer, so that casting the model to bf16 keeps it fp32.
         self.inv_freq = 1.0 / (base**exponents) / scaling_factor
 
-    def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def cos_sin(
+        self, positions: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """[T] positions -> cos, sin of shape [T, 1, D] (broadcast over heads)."""
         if self.inv_freq.device != positions.device:
             self.inv_freq = self.inv_freq.to(positions.device)

@@ -1,6 +1,6 @@
-"""Mamba2's state-space recurrence as pure functions: a chunked scan for multi-token extends and a
-single-step update for decode. Both run in fp32; the state is h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t,
-the output y_t = C_t · h_t (the D skip term is added by the caller).
+"""Mamba2's state-space recurrence as pure functions: a chunked scan for multi-token extends and
+a single-step update for decode. Both run in fp32; the state is
+h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t and the output y_t = C_t · h_t (the caller adds D x_t).
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ def ssd_chunk_scan(
     """Runs the scan over l positions in chunks; returns y [b, l, h, p] and the final state."""
     length = x.shape[1]
     pad = (-length) % chunk_size
-    x, dt, b_in, c_in = (F.pad(t.float(), (0, 0) * (t.dim() - 2) + (0, pad)) for t in (x, dt, b_in, c_in))
+    x, dt, b_in, c_in = (
+        F.pad(t.float(), (0, 0) * (t.dim() - 2) + (0, pad)) for t in (x, dt, b_in, c_in)
+    )
     xdt = _chunk(x * dt[..., None], chunk_size)  # [b, c, q, h, p]
     decay = _chunk(dt * a.float(), chunk_size).permute(0, 3, 1, 2)  # [b, h, c, q]
     bc, cc = _chunk(b_in, chunk_size), _chunk(c_in, chunk_size)  # [b, c, q, h, n]

@@ -1,0 +1,46 @@
+"""Runtime settings that are not model architecture: environment, device and dtype choices.
+
+Environment variables are read here and nowhere else; all carry the `POOLSCOPE_` prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+ENV_PREFIX = "POOLSCOPE_"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """What the environment says: where built-in checkpoints are cached."""
+
+    cache_dir: Path
+
+
+def env_settings(environ: Mapping[str, str] | None = None) -> EnvSettings:
+    """Reads `POOLSCOPE_CACHE_DIR` (default `~/.cache/poolscope`)."""
+    env = os.environ if environ is None else environ
+    cache = env.get(f"{ENV_PREFIX}CACHE_DIR") or str(Path.home() / ".cache" / "poolscope")
+    return EnvSettings(cache_dir=Path(cache).expanduser())
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present; anything else must name a device torch can use."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device '{name}' requested but CUDA is not available")
+    return device
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ValueError(f"unknown dtype '{name}'; choose one of {', '.join(DTYPES)}")
+    return DTYPES[name]

@@ -1,0 +1,1 @@
+"""poolscope telemetry: metric/event catalog, OpenTelemetry wiring, structlog logs, log parsing."""
