@@ -77,7 +77,7 @@ def mamba_config(raw: dict) -> MambaConfig:
 
 
 def parse_config(raw: dict, extra_block_types: dict[str, str] | None = None) -> ModelConfig:
-    """NemotronH's config.json -> ModelConfig; `extra_block_types` adds kinds for poolscope_hybrid."""
+    """NemotronH's config.json -> ModelConfig; `extra_block_types` serves poolscope_hybrid."""
     hidden = int(require(raw, "hidden_size"))
     heads = int(require(raw, "num_attention_heads"))
     head_dim = int(raw.get("head_dim") or hidden // heads)
