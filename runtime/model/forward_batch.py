@@ -26,7 +26,6 @@ class ForwardBatch:
 
     mode: ForwardMode
     input_ids: torch.Tensor  # [T] int64
-    positions: torch.Tensor  # [T] int64
     req_rows: torch.Tensor  # [B] int64, rows of the request→token table
     out_slots: dict[str, torch.Tensor]  # KV pool kind -> [T] slot of each new token
     mamba_slots: torch.Tensor | None  # [B] int64, each request's working state slot
@@ -34,6 +33,7 @@ class ForwardBatch:
     extend_list: list[int]  # new tokens each request brings in this step
     return_all_logits: bool = False
     # Derived once in __post_init__ and shared by every layer.
+    positions: torch.Tensor = field(init=False)  # [T] prefix + offset of each token
     token_req: torch.Tensor = field(init=False)  # [T] request index of each token
     token_offset: torch.Tensor = field(init=False)  # [T] index of each token within its request
     prefix_lens: torch.Tensor = field(init=False)  # [B]
@@ -51,12 +51,13 @@ class ForwardBatch:
         self.extend_lens = torch.tensor(self.extend_list, dtype=torch.int64, device=device)
         self.prefix_lens = torch.tensor(self.prefix_list, dtype=torch.int64, device=device)
         num_tokens = sum(self.extend_list)
-        if self.input_ids.numel() != num_tokens or self.positions.numel() != num_tokens:
-            raise ValueError(f"expected {num_tokens} input ids and positions")
+        if self.input_ids.numel() != num_tokens:
+            raise ValueError(f"expected {num_tokens} input ids, got {self.input_ids.numel()}")
         batch = torch.arange(self.batch_size, device=device)
         self.token_req = torch.repeat_interleave(batch, self.extend_lens, output_size=num_tokens)
         starts = torch.cumsum(self.extend_lens, 0) - self.extend_lens
         self.token_offset = torch.arange(num_tokens, device=device) - starts[self.token_req]
+        self.positions = self.prefix_lens[self.token_req] + self.token_offset
 
     @property
     def batch_size(self) -> int:
@@ -103,7 +104,6 @@ def build_batch(
 ) -> ForwardBatch:
     """Builds a batch from per-request Python lists (new token ids and their slots per pool)."""
     extend = [len(ids) for ids in input_ids]
-    positions = [p + j for p, n in zip(prefix_lens, extend, strict=True) for j in range(n)]
     mode = (
         ForwardMode.DECODE
         if all(n == 1 for n in extend) and min(prefix_lens) > 0
@@ -119,7 +119,6 @@ def build_batch(
     return ForwardBatch(
         mode=mode,
         input_ids=flat(input_ids),
-        positions=vec(positions),
         req_rows=vec(req_rows),
         out_slots={kind: flat(slots) for kind, slots in out_slots.items()},
         mamba_slots=None if mamba_slots is None else vec(mamba_slots),
