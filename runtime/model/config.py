@@ -37,8 +37,13 @@ class AttentionConfig:
     bias: bool = False
 
     def __post_init__(self) -> None:
-        if min(self.num_heads, self.num_kv_heads, self.head_dim) <= 0:
-            raise ConfigError("attention heads and head_dim must be positive")
+        _require_positive(
+            {
+                "num_attention_heads": self.num_heads,
+                "num_key_value_heads": self.num_kv_heads,
+                "head_dim": self.head_dim,
+            }
+        )
         if self.num_heads % self.num_kv_heads:
             raise ConfigError(
                 f"num_attention_heads ({self.num_heads}) must be a multiple of "
@@ -66,6 +71,13 @@ class MambaConfig:
     proj_bias: bool = False
 
     def __post_init__(self) -> None:
+        sizes = {
+            "mamba_num_heads": self.num_heads,
+            "mamba_head_dim": self.head_dim,
+            "ssm_state_size": self.state_size,
+            "n_groups": self.n_groups,
+        }
+        _require_positive(sizes)
         if self.num_heads % self.n_groups:
             raise ConfigError(
                 f"mamba heads ({self.num_heads}) not divisible by n_groups ({self.n_groups})"
@@ -111,8 +123,15 @@ class ModelConfig:
             raise ConfigError("config has mamba layers but no mamba parameters")
         if SLIDING_ATTENTION in self.layer_types and self.attention.sliding_window is None:
             raise ConfigError("config has sliding_attention layers but no sliding_window")
-        if min(self.vocab_size, self.hidden_size) <= 0 or not self.layer_types:
-            raise ConfigError("vocab_size, hidden_size and the layer list must be non-empty")
+        _require_positive(
+            {
+                "vocab_size": self.vocab_size,
+                "hidden_size": self.hidden_size,
+                "intermediate_size": self.intermediate_size,
+            }
+        )
+        if not self.layer_types:
+            raise ConfigError("the model has no layers")
 
     def layers_of(self, kind: str) -> tuple[int, ...]:
         """Indices of the layers of one kind, in model order."""
@@ -129,6 +148,20 @@ class ModelConfig:
     @property
     def num_swa_layers(self) -> int:
         return len(self.layers_of(SLIDING_ATTENTION))
+
+
+def _require_positive(values: dict[str, int]) -> None:
+    bad = [f"{name}={value}" for name, value in values.items() if value <= 0]
+    if bad:
+        raise ConfigError(f"must be positive: {', '.join(bad)}")
+
+
+def positive(raw: dict, key: str) -> int:
+    """A required integer field that must be > 0 (checked before anything divides by it)."""
+    value = int(require(raw, key))  # type: ignore[call-overload]
+    if value <= 0:
+        raise ConfigError(f"config.json field '{key}' must be positive, got {value}")
+    return value
 
 
 def require(raw: dict, key: str, kind: type | tuple[type, ...] = int) -> object:

@@ -37,8 +37,10 @@ class LoadedModel:
 
 def read_config(path: Path) -> tuple[dict, Architecture, ModelConfig]:
     """Reads and validates `config.json`; raises CheckpointError naming what is wrong."""
-    if not path.is_dir():
+    if not path.exists():
         raise CheckpointError(f"model directory '{path}' does not exist")
+    if not path.is_dir():
+        raise CheckpointError(f"model path '{path}' is a file; pass the directory holding it")
     config_file = path / CONFIG_FILE
     if not config_file.is_file():
         raise CheckpointError(f"'{path}' has no {CONFIG_FILE}")
@@ -57,7 +59,8 @@ def read_config(path: Path) -> tuple[dict, Architecture, ModelConfig]:
     arch = ARCHITECTURES[model_type]
     try:
         return raw, arch, arch.parse_config(raw)
-    except (ConfigError, TypeError, ValueError) as exc:
+    except (ConfigError, TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
+        # Beyond ConfigError, a field of an unexpected type surfaces as one of these builtins.
         raise CheckpointError(f"{config_file}: {exc}") from None
 
 

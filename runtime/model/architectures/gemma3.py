@@ -16,6 +16,7 @@ from runtime.model.config import (
     ConfigError,
     ModelConfig,
     eos_ids,
+    positive,
     require,
 )
 from runtime.model.forward_batch import ForwardBatch
@@ -30,6 +31,8 @@ def _layer_types(raw: dict) -> tuple[str, ...]:
     types = raw.get("layer_types")
     if types is None:
         pattern = int(raw.get("sliding_window_pattern", raw.get("_sliding_window_pattern", 6)))
+        if pattern < 1:
+            raise ConfigError(f"sliding_window_pattern must be >= 1, got {pattern}")
         types = [SLIDING_ATTENTION if (i + 1) % pattern else FULL_ATTENTION for i in range(layers)]
     if len(types) != layers:
         raise ConfigError(f"layer_types has {len(types)} entries for {layers} layers")
@@ -50,9 +53,13 @@ def _rope(raw: dict) -> tuple[dict[str, float], dict[str, float]]:
                 "rope_theta": raw.get("rope_local_base_freq", DEFAULT_THETA[SLIDING_ATTENTION])
             },
         }
+    if not isinstance(params, dict):
+        raise ConfigError("rope_parameters must map each attention kind to its parameters")
     theta, factor = {}, {}
     for kind in (FULL_ATTENTION, SLIDING_ATTENTION):
         p = params.get(kind) or {}
+        if not isinstance(p, dict):
+            raise ConfigError(f"rope_parameters['{kind}'] must be an object")
         rope_type = p.get("rope_type", p.get("type", "default"))
         if rope_type not in ("default", "linear"):
             raise ConfigError(
@@ -67,8 +74,11 @@ def parse_config(raw: dict) -> ModelConfig:
     """Gemma3's text config.json -> ModelConfig."""
     if raw.get("use_bidirectional_attention"):
         raise ConfigError("gemma3_text with use_bidirectional_attention is not supported")
-    heads = int(require(raw, "num_attention_heads"))
+    heads = positive(raw, "num_attention_heads")
     theta, factor = _rope(raw)
+    pre_attn_scalar = float(raw.get("query_pre_attn_scalar", 256))
+    if pre_attn_scalar <= 0:
+        raise ConfigError(f"query_pre_attn_scalar must be positive, got {pre_attn_scalar}")
     return ModelConfig(
         model_type="gemma3_text",
         vocab_size=int(require(raw, "vocab_size")),
@@ -79,7 +89,7 @@ def parse_config(raw: dict) -> ModelConfig:
             num_heads=heads,
             num_kv_heads=int(raw.get("num_key_value_heads") or heads),
             head_dim=int(raw.get("head_dim", 256)),
-            scaling=float(raw.get("query_pre_attn_scalar", 256)) ** -0.5,
+            scaling=pre_attn_scalar**-0.5,
             sliding_window=raw.get("sliding_window", 4096),
             rope_theta=theta,
             rope_factor=factor,

@@ -21,6 +21,7 @@ from runtime.model.config import (
     MambaConfig,
     ModelConfig,
     eos_ids,
+    positive,
     require,
 )
 from runtime.model.forward_batch import ForwardBatch
@@ -79,7 +80,7 @@ def mamba_config(raw: dict) -> MambaConfig:
 def parse_config(raw: dict, extra_block_types: dict[str, str] | None = None) -> ModelConfig:
     """NemotronH's config.json -> ModelConfig; `extra_block_types` serves poolscope_hybrid."""
     hidden = int(require(raw, "hidden_size"))
-    heads = int(require(raw, "num_attention_heads"))
+    heads = positive(raw, "num_attention_heads")
     head_dim = int(raw.get("head_dim") or hidden // heads)
     return ModelConfig(
         model_type="nemotron_h",
