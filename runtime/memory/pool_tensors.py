@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from runtime.memory.kv_buffer import KVBuffer
 from runtime.memory.mamba_buffer import MambaBuffer
 from runtime.memory.req_to_token import ReqToTokenTable
-from runtime.model.config import ModelConfig
+
+if TYPE_CHECKING:  # memory sits below the model package; it only reads the config's sizes
+    from runtime.model.config import ModelConfig
 
 FULL = "full"
 SWA = "swa"
