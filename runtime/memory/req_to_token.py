@@ -15,6 +15,8 @@ class ReqToTokenTable:
     """
 
     tables: dict[str, torch.Tensor]
+    num_rows: int
+    max_context: int
 
     @classmethod
     def allocate(
@@ -24,12 +26,10 @@ class ReqToTokenTable:
             tables={
                 kind: torch.zeros((num_rows, max_context), dtype=torch.int64, device=device)
                 for kind in kinds
-            }
+            },
+            num_rows=num_rows,
+            max_context=max_context,
         )
-
-    @property
-    def max_context(self) -> int:
-        return next(iter(self.tables.values())).shape[1]
 
     def write(self, kind: str, row: int, start: int, slots: torch.Tensor) -> None:
         """Records the slots of positions [start, start + len(slots)) of one row."""

@@ -1,0 +1,78 @@
+"""A paged pool of token slots (`full`, `swa` or `host` KV), counted in slots.
+
+Page 0 (slots 0..page_size-1) is reserved for padding and never handed out or counted. A request's
+slots grow by first filling its partially used last page, then taking whole pages; frees return
+whole pages, so a tail free must start on a page boundary.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from runtime.memory.slot_allocator import OutOfSlotsError
+
+
+def pages_needed(num_cached: int, num_new: int, page_size: int) -> int:
+    """Pages a request holding `num_cached` slots must take to hold `num_new` more."""
+    return -(-(num_cached + num_new) // page_size) - -(-num_cached // page_size)
+
+
+class TokenPool:
+    """Free list of pages. `can_allocate` / `allocate` / `free_pages` mutate only the free list."""
+
+    def __init__(
+        self, name: str, num_pages: int, page_size: int, device: torch.device | str
+    ) -> None:
+        if num_pages < 2 or page_size < 1:
+            raise ValueError(
+                f"pool {name}: needs >= 2 pages (page 0 is reserved) and page_size >= 1"
+            )
+        self.name, self.page_size, self.device = name, page_size, torch.device(device)
+        self.num_pages = num_pages
+        self._free_pages = list(range(num_pages - 1, 0, -1))  # pop() gives low pages first
+
+    @property
+    def capacity(self) -> int:
+        """Countable slots: every page but the reserved page 0."""
+        return (self.num_pages - 1) * self.page_size
+
+    @property
+    def num_free_slots(self) -> int:
+        return len(self._free_pages) * self.page_size
+
+    def size_info(self) -> dict[str, int]:
+        """What the pool itself knows: capacity and available slots (owners know the rest)."""
+        return {"capacity": self.capacity, "available": self.num_free_slots}
+
+    def can_allocate(self, num_cached: int, num_new: int) -> bool:
+        return pages_needed(num_cached, num_new, self.page_size) <= len(self._free_pages)
+
+    def allocate(self, num_cached: int, last_slot: int, num_new: int) -> torch.Tensor:
+        """Slots for `num_new` tokens after a request's `num_cached` ones (the last: `last_slot`).
+
+        Fills the rest of the last page first. Raises OutOfSlotsError, taking nothing, when short.
+        """
+        need = pages_needed(num_cached, num_new, self.page_size)
+        if need > len(self._free_pages):
+            raise OutOfSlotsError(
+                f"pool {self.name}: {need} pages needed, {len(self._free_pages)} free"
+            )
+        in_last = min(num_new, (-num_cached) % self.page_size)
+        head = torch.arange(last_slot + 1, last_slot + 1 + in_last, dtype=torch.int64)
+        pages = torch.tensor([self._free_pages.pop() for _ in range(need)], dtype=torch.int64)
+        body = (pages[:, None] * self.page_size + torch.arange(self.page_size)).flatten()
+        return torch.cat([head, body[: num_new - in_last]]).to(self.device)
+
+    def free_pages(self, slots: torch.Tensor) -> int:
+        """Returns the pages that `slots` touch to the free list; returns how many slots that frees.
+
+        NOTE: it does not check for double frees: a page freed twice shows up as more available
+        slots than exist, which is exactly what the invariant checker is there to catch.
+        """
+        if slots.numel() == 0:
+            return 0
+        pages = torch.unique(slots.cpu() // self.page_size).tolist()
+        if pages[0] == 0:
+            raise ValueError(f"pool {self.name}: freeing the reserved page 0")
+        self._free_pages.extend(reversed(pages))
+        return len(pages) * self.page_size
