@@ -89,3 +89,24 @@ def test_batched_decode_in_scattered_slots_matches(
         torch.testing.assert_close(
             ours[i], _ref_decode(ref, prompts[i], forced[i]), atol=ATOL, rtol=0
         )
+
+
+def test_swa_slots_that_left_the_window_are_never_read(gemma3_dir: Path) -> None:
+    """Freeing sliding-window slots that left the window (row entry 0, KV poisoned with NaN)
+    changes no logit: attention reads only q - W < k <= q."""
+    lm = load_model(gemma3_dir)
+    prompt, forced = _tokens(50, seed=30), _tokens(12, seed=31)
+    kept, freed = SlotDriver(lm, seed=1), SlotDriver(lm, seed=1)
+    want = [kept.step([0], [1], [prompt])]
+    got = [freed.step([0], [1], [prompt])]
+    table, kv = freed.pools.req_to_token.tables["swa"], freed.pools.kv["swa"]
+    for token in forced:
+        first_visible = freed.lengths[0] - WINDOW + 1  # the next query is at position lengths[0]
+        gone = table[0, :first_visible]
+        gone = gone[gone != 0]  # already freed; slot 0 is the shared padding row
+        kv.k[:, gone], kv.v[:, gone] = float("nan"), float("nan")
+        table[0, :first_visible] = 0
+        want.append(kept.step([0], [1], [[token]]))
+        got.append(freed.step([0], [1], [[token]]))
+    torch.testing.assert_close(torch.cat(got), torch.cat(want), atol=0, rtol=0)
+    assert torch.isnan(kv.k).any()  # the poison really is in the pool
