@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runtime.memory.radix_cache import RadixCache
@@ -55,7 +55,8 @@ def test_eviction_takes_the_least_recently_used_leaf_first() -> None:
     assert cache.match_prefix([2, 2, 2, 2]).length == 0
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=150, deadline=None)
+@example(page_size=1, ops=[([1, 1, 2, 2], 0), ([1, 1, 3, 3], 0)])  # a split parent left as a leaf
 @given(
     page_size=st.sampled_from([1, 2, 4]),
     ops=st.lists(
