@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from runtime.memory.mamba_buffer import MambaBuffer
-from runtime.memory.slot_allocator import SlotAllocator
+from runtime.memory.slot_allocator import CountedSlots, SlotAllocator
 
 
-class MambaPool:
+class MambaPool(CountedSlots):
     """Allocates state slots over a MambaBuffer; slot 0 is reserved. A fresh slot is zeroed."""
 
     name = "mamba"
@@ -14,20 +14,6 @@ class MambaPool:
     def __init__(self, buffer: MambaBuffer) -> None:
         self.buffer = buffer
         self._slots = SlotAllocator(buffer.num_slots)
-
-    @property
-    def capacity(self) -> int:
-        return self.buffer.num_slots - 1
-
-    @property
-    def num_free_slots(self) -> int:
-        return self._slots.num_free
-
-    def size_info(self) -> dict[str, int]:
-        return {"capacity": self.capacity, "available": self.num_free_slots}
-
-    def can_allocate(self, n: int) -> bool:
-        return self._slots.can_allocate(n)
 
     def allocate(self, n: int) -> list[int]:
         """Takes n slots and zeroes their state; raises OutOfSlotsError (taking none) when short."""

@@ -34,3 +34,24 @@ class SlotAllocator:
     def free(self, slots: list[int]) -> None:
         """Returns slots to the free list. Mutates the list; does not check for double frees."""
         self._free.extend(reversed(slots))
+
+
+class CountedSlots:
+    """Pool bookkeeping shared by pools built on one SlotAllocator (`_slots`): capacity excludes
+    the reserved slot 0; `size_info` gives what the pool itself knows."""
+
+    _slots: SlotAllocator
+
+    @property
+    def capacity(self) -> int:
+        return self._slots.num_slots - 1
+
+    @property
+    def num_free_slots(self) -> int:
+        return self._slots.num_free
+
+    def size_info(self) -> dict[str, int]:
+        return {"capacity": self.capacity, "available": self.num_free_slots}
+
+    def can_allocate(self, n: int = 1) -> bool:
+        return self._slots.can_allocate(n)

@@ -49,3 +49,12 @@ def test_request_rows_are_cleared_on_allocation() -> None:
     assert pool.allocate() == row and table.tables["full"][row].sum() == 0
     with pytest.raises(ValueError, match="reserved"):
         pool.free(0)
+
+
+def test_pool_sizes_exclude_the_reserved_slot() -> None:
+    """Capacity and available count only usable slots, for both small pools."""
+    table = ReqToTokenTable.allocate(kinds=("full",), num_rows=5, max_context=8, device="cpu")
+    req, mamba = ReqPool(table), _mamba_pool(slots=4)
+    req.allocate()
+    assert req.size_info() == {"capacity": 4, "available": 3}
+    assert mamba.size_info() == {"capacity": 3, "available": 3} and mamba.can_allocate(3)
