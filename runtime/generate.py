@@ -42,11 +42,9 @@ class _Request:
     mamba_slot: int
     output: list[int] = field(default_factory=list)
     slots: dict[str, list[int]] = field(default_factory=dict)
+    # Counted, not derived from `slots`: a model without attention layers has no KV slots at all.
+    num_cached: int = 0
     is_finished: bool = False
-
-    @property
-    def num_cached(self) -> int:
-        return len(next(iter(self.slots.values()), []))
 
 
 @dataclass
@@ -127,6 +125,7 @@ class Generator:
                 )
                 req.slots[kind].extend(slots)
                 out_slots[kind].append(slots)
+            req.num_cached += len(ids)
         batch = build_batch(
             input_ids=new_ids,
             prefix_lens=prefix,

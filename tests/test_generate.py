@@ -89,3 +89,22 @@ def test_invalid_params_are_refused() -> None:
         GenerationParams(max_new_tokens=0)
     with pytest.raises(ValueError, match="temperature"):
         GenerationParams(temperature=-1)
+
+
+def test_a_model_without_attention_generates(tmp_path: Path) -> None:
+    """A Mamba-only checkpoint (no KV pools at all) prefills in chunks and decodes to its limit."""
+    from transformers import NemotronHConfig, NemotronHForCausalLM
+
+    from tests.checkpoints import tiny_hf_config
+
+    raw = tiny_hf_config("nemotron_h").to_dict()
+    raw["layers_block_type"] = ["linear_attention", "mlp", "linear_attention", "mlp"]
+    torch.manual_seed(0)
+    NemotronHForCausalLM(NemotronHConfig(**raw)).save_pretrained(tmp_path)
+    mamba_only = load_model(tmp_path)
+    assert mamba_only.config.num_full_layers == mamba_only.config.num_swa_layers == 0
+    params = GenerationParams(max_new_tokens=5, chunk_size=4, ignore_eos=True)
+    result = Generator(mamba_only, torch.device("cpu"), torch.float32).generate(
+        [[1, 2, 3, 4, 5, 6, 7]], params
+    )
+    assert result.outputs[0] == _naive_greedy(mamba_only, [1, 2, 3, 4, 5, 6, 7], 5)

@@ -6,6 +6,7 @@ Every way a checkpoint can be wrong ends in one `CheckpointError` that names the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def read_config(path: Path) -> tuple[dict, Architecture, ModelConfig]:
         raise CheckpointError(f"{config_file}: {exc}") from None
 
 
-def read_weights(path: Path, rename: object) -> dict[str, torch.Tensor]:
+def read_weights(path: Path, rename: Callable[[str], str]) -> dict[str, torch.Tensor]:
     """All tensors of every `*.safetensors` file in `path`, under our parameter names."""
     files = sorted(path.glob("*.safetensors"))
     if not files:
@@ -74,7 +75,7 @@ def read_weights(path: Path, rename: object) -> dict[str, torch.Tensor]:
         try:
             with safe_open(str(file), framework="pt", device="cpu") as handle:
                 for key in handle.keys():  # noqa: SIM118 (safe_open handles are not iterable)
-                    name = rename(key)  # type: ignore[operator]
+                    name = rename(key)
                     if name in weights:
                         raise CheckpointError(f"weight '{key}' appears twice ({file.name})")
                     weights[name] = handle.get_tensor(key)
