@@ -1,177 +1,272 @@
-"""Radix prefix cache over token ids, page-aligned, holding full-attention KV slots.
+"""Radix prefix cache over token ids, page-aligned, with one component per pool kind.
 
-Nodes own one reference to their slots. Locking a node (a request or session resuming from it)
-moves its path from `evictable` to `protected`; only unlocked leaves are evicted, least recently
-used first. The SWA and mamba components build on this tree (later steps of the memory issue).
+Components: KV slots (`full`, or `host` under the host tier), SWA KV slots with tombstones where
+the sliding window already freed them, and mamba state snapshots at nodes. Nodes own one
+reference to what they hold. Locks move a node's share between `evictable` and `protected` per
+component: the full lock covers the path to the root, the SWA lock only the nodes that fill the
+window, the mamba lock only the node itself (resuming needs only its snapshot).
+
+Tree shape rules: no leaf is an SWA tombstone, and with a mamba component every leaf has a
+snapshot; eviction deletes parents left breaking them.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 
+from runtime.memory.mamba_pool import MambaPool
+from runtime.memory.radix_evict import Evictor
+from runtime.memory.radix_node import SWA, CacheLock, InsertResult, PrefixMatch, TreeNode
 from runtime.memory.token_pool import TokenPool
 
-
-@dataclass(eq=False)
-class TreeNode:
-    """A run of page-aligned tokens and the slots holding their KV."""
-
-    key: list[int]
-    slots: torch.Tensor  # [len(key)] int64
-    parent: TreeNode | None = None
-    children: dict[tuple[int, ...], TreeNode] = field(default_factory=dict)
-    lock_ref: int = 0
-    last_access: int = 0
-
-    @property
-    def is_leaf(self) -> bool:
-        return not self.children
+MAMBA = "mamba"
 
 
-@dataclass(frozen=True)
-class PrefixMatch:
-    """The cached prefix of a key: its slots and the deepest node reached (lock that one)."""
+class RadixCache(Evictor):
+    """Prefix tree over pools it frees only when evicting. `window` enables the SWA rules."""
 
-    slots: torch.Tensor
-    node: TreeNode
-
-    @property
-    def length(self) -> int:
-        return self.slots.numel()
-
-
-class RadixCache:
-    """Prefix tree whose KV slots come from `pool`. Mutates the pool only when evicting."""
-
-    def __init__(self, pool: TokenPool) -> None:
-        self.pool, self.page_size = pool, pool.page_size
-        self.root = TreeNode(key=[], slots=torch.empty(0, dtype=torch.int64), lock_ref=1)
+    def __init__(
+        self,
+        kv_pools: dict[str, TokenPool],
+        mamba_pool: MambaPool | None = None,
+        *,
+        page_size: int = 1,
+        window: int | None = None,
+    ) -> None:
+        if any(p.page_size != page_size for p in kv_pools.values()):
+            raise ValueError("every KV pool in the prefix cache needs the cache's page size")
+        if (window is None) != (SWA not in kv_pools):
+            raise ValueError("an SWA component needs a window, and a window needs an swa pool")
+        self.kv_pools, self.mamba_pool = kv_pools, mamba_pool
+        self.page_size, self.window = page_size, window
+        self.kinds = tuple(kv_pools)
+        self.components = self.kinds + ((MAMBA,) if mamba_pool is not None else ())
+        self.root = TreeNode(key=[], slots={k: _empty() for k in self.kinds}, full_lock=1)
         self._clock = itertools.count(1)
-        self.evictable_size = 0
-        self.protected_size = 0
+        self.evictable = dict.fromkeys(self.components, 0)
+        self.protected = dict.fromkeys(self.components, 0)
 
-    def size_info(self) -> dict[str, int]:
-        return {"evictable": self.evictable_size, "protected": self.protected_size}
+    # -- sizes -----------------------------------------------------------------------------
 
-    def _page_key(self, tokens: Sequence[int]) -> tuple[int, ...]:
-        return tuple(tokens[: self.page_size])
+    def _account(self, node: TreeNode, sign: int) -> None:
+        """Adds (+1) or removes (-1) a node's share of every component's sizes."""
+        for kind in self.kinds:
+            if kind == SWA and node.swa_tombstone:
+                continue
+            side = self.protected if node.is_locked(kind) else self.evictable
+            side[kind] += sign * len(node.key)
+        if self.mamba_pool is not None and node.mamba is not None:
+            side = self.protected if node.mamba_lock else self.evictable
+            side[MAMBA] += sign
+
+    def size_info(self, component: str) -> dict[str, int]:
+        return {"evictable": self.evictable[component], "protected": self.protected[component]}
 
     def _aligned(self, n: int) -> int:
         return n - n % self.page_size
 
+    def _page_key(self, tokens: Sequence[int]) -> tuple[int, ...]:
+        return tuple(tokens[: self.page_size])
+
+    # -- match -----------------------------------------------------------------------------
+
     def match_prefix(self, tokens: Sequence[int]) -> PrefixMatch:
-        """Longest cached page-aligned prefix of `tokens`; splits a node where the match ends."""
-        tokens = list(tokens[: self._aligned(len(tokens))])
-        node, matched, now = self.root, [], next(self._clock)
-        while tokens and (child := node.children.get(self._page_key(tokens))):
-            n = self._common(child.key, tokens)
+        """The longest cached prefix a request can resume from: page-aligned, ending on a full
+        SWA window of live tokens (or tombstone-free to the root) and, with a mamba component,
+        at the deepest node holding a snapshot. Splits the node where the key stops matching."""
+        rest = list(tokens[: self._aligned(len(tokens))])
+        node, path, now = self.root, [self.root], next(self._clock)
+        while rest and (child := node.children.get(self._page_key(rest))):
+            n = self._common(child.key, rest)
             if n < len(child.key):
                 child = self._split(child, n)
-            child.last_access = now
-            matched.append(child.slots)
-            node, tokens = child, tokens[n:]
-        slots = torch.cat(matched) if matched else self.root.slots
-        return PrefixMatch(slots=slots, node=node)
+            path.append(child)
+            node, rest = child, rest[n:]
+        walked = node.end
+        while not self._resumable(node):
+            node = node.parent  # type: ignore[assignment]  # root is always resumable
+        for hit in path[1 : path.index(node) + 1]:
+            hit.last_access = now
+        return PrefixMatch(slots=self._path_slots(node), node=node, walked=walked)
 
-    def insert(self, tokens: Sequence[int], slots: torch.Tensor) -> int:
-        """Caches the page-aligned part of (tokens, slots); returns how many leading tokens were
-        already cached. The caller still owns those duplicate slots and must free them."""
+    def _resumable(self, node: TreeNode) -> bool:
+        if node is self.root:
+            return True
+        if self.mamba_pool is not None and node.mamba is None:
+            return False
+        return self.window is None or self._window_is_live(node)
+
+    def _window_is_live(self, node: TreeNode | None) -> bool:
+        live = 0
+        while node is not None and node is not self.root:
+            if node.swa_tombstone:
+                return False
+            live += len(node.key)
+            if live >= self.window:  # type: ignore[operator]
+                return True
+            node = node.parent
+        return True
+
+    def _path_slots(self, node: TreeNode) -> dict[str, torch.Tensor]:
+        parts: list[TreeNode] = []
+        while node is not self.root:
+            parts.append(node)
+            node = node.parent  # type: ignore[assignment]
+        return {k: torch.cat([self.root.slots[k], *(p.slots[k] for p in reversed(parts))])
+                for k in self.kinds}  # fmt: skip
+
+    # -- insert ----------------------------------------------------------------------------
+
+    def insert(
+        self,
+        tokens: Sequence[int],
+        slots: dict[str, torch.Tensor],
+        *,
+        swa_evicted: int = 0,
+        mamba: int | None = None,
+    ) -> InsertResult:
+        """Caches the page-aligned part of a request's key. Positions below `swa_evicted` have
+        no SWA slots any more and become tombstones. `mamba` is the snapshot after the whole
+        aligned key; the tree takes it unless the end node already has one. New nodes are not
+        created when they would break the tree-shape rules (a tombstone or stateless leaf)."""
         length = self._aligned(len(tokens))
-        tokens, slots = list(tokens[:length]), slots[:length]
+        key = list(tokens[:length])
         node, done, now = self.root, 0, next(self._clock)
-        while done < length:
-            child = node.children.get(self._page_key(tokens[done:]))
-            if child is None:
-                leaf = TreeNode(key=tokens[done:], slots=slots[done:], parent=node, last_access=now)
-                node.children[self._page_key(leaf.key)] = leaf
-                self.evictable_size += len(leaf.key)
-                return done
-            n = self._common(child.key, tokens[done:])
+        while done < length and (child := node.children.get(self._page_key(key[done:]))):
+            n = self._common(child.key, key[done:])
             if n < len(child.key):
                 child = self._split(child, n)
             child.last_access = now
             node, done = child, done + n
-        return done
+        already = done
+        if done < length and self._may_grow(length, swa_evicted, mamba):
+            node = self._grow(node, key, slots, done, swa_evicted, now)
+            done = length
+        taken = False
+        if done == length and mamba is not None and node is not self.root and node.mamba is None:
+            self._account(node, -1)
+            node.mamba = mamba
+            self._account(node, +1)
+            taken = True
+        return InsertResult(already=already, cached=done, node=node, mamba_taken=taken)
+
+    def _may_grow(self, length: int, swa_evicted: int, mamba: int | None) -> bool:
+        if self.mamba_pool is not None and mamba is None:
+            return False
+        return self.window is None or self._aligned(swa_evicted) < length
+
+    def _grow(
+        self,
+        node: TreeNode,
+        key: list[int],
+        slots: dict[str, torch.Tensor],
+        done: int,
+        swa_evicted: int,
+        now: int,
+    ) -> TreeNode:
+        """Appends key[done:] under `node`: a tombstone part up to `swa_evicted`, then live."""
+        cut = max(done, self._aligned(swa_evicted)) if self.window is not None else done
+        for lo, hi, tomb in ((done, cut, True), (cut, len(key), False)):
+            if lo == hi:
+                continue
+            part = {k: slots[k][lo:hi] for k in self.kinds}
+            if tomb:
+                part[SWA] = torch.zeros_like(part[SWA])
+            child = TreeNode(key=key[lo:hi], slots=part, start=lo, parent=node,
+                             swa_tombstone=tomb, last_access=now)  # fmt: skip
+            node.children[self._page_key(child.key)] = child
+            self._account(child, +1)
+            node = child
+        return node
 
     def _common(self, key: list[int], tokens: list[int]) -> int:
         """Page-aligned length of the common prefix."""
-        n = 0
-        limit = min(len(key), len(tokens))
+        n, limit = 0, min(len(key), len(tokens))
         while n < limit and key[n : n + self.page_size] == tokens[n : n + self.page_size]:
             n += self.page_size
         return min(n, limit)
 
     def _split(self, child: TreeNode, n: int) -> TreeNode:
-        """Cuts `child` after n tokens; returns the new upper node (same lock count)."""
+        """Cuts `child` after n tokens; returns the new upper node. The snapshot stays below."""
         parent = child.parent
         assert parent is not None
+        self._account(child, -1)
         upper = TreeNode(
-            key=child.key[:n], slots=child.slots[:n], parent=parent,
-            lock_ref=child.lock_ref, last_access=child.last_access,
+            key=child.key[:n], slots={k: s[:n] for k, s in child.slots.items()},
+            start=child.start, parent=parent, full_lock=child.full_lock,
+            swa_tombstone=child.swa_tombstone, last_access=child.last_access,
         )  # fmt: skip
-        child.key, child.slots, child.parent = child.key[n:], child.slots[n:], upper
+        upper.swa_locks.update({s: c for s, c in child.swa_locks.items() if s < upper.end})
+        child.key, child.start = child.key[n:], child.start + n
+        child.slots = {k: s[n:] for k, s in child.slots.items()}
+        child.parent = upper
         upper.children[self._page_key(child.key)] = child
         parent.children[self._page_key(upper.key)] = upper
+        self._account(upper, +1)
+        self._account(child, +1)
         return upper
 
-    def inc_lock(self, node: TreeNode) -> None:
-        """Protects the path root→node from eviction (a request or session now relies on it)."""
-        while node is not self.root:
-            if node.lock_ref == 0:
-                self.evictable_size -= len(node.key)
-                self.protected_size += len(node.key)
-            node.lock_ref += 1
-            assert node.parent is not None
-            node = node.parent
+    # -- locks -----------------------------------------------------------------------------
 
-    def dec_lock(self, node: TreeNode) -> None:
-        """Undoes one inc_lock on the same node."""
+    def lock(self, node: TreeNode) -> CacheLock:
+        """Protects what resuming from `node` needs; returns the record to unlock with."""
+        swa_start = None if self.window is None else node.end - self.window
+        handle = CacheLock(node=node, swa_start=swa_start, mamba=node.mamba is not None)
+        self._lock(handle, +1)
+        return handle
+
+    def unlock(self, handle: CacheLock) -> None:
+        self._lock(handle, -1)
+
+    def _lock(self, handle: CacheLock, sign: int) -> None:
+        node = handle.node
+        if handle.mamba and node is not self.root:
+            self._update(node, lambda n: setattr(n, "mamba_lock", n.mamba_lock + sign))
         while node is not self.root:
-            if node.lock_ref <= 0:
+            if node.full_lock + sign < 0:
                 raise RuntimeError("unlocking a prefix-cache node that is not locked")
-            node.lock_ref -= 1
-            if node.lock_ref == 0:
-                self.protected_size -= len(node.key)
-                self.evictable_size += len(node.key)
-            assert node.parent is not None
-            node = node.parent
+            in_window = handle.swa_start is not None and node.end > handle.swa_start
+            self._update(node, lambda n: _bump(n, sign, handle.swa_start if in_window else None))
+            node = node.parent  # type: ignore[assignment]
 
-    def evict(self, num_tokens: int) -> int:
-        """Frees unlocked leaves, least recently used first, until `num_tokens` slots are back in
-        the pool or nothing evictable is left; returns the number of slots freed."""
-        heap = [(n.last_access, id(n), n) for n in self._leaves() if n.lock_ref == 0]
-        heapq.heapify(heap)
-        freed = 0
-        while freed < num_tokens and heap:
-            _, _, leaf = heapq.heappop(heap)
-            freed += self.pool.free_pages(leaf.slots)
-            self.evictable_size -= len(leaf.key)
-            parent = leaf.parent
-            assert parent is not None
-            del parent.children[self._page_key(leaf.key)]
-            if parent is not self.root and parent.is_leaf and parent.lock_ref == 0:
-                heapq.heappush(heap, (parent.last_access, id(parent), parent))
-        return freed
+    def _update(self, node: TreeNode, change: object) -> None:
+        self._account(node, -1)
+        change(node)  # type: ignore[operator]
+        self._account(node, +1)
 
-    def _leaves(self) -> list[TreeNode]:
-        stack, leaves = [self.root], []
+    # -- walks -----------------------------------------------------------------------------
+
+    def nodes(self) -> list[TreeNode]:
+        stack, out = [self.root], []
         while stack:
             node = stack.pop()
             stack.extend(node.children.values())
-            if node.is_leaf and node is not self.root:
-                leaves.append(node)
-        return leaves
+            if node is not self.root:
+                out.append(node)
+        return out
 
-    def total_size(self) -> int:
-        """Slots held by the tree, counted by walking it (for the checker and tests)."""
-        stack, total = [self.root], 0
-        while stack:
-            node = stack.pop()
-            total += len(node.key)
-            stack.extend(node.children.values())
-        return total
+    def audit(self) -> dict[str, dict[str, int]]:
+        """Sizes recounted by walking the tree: tests compare them with the running counters."""
+        saved = dict(self.evictable), dict(self.protected)
+        self.evictable = dict.fromkeys(self.components, 0)
+        self.protected = dict.fromkeys(self.components, 0)
+        for node in self.nodes():
+            self._account(node, +1)
+        recount = {"evictable": self.evictable, "protected": self.protected}
+        self.evictable, self.protected = saved
+        return recount
+
+
+def _bump(node: TreeNode, sign: int, swa_start: int | None) -> None:
+    node.full_lock += sign
+    if swa_start is not None:
+        node.swa_locks[swa_start] += sign
+        if node.swa_locks[swa_start] <= 0:
+            del node.swa_locks[swa_start]
+
+
+def _empty() -> torch.Tensor:
+    return torch.empty(0, dtype=torch.int64)

@@ -16,7 +16,7 @@ def _mamba_pool(slots: int = 4) -> MambaPool:
         num_layers=2, num_slots=slots, conv_dim=3, conv_kernel=4, num_heads=2, head_dim=2,
         state_size=2, dtype=torch.float32, device="cpu",
     )  # fmt: skip
-    return MambaPool(buffer)
+    return MambaPool.over(buffer)
 
 
 def test_allocated_mamba_slots_start_from_zero_state() -> None:

@@ -1,0 +1,96 @@
+"""LRU eviction for the radix prefix cache, one component at a time.
+
+Evicting a KV component deletes unlocked leaves. Evicting SWA or mamba turns unlocked internal
+nodes into tombstones of that component (their other components stay) and deletes leaves.
+A parent left as a leaf that breaks the tree-shape rules is deleted too.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING
+
+from runtime.memory.radix_node import SWA, TreeNode
+
+if TYPE_CHECKING:
+    from runtime.memory.radix_cache import RadixCache
+
+MAMBA = "mamba"
+
+
+class Evictor:
+    """Mixin for RadixCache: `evict(component, num)`."""
+
+    def evict(self: RadixCache, component: str, num: int) -> int:
+        """Frees unlocked holdings of `component` (tokens, or mamba states), least recently used
+        first, until `num` are back in their pool or none is left; returns how many."""
+        if component not in self.components:
+            raise ValueError(f"the prefix cache has no {component!r} component")
+        heap = [(n.last_access, id(n), n) for n in self.nodes() if self._candidate(n, component)]
+        heapq.heapify(heap)
+        freed = 0
+        while freed < num and heap:
+            _, _, node = heapq.heappop(heap)
+            if node.parent is None or not self._candidate(node, component):
+                continue  # deleted or changed since it was queued
+            if node.is_leaf and node.full_lock == 0:
+                parent = node.parent
+                freed += self._delete(node, component)
+                freed += self._prune(parent, component)
+                if self._candidate(parent, component):
+                    heapq.heappush(heap, (parent.last_access, id(parent), parent))
+            elif not node.is_leaf:
+                freed += self._tombstone(node, component)
+        return freed
+
+    def _candidate(self: RadixCache, node: TreeNode, component: str) -> bool:
+        if node is self.root or node.parent is None:
+            return False
+        if component == MAMBA:
+            return node.mamba is not None and node.mamba_lock == 0
+        if component == SWA:
+            return not node.swa_tombstone and not node.swa_locks
+        return node.is_leaf and node.full_lock == 0
+
+    def _tombstone(self: RadixCache, node: TreeNode, component: str) -> int:
+        """Drops one component of an internal node; returns the count freed."""
+        if component not in (SWA, MAMBA):
+            return 0
+        self._account(node, -1)
+        if component == SWA:
+            freed = self.kv_pools[SWA].free_pages(node.slots[SWA])
+            node.slots[SWA] = node.slots[SWA].new_zeros(node.slots[SWA].shape)
+            node.swa_tombstone = True
+        else:
+            self.mamba_pool.free([node.mamba])  # type: ignore[union-attr, list-item]
+            node.mamba, freed = None, 1
+        self._account(node, +1)
+        return freed
+
+    def _delete(self: RadixCache, leaf: TreeNode, component: str) -> int:
+        """Removes a leaf and frees everything it holds; returns the count freed of `component`."""
+        self._account(leaf, -1)
+        freed = dict.fromkeys(self.components, 0)
+        for kind, pool in self.kv_pools.items():
+            if not (kind == SWA and leaf.swa_tombstone):
+                freed[kind] = pool.free_pages(leaf.slots[kind])
+        if leaf.mamba is not None:
+            self.mamba_pool.free([leaf.mamba])  # type: ignore[union-attr]
+            freed[MAMBA] = 1
+        parent = leaf.parent
+        assert parent is not None
+        del parent.children[self._page_key(leaf.key)]
+        leaf.parent = None
+        return freed[component]
+
+    def _prune(self: RadixCache, node: TreeNode, component: str) -> int:
+        """Deletes `node` and its ancestors while each is an unlocked leaf breaking the rules."""
+        freed = 0
+        while node is not self.root and node.is_leaf and node.full_lock == 0 and self._bad_leaf(node):
+            parent = node.parent
+            freed += self._delete(node, component)
+            node = parent  # type: ignore[assignment]
+        return freed
+
+    def _bad_leaf(self: RadixCache, node: TreeNode) -> bool:
+        return node.swa_tombstone or (self.mamba_pool is not None and node.mamba is None)
