@@ -224,18 +224,17 @@ class RadixCache(Evictor):
     def _lock(self, handle: CacheLock, sign: int) -> None:
         node = handle.node
         if handle.mamba and node is not self.root:
-            self._update(node, lambda n: setattr(n, "mamba_lock", n.mamba_lock + sign))
+            self._account(node, -1)
+            node.mamba_lock += sign
+            self._account(node, +1)
         while node is not self.root:
             if node.full_lock + sign < 0:
                 raise RuntimeError("unlocking a prefix-cache node that is not locked")
             in_window = handle.swa_start is not None and node.end > handle.swa_start
-            self._update(node, lambda n: _bump(n, sign, handle.swa_start if in_window else None))
+            self._account(node, -1)
+            _bump(node, sign, handle.swa_start if in_window else None)
+            self._account(node, +1)
             node = node.parent  # type: ignore[assignment]
-
-    def _update(self, node: TreeNode, change: object) -> None:
-        self._account(node, -1)
-        change(node)  # type: ignore[operator]
-        self._account(node, +1)
 
     # -- walks -----------------------------------------------------------------------------
 

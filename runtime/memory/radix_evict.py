@@ -86,11 +86,14 @@ class Evictor:
     def _prune(self: RadixCache, node: TreeNode, component: str) -> int:
         """Deletes `node` and its ancestors while each is an unlocked leaf breaking the rules."""
         freed = 0
-        while node is not self.root and node.is_leaf and node.full_lock == 0 and self._bad_leaf(node):
+        while self._bad_leaf(node):
             parent = node.parent
             freed += self._delete(node, component)
             node = parent  # type: ignore[assignment]
         return freed
 
     def _bad_leaf(self: RadixCache, node: TreeNode) -> bool:
+        """An unlocked leaf that is an SWA tombstone or, with a mamba component, stateless."""
+        if node is self.root or not node.is_leaf or node.full_lock:
+            return False
         return node.swa_tombstone or (self.mamba_pool is not None and node.mamba is None)
