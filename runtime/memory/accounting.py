@@ -1,0 +1,96 @@
+"""PoolStats from the live state, and the invariant check on them.
+
+The same figures feed telemetry and the checker, so a dashboard never disagrees with a leak
+report. Each running request's own (uncached) slots are counted once; a session slot lent to a
+running request counts as running, not session-held.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from runtime.memory.checker import CheckMode, LeakDetected, LeakReport, check_stats
+from runtime.memory.holdings import Holdings
+from runtime.memory.memory_config import LeakPolicy
+from runtime.memory.pool_tensors import SWA
+from runtime.memory.stats import PoolPartition, PoolStats
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from runtime.memory.manager import MemoryManager
+
+log = logging.getLogger(__name__)
+
+
+class Accounting:
+    """Mixin for MemoryManager."""
+
+    def _init_accounting(self: MemoryManager) -> None:
+        self.leak_counts: Counter[tuple[str, str]] = Counter()
+        self.leaked_slots: dict[str, int] = {}
+        self.leak_listeners: list[Callable[[list[LeakReport]], None]] = []
+
+    def own_slots(self: MemoryManager, held: Holdings) -> dict[str, int]:
+        """Slots an owner holds outside the prefix cache, per pool (whole pages for KV)."""
+        owned: dict[str, int] = {}
+        end = self._page_end(held.allocated)
+        for kind in self.pools.kv:
+            start = max(held.protected, held.swa_evicted) if kind == SWA else held.protected
+            owned[kind] = max(0, end - start)
+        if self.pools.mamba is not None:
+            owned["mamba"] = len(held.mamba.slots())
+        owned["req"] = 1 if held.row else 0
+        return owned
+
+    def _sum_owned(self: MemoryManager, holdings: list[Holdings]) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for held in holdings:
+            total.update(self.own_slots(held))
+        return total
+
+    def stats(self: MemoryManager) -> PoolStats:
+        """Every pool's partition now: available / evictable / protected / session_held /
+        running (the same figures the checker tests)."""
+        running = self._sum_owned([r.held for r in self.running.values()])
+        active_rows = {r.held.row for r in self.running.values() if r.held.row}
+        idle = [
+            s.held
+            for s in self.sessions.values()
+            if s.held.row not in active_rows or "session_double_count" in self.faults
+        ]
+        session = self._sum_owned([h for h in idle if h.row])
+        pools = {}
+        for name, pool in self.pools.by_name().items():
+            tree = self.cache.size_info(name) if name in self.cache.components else {}
+            pools[name] = PoolPartition(
+                capacity=pool.capacity, available=pool.num_free_slots,
+                evictable=tree.get("evictable", 0), protected=tree.get("protected", 0),
+                session_held=session[name], running=running[name],
+            )  # fmt: skip
+        extra = {"mamba_cache_skipped": float(self.counters["mamba_cache_skipped"])}
+        return PoolStats(pools=pools, num_running=len(self.running), extra=extra)
+
+    def check(self: MemoryManager, *, idle: bool) -> list[LeakReport]:
+        """Runs the identity when the mode asks for it (idle points always unless `off`; after
+        each step only in `busy`). Counts failures per pool and kind, sets the signed leaked
+        slots, tells listeners; warns or raises only if configured to."""
+        mode = self.config.check_mode
+        if mode is CheckMode.OFF or (not idle and mode is not CheckMode.BUSY):
+            return []
+        stats = self.stats()
+        reports = check_stats(stats, CheckMode.IDLE if idle else CheckMode.BUSY)
+        self.leaked_slots = {name: part.leaked for name, part in stats.pools.items()}
+        if not reports:
+            return reports
+        for report in reports:
+            self.leak_counts[(report.pool, report.kind)] += 1
+        for listener in self.leak_listeners:
+            listener(reports)
+        if self.config.on_leak is LeakPolicy.WARN:
+            log.warning("memory invariant broken: %s", LeakDetected(reports))
+        elif self.config.on_leak is LeakPolicy.RAISE:
+            raise LeakDetected(reports)
+        return reports

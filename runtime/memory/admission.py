@@ -1,0 +1,111 @@
+"""Admission: prefix match (with copy-on-write of the mamba snapshot), admit, revert."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from runtime.memory.holdings import ReqMemory
+from runtime.memory.radix_node import TreeNode
+
+if TYPE_CHECKING:
+    from runtime.memory.manager import MemoryManager
+
+
+class Admission:
+    """Mixin for MemoryManager."""
+
+    def match(self: MemoryManager, req: ReqMemory) -> int:
+        """Finds the request's reusable prefix and returns its length. A session turn resumes
+        from its slot; others resume from the prefix cache. At least one token is left to
+        compute (the last prompt token's logits are needed). Call `admit` or `revert` next."""
+        if req.held.row or req.held.lock is not None or req.held.allocated:
+            raise RuntimeError(f"request {req.rid} already holds memory; match it only once")
+        if req.session is not None and not req.session.is_empty:
+            return self._restore(req)
+        match = self.cache.match_prefix(req.tokens[: len(req.tokens) - 1])
+        node = match.node
+        held = req.held
+        if self.pools.mamba is not None and node is not self.cache.root:
+            held.mamba.working = self._fork_snapshot(node)
+            held.mamba.cow = held.mamba.working is not None
+            if held.mamba.working is None:
+                node = self.cache.root  # no slot for the state: recompute from scratch
+        if node is not self.cache.root:
+            held.lock = self.cache.lock(node)
+        held.protected = held.allocated = node.end
+        held.slots = {k: match.slots[k][: node.end].tolist() for k in self.pools.kv}
+        return node.end
+
+    def _fork_snapshot(self: MemoryManager, node: TreeNode) -> int | None:
+        """Copies a cached snapshot into a new slot, evicting one other state if the pool is
+        empty (the node is locked meanwhile so its own state stays); None if that fails."""
+        mamba = self.pools.mamba
+        assert mamba is not None and node.mamba is not None
+        if not mamba.can_allocate(1):
+            handle = self.cache.lock(node)
+            self.cache.evict("mamba", 1)
+            self.cache.unlock(handle)
+        return mamba.fork(node.mamba) if mamba.can_allocate(1) else None
+
+    def _mamba_needed(self: MemoryManager, req: ReqMemory) -> int:
+        if self.pools.mamba is None:
+            return 0
+        hold = req.held.mamba
+        working = 0 if hold.working is not None else 1
+        return working + max(0, self.config.track_slots - len(hold.track))
+
+    def can_admit(self: MemoryManager, req: ReqMemory, extend: int) -> bool:
+        """Whether a row, the mamba slots the strategy needs, and KV for `extend` new tokens
+        can be had now (counting what the prefix cache could evict). Takes nothing."""
+        if not req.held.row and not self.pools.req.can_allocate(1):
+            return False
+        need = self._mamba_needed(req)
+        if need and self.pools.mamba.num_free_slots + self.cache.evictable["mamba"] < need:  # type: ignore[union-attr]
+            return False
+        return self.can_extend(req, extend)
+
+    def admit(self: MemoryManager, req: ReqMemory) -> None:
+        """Commits admission: a row holding the prefix's slots, and the mamba slots."""
+        held = req.held
+        need = self._mamba_needed(req)
+        mamba = self.pools.mamba
+        if need:
+            assert mamba is not None
+            if mamba.num_free_slots < need:
+                self.cache.evict("mamba", need - mamba.num_free_slots)
+            slots = mamba.allocate(need)
+            if held.mamba.working is None:
+                held.mamba.working = slots.pop(0)
+            held.mamba.track.extend(slots)
+        if not held.row:
+            held.row = self.pools.req.allocate()
+            self._write_rows(held.row, held.slots, 0)
+        if req.session is not None:
+            req.session.lent_to = req
+        self.running[req.rid] = req
+
+    def _write_rows(self: MemoryManager, row: int, slots: dict[str, list[int]], start: int) -> None:
+        table = self.pools.req.table
+        for kind, values in slots.items():
+            if values[start:]:
+                dev = table.tables[kind].device
+                table.write(kind, row, start, torch.tensor(values[start:], device=dev))
+
+    def revert(self: MemoryManager, req: ReqMemory) -> None:
+        """Undoes `match` for a request admission turned down. A session's restored slots stay
+        the session's; a copy-on-write mamba slot and the prefix lock are given back."""
+        session = req.session
+        if session is not None:
+            session.lent_to = None
+        if session is not None and not session.is_empty:
+            if "session_mamba_revert_free" in self.faults and req.held.mamba.working:
+                self.pools.mamba.free([req.held.mamba.working])  # type: ignore[union-attr]
+            req.reset()
+            return
+        if req.held.mamba.working is not None:
+            self.pools.mamba.free([req.held.mamba.working])  # type: ignore[union-attr]
+        if req.held.lock is not None:
+            self.cache.unlock(req.held.lock)
+        req.reset()

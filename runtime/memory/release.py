@@ -1,0 +1,131 @@
+"""Ends of a request's life: caching its prefix (mid-flight or at finish), abort, retraction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from runtime.memory import mamba_tracker
+from runtime.memory.holdings import Holdings, ReqMemory
+from runtime.memory.memory_config import MambaStrategy
+from runtime.memory.pool_tensors import SWA
+
+if TYPE_CHECKING:
+    from runtime.memory.manager import MemoryManager
+
+
+class Release:
+    """Mixin for MemoryManager."""
+
+    def finish(self: MemoryManager, req: ReqMemory) -> None:
+        """A finished request caches its prefix (a session turn saves into its slot instead)
+        and releases the rest: uncached KV, mamba slots not donated to the tree, the row."""
+        self.running.pop(req.rid, None)
+        if req.session is not None:
+            self._save_to_session(req)
+            return
+        held = req.held
+        length, state = self._cacheable(held, at_finish=True)
+        donated = None
+        if length > held.protected:
+            tokens, slots = req.tokens[:length], self._slot_tensors(held, length)
+            result = self.cache.insert(tokens, slots, swa_evicted=held.swa_evicted, mamba=state)
+            self._free_kv(held, held.protected, result.already)  # the tree had these already
+            held.protected = result.cached  # the tree owns [already, cached) now
+            donated = state if result.mamba_taken else None
+        self._release(held, keep_mamba=donated)
+        req.reset()
+
+    def _cacheable(self: MemoryManager, held: Holdings, at_finish: bool) -> tuple[int, int | None]:
+        """How much of the request the tree can take, and the mamba state that goes with it."""
+        if self.pools.mamba is None:
+            return self._aligned(held.allocated), None
+        strategy = self.config.mamba_strategy
+        length, state = mamba_tracker.cacheable(held.mamba, strategy, held.allocated)
+        if at_finish and held.mamba.skip_cache and length == 0:
+            self.counters["mamba_cache_skipped"] += 1
+        if strategy is not MambaStrategy.NO_BUFFER and at_finish and length == 0:
+            return 0, None
+        return length, state
+
+    def _slot_tensors(self: MemoryManager, held: Holdings, length: int) -> dict[str, torch.Tensor]:
+        return {k: torch.tensor(v[:length], dtype=torch.int64) for k, v in held.slots.items()}
+
+    def _free_kv(self: MemoryManager, held: Holdings, lo: int, hi: int) -> None:
+        """Frees the owner's KV at positions [lo, hi) (lo page-aligned); SWA only where live."""
+        for kind, pool in self.pools.kv.items():
+            start = max(lo, held.swa_evicted) if kind == SWA else lo
+            if hi > start:
+                pool.free_pages(torch.tensor(held.slots[kind][start:hi], dtype=torch.int64))
+
+    def _release(self: MemoryManager, held: Holdings, keep_mamba: int | None = None) -> None:
+        """Gives back everything the owner holds beyond the prefix cache, then its lock."""
+        self._free_kv(held, held.protected, held.allocated)
+        if "kv_double_free" in self.faults:
+            self._free_kv(held, held.protected, held.allocated)
+        if self.pools.mamba is not None:
+            slots = [s for s in held.mamba.slots() if s != keep_mamba]
+            if slots:
+                self.pools.mamba.free(slots)
+        if held.lock is not None:
+            self.cache.unlock(held.lock)
+        if held.row:
+            self.pools.req.free(held.row)
+
+    def cache_unfinished(self: MemoryManager, req: ReqMemory) -> None:
+        """Caches what a request has computed so far (between prefill chunks, or a session's
+        first prompt, whose lock then lives as long as the session). The request's row is
+        rewritten with the tree's slots and its lock moves to the new node."""
+        held = req.held
+        if req.session is not None and not req.session.is_empty:
+            return  # a resumed session keeps its own slots between turns
+        length, source = self._cacheable(held, at_finish=False)
+        if length <= held.protected:
+            return
+        state = None
+        if source is not None:
+            state = self._fork_state(source)
+            if state is None:
+                return  # no room for a copy of the state: cache later
+        slots = self._slot_tensors(held, length)
+        result = self.cache.insert(req.tokens[:length], slots,
+                                   swa_evicted=held.swa_evicted, mamba=state)  # fmt: skip
+        if state is not None and not result.mamba_taken:
+            self.pools.mamba.free([state])  # type: ignore[union-attr]
+        self._free_kv(held, held.protected, result.already)
+        if result.cached > held.protected:
+            self._adopt(held, result.node, result.cached)
+
+    def _fork_state(self: MemoryManager, source: int) -> int | None:
+        mamba = self.pools.mamba
+        assert mamba is not None
+        if not mamba.can_allocate(1):
+            self.cache.evict("mamba", 1)
+        return mamba.fork(source) if mamba.can_allocate(1) else None
+
+    def _adopt(self: MemoryManager, held: Holdings, node: object, cached: int) -> None:
+        """Points the request's row at the tree's slots for [0, cached) and moves its lock."""
+        path = self.cache._path_slots(node)  # type: ignore[arg-type]
+        for kind in self.pools.kv:
+            held.slots[kind][:cached] = path[kind][:cached].tolist()
+        self._write_rows(held.row, {k: v[:cached] for k, v in held.slots.items()}, 0)
+        old = held.lock
+        held.lock = self.cache.lock(node)  # type: ignore[arg-type]
+        if old is not None:
+            self.cache.unlock(old)
+        held.protected = cached
+
+    def abort(self: MemoryManager, req: ReqMemory) -> None:
+        """Releases an admitted request without caching (a session turn hands back instead)."""
+        self.retract(req)
+
+    def retract(self: MemoryManager, req: ReqMemory) -> None:
+        """Releases everything the request holds, or hands it back to its session slot, and
+        resets every memory field so the request can be admitted again from scratch."""
+        self.running.pop(req.rid, None)
+        if req.session is not None:
+            self._save_to_session(req)
+            return
+        self._release(req.held)
+        req.reset()

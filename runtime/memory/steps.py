@@ -1,0 +1,106 @@
+"""Per-step allocation: KV slots for new tokens, out-of-window SWA freeing, track snapshots."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from runtime.memory import mamba_tracker
+from runtime.memory.holdings import Holdings, ReqMemory
+from runtime.memory.pool_tensors import SWA
+from runtime.memory.slot_allocator import OutOfSlotsError
+from runtime.memory.token_pool import pages_needed
+
+if TYPE_CHECKING:
+    from runtime.memory.manager import MemoryManager
+
+
+class Steps:
+    """Mixin for MemoryManager."""
+
+    def can_extend(self: MemoryManager, req: ReqMemory, n: int) -> bool:
+        """Whether KV for n more tokens can be had, counting what the cache could evict."""
+        held = req.held
+        for kind, pool in self.pools.kv.items():
+            need = pages_needed(held.allocated, n, pool.page_size) * pool.page_size
+            if need > pool.num_free_slots + self.cache.evictable[kind]:
+                return False
+        return True
+
+    def alloc_extend(self: MemoryManager, req: ReqMemory, n: int) -> dict[str, list[int]]:
+        """Slots for the request's next n tokens, per KV kind, also written into its row.
+        Frees SWA slots that left the window first, and evicts from the cache when short.
+        Raises OutOfSlotsError (taking nothing) when even eviction cannot make room."""
+        held = req.held
+        if req.rid not in self.running:
+            raise RuntimeError(f"request {req.rid} is not admitted")
+        if held.allocated + n > self.config.max_context:
+            raise ValueError(f"request {req.rid}: {held.allocated + n} tokens exceed the "
+                             f"context of {self.config.max_context}")  # fmt: skip
+        self._free_out_of_window(held)
+        if not self.can_extend(req, n):
+            raise OutOfSlotsError(f"request {req.rid}: no KV room for {n} tokens")
+        for kind, pool in self.pools.kv.items():
+            need = pages_needed(held.allocated, n, pool.page_size) * pool.page_size
+            if need > pool.num_free_slots:
+                self.cache.evict(kind, need - pool.num_free_slots)
+        new = {}
+        for kind, pool in self.pools.kv.items():
+            own = held.slots.setdefault(kind, [])
+            last = own[held.allocated - 1] if held.allocated else 0
+            new[kind] = pool.allocate(held.allocated, last, n).tolist()
+            own.extend(new[kind])
+        self._write_new(held, new)
+        self._prepare_track(held, held.allocated + n)
+        held.allocated += n
+        return new
+
+    def _write_new(self: MemoryManager, held: Holdings, new: dict[str, list[int]]) -> None:
+        table = self.pools.req.table
+        for kind, values in new.items():
+            dev = table.tables[kind].device
+            table.write(kind, held.row, held.allocated, torch.tensor(values, device=dev))
+
+    def _free_out_of_window(self: MemoryManager, held: Holdings) -> None:
+        """Frees the request's own SWA slots no step can read again: positions below
+        seq_len - window - page, page-aligned, and never the prefix cache's."""
+        if SWA not in self.pools.kv:
+            return
+        window = self.config.window
+        assert window is not None
+        start = max(held.swa_evicted, held.protected)
+        target = self._aligned(max(0, held.allocated - window - self.page_size))
+        if target <= start:
+            return
+        own = held.slots[SWA]
+        if "swa_skip_free" not in self.faults:
+            self.pools.kv[SWA].free_pages(torch.tensor(own[start:target]))
+        own[start:target] = [0] * (target - start)
+        self.pools.req.table.tables[SWA][held.row, start:target] = 0
+        held.swa_evicted = target
+
+    def _prepare_track(self: MemoryManager, held: Holdings, new_len: int) -> None:
+        pool = self.pools.mamba
+        if pool is None or not held.mamba.track:
+            return
+        if mamba_tracker.at_boundary(new_len, held.mamba, self.config.track_interval):
+            mamba_tracker.prepare_boundary(
+                held.mamba, self.config.mamba_strategy, pool,
+                make_room=lambda: self.cache.evict("mamba", 1) > 0,
+            )  # fmt: skip
+
+    def after_forward(self: MemoryManager, req: ReqMemory) -> None:
+        """Call once the step that `alloc_extend` prepared has run: takes a due snapshot."""
+        if self.pools.mamba is not None:
+            mamba_tracker.after_step(
+                req.held.mamba, self.config.mamba_strategy, self.pools.mamba, req.held.allocated
+            )
+
+    def next_track_boundary(self: MemoryManager, req: ReqMemory) -> int | None:
+        """Tokens until the next track boundary, so a prefill chunk can end on it (a snapshot
+        is only taken when a step ends exactly there); None without track slots."""
+        if self.pools.mamba is None or not req.held.mamba.track:
+            return None
+        interval = self.config.track_interval
+        return interval - req.held.allocated % interval
