@@ -1,0 +1,136 @@
+"""Random request lifecycles against the memory layer: the checker's identity must hold after
+every operation (busy mode) and at every idle point, for every strategy and pool mix."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from runtime.memory.checker import CheckMode
+from runtime.memory.holdings import ReqMemory
+from runtime.memory.manager import MemoryManager
+from runtime.memory.memory_config import LeakPolicy, MambaStrategy, MemoryConfig
+from tests.memory.driver import prefilled, start, step
+
+TOKENS = st.lists(st.integers(0, 2), min_size=1, max_size=24)
+
+
+class Lifecycles(RuleBasedStateMachine):
+    """Requests and sessions come and go over tiny pools; `on_leak=raise` fails on any leak."""
+
+    @initialize(
+        strategy=st.sampled_from(list(MambaStrategy)),
+        page=st.sampled_from([1, 2, 4]),
+        window=st.sampled_from([None, 3, 8]),
+        mamba=st.booleans(),
+        chunk=st.integers(1, 9),
+    )
+    def setup(
+        self, strategy: MambaStrategy, page: int, window: int | None, mamba: bool, chunk: int
+    ) -> None:
+        if strategy is MambaStrategy.NO_BUFFER:
+            page = 1
+        self.mm = MemoryManager(MemoryConfig(
+            full_slots=96 * page, swa_slots=(48 * page) if window else 0,
+            mamba_slots=14 if mamba else 0, req_rows=6, page_size=page, window=window,
+            mamba_strategy=strategy, track_interval=2 * page, max_context=128,
+            check_mode=CheckMode.BUSY, on_leak=LeakPolicy.RAISE,
+        ))  # fmt: skip
+        self.chunk, self.count = chunk, 0
+        self.reqs: list[ReqMemory] = []
+
+    def _rid(self) -> str:
+        self.count += 1
+        return f"r{self.count}"
+
+    @rule(tokens=TOKENS)
+    def arrive(self, tokens: list[int]) -> None:
+        req = start(self.mm, self._rid(), tokens, self.chunk)
+        if req is not None:
+            self.reqs.append(req)
+
+    @precondition(lambda self: self.reqs)
+    @rule(
+        i=st.integers(0, 99), token=st.integers(0, 2), cache=st.booleans(), times=st.integers(1, 4)
+    )
+    def forward(self, i: int, token: int, cache: bool, times: int) -> None:
+        req = self.reqs[i % len(self.reqs)]
+        for _ in range(times):
+            was_prefilling = not prefilled(req)
+            if not step(self.mm, req, self.chunk, token):
+                self._drop(req, self.mm.retract)  # decode OOM: retract it
+                return
+            if cache and was_prefilling:
+                self.mm.cache_unfinished(req)
+
+    @precondition(lambda self: self.reqs)
+    @rule(i=st.integers(0, 99), how=st.sampled_from(["finish", "finish", "abort", "retract"]))
+    def end(self, i: int, how: str) -> None:
+        req = self.reqs[i % len(self.reqs)]
+        if how == "finish":
+            if not prefilled(req):
+                return
+            req.tokens.append(1)
+        self._drop(req, getattr(self.mm, how))
+
+    def _drop(self, req: ReqMemory, how: object) -> None:
+        how(req)  # type: ignore[operator]
+        self.reqs.remove(req)
+
+    @rule(tokens=TOKENS)
+    def turned_down(self, tokens: list[int]) -> None:
+        """The admission loop stops before this request: it is matched, then reverted."""
+        req = ReqMemory(self._rid(), tokens)
+        self.mm.match(req)
+        self.mm.revert(req)
+
+    @rule(sid=st.integers(0, 2), new=TOKENS, admitted=st.booleans())
+    def session_turn(self, sid: int, new: list[int], admitted: bool) -> None:
+        slot = self.mm.sessions.get(f"s{sid}") or self.mm.open_session(f"s{sid}")
+        if slot.lent_to is not None:
+            return
+        if not admitted:
+            turn = ReqMemory(self._rid(), slot.key + new, slot)
+            self.mm.match(turn)
+            self.mm.revert(turn)
+            return
+        req = start(self.mm, self._rid(), slot.key + new, self.chunk, session=slot)
+        if req is not None:
+            self.reqs.append(req)
+
+    @rule(sid=st.integers(0, 8))  # most draws name no open session: sessions live a while
+    def close(self, sid: int) -> None:
+        if f"s{sid}" in self.mm.sessions:
+            self.mm.close_session(f"s{sid}")
+
+    @rule(component=st.sampled_from(["full", "swa", "mamba"]), n=st.integers(0, 20))
+    def evict(self, component: str, n: int) -> None:
+        if component in self.mm.cache.components:
+            self.mm.cache.evict(component, n)
+
+    @invariant()
+    def identity(self) -> None:
+        if hasattr(self, "mm"):
+            self.mm.check(idle=not self.mm.running)
+            tree = self.mm.cache
+            assert tree.audit() == {"evictable": tree.evictable, "protected": tree.protected}
+
+    def teardown(self) -> None:
+        if not hasattr(self, "mm"):
+            return
+        for req in list(self.reqs):
+            self.mm.abort(req)
+        for sid in list(self.mm.sessions):
+            assert self.mm.close_session(sid)
+        self.mm.check(idle=True)
+        self.mm.cache.evict("full" if "full" in self.mm.cache.components else "mamba", 10**6)
+        for name, part in self.mm.stats().pools.items():
+            assert part.available + part.evictable == part.capacity, name
+
+
+Lifecycles.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+TestLifecycles = Lifecycles.TestCase
