@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from runtime.memory.checker import CheckMode, LeakDetected, LeakReport, check_stats
 from runtime.memory.holdings import Holdings
 from runtime.memory.memory_config import LeakPolicy
-from runtime.memory.pool_tensors import SWA
+from runtime.memory.pool_tensors import FULL, SWA
 from runtime.memory.stats import PoolPartition, PoolStats
 
 if TYPE_CHECKING:
@@ -37,9 +37,11 @@ class Accounting:
         """Slots an owner holds outside the prefix cache, per pool (whole pages for KV)."""
         owned: dict[str, int] = {}
         end = self._page_end(held.allocated)
-        for kind in self.pools.kv:
+        for kind in self.cache.kinds:
             start = max(held.protected, held.swa_evicted) if kind == SWA else held.protected
             owned[kind] = max(0, end - start)
+        if self.host_tier is not None:  # device pages are all the request's own
+            owned[FULL] = len(self.host_tier.resident_pages(held)) * self.page_size
         if self.pools.mamba is not None:
             owned["mamba"] = len(held.mamba.slots())
         owned["req"] = 1 if held.row else 0
@@ -71,6 +73,8 @@ class Accounting:
                 session_held=session[name], running=running[name],
             )  # fmt: skip
         extra = {"mamba_cache_skipped": float(self.counters["mamba_cache_skipped"])}
+        if self.host_tier is not None:
+            extra.update(self._host_tier_tokens())
         return PoolStats(pools=pools, num_running=len(self.running), extra=extra)
 
     def check(self: MemoryManager, *, idle: bool) -> list[LeakReport]:
@@ -94,3 +98,13 @@ class Accounting:
         elif self.config.on_leak is LeakPolicy.RAISE:
             raise LeakDetected(reports)
         return reports
+
+    def _host_tier_tokens(self: MemoryManager) -> dict[str, float]:
+        """Host tier: tokens of running requests resident on the device, and kept on host."""
+        assert self.host_tier is not None
+        device = host = 0
+        for req in self.running.values():
+            held = req.held
+            device += sum(1 for s in held.slots.get(FULL, [])[: held.allocated] if s)
+            host += held.allocated
+        return {"host_tier_device_tokens": float(device), "host_tier_host_tokens": float(host)}

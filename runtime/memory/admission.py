@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from runtime.memory.holdings import ReqMemory
+from runtime.memory.pool_tensors import FULL
 from runtime.memory.radix_node import TreeNode
 
 if TYPE_CHECKING:
@@ -34,8 +35,11 @@ class Admission:
                 node = self.cache.root  # no slot for the state: recompute from scratch
         if node is not self.cache.root:
             held.lock = self.cache.lock(node)
-        held.protected = held.allocated = node.end
-        held.slots = {k: match.slots[k][: node.end].tolist() for k in self.pools.kv}
+        held.protected = held.allocated = held.host_backed = node.end
+        held.prefill_end = len(req.tokens)
+        held.slots = {k: match.slots[k][: node.end].tolist() for k in self.cache.kinds}
+        if self.host_tier is not None:
+            held.slots[FULL] = [0] * node.end  # loaded from host at admission
         return node.end
 
     def _fork_snapshot(self: MemoryManager, node: TreeNode) -> int | None:
@@ -82,6 +86,8 @@ class Admission:
         if not held.row:
             held.row = self.pools.req.allocate()
             self._write_rows(held.row, held.slots, 0)
+        if self.host_tier is not None:
+            self.host_tier.load_all(held)
         if req.session is not None:
             req.session.lent_to = req
         self.running[req.rid] = req
@@ -89,7 +95,7 @@ class Admission:
     def _write_rows(self: MemoryManager, row: int, slots: dict[str, list[int]], start: int) -> None:
         table = self.pools.req.table
         for kind, values in slots.items():
-            if values[start:]:
+            if kind in table.tables and values[start:]:
                 dev = table.tables[kind].device
                 table.write(kind, row, start, torch.tensor(values[start:], device=dev))
 

@@ -14,8 +14,9 @@ from collections import Counter
 from runtime.memory.accounting import Accounting
 from runtime.memory.admission import Admission
 from runtime.memory.holdings import ReqMemory, SessionSlot
+from runtime.memory.host_tier import HOST, HostTier
 from runtime.memory.memory_config import MemoryConfig
-from runtime.memory.pool_tensors import PoolTensors
+from runtime.memory.pool_tensors import FULL, PoolTensors
 from runtime.memory.pools import Pools
 from runtime.memory.radix_cache import RadixCache
 from runtime.memory.release import Release
@@ -29,8 +30,15 @@ class MemoryManager(Admission, Steps, Release, Sessions, Accounting):
     def __init__(self, config: MemoryConfig, tensors: PoolTensors | None = None) -> None:
         self.config = config
         self.pools = Pools.build(config, tensors)
+        tree_kv = dict(self.pools.kv)
+        self.host_tier: HostTier | None = None
+        if config.host_tier is not None:  # the tree caches the host copy, not device pages
+            assert self.pools.host is not None
+            tree_kv = {HOST: self.pools.host, **{k: p for k, p in tree_kv.items() if k != FULL}}
+            self.host_tier = HostTier(config.host_tier, self.pools.kv[FULL], self.pools.host,
+                                      self.pools.req.table, tensors)  # fmt: skip
         self.cache = RadixCache(
-            self.pools.kv, self.pools.mamba, page_size=config.page_size, window=config.window
+            tree_kv, self.pools.mamba, page_size=config.page_size, window=config.window
         )
         self.running: dict[str, ReqMemory] = {}
         self.sessions: dict[str, SessionSlot] = {}

@@ -25,6 +25,7 @@ class PoolTensors:
     kv: dict[str, KVBuffer]  # pool kind ("full", "swa") -> buffer
     mamba: MambaBuffer | None
     req_to_token: ReqToTokenTable
+    host: KVBuffer | None = None  # host-memory copy of full-attention KV (host tier)
 
     @classmethod
     def allocate(
@@ -37,6 +38,7 @@ class PoolTensors:
         max_context: int,
         dtype: torch.dtype,
         device: torch.device | str,
+        host_slots: int = 0,
     ) -> PoolTensors:
         """Sizes buffers from slot counts (slot 0 included); kinds the model lacks are skipped."""
         att = config.attention
@@ -53,12 +55,19 @@ class PoolTensors:
             for kind in (FULL, SWA)
             if layers[kind]
         }
+        host = None
+        if host_slots:
+            host = KVBuffer.allocate(
+                num_layers=layers[FULL], num_slots=host_slots, num_kv_heads=att.num_kv_heads,
+                head_dim=att.head_dim, dtype=dtype, device="cpu",
+            )  # fmt: skip
         return cls(
             kv=kv,
             mamba=_mamba_buffer(config, mamba_slots, dtype, device),
             req_to_token=ReqToTokenTable.allocate(
                 kinds=tuple(kv), num_rows=num_rows, max_context=max_context, device=device
             ),
+            host=host,
         )
 
 

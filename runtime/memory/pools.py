@@ -33,6 +33,9 @@ class Pools:
             if n
         }
         host = None
+        if config.host_slots:
+            pages = config.host_slots // config.page_size + 1
+            host = TokenPool(HOST, pages, config.page_size, "cpu")
         mamba = None
         if config.mamba_slots:
             buffer = tensors.mamba if tensors is not None else None

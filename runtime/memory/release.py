@@ -50,11 +50,12 @@ class Release:
         return length, state
 
     def _slot_tensors(self: MemoryManager, held: Holdings, length: int) -> dict[str, torch.Tensor]:
-        return {k: torch.tensor(v[:length], dtype=torch.int64) for k, v in held.slots.items()}
+        kinds = self.cache.kinds
+        return {k: torch.tensor(held.slots[k][:length], dtype=torch.int64) for k in kinds}
 
     def _free_kv(self: MemoryManager, held: Holdings, lo: int, hi: int) -> None:
         """Frees the owner's KV at positions [lo, hi) (lo page-aligned); SWA only where live."""
-        for kind, pool in self.pools.kv.items():
+        for kind, pool in self.cache.kv_pools.items():
             start = max(lo, held.swa_evicted) if kind == SWA else lo
             if hi > start:
                 pool.free_pages(torch.tensor(held.slots[kind][start:hi], dtype=torch.int64))
@@ -64,6 +65,8 @@ class Release:
         self._free_kv(held, held.protected, held.allocated)
         if "kv_double_free" in self.faults:
             self._free_kv(held, held.protected, held.allocated)
+        if self.host_tier is not None:
+            self.host_tier.release(held)
         if self.pools.mamba is not None:
             slots = [s for s in held.mamba.slots() if s != keep_mamba]
             if slots:
@@ -107,9 +110,9 @@ class Release:
     def _adopt(self: MemoryManager, held: Holdings, node: object, cached: int) -> None:
         """Points the request's row at the tree's slots for [0, cached) and moves its lock."""
         path = self.cache._path_slots(node)  # type: ignore[arg-type]
-        for kind in self.pools.kv:
+        for kind in self.cache.kinds:
             held.slots[kind][:cached] = path[kind][:cached].tolist()
-        self._write_rows(held.row, {k: v[:cached] for k, v in held.slots.items()}, 0)
+        self._write_rows(held.row, {k: held.slots[k][:cached] for k in self.cache.kinds}, 0)
         old = held.lock
         held.lock = self.cache.lock(node)  # type: ignore[arg-type]
         if old is not None:

@@ -40,6 +40,7 @@ class Sessions:
                 f"start with the session's {length} and add at least one"
             )
         req.held = slot.held.copy()
+        req.held.prefill_end = len(req.tokens)
         slot.lent_to = req
         return length
 

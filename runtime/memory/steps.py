@@ -8,7 +8,7 @@ import torch
 
 from runtime.memory import mamba_tracker
 from runtime.memory.holdings import Holdings, ReqMemory
-from runtime.memory.pool_tensors import SWA
+from runtime.memory.pool_tensors import FULL, SWA
 from runtime.memory.slot_allocator import OutOfSlotsError
 from runtime.memory.token_pool import pages_needed
 
@@ -22,11 +22,18 @@ class Steps:
     def can_extend(self: MemoryManager, req: ReqMemory, n: int) -> bool:
         """Whether KV for n more tokens can be had, counting what the cache could evict."""
         held = req.held
-        for kind, pool in self.pools.kv.items():
-            need = pages_needed(held.allocated, n, pool.page_size) * pool.page_size
-            if need > pool.num_free_slots + self.cache.evictable[kind]:
+        pools = {**self.pools.kv, **self.cache.kv_pools}
+        for kind, pool in pools.items():
+            short = self._slots_needed(held, kind, n) - pool.num_free_slots
+            if short > self.cache.evictable.get(kind, 0):
                 return False
         return True
+
+    def _slots_needed(self: MemoryManager, held: Holdings, kind: str, n: int) -> int:
+        need = pages_needed(held.allocated, n, self.page_size) * self.page_size
+        if kind == FULL and self.host_tier is not None and held.allocated < held.prefill_end:
+            need += self.host_tier.pages_to_load(held) * self.page_size  # dense prefill
+        return need
 
     def alloc_extend(self: MemoryManager, req: ReqMemory, n: int) -> dict[str, list[int]]:
         """Slots for the request's next n tokens, per KV kind, also written into its row.
@@ -41,12 +48,13 @@ class Steps:
         self._free_out_of_window(held)
         if not self.can_extend(req, n):
             raise OutOfSlotsError(f"request {req.rid}: no KV room for {n} tokens")
-        for kind, pool in self.pools.kv.items():
-            need = pages_needed(held.allocated, n, pool.page_size) * pool.page_size
-            if need > pool.num_free_slots:
+        pools = {**self.pools.kv, **self.cache.kv_pools}
+        for kind, pool in pools.items():
+            need = self._slots_needed(held, kind, n)
+            if need > pool.num_free_slots and kind in self.cache.kv_pools:
                 self.cache.evict(kind, need - pool.num_free_slots)
         new = {}
-        for kind, pool in self.pools.kv.items():
+        for kind, pool in pools.items():
             own = held.slots.setdefault(kind, [])
             last = own[held.allocated - 1] if held.allocated else 0
             new[kind] = pool.allocate(held.allocated, last, n).tolist()
@@ -59,6 +67,8 @@ class Steps:
     def _write_new(self: MemoryManager, held: Holdings, new: dict[str, list[int]]) -> None:
         table = self.pools.req.table
         for kind, values in new.items():
+            if kind not in table.tables:
+                continue
             dev = table.tables[kind].device
             table.write(kind, held.row, held.allocated, torch.tensor(values, device=dev))
 
@@ -92,6 +102,8 @@ class Steps:
 
     def after_forward(self: MemoryManager, req: ReqMemory) -> None:
         """Call once the step that `alloc_extend` prepared has run: takes a due snapshot."""
+        if self.host_tier is not None:
+            self.host_tier.after_step(req.held)
         if self.pools.mamba is not None:
             mamba_tracker.after_step(
                 req.held.mamba, self.config.mamba_strategy, self.pools.mamba, req.held.allocated

@@ -10,7 +10,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
-from runtime.memory.memory_config import LeakPolicy, MambaStrategy, MemoryConfig
+from runtime.memory.memory_config import (
+    HostTierConfig,
+    LeakPolicy,
+    MambaStrategy,
+    MemoryConfig,
+)
 from tests.memory.driver import prefilled, start, step
 
 TOKENS = st.lists(st.integers(0, 2), min_size=1, max_size=24)
@@ -25,9 +30,16 @@ class Lifecycles(RuleBasedStateMachine):
         window=st.sampled_from([None, 3, 8]),
         mamba=st.booleans(),
         chunk=st.integers(1, 9),
+        host=st.booleans(),
     )
     def setup(
-        self, strategy: MambaStrategy, page: int, window: int | None, mamba: bool, chunk: int
+        self,
+        strategy: MambaStrategy,
+        page: int,
+        window: int | None,
+        mamba: bool,
+        chunk: int,
+        host: bool,
     ) -> None:
         if strategy is MambaStrategy.NO_BUFFER:
             page = 1
@@ -35,6 +47,9 @@ class Lifecycles(RuleBasedStateMachine):
             full_slots=96 * page, swa_slots=(48 * page) if window else 0,
             mamba_slots=14 if mamba else 0, req_rows=6, page_size=page, window=window,
             mamba_strategy=strategy, track_interval=2 * page, max_context=128,
+            host_slots=96 * page if host else 0,
+            host_tier=HostTierConfig(sink_tokens=2, recent_tokens=page, top_k_pages=1)
+            if host else None,
             check_mode=CheckMode.BUSY, on_leak=LeakPolicy.RAISE,
         ))  # fmt: skip
         self.chunk, self.count = chunk, 0
@@ -104,7 +119,7 @@ class Lifecycles(RuleBasedStateMachine):
         if f"s{sid}" in self.mm.sessions:
             self.mm.close_session(f"s{sid}")
 
-    @rule(component=st.sampled_from(["full", "swa", "mamba"]), n=st.integers(0, 20))
+    @rule(component=st.sampled_from(["full", "host", "swa", "mamba"]), n=st.integers(0, 20))
     def evict(self, component: str, n: int) -> None:
         if component in self.mm.cache.components:
             self.mm.cache.evict(component, n)
@@ -124,7 +139,7 @@ class Lifecycles(RuleBasedStateMachine):
         for sid in list(self.mm.sessions):
             assert self.mm.close_session(sid)
         self.mm.check(idle=True)
-        self.mm.cache.evict("full" if "full" in self.mm.cache.components else "mamba", 10**6)
+        self.mm.cache.evict(self.mm.cache.components[0], 10**6)
         for name, part in self.mm.stats().pools.items():
             assert part.available + part.evictable == part.capacity, name
 

@@ -24,6 +24,7 @@ def build_attention_metadata(
 
     With a window W, a query at q sees keys q - W < k <= q, so only positions from
     prefix - W + 1 on are read: slots that left the window may already be freed (0).
+    Positions whose slot is 0 are masked out.
     """
     device = batch.input_ids.device
     starts = [max(0, p - window + 1) if window else 0 for p in batch.prefix_list]
@@ -37,6 +38,9 @@ def build_attention_metadata(
     kv_valid = span[None, :] < kv_len[:, None]  # [B, Lkv]
     rows = batch.req_rows[:, None]
     kv_slots = table[rows, kv_pos.clamp(max=table.shape[1] - 1)] * kv_valid  # [B, Lkv]
+    # Slot 0 is never a real slot: a position whose entry is 0 is not resident (host tier
+    # pages not selected for this step) and is not attended to.
+    kv_valid = kv_valid & (kv_slots != 0)
 
     q_span = torch.arange(batch.max_extend, device=device)
     q_pos = batch.prefix_lens[:, None] + q_span[None, :]  # [B, Lq]
