@@ -36,7 +36,8 @@ class Evictor:
             if node.is_leaf and node.full_lock == 0:
                 parent = node.parent
                 freed += self._delete(node, component)
-                freed += self._prune(parent, component)
+                pruned, parent = self._prune(parent, component)
+                freed += pruned
                 if self._candidate(parent, component):
                     heapq.heappush(heap, (parent.last_access, id(parent), parent))
             elif not node.is_leaf:
@@ -83,14 +84,15 @@ class Evictor:
         leaf.parent = None
         return freed[component]
 
-    def _prune(self: RadixCache, node: TreeNode, component: str) -> int:
-        """Deletes `node` and its ancestors while each is an unlocked leaf breaking the rules."""
+    def _prune(self: RadixCache, node: TreeNode, component: str) -> tuple[int, TreeNode]:
+        """Deletes `node` and its ancestors while each is an unlocked leaf breaking the rules;
+        returns the count freed and the first node kept (which may now be evictable)."""
         freed = 0
         while self._bad_leaf(node):
             parent = node.parent
             freed += self._delete(node, component)
             node = parent  # type: ignore[assignment]
-        return freed
+        return freed, node
 
     def _bad_leaf(self: RadixCache, node: TreeNode) -> bool:
         """An unlocked leaf that is an SWA tombstone or, with a mamba component, stateless."""
