@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.memory.checker import DOUBLE_FREE, LEAK, LeakReport
+from runtime.memory.checker import DOUBLE_FREE, LEAK, CheckMode, LeakDetected, LeakReport
 from runtime.memory.faults import FAULT_POINTS, parse_faults
 from runtime.memory.manager import MemoryManager
+from runtime.memory.memory_config import LeakPolicy
 from tests.memory.driver import start, step
 from tests.memory.scenarios import manager, run, second_turn, session_after_one_turn
 
@@ -96,3 +97,21 @@ def test_leak_listeners_receive_every_term() -> None:
     swa_skip_free(mm)
     (report,) = seen
     assert report.pool == "swa" and report.terms.capacity == 64 and report.difference == 15
+
+
+def test_leak_policies_count_warn_and_raise(caplog: pytest.LogCaptureFixture) -> None:
+    """count: counted silently; warn: also logged; raise: LeakDetected names pool and terms."""
+    assert swa_skip_free(manager("swa_skip_free", mamba_slots=0)) == {"swa": 15}
+    with caplog.at_level("WARNING"):
+        swa_skip_free(manager("swa_skip_free", mamba_slots=0, on_leak=LeakPolicy.WARN))
+    assert "swa: leak of 15 slots" in caplog.text
+    with pytest.raises(LeakDetected, match="swa: leak of 15 slots"):
+        swa_skip_free(manager("swa_skip_free", mamba_slots=0, on_leak=LeakPolicy.RAISE))
+
+
+def test_idle_mode_skips_step_checks_and_off_skips_all() -> None:
+    mm = manager("swa_skip_free", mamba_slots=0, check_mode=CheckMode.IDLE)
+    assert swa_skip_free(mm) == {}  # a busy-time check does not run in idle mode
+    mm = manager("kv_double_free", page_size=4, swa_slots=0, window=None, mamba_slots=0,
+                 check_mode=CheckMode.OFF)  # fmt: skip
+    assert kv_double_free(mm) == {} and not mm.leak_counts
