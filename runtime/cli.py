@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from runtime.memory.checker import LeakDetected
+
 DEFAULT_PROMPT = "Hybrid models keep several memory pools at once:"
 
 
@@ -29,12 +31,29 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ignore-eos", action="store_true", help="always generate --max-tokens tokens")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16")
+    p.add_argument(
+        "--mem-check",
+        default="idle",
+        choices=["idle", "busy", "off"],
+        help="memory invariant check: at idle, also after every step, or never",
+    )
+    p.add_argument(
+        "--on-leak",
+        default="count",
+        choices=["count", "warn", "raise"],
+        help="what a failed memory check does besides counting",
+    )
+    p.add_argument("--inject-fault", action="append", default=[], metavar="NAME",
+                   help="turn on a named memory fault point (demo); repeatable")  # fmt: skip
     p.set_defaults(run=_run_generate)
 
 
 def _run_generate(args: argparse.Namespace) -> int:
     from runtime.config import resolve_device, resolve_dtype
-    from runtime.generate import GenerationParams, Generator
+    from runtime.generate import GenerationParams, Generator, MemoryOptions
+    from runtime.memory.checker import CheckMode
+    from runtime.memory.faults import parse_faults
+    from runtime.memory.memory_config import LeakPolicy
     from runtime.model.default_model import default_model_dir, resolve_model_path
     from runtime.model.loader import load_model
 
@@ -46,13 +65,17 @@ def _run_generate(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         ignore_eos=args.ignore_eos,
     )
+    memory = MemoryOptions(
+        check_mode=CheckMode(args.mem_check),
+        on_leak=LeakPolicy(args.on_leak),
+        faults=parse_faults(args.inject_fault),
+    )
     if args.model == "default" and not (default_model_dir() / "config.json").is_file():
         print(f"creating the default model in {default_model_dir()} ...", file=sys.stderr)
     lm = load_model(resolve_model_path(args.model), device=device, dtype=dtype)
     prompts = args.prompt or [DEFAULT_PROMPT]
-    result = Generator(lm, device, dtype).generate(
-        [lm.tokenizer.encode(p) for p in prompts], params
-    )
+    generator = Generator(lm, device, dtype, memory)
+    result = generator.generate([lm.tokenizer.encode(p) for p in prompts], params)
     for prompt, output in zip(prompts, result.outputs, strict=True):
         print(f"prompt: {prompt!r}\noutput: {lm.tokenizer.decode(output)!r}")
     decode_rate = result.num_generated / max(result.prefill_seconds + result.decode_seconds, 1e-9)
@@ -61,6 +84,9 @@ def _run_generate(args: argparse.Namespace) -> int:
         f"in {result.prefill_seconds + result.decode_seconds:.2f} s = {decode_rate:.1f} tokens/s "
         f"(prefill {result.prefill_seconds:.2f} s, decode {result.decode_seconds:.2f} s)"
     )
+    leaks = generator.mm.leak_counts
+    print("memory check: " + (", ".join(f"{pool} {kind} x{n}" for (pool, kind), n in
+                                         sorted(leaks.items())) or "clean"))  # fmt: skip
     return 0
 
 
@@ -78,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as exc:  # CheckpointError is a ValueError: one line, no traceback
         print(f"poolscope: error: {exc}", file=sys.stderr)
         return 2
+    except LeakDetected as exc:  # only with --on-leak raise
+        print(f"poolscope: error: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Offline generation on one loaded model: chunked prefill, then batched decode until each request
 hits EOS or its token limit. An interim driver for `poolscope generate` until the scheduler lands;
-it still reads and writes the model's memory only through pool slots.
+it reads and writes the model's memory only through MemoryManager, as the scheduler will.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from runtime.memory.checker import CheckMode
+from runtime.memory.holdings import ReqMemory
+from runtime.memory.manager import MemoryManager
+from runtime.memory.memory_config import LeakPolicy, MemoryConfig
 from runtime.memory.pool_tensors import PoolTensors
-from runtime.memory.slot_allocator import SlotAllocator
 from runtime.model.forward_batch import build_batch
 from runtime.model.loader import LoadedModel
 
@@ -35,16 +38,25 @@ class GenerationParams:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
 
 
-@dataclass
+@dataclass(frozen=True)
+class MemoryOptions:
+    """The checker and fault-point settings a run passes to its MemoryManager."""
+
+    check_mode: CheckMode = CheckMode.IDLE
+    on_leak: LeakPolicy = LeakPolicy.COUNT
+    faults: frozenset[str] = frozenset()
+
+
+@dataclass(eq=False)
 class _Request:
-    row: int
-    prompt: list[int]
-    mamba_slot: int
+    mem: ReqMemory
+    prompt_len: int
     output: list[int] = field(default_factory=list)
-    slots: dict[str, list[int]] = field(default_factory=dict)
-    # Counted, not derived from `slots`: a model without attention layers has no KV slots at all.
-    num_cached: int = 0
     is_finished: bool = False
+
+    @property
+    def prefilled(self) -> bool:
+        return self.is_finished or self.mem.held.allocated >= self.prompt_len
 
 
 @dataclass
@@ -61,21 +73,29 @@ class GenerationResult:
 
 
 class Generator:
-    """Runs prompts to completion. Pools are sized so that every request fits at once."""
+    """Runs prompts to completion through MemoryManager; pools are sized so all requests fit."""
 
-    def __init__(self, lm: LoadedModel, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        lm: LoadedModel,
+        device: torch.device,
+        dtype: torch.dtype,
+        memory: MemoryOptions | None = None,
+    ) -> None:
         self.lm, self.device, self.dtype = lm, device, dtype
+        self.memory = memory or MemoryOptions()
 
     def generate(self, prompts: list[list[int]], params: GenerationParams) -> GenerationResult:
         self._check(prompts, params)
         self._setup(prompts, params)
         sampler = torch.Generator(device=self.device).manual_seed(params.seed)
         start = time.perf_counter()
-        while any(len(r.prompt) > r.num_cached for r in self.requests):
+        while any(not r.prefilled for r in self.requests):
             self._prefill_chunk(params, sampler)
         mid = time.perf_counter()
         while active := [r for r in self.requests if not r.is_finished]:
             self._decode(active, params, sampler)
+        self.mm.check(idle=True)
         outputs = [r.output for r in self.requests]
         return GenerationResult(outputs, mid - start, time.perf_counter() - mid)
 
@@ -91,56 +111,64 @@ class Generator:
                 )
 
     def _setup(self, prompts: list[list[int]], params: GenerationParams) -> None:
-        total = sum(len(p) for p in prompts) + len(prompts) * params.max_new_tokens + 1
-        self.pools = PoolTensors.allocate(
-            self.lm.config,
-            kv_slots={"full": total, "swa": total},
-            mamba_slots=len(prompts) + 1,
-            num_rows=len(prompts),
+        config = self._memory_config(prompts, params)
+        tensors = PoolTensors.allocate(
+            self.lm.config, kv_slots={"full": config.full_slots + 1, "swa": config.swa_slots + 1},
+            mamba_slots=config.mamba_slots + 1, num_rows=config.req_rows + 1,
+            max_context=config.max_context, dtype=self.dtype, device=self.device,
+        )  # fmt: skip
+        self.mm = MemoryManager(config, tensors)
+        self.requests = []
+        for i, prompt in enumerate(prompts):
+            mem = ReqMemory(f"req-{i}", list(prompt))
+            self.mm.match(mem)
+            self.mm.admit(mem)
+            self.requests.append(_Request(mem, len(prompt)))
+
+    def _memory_config(self, prompts: list[list[int]], params: GenerationParams) -> MemoryConfig:
+        model = self.lm.config
+        total = sum(len(p) for p in prompts) + len(prompts) * params.max_new_tokens
+        window = model.attention.sliding_window if model.num_swa_layers else None
+        return MemoryConfig(
+            full_slots=total if model.num_full_layers else 0,
+            swa_slots=total if window else 0, window=window,
+            mamba_slots=len(prompts) if model.num_mamba_layers else 0,
+            req_rows=len(prompts),
             max_context=max(len(p) for p in prompts) + params.max_new_tokens,
-            dtype=self.dtype,
-            device=self.device,
-        )
-        self.allocators = {kind: SlotAllocator(total) for kind in self.pools.kv}
-        mamba = SlotAllocator(len(prompts) + 1)
-        self.requests = [
-            _Request(
-                row=i,
-                prompt=list(p),
-                mamba_slot=mamba.allocate(1)[0],
-                slots={k: [] for k in self.pools.kv},
-            )
-            for i, p in enumerate(prompts)
-        ]
+            check_mode=self.memory.check_mode, on_leak=self.memory.on_leak,
+            faults=self.memory.faults,
+        )  # fmt: skip
 
     def _step(self, reqs: list[_Request], new_ids: list[list[int]]) -> torch.Tensor:
-        """Allocates slots for the new tokens, records them in each row, runs the model."""
-        prefix = [r.num_cached for r in reqs]
-        out_slots: dict[str, list[list[int]]] = {kind: [] for kind in self.pools.kv}
-        for req, ids, start in zip(reqs, new_ids, prefix, strict=True):
-            for kind, allocator in self.allocators.items():
-                slots = allocator.allocate(len(ids))
-                self.pools.req_to_token.write(
-                    kind, req.row, start, torch.tensor(slots, device=self.device)
-                )
-                req.slots[kind].extend(slots)
-                out_slots[kind].append(slots)
-            req.num_cached += len(ids)
+        """Takes slots for the new tokens through the memory manager, runs the model."""
+        prefix = [r.mem.held.allocated for r in reqs]
+        out_slots: dict[str, list[list[int]]] = {kind: [] for kind in self.mm.pools.kv}
+        for req, ids in zip(reqs, new_ids, strict=True):
+            slots = self.mm.alloc_extend(req.mem, len(ids))
+            for kind in out_slots:
+                out_slots[kind].append(slots[kind])
         batch = build_batch(
             input_ids=new_ids,
             prefix_lens=prefix,
-            req_rows=[r.row for r in reqs],
+            req_rows=[r.mem.held.row for r in reqs],
             out_slots=out_slots,
-            mamba_slots=[r.mamba_slot for r in reqs],
+            mamba_slots=[r.mem.held.mamba.working for r in reqs] if self.mm.pools.mamba else None,
             device=self.device,
         )
-        return self.lm.model(batch, self.pools)
+        logits = self.lm.model(batch, self.mm.pools.tensors)
+        for req in reqs:
+            self.mm.after_forward(req.mem)
+        self.mm.check(idle=False)
+        return logits
 
     def _prefill_chunk(self, params: GenerationParams, sampler: torch.Generator) -> None:
-        reqs = [r for r in self.requests if len(r.prompt) > r.num_cached]
-        chunks = [r.prompt[r.num_cached : r.num_cached + params.chunk_size] for r in reqs]
+        reqs = [r for r in self.requests if not r.prefilled]
+        chunks = [
+            r.mem.tokens[r.mem.held.allocated : r.mem.held.allocated + params.chunk_size]
+            for r in reqs
+        ]
         logits = self._step(reqs, chunks)
-        done = [i for i, r in enumerate(reqs) if r.num_cached == len(r.prompt)]
+        done = [i for i, r in enumerate(reqs) if r.prefilled]
         if done:
             tokens = sample(logits[done], params.temperature, sampler)
             for i, token in zip(done, tokens, strict=True):
@@ -155,11 +183,11 @@ class Generator:
 
     def _append(self, req: _Request, token: int, params: GenerationParams) -> None:
         req.output.append(token)
+        req.mem.tokens.append(token)
         is_eos = token in self.lm.tokenizer.eos_token_ids and not params.ignore_eos
         if is_eos or len(req.output) >= params.max_new_tokens:
             req.is_finished = True
-            for kind, allocator in self.allocators.items():
-                allocator.free(req.slots[kind])
+            self.mm.finish(req.mem)
 
 
 def sample(logits: torch.Tensor, temperature: float, generator: torch.Generator) -> list[int]:

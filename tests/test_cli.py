@@ -107,8 +107,9 @@ def test_generate_in_process_batch(
         (["--dtype", "float8"], r"unknown dtype 'float8'; choose one of float32"),
         (["--temperature", "-1"], r"temperature must be >= 0"),
         (["--prompt", ""], r"prompt 0 is empty"),
+        (["--inject-fault", "nope"], r"unknown fault point\(s\) nope; known: session_mamba"),
     ],
-    ids=["max-tokens-0", "dtype-float8", "negative-temperature", "empty-prompt"],
+    ids=["max-tokens-0", "dtype-float8", "negative-temperature", "empty-prompt", "bad-fault"],
 )
 def test_bad_flag_exits_2_with_one_line(
     nemotron_h_dir: Path,
@@ -145,3 +146,19 @@ def test_bad_checkpoint_in_process_exits_2(
     line = _single_error_line(capsys.readouterr().err)
     assert "model.safetensors" in line
     assert "corrupt or not safetensors" in line
+
+
+def test_injected_fault_is_counted_or_raised(
+    nemotron_h_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--inject-fault kv_double_free on two identical prompts: counted by default (and the run
+    succeeds), exit 3 with the leak on one line under --on-leak raise; clean without it."""
+    argv = ["generate", "--model", str(nemotron_h_dir), "--max-tokens", "3", "--ignore-eos",
+            "--prompt", "ab", "--prompt", "ab"]  # fmt: skip
+    assert main(argv) == 0
+    assert "memory check: clean" in capsys.readouterr().out
+    assert main([*argv, "--inject-fault", "kv_double_free"]) == 0
+    assert "memory check: full double_free x1" in capsys.readouterr().out
+    assert main([*argv, "--inject-fault", "kv_double_free", "--on-leak", "raise"]) == 3
+    line = _single_error_line(capsys.readouterr().err)
+    assert "memory invariant broken: full: double_free of" in line

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from runtime.generate import GenerationParams, Generator
+from runtime.generate import GenerationParams, Generator, MemoryOptions
+from runtime.memory.checker import CheckMode, LeakDetected
+from runtime.memory.memory_config import LeakPolicy
 from runtime.model.loader import LoadedModel, load_model
 from tests.model.slot_driver import SlotDriver
 
@@ -37,10 +39,23 @@ def test_batched_greedy_equals_recompute_from_scratch(lm: LoadedModel) -> None:
 
 
 def test_every_slot_is_freed_after_generation(lm: LoadedModel) -> None:
-    """When all requests finish, every KV slot is back on the free list."""
-    gen = Generator(lm, torch.device("cpu"), torch.float32)
+    """When all requests finish, every slot is free or held only by the prefix cache, and the
+    checker (busy mode: after every step too) found nothing."""
+    memory = MemoryOptions(check_mode=CheckMode.BUSY, on_leak=LeakPolicy.RAISE)
+    gen = Generator(lm, torch.device("cpu"), torch.float32, memory)
     gen.generate([[1, 2, 3], [4, 5]], GenerationParams(max_new_tokens=4, ignore_eos=True))
-    assert all(a.num_free == a.num_slots - 1 for a in gen.allocators.values())
+    for part in gen.mm.stats().pools.values():
+        assert part.available + part.evictable == part.capacity
+    assert not gen.mm.leak_counts
+
+
+def test_an_injected_fault_is_caught_by_the_checker(lm: LoadedModel) -> None:
+    """kv_double_free: the second of two identical requests frees its 6 duplicate pages (the
+    first cached them) twice; the idle check says so."""
+    memory = MemoryOptions(on_leak=LeakPolicy.RAISE, faults=frozenset({"kv_double_free"}))
+    gen = Generator(lm, torch.device("cpu"), torch.float32, memory)
+    with pytest.raises(LeakDetected, match="double_free"):
+        gen.generate([[1, 2, 3]] * 2, GenerationParams(max_new_tokens=4, ignore_eos=True))
 
 
 def test_sampling_is_reproducible_from_the_seed(lm: LoadedModel) -> None:

@@ -9,7 +9,7 @@ FAULT_POINTS: dict[str, str] = {
     "session_double_count": "a lent session slot is counted as both session-held and running",
     "session_close_leaks_mamba": "closing a session does not free its mamba slots",
     "swa_skip_free": "the SWA watermark advances without freeing the out-of-window slots",
-    "kv_double_free": "a request's uncached KV pages are freed twice at release",
+    "kv_double_free": "KV pages a request gives back (duplicates or uncached) are freed twice",
 }
 
 
