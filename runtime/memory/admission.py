@@ -30,7 +30,6 @@ class Admission:
         held = req.held
         if self.pools.mamba is not None and node is not self.cache.root:
             held.mamba.working = self._fork_snapshot(node)
-            held.mamba.cow = held.mamba.working is not None
             if held.mamba.working is None:
                 node = self.cache.root  # no slot for the state: recompute from scratch
         if node is not self.cache.root:

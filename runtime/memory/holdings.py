@@ -18,7 +18,6 @@ class MambaHold:
     """A request's mamba slots: the working state, track snapshots, and the lazy second slot."""
 
     working: int | None = None
-    cow: bool = False  # the working slot is a copy of a cached snapshot taken at match time
     track: list[int] = field(default_factory=list)
     last_track: int = -1  # index into `track` of the valid snapshot, -1: none yet
     track_len: int = 0  # tokens the valid snapshot covers
