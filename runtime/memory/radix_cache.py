@@ -90,7 +90,7 @@ class RadixCache(Evictor):
             node = node.parent  # type: ignore[assignment]  # root is always resumable
         for hit in path[1 : path.index(node) + 1]:
             hit.last_access = now
-        return PrefixMatch(slots=self._path_slots(node), node=node, walked=walked)
+        return PrefixMatch(slots=self.path_slots(node), node=node, walked=walked)
 
     def _resumable(self, node: TreeNode) -> bool:
         if node is self.root:
@@ -110,7 +110,7 @@ class RadixCache(Evictor):
             node = node.parent
         return True
 
-    def _path_slots(self, node: TreeNode) -> dict[str, torch.Tensor]:
+    def path_slots(self, node: TreeNode) -> dict[str, torch.Tensor]:
         parts: list[TreeNode] = []
         while node is not self.root:
             parts.append(node)

@@ -54,9 +54,8 @@ class Evictor:
         return node.is_leaf and node.full_lock == 0
 
     def _tombstone(self: RadixCache, node: TreeNode, component: str) -> int:
-        """Drops one component of an internal node; returns the count freed."""
-        if component not in (SWA, MAMBA):
-            return 0
+        """Drops the SWA or mamba component of an internal node (KV candidates are always
+        leaves); returns the count freed."""
         self._account(node, -1)
         if component == SWA:
             freed = self.kv_pools[SWA].free_pages(node.slots[SWA])

@@ -8,8 +8,8 @@ import torch
 
 from runtime.memory import mamba_tracker
 from runtime.memory.holdings import Holdings, ReqMemory
-from runtime.memory.memory_config import MambaStrategy
 from runtime.memory.pool_tensors import SWA
+from runtime.memory.radix_node import TreeNode
 
 if TYPE_CHECKING:
     from runtime.memory.manager import MemoryManager
@@ -41,13 +41,9 @@ class Release:
         """How much of the request the tree can take, and the mamba state that goes with it."""
         if self.pools.mamba is None:
             return self._aligned(held.allocated), None
-        strategy = self.config.mamba_strategy
-        length, state = mamba_tracker.cacheable(held.mamba, strategy, held.allocated)
-        if at_finish and held.mamba.skip_cache and length == 0:
+        if at_finish and held.mamba.skip_cache:
             self.counters["mamba_cache_skipped"] += 1
-        if strategy is not MambaStrategy.NO_BUFFER and at_finish and length == 0:
-            return 0, None
-        return length, state
+        return mamba_tracker.cacheable(held.mamba, self.config.mamba_strategy, held.allocated)
 
     def _slot_tensors(self: MemoryManager, held: Holdings, length: int) -> dict[str, torch.Tensor]:
         kinds = self.cache.kinds
@@ -106,14 +102,14 @@ class Release:
             self.cache.evict("mamba", 1)
         return mamba.fork(source) if mamba.can_allocate(1) else None
 
-    def _adopt(self: MemoryManager, held: Holdings, node: object, cached: int) -> None:
+    def _adopt(self: MemoryManager, held: Holdings, node: TreeNode, cached: int) -> None:
         """Points the request's row at the tree's slots for [0, cached) and moves its lock."""
-        path = self.cache._path_slots(node)  # type: ignore[arg-type]
+        path = self.cache.path_slots(node)
         for kind in self.cache.kinds:
             held.slots[kind][:cached] = path[kind][:cached].tolist()
         self._write_rows(held.row, {k: held.slots[k][:cached] for k in self.cache.kinds}, 0)
         old = held.lock
-        held.lock = self.cache.lock(node)  # type: ignore[arg-type]
+        held.lock = self.cache.lock(node)
         if old is not None:
             self.cache.unlock(old)
         held.protected = cached

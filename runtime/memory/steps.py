@@ -59,18 +59,10 @@ class Steps:
             last = own[held.allocated - 1] if held.allocated else 0
             new[kind] = pool.allocate(held.allocated, last, n).tolist()
             own.extend(new[kind])
-        self._write_new(held, new)
+        self._write_rows(held.row, held.slots, held.allocated)  # the new positions only
         self._prepare_track(held, held.allocated + n)
         held.allocated += n
         return new
-
-    def _write_new(self: MemoryManager, held: Holdings, new: dict[str, list[int]]) -> None:
-        table = self.pools.req.table
-        for kind, values in new.items():
-            if kind not in table.tables:
-                continue
-            dev = table.tables[kind].device
-            table.write(kind, held.row, held.allocated, torch.tensor(values, device=dev))
 
     def _free_out_of_window(self: MemoryManager, held: Holdings) -> None:
         """Frees the request's own SWA slots no step can read again: positions below
