@@ -103,10 +103,10 @@ def test_generate_in_process_batch(
 @pytest.mark.parametrize(
     ("flags", "pattern"),
     [
-        (["--max-tokens", "0"], r"max_new_tokens must be >= 1, got 0"),
+        (["--max-tokens", "0"], r"max_tokens must be an int >= 1, got 0"),
         (["--dtype", "float8"], r"unknown dtype 'float8'; choose one of float32"),
-        (["--temperature", "-1"], r"temperature must be >= 0"),
-        (["--prompt", ""], r"prompt 0 is empty"),
+        (["--temperature", "-1"], r"temperature must be a finite number >= 0"),
+        (["--prompt", ""], r"the prompt is empty"),
         (["--inject-fault", "nope"], r"unknown fault point\(s\) nope; known: session_mamba"),
     ],
     ids=["max-tokens-0", "dtype-float8", "negative-temperature", "empty-prompt", "bad-fault"],

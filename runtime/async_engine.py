@@ -1,0 +1,151 @@
+"""The engine behind asyncio: a loop thread owns the Engine; coroutines hand it work.
+
+Every call that touches the engine (add a request, abort, open or close a session) runs on the
+loop thread between steps, so the engine needs no locks. Output deltas come back to the caller's
+event loop through `call_soon_threadsafe`. A request whose consumer goes away (a client that
+disconnects) is aborted, which frees its memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future
+from typing import TypeVar
+
+from runtime.engine import Engine
+from runtime.errors import EngineStopped
+from runtime.scheduler.output_processor import output_of
+from runtime.scheduler.request import FinishReason, RequestOutput
+from runtime.scheduler.sampling_params import SamplingParams
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+IDLE_WAIT_S = 0.5  # how often an idle loop wakes to expire sessions
+
+
+class AsyncEngine:
+    """Runs `engine` on its own thread from `start()` until `stop()`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._commands: queue.SimpleQueue[tuple[Callable[[Engine], object], Future]] = (
+            queue.SimpleQueue()
+        )
+        self._wake = threading.Event()
+        self._stopping = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="poolscope-engine", daemon=True)
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread.is_alive() and self.error is None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def submit(self, fn: Callable[[Engine], T]) -> Future[T]:
+        """Runs fn(engine) on the loop thread before its next step."""
+        future: Future[T] = Future()
+        if not self.is_running:
+            future.set_exception(EngineStopped(self.stopped_reason()))
+            return future
+        self._commands.put((fn, future))  # type: ignore[arg-type]
+        self._wake.set()
+        return future
+
+    async def call(self, fn: Callable[[Engine], T]) -> T:
+        return await asyncio.wrap_future(self.submit(fn))
+
+    async def open_session(self) -> str:
+        return await self.call(lambda e: e.open_session())
+
+    async def close_session(self, sid: str) -> None:
+        await self.call(lambda e: e.close_session(sid))
+
+    async def generate(
+        self,
+        prompt: str | Sequence[int],
+        params: SamplingParams,
+        *,
+        rid: str | None = None,
+        session_id: str | None = None,
+    ) -> AsyncIterator[RequestOutput]:
+        """Queues a request (raising its validation error here) and yields its deltas."""
+        loop = asyncio.get_running_loop()
+        outputs: asyncio.Queue[RequestOutput] = asyncio.Queue()
+
+        def sink(out: RequestOutput) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(outputs.put_nowait, out)
+
+        req = await self.call(
+            lambda e: e.add_request(prompt, params, rid=rid, session_id=session_id, sink=sink)
+        )
+        return self._stream(req.rid, outputs)
+
+    async def _stream(
+        self, rid: str, outputs: asyncio.Queue[RequestOutput]
+    ) -> AsyncIterator[RequestOutput]:
+        finished = False
+        try:
+            while not finished:
+                out = await outputs.get()
+                finished = out.finished
+                yield out
+        finally:
+            if not finished:  # the consumer left early: free the request's memory
+                self.submit(lambda e: e.abort(rid))
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopping:
+                self._drain()
+                if not self.engine.step():
+                    self.engine.expire_sessions()
+                    self._wake.wait(IDLE_WAIT_S)
+                    self._wake.clear()
+        except BaseException as exc:  # noqa: BLE001 - reported to every waiter, then stops
+            log.exception("engine loop stopped")
+            self.error = exc
+            self._fail_all(exc)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                fn, future = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(self.engine))
+            except Exception as exc:  # noqa: BLE001 - the caller gets it
+                future.set_exception(exc)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        """Ends every request with the error, and every queued command with EngineStopped."""
+        for req in list(self.engine.requests.values()):
+            req.finish_reason, req.error = FinishReason.ABORT, f"engine stopped: {exc}"
+            if req.sink is not None:
+                req.sink(output_of(req, ""))
+        while True:
+            try:
+                _, future = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            future.set_exception(EngineStopped(self.stopped_reason()))
+
+    def stopped_reason(self) -> str:
+        if self.error is not None:
+            return f"the engine stopped after an error: {self.error}"
+        return "the engine is not running"

@@ -1,0 +1,263 @@
+"""The engine: requests in, tokens out. One `step` = schedule → forward → postprocess.
+
+Not thread-safe: one thread drives it (the offline `generate` loop, or AsyncEngine's loop thread,
+which hands requests and aborts over between steps).
+
+    engine = Engine.from_config(EngineConfig(model="default"))
+    print(engine.generate(["Hello"], SamplingParams(max_tokens=16))[0].text)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from runtime.engine_config import EngineConfig, memory_config
+from runtime.memory.holdings import ReqMemory
+from runtime.memory.manager import MemoryManager
+from runtime.memory.memory_config import MemoryConfig
+from runtime.memory.pool_tensors import PoolTensors
+from runtime.memory.stats import PoolStats
+from runtime.model.loader import LoadedModel
+from runtime.scheduler.batch import ScheduledBatch
+from runtime.scheduler.model_runner import ModelRunner
+from runtime.scheduler.output_processor import append_token, output_of
+from runtime.scheduler.request import FinishReason, OutputSink, Request, RequestOutput
+from runtime.scheduler.request_checks import check_prompt
+from runtime.scheduler.sampler import Sampler, SampleRow, make_generator
+from runtime.scheduler.sampling_params import SamplingParams
+from runtime.scheduler.scheduler import Scheduler
+from runtime.scheduler.session_table import SessionTable
+from runtime.scheduler.step_record import StepRecord
+from runtime.scheduler.text_stream import TextStream
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished request, as the offline API returns it."""
+
+    rid: str
+    text: str
+    token_ids: list[int]
+    finish_reason: FinishReason
+    error: str | None
+    prompt_tokens: int
+    cached_tokens: int
+
+
+class Engine:
+    """Owns the model runner, the memory manager, the scheduler, the sampler and the sessions."""
+
+    def __init__(self, lm: LoadedModel, config: EngineConfig, device: torch.device,
+                 dtype: torch.dtype) -> None:  # fmt: skip
+        self.lm, self.config, self.device = lm, config, device
+        self.memory_config = memory_config(config, lm.config, dtype)
+        tensors = _allocate(lm, self.memory_config, dtype, device)
+        self.mm = MemoryManager(self.memory_config, tensors)
+        self.scheduler = Scheduler(self.mm, config.scheduler)
+        self.runner = ModelRunner(lm.model, tensors, device)
+        self.sampler = Sampler()
+        self.sessions = SessionTable(config.max_sessions, config.session_timeout_s)
+        self.requests: dict[str, Request] = {}
+        self.step_listeners: list[Callable[[StepRecord], None]] = []
+        self.last_stats: PoolStats = self.mm.stats()
+        self._seeds = random.Random(config.seed)
+        self.counters: Counter[str] = Counter()  # retracted, out_of_memory, finished, aborted
+        self._is_idle = True
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> Engine:
+        """Loads the model named by the config (creating the built-in default if needed)."""
+        from runtime.config import resolve_device, resolve_dtype
+        from runtime.model.default_model import resolve_model_path
+        from runtime.model.loader import load_model
+
+        device, dtype = resolve_device(config.device), resolve_dtype(config.dtype)
+        lm = load_model(resolve_model_path(config.model), device=device, dtype=dtype)
+        return cls(lm, config, device, dtype)
+
+    @property
+    def max_context(self) -> int:
+        return self.memory_config.max_context
+
+    @property
+    def has_work(self) -> bool:
+        return not self.scheduler.is_idle
+
+    def room_left(self, num_prompt: int, session_id: str | None = None) -> int:
+        """Tokens a prompt of `num_prompt` leaves in the context (after a session's history)."""
+        history = len(self.sessions.get(session_id).history) if session_id else 0
+        return self.max_context - history - num_prompt
+
+    def add_request(
+        self,
+        prompt: str | Sequence[int],
+        params: SamplingParams,
+        *,
+        rid: str | None = None,
+        session_id: str | None = None,
+        sink: OutputSink | None = None,
+    ) -> Request:
+        """Queues a completion; raises InvalidRequest (or a session error) when it cannot be
+        served. `sink` receives each output delta, the last one with a finish reason."""
+        ids = self.lm.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        rid = rid or f"cmpl-{uuid.uuid4().hex[:24]}"
+        history = self.sessions.get(session_id).history if session_id else []
+        check_prompt(ids, len(history), params, self.lm.config.vocab_size,
+                     self.max_context, self.memory_config)  # fmt: skip
+        if rid in self.requests:
+            raise ValueError(f"request id {rid!r} is already in use")
+        seed = params.seed if params.seed is not None else self._seeds.getrandbits(63)
+        req = Request(
+            rid=rid, mem=ReqMemory(rid, history + ids), prompt_len=len(history) + len(ids),
+            params=params, text=TextStream(self.lm.tokenizer, params.stop),
+            generator=None if params.is_greedy else make_generator(seed, self.device),
+            sink=sink, session_id=session_id, max_context=self.max_context,
+        )  # fmt: skip
+        if session_id is not None:
+            self.sessions.start_turn(session_id, req)
+            req.mem.session = self.mm.sessions[session_id]
+        self.requests[rid] = req
+        self.scheduler.add(req)
+        return req
+
+    def abort(self, rid: str, error: str = "aborted by the client") -> bool:
+        """Stops a queued or running request and frees what it holds; False if unknown."""
+        req = self.requests.get(rid)
+        if req is None:
+            return False
+        if req in self.scheduler.running:
+            self.mm.abort(req.mem)
+        self.scheduler.remove(req)
+        req.error = error
+        self._end(req, FinishReason.ABORT, "")
+        return True
+
+    def open_session(self) -> str:
+        state = self.sessions.open(time.monotonic())
+        self.mm.open_session(state.sid)
+        return state.sid
+
+    def close_session(self, sid: str) -> None:
+        """Aborts the session's turn in flight, if any, and frees all the session holds."""
+        state = self.sessions.get(sid)
+        if state.active is not None:
+            self.abort(state.active.rid, error=f"session {sid} was closed")
+        self.mm.close_session(sid)
+        self.sessions.remove(sid)
+
+    def expire_sessions(self) -> list[str]:
+        expired = self.sessions.expired(time.monotonic())
+        for sid in expired:
+            self.close_session(sid)
+        return expired
+
+    def step(self) -> bool:
+        """Runs one batch; returns False (after the idle check) when there was none."""
+        start = time.perf_counter()
+        result = self.scheduler.schedule()
+        self.scheduler.requeue(result.retracted)
+        self.counters["retracted"] += len(result.retracted)
+        self.counters["out_of_memory"] += len(result.out_of_memory)
+        for req in result.out_of_memory:
+            req.error = _out_of_memory(req, self.last_stats)
+            self._end(req, FinishReason.ABORT, "")
+        if result.batch is None:
+            self._go_idle()
+            return False
+        self._is_idle = False
+        self._run(result.batch)
+        self.mm.check(idle=False)
+        self.last_stats = self.mm.stats()
+        record = StepRecord.of(result, time.perf_counter() - start, self.scheduler,
+                              self.last_stats)  # fmt: skip
+        for listener in self.step_listeners:
+            listener(record)
+        return True
+
+    def _run(self, batch: ScheduledBatch) -> None:
+        logits = self.runner.forward(batch)  # [B, V]
+        for req in batch.reqs:
+            self.mm.after_forward(req.mem)
+        ready = [i for i, r in enumerate(batch.reqs) if r.tokens_to_run == 0]
+        rows = [SampleRow(r.params, r.prompt_ids, r.output_ids, r.generator)
+                for r in (batch.reqs[i] for i in ready)]  # fmt: skip
+        sampled = self.sampler.sample(logits[ready], rows) if ready else []
+        for req in batch.reqs:
+            if req.tokens_to_run:
+                self.mm.cache_unfinished(req.mem)  # mid-prefill: share the chunk done so far
+        eos = self.lm.tokenizer.eos_token_ids
+        for i, token in zip(ready, sampled, strict=True):
+            req = batch.reqs[i]
+            req.is_prefilling = False
+            out = append_token(req, token, eos)
+            if out.finished:
+                self.mm.finish(req.mem)
+                self.scheduler.remove(req)
+                self._forget(req)
+            if req.sink is not None:
+                req.sink(out)
+
+    def _end(self, req: Request, reason: FinishReason, text: str) -> None:
+        """Finishes a request the scheduler no longer holds, and tells its sink."""
+        req.finish_reason = reason
+        self._forget(req)
+        if req.sink is not None:
+            req.sink(output_of(req, text))
+
+    def _forget(self, req: Request) -> None:
+        self.requests.pop(req.rid, None)
+        if req.session_id is not None:
+            self.sessions.end_turn(req.session_id, req.tokens, time.monotonic())
+
+    def _go_idle(self) -> None:
+        if not self._is_idle:
+            self._is_idle = True
+            self.mm.check(idle=True)
+            self.last_stats = self.mm.stats()
+
+    def generate(
+        self, prompts: Sequence[str | Sequence[int]], params: SamplingParams
+    ) -> list[Completion]:
+        """Runs prompts to completion (the offline API); outputs in prompt order."""
+        outputs: dict[str, list[RequestOutput]] = {}
+        reqs = [self.add_request(p, params, sink=lambda o: outputs.setdefault(o.rid, []).append(o))
+                for p in prompts]  # fmt: skip
+        while any(not r.is_finished for r in reqs):
+            if not self.step() and any(not r.is_finished for r in reqs):
+                raise RuntimeError("the scheduler stopped with requests unfinished")
+        self.step()  # reaches idle: runs the idle check
+        return [_completion(r, outputs.get(r.rid, [])) for r in reqs]
+
+
+def _completion(req: Request, outputs: list[RequestOutput]) -> Completion:
+    assert req.finish_reason is not None
+    return Completion(
+        rid=req.rid, text="".join(o.text for o in outputs), token_ids=list(req.output_ids),
+        finish_reason=req.finish_reason, error=req.error, prompt_tokens=req.prompt_len,
+        cached_tokens=req.cached_tokens,
+    )  # fmt: skip
+
+
+def _out_of_memory(req: Request, stats: PoolStats) -> str:
+    sizes = ", ".join(f"{name} {part.capacity}" for name, part in stats.pools.items())
+    return (f"out of memory: request {req.rid} ({len(req.tokens)} tokens) cannot fit the pools "
+            f"even alone ({sizes} slots); raise the pool sizes or shorten the request")  # fmt: skip
+
+
+def _allocate(
+    lm: LoadedModel, config: MemoryConfig, dtype: torch.dtype, device: torch.device
+) -> PoolTensors:
+    page = config.page_size
+    return PoolTensors.allocate(
+        lm.config, kv_slots={"full": config.full_slots + page, "swa": config.swa_slots + page},
+        mamba_slots=config.mamba_slots + 1, num_rows=config.req_rows + 1,
+        max_context=config.max_context, dtype=dtype, device=device,
+        host_slots=config.host_slots + page if config.host_slots else 0,
+    )  # fmt: skip

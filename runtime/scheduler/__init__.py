@@ -1,0 +1,1 @@
+"""Scheduling: sampling parameters, the sampler, requests, batches and the scheduler."""

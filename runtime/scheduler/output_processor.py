@@ -1,0 +1,49 @@
+"""After a step: append each sampled token, apply the stop rules, build the output delta."""
+
+from __future__ import annotations
+
+import time
+
+from runtime.scheduler.request import FinishReason, Request, RequestOutput
+from runtime.scheduler.sampler import SampledToken
+
+
+def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) -> RequestOutput:
+    """Adds one token to the request and decides whether it finished: a stop token id or EOS
+    (unless ignore_eos), a stop string, max_tokens, or the engine's context limit."""
+    token, params = sampled.token_id, req.params
+    req.output_ids.append(token)
+    req.mem.tokens.append(token)
+    if params.logprobs is not None:
+        req.logprobs.append(sampled)
+    if req.first_token_at is None:
+        req.first_token_at = time.perf_counter()
+    reason, text = None, ""
+    if token in params.stop_token_ids or (token in eos_ids and not params.ignore_eos):
+        reason = FinishReason.STOP
+    else:
+        text = req.text.push(token)
+        if req.text.stopped:
+            reason = FinishReason.STOP
+    if reason is None and (
+        len(req.output_ids) >= params.max_tokens or len(req.mem.tokens) >= req.max_context
+    ):
+        reason = FinishReason.LENGTH
+    if reason is not None:
+        req.finish_reason = reason
+        if not req.text.stopped:
+            text += req.text.finish()
+    return output_of(req, text, (token,), (sampled,) if params.logprobs is not None else ())
+
+
+def output_of(
+    req: Request,
+    text: str,
+    token_ids: tuple[int, ...] = (),
+    logprobs: tuple[SampledToken, ...] = (),
+) -> RequestOutput:
+    return RequestOutput(
+        rid=req.rid, text=text, token_ids=token_ids, logprobs=logprobs,
+        finish_reason=req.finish_reason, error=req.error, prompt_tokens=req.prompt_len,
+        completion_tokens=len(req.output_ids), cached_tokens=req.cached_tokens,
+    )  # fmt: skip

@@ -1,0 +1,163 @@
+"""The continuous-batching policy: which requests run in the next step, and with which slots.
+
+A step is a prefill batch when any prompt work can be scheduled (chunks of requests already
+prefilling first, then new admissions in arrival order within `chunked_prefill_size` tokens),
+and otherwise a decode batch of every request that has finished its prefill. Slots are taken
+while scheduling, so each admission sees what the previous ones took. When decode runs out of
+memory, requests are retracted (least output first, ties longest prompt) and requeued; a
+request that cannot fit even alone is handed back as out of memory.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from runtime.memory.manager import MemoryManager
+from runtime.memory.slot_allocator import OutOfSlotsError
+from runtime.scheduler.batch import Phase, ScheduledBatch, ScheduleResult
+from runtime.scheduler.request import Request
+from runtime.scheduler.retraction import keep_order, pick_victim
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """Token budget of one prefill step, and the cap on requests running at once."""
+
+    chunked_prefill_size: int = 512
+    max_running_requests: int = 32
+
+    def __post_init__(self) -> None:
+        if self.chunked_prefill_size < 1:
+            raise ValueError(f"chunked_prefill_size must be >= 1, got {self.chunked_prefill_size}")
+        if self.max_running_requests < 1:
+            raise ValueError(f"max_running_requests must be >= 1, got {self.max_running_requests}")
+
+
+class Scheduler:
+    """Owns the waiting queue and the running set; mutates memory only through `mm`."""
+
+    def __init__(self, mm: MemoryManager, config: SchedulerConfig) -> None:
+        self.mm, self.config = mm, config
+        self.waiting: deque[Request] = deque()
+        self.running: list[Request] = []
+
+    @property
+    def is_idle(self) -> bool:
+        return not self.waiting and not self.running
+
+    def add(self, req: Request) -> None:
+        self.waiting.append(req)
+
+    def requeue(self, reqs: list[Request]) -> None:
+        """Retracted requests go back to the front, oldest first."""
+        for req in sorted(reqs, key=lambda r: r.arrival, reverse=True):
+            self.waiting.appendleft(req)
+
+    def remove(self, req: Request) -> None:
+        """Drops a request from the queue or the running set (its memory is the caller's)."""
+        if req in self.running:
+            self.running.remove(req)
+        elif req in self.waiting:
+            self.waiting.remove(req)
+
+    def schedule(self) -> ScheduleResult:
+        """The next batch. Each pass either yields a batch or moves a request out of the
+        running set, so this ends."""
+        result = ScheduleResult(batch=None)
+        while self.running or self.waiting:
+            prefill = self._schedule_prefill(result)
+            if len(prefill):
+                result.batch = prefill
+                break
+            if any(not r.is_prefilling for r in self.running):
+                decode = self._schedule_decode(result)
+                if len(decode):
+                    result.batch = decode
+                    break
+            elif self.running:  # every prefill is stuck for memory: shed one
+                self._make_room(ScheduledBatch(Phase.PREFILL), result)
+            else:
+                break
+        return result
+
+    def _chunk_len(self, req: Request, budget: int) -> int:
+        """The next chunk: within budget, ending on a mamba track boundary when one comes first
+        (a snapshot is only taken when a step ends exactly there)."""
+        n = min(budget, req.tokens_to_run)
+        boundary = self.mm.next_track_boundary(req.mem)
+        return min(n, boundary) if boundary else n
+
+    def _schedule_prefill(self, result: ScheduleResult) -> ScheduledBatch:
+        batch = ScheduledBatch(Phase.PREFILL)
+        budget = self.config.chunked_prefill_size
+        for req in [r for r in self.running if r.is_prefilling]:
+            n = self._chunk_len(req, budget)
+            if n and self._extend(batch, req, n):
+                budget -= n
+        while self.waiting and budget > 0 and len(self.running) < self.config.max_running_requests:
+            n = self._admit(self.waiting[0], budget, batch, result)
+            if n is None:
+                break
+            budget -= n
+        return batch
+
+    def _admit(
+        self, req: Request, budget: int, batch: ScheduledBatch, result: ScheduleResult
+    ) -> int | None:
+        """Admits the head of the queue with its first chunk; returns the chunk's length, 0 when
+        it was dropped as out of memory, None when it must wait."""
+        cached = self.mm.match(req.mem)
+        n = self._chunk_len(req, budget)
+        if not self.mm.can_admit(req.mem, n):
+            self.mm.revert(req.mem)
+            if self.running or len(batch):
+                return None
+            self.waiting.popleft()  # nothing else holds memory it could wait for
+            result.out_of_memory.append(req)
+            return 0
+        self.mm.admit(req.mem)
+        self.waiting.popleft()
+        self.running.append(req)
+        req.is_prefilling = True
+        if req.num_retractions == 0:
+            req.cached_tokens = cached
+        if not self._extend(batch, req, n):  # can_admit said yes, so only a host-tier corner
+            self._retract(req, result)
+            return None
+        return n
+
+    def _extend(self, batch: ScheduledBatch, req: Request, n: int) -> bool:
+        prefix = req.mem.held.allocated
+        try:
+            slots = self.mm.alloc_extend(req.mem, n)
+        except OutOfSlotsError:
+            return False
+        batch.add(req, prefix, n, slots)
+        return True
+
+    def _schedule_decode(self, result: ScheduleResult) -> ScheduledBatch:
+        batch = ScheduledBatch(Phase.DECODE)
+        for req in keep_order(r for r in self.running if not r.is_prefilling):
+            while req in self.running and not self._extend(batch, req, 1):
+                self._make_room(batch, result)
+        return batch
+
+    def _make_room(self, batch: ScheduledBatch, result: ScheduleResult) -> None:
+        """Retracts the next victim not already in this step's batch; a request left alone
+        that still cannot grow is out of memory."""
+        victim = pick_victim(r for r in self.running if r not in batch.reqs)
+        assert victim is not None  # the request that needs room is always a candidate
+        if len(self.running) == 1:
+            self.mm.abort(victim.mem)
+            self.running.remove(victim)
+            result.out_of_memory.append(victim)
+            return
+        self._retract(victim, result)
+
+    def _retract(self, req: Request, result: ScheduleResult) -> None:
+        self.mm.retract(req.mem)
+        self.running.remove(req)
+        req.is_prefilling = False
+        req.num_retractions += 1
+        result.retracted.append(req)

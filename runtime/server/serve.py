@@ -1,0 +1,111 @@
+"""Starts the engine loop and uvicorn together; stops both.
+
+`RunningServer` runs uvicorn on a background thread (tests, embedding); `serve` blocks until
+Ctrl-C or SIGTERM (the `poolscope serve` verb).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from runtime.async_engine import AsyncEngine
+from runtime.engine import Engine
+from runtime.server.app import ServerSettings, create_app
+from runtime.server.chat_template import ChatTemplate
+from runtime.server.state import ServerState
+
+DEFAULT_MODEL_NAME = "poolscope-hybrid"
+START_TIMEOUT_S = 30.0
+
+
+def model_name(engine: Engine) -> str:
+    """The id /v1/models lists: the built-in default's name, or the model directory's."""
+    return DEFAULT_MODEL_NAME if engine.config.model == "default" else engine.lm.path.name
+
+
+class RunningServer:
+    """The engine loop plus uvicorn on a socket bound at start (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: ServerSettings,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.engine, self.settings = engine, settings
+        self.async_engine = AsyncEngine(engine)
+        self.state = ServerState(
+            engine=self.async_engine, model_name=model_name(engine), tokenizer=engine.lm.tokenizer,
+            chat_template=ChatTemplate.from_model_dir(engine.lm.path),
+            max_context=engine.max_context, registry=registry or CollectorRegistry(),
+            created=int(time.time()),
+        )  # fmt: skip
+        config = uvicorn.Config(create_app(self.state, settings), log_level="warning",
+                                timeout_graceful_shutdown=5)  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._socket is not None, "start() first"
+        host, port = self._socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.settings.host, self.settings.port))
+        sock.listen(128)
+        sock.set_inheritable(True)
+        self._socket = sock
+        return sock
+
+    def start(self) -> str:
+        """Starts the engine loop and uvicorn; returns the base URL once it accepts requests."""
+        sock = self.bind()
+        self.async_engine.start()
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
+                                        name="poolscope-http", daemon=True)  # fmt: skip
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the HTTP server did not start")
+            time.sleep(0.02)
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self.async_engine.stop()
+        if self._socket is not None:
+            self._socket.close()
+
+    def __enter__(self) -> RunningServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def serve(engine: Engine, settings: ServerSettings, on_ready: object = None) -> None:
+    """Serves until Ctrl-C or SIGTERM (uvicorn's handlers), then stops the engine loop."""
+    running = RunningServer(engine, settings)
+    sock = running.bind()
+    running.async_engine.start()
+    try:
+        if callable(on_ready):
+            on_ready(running.url)
+        running.server.run(sockets=[sock])
+    finally:
+        running.async_engine.stop()
+        sock.close()

@@ -1,0 +1,88 @@
+"""A real server (uvicorn on loopback, port 0) around an Engine with the busy checker raising."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import torch
+
+from runtime.engine import Engine
+from runtime.engine_config import EngineConfig
+from runtime.memory.checker import CheckMode
+from runtime.memory.memory_config import LeakPolicy
+from runtime.server.app import ServerSettings
+from runtime.server.serve import RunningServer
+
+_HF_MODELS: dict[str, torch.nn.Module] = {}
+
+
+@dataclass
+class Served:
+    url: str
+    engine: Engine
+    server: RunningServer
+
+
+def assert_memory_clean(engine: Engine) -> None:
+    """The idle check passes and every slot is free or only cached (no session is open)."""
+    assert engine.mm.check(idle=True) == []
+    for name, part in engine.mm.stats().pools.items():
+        assert part.available + part.evictable == part.capacity, (name, part)
+
+
+@contextmanager
+def served(model: Path | str, api_key: str | None = None, **overrides: object) -> Iterator[Served]:
+    """Serves `model` with the checker in busy mode raising on any leak; on exit, stops the
+    server and asserts the engine never failed and its memory is clean at idle."""
+    config = EngineConfig(model=str(model), mem_check=CheckMode.BUSY, on_leak=LeakPolicy.RAISE,
+                          **overrides)  # type: ignore[arg-type]  # fmt: skip
+    engine = Engine.from_config(config)
+    server = RunningServer(engine, ServerSettings(port=0, api_key=api_key))
+    url = server.start()
+    try:
+        yield Served(url, engine, server)
+    finally:
+        server.stop()
+    assert server.async_engine.error is None, server.async_engine.error
+    assert not engine.requests
+    if not engine.sessions.sessions:
+        assert_memory_clean(engine)
+
+
+def hf_greedy(model_type: str, prompt: list[int], n: int) -> list[int]:
+    """transformers' greedy generate() on the same tiny checkpoint (EOS off)."""
+    from tests.checkpoints import build_hf_model
+
+    if model_type not in _HF_MODELS:
+        _HF_MODELS[model_type] = build_hf_model(model_type)
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        out = _HF_MODELS[model_type].generate(ids, max_new_tokens=n, do_sample=False,
+                                              eos_token_id=None, pad_token_id=0)  # fmt: skip
+    return out[0, len(prompt) :].tolist()
+
+
+async def _complete(client: httpx.AsyncClient, body: dict) -> dict:
+    response = await client.post("/v1/completions", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def complete_all(url: str, bodies: list[dict]) -> list[dict]:
+    """Sends the bodies concurrently; returns the JSON answers in order."""
+
+    async def run() -> list[dict]:
+        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+            return await asyncio.gather(*(_complete(client, b) for b in bodies))
+
+    return asyncio.run(run())
+
+
+def greedy_body(prompt: list[int], n: int, **extra: object) -> dict:
+    return {"prompt": prompt, "max_tokens": n, "temperature": 0, "ignore_eos": True,
+            "return_token_ids": True, **extra}  # fmt: skip
