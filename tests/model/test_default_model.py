@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from runtime.config import resolve_device
-from runtime.generate import GenerationParams, Generator
+from runtime.engine import Engine
+from runtime.engine_config import EngineConfig
 from runtime.model.config import FULL_ATTENTION, MAMBA, SLIDING_ATTENTION
 from runtime.model.default_model import (
     DEFAULT_CONFIG,
@@ -16,16 +16,16 @@ from runtime.model.default_model import (
     write_checkpoint,
 )
 from runtime.model.loader import load_model
+from runtime.scheduler.sampling_params import SamplingParams
 from tests.model.slot_driver import SlotDriver
 
 PROMPT = "Every pool is visible."
 
 
 def _greedy(path: Path) -> list[int]:
-    lm = load_model(path)
-    gen = Generator(lm, resolve_device("cpu"), torch.float32)
-    params = GenerationParams(max_new_tokens=12, ignore_eos=True, chunk_size=7)
-    return gen.generate([lm.tokenizer.encode(PROMPT)], params).outputs[0]
+    engine = Engine.from_config(EngineConfig(model=str(path), chunked_prefill_size=7))
+    params = SamplingParams(max_tokens=12, temperature=0, ignore_eos=True)
+    return engine.generate([PROMPT], params)[0].token_ids
 
 
 def test_two_loads_give_identical_weights_and_greedy_output(cache_dir: Path) -> None:

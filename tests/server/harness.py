@@ -39,8 +39,8 @@ def assert_memory_clean(engine: Engine) -> None:
 def served(model: Path | str, api_key: str | None = None, **overrides: object) -> Iterator[Served]:
     """Serves `model` with the checker in busy mode raising on any leak; on exit, stops the
     server and asserts the engine never failed and its memory is clean at idle."""
-    config = EngineConfig(model=str(model), mem_check=CheckMode.BUSY, on_leak=LeakPolicy.RAISE,
-                          **overrides)  # type: ignore[arg-type]  # fmt: skip
+    settings = {"mem_check": CheckMode.BUSY, "on_leak": LeakPolicy.RAISE, **overrides}
+    config = EngineConfig(model=str(model), **settings)  # type: ignore[arg-type]
     engine = Engine.from_config(config)
     server = RunningServer(engine, ServerSettings(port=0, api_key=api_key))
     url = server.start()
