@@ -68,7 +68,7 @@ class Engine:
         self.step_listeners: list[Callable[[StepRecord], None]] = []
         self.last_stats: PoolStats = self.mm.stats()
         self._seeds = random.Random(config.seed)
-        self.counters: Counter[str] = Counter()  # retracted, out_of_memory, finished, aborted
+        self.counters: Counter[str] = Counter()  # retracted, out_of_memory, finished, cached_tokens
         self._is_idle = True
 
     @classmethod
@@ -198,6 +198,8 @@ class Engine:
             req.is_prefilling = False
             out = append_token(req, token, eos)
             if out.finished:
+                self.counters["finished"] += 1
+                self.counters["cached_tokens"] += req.cached_tokens
                 self.mm.finish(req.mem)
                 self.scheduler.remove(req)
                 self._forget(req)

@@ -6,9 +6,11 @@ Ctrl-C or SIGTERM (the `poolscope serve` verb).
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -97,15 +99,30 @@ class RunningServer:
         self.stop()
 
 
-def serve(engine: Engine, settings: ServerSettings, on_ready: object = None) -> None:
-    """Serves until Ctrl-C or SIGTERM (uvicorn's handlers), then stops the engine loop."""
+class _Shutdown(Exception):
+    """SIGTERM, re-raised by uvicorn after its graceful shutdown."""
+
+
+def _raise_shutdown(signum: int, frame: object) -> None:
+    raise _Shutdown
+
+
+def serve(
+    engine: Engine, settings: ServerSettings, on_ready: Callable[[str], None] | None = None
+) -> None:
+    """Serves until Ctrl-C or SIGTERM, then stops the engine loop. uvicorn drains requests
+    first and re-raises the signal afterwards; that re-raise ends here as a clean return."""
     running = RunningServer(engine, settings)
     sock = running.bind()
     running.async_engine.start()
+    previous = signal.signal(signal.SIGTERM, _raise_shutdown)
     try:
-        if callable(on_ready):
+        if on_ready is not None:
             on_ready(running.url)
         running.server.run(sockets=[sock])
+    except (KeyboardInterrupt, _Shutdown):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         running.async_engine.stop()
         sock.close()
