@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from runtime.scheduler.request import Request
 
 
-def victim_key(req: Request) -> tuple[int, int]:
-    """Least output first; ties go to the longest prompt (it frees the most memory)."""
-    return (len(req.output_ids), -req.prompt_len)
+def victim_key(req: Request) -> tuple[bool, int, int]:
+    """Least output first; ties go to the longest prompt (it frees the most memory). A session
+    turn comes after every plain request: retracting it frees nothing (it hands its memory
+    back to the session's slot), so it only helps once no plain request is left."""
+    return (req.session_id is not None, len(req.output_ids), -req.prompt_len)
 
 
 def pick_victim(candidates: Iterable[Request]) -> Request | None:

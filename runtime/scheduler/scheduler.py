@@ -117,6 +117,7 @@ class Scheduler:
             result.out_of_memory.append(req)
             return 0
         self.mm.admit(req.mem)
+        n = self._chunk_len(req, budget)  # track slots exist now: cut on their boundary
         self.waiting.popleft()
         self.running.append(req)
         req.is_prefilling = True
