@@ -43,7 +43,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to bind (0: any free port)")
     p.add_argument(
         "--api-key", default=None,
-        help="require 'Authorization: Bearer KEY' (all routes but /health and /metrics)",
+        help="require 'Authorization: Bearer KEY' on all routes but /health and /metrics "
+        "(default: $POOLSCOPE_API_KEY, else no key)",
     )  # fmt: skip
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="largest request body")
     add_engine_args(p)
@@ -86,10 +87,12 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from runtime.config import env_settings
     from runtime.server.app import ServerSettings
     from runtime.server.serve import serve
 
-    settings = ServerSettings(host=args.host, port=args.port, api_key=args.api_key,
+    api_key = args.api_key or env_settings().api_key
+    settings = ServerSettings(host=args.host, port=args.port, api_key=api_key,
                               max_body_bytes=args.max_body_bytes)  # fmt: skip
     engine = _load_engine(args)
 

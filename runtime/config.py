@@ -18,16 +18,19 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 @dataclass(frozen=True)
 class EnvSettings:
-    """What the environment says: where built-in checkpoints are cached."""
+    """What the environment says: where built-in checkpoints are cached, and the server's API
+    key (kept out of the command line, where `ps` shows it)."""
 
     cache_dir: Path
+    api_key: str | None = None
 
 
 def env_settings(environ: Mapping[str, str] | None = None) -> EnvSettings:
-    """Reads `POOLSCOPE_CACHE_DIR` (default `~/.cache/poolscope`)."""
+    """Reads `POOLSCOPE_CACHE_DIR` (default `~/.cache/poolscope`) and `POOLSCOPE_API_KEY`."""
     env = os.environ if environ is None else environ
     cache = env.get(f"{ENV_PREFIX}CACHE_DIR") or str(Path.home() / ".cache" / "poolscope")
-    return EnvSettings(cache_dir=Path(cache).expanduser())
+    api_key = env.get(f"{ENV_PREFIX}API_KEY") or None
+    return EnvSettings(cache_dir=Path(cache).expanduser(), api_key=api_key)
 
 
 def resolve_device(name: str) -> torch.device:

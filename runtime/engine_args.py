@@ -68,7 +68,8 @@ def add_engine_args(parser: argparse.ArgumentParser) -> None:
     for flag in FLAGS:
         default = defaults.get(flag.field)
         shown = default.value if isinstance(default, Enum) else default
-        kwargs: dict = {"dest": flag.field, "help": f"{flag.help} (default: {shown})"}
+        suffix = "" if shown is None else f" (default: {shown})"
+        kwargs: dict = {"dest": flag.field, "help": flag.help + suffix}
         if flag.action == "append":
             kwargs.update(action="append", default=[], metavar="NAME", help=flag.help)
         elif flag.action:

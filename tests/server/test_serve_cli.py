@@ -17,18 +17,21 @@ pytestmark = pytest.mark.slow
 
 
 def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path) -> None:
-    """The verb prints where it serves, answers a completion, and exits 0 on SIGTERM."""
+    """The verb prints where it serves, takes its API key from POOLSCOPE_API_KEY, answers a
+    completion, and exits 0 on SIGTERM."""
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
            "--port", "0", "--mem-check", "busy", "--on-leak", "raise"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ})
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "POOLSCOPE_API_KEY": "k3y"})
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
         url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
         assert url, line
+        auth = {"Authorization": "Bearer k3y"}
         with httpx.Client(base_url=url.group(1), timeout=60) as client:
             body = {"prompt": "hello", "max_tokens": 3, "temperature": 0, "ignore_eos": True}
-            answer = client.post("/v1/completions", json=body)
+            assert client.post("/v1/completions", json=body).status_code == 401
+            answer = client.post("/v1/completions", json=body, headers=auth)
             assert answer.status_code == 200
             assert answer.json()["usage"]["completion_tokens"] == 3
         proc.send_signal(signal.SIGTERM)
