@@ -125,3 +125,14 @@ def test_a_leak_with_on_leak_raise_stops_the_engine_with_clear_errors(
                 after = client.post("/v1/completions", json=greedy_body([7], 1))
                 assert after.status_code == 503
                 assert after.json()["error"]["code"] == "engine_stopped"
+
+
+def test_completion_logprobs_follow_openai_layout(nemotron_h_dir: Path) -> None:
+    """logprobs=2 gives each chosen token's logprob and its top-2 alternatives; the chosen
+    greedy token is the most likely one."""
+    with served(nemotron_h_dir) as s, httpx.Client(base_url=s.url, timeout=60) as client:
+        body = greedy_body([3, 4, 5], 4, logprobs=2)
+        logprobs = client.post("/v1/completions", json=body).json()["choices"][0]["logprobs"]
+    assert len(logprobs["tokens"]) == len(logprobs["token_logprobs"]) == 4
+    for chosen, top in zip(logprobs["token_logprobs"], logprobs["top_logprobs"], strict=True):
+        assert len(top) <= 2 and chosen == pytest.approx(max(top.values()))
