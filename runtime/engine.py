@@ -186,8 +186,7 @@ class Engine:
         for req in batch.reqs:
             self.mm.after_forward(req.mem)
         ready = [i for i, r in enumerate(batch.reqs) if r.tokens_to_run == 0]
-        rows = [SampleRow(r.params, r.prompt_ids, r.output_ids, r.generator)
-                for r in (batch.reqs[i] for i in ready)]  # fmt: skip
+        rows = [_sample_row(batch.reqs[i]) for i in ready]
         sampled = self.sampler.sample(logits[ready], rows) if ready else []
         for req in batch.reqs:
             if req.tokens_to_run:
@@ -236,6 +235,12 @@ class Engine:
                 raise RuntimeError("the scheduler stopped with requests unfinished")
         self.step()  # reaches idle: runs the idle check
         return [_completion(r, outputs.get(r.rid, [])) for r in reqs]
+
+
+def _sample_row(req: Request) -> SampleRow:
+    # The prompt is only read for the repetition penalty: no copy on the decode path otherwise.
+    prompt = req.prompt_ids if req.params.needs_penalties else ()
+    return SampleRow(req.params, prompt, req.output_ids, req.generator)
 
 
 def _completion(req: Request, outputs: list[RequestOutput]) -> Completion:

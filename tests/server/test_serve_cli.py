@@ -21,7 +21,8 @@ def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path) -> None:
     completion, and exits 0 on SIGTERM."""
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
            "--port", "0", "--mem-check", "busy", "--on-leak", "raise"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "POOLSCOPE_API_KEY": "k3y"})
+    env = {**os.environ, "POOLSCOPE_API_KEY": "k3y"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
