@@ -28,7 +28,7 @@ from runtime.model.loader import LoadedModel
 from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner
 from runtime.scheduler.output_processor import append_token, output_of
-from runtime.scheduler.request import FinishReason, OutputSink, Request, RequestOutput
+from runtime.scheduler.request import FinishReason, OutputSink, Request
 from runtime.scheduler.request_checks import check_prompt
 from runtime.scheduler.sampler import Sampler, SampleRow, make_generator
 from runtime.scheduler.sampling_params import SamplingParams
@@ -85,10 +85,6 @@ class Engine:
     @property
     def max_context(self) -> int:
         return self.memory_config.max_context
-
-    @property
-    def has_work(self) -> bool:
-        return not self.scheduler.is_idle
 
     def room_left(self, num_prompt: int, session_id: str | None = None) -> int:
         """Tokens a prompt of `num_prompt` leaves in the context (after a session's history)."""
@@ -227,14 +223,12 @@ class Engine:
         self, prompts: Sequence[str | Sequence[int]], params: SamplingParams
     ) -> list[Completion]:
         """Runs prompts to completion (the offline API); outputs in prompt order."""
-        outputs: dict[str, list[RequestOutput]] = {}
-        reqs = [self.add_request(p, params, sink=lambda o: outputs.setdefault(o.rid, []).append(o))
-                for p in prompts]  # fmt: skip
+        reqs = [self.add_request(p, params) for p in prompts]
         while any(not r.is_finished for r in reqs):
             if not self.step() and any(not r.is_finished for r in reqs):
                 raise RuntimeError("the scheduler stopped with requests unfinished")
         self.step()  # reaches idle: runs the idle check
-        return [_completion(r, outputs.get(r.rid, [])) for r in reqs]
+        return [_completion(r) for r in reqs]
 
 
 def _sample_row(req: Request) -> SampleRow:
@@ -243,10 +237,10 @@ def _sample_row(req: Request) -> SampleRow:
     return SampleRow(req.params, prompt, req.output_ids, req.generator)
 
 
-def _completion(req: Request, outputs: list[RequestOutput]) -> Completion:
+def _completion(req: Request) -> Completion:
     assert req.finish_reason is not None
     return Completion(
-        rid=req.rid, text="".join(o.text for o in outputs), token_ids=list(req.output_ids),
+        rid=req.rid, text=req.text.text, token_ids=list(req.output_ids),
         finish_reason=req.finish_reason, error=req.error, prompt_tokens=req.prompt_len,
         cached_tokens=req.cached_tokens,
     )  # fmt: skip

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from runtime.scheduler.request import FinishReason, Request, RequestOutput
 from runtime.scheduler.sampler import SampledToken
 
@@ -16,8 +14,6 @@ def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) 
     req.mem.tokens.append(token)
     if params.logprobs is not None:
         req.logprobs.append(sampled)
-    if req.first_token_at is None:
-        req.first_token_at = time.perf_counter()
     reason, text = None, ""
     if token in params.stop_token_ids or (token in eos_ids and not params.ignore_eos):
         reason = FinishReason.STOP

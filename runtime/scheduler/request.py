@@ -64,7 +64,6 @@ class Request:
     cached_tokens: int = 0  # prefix hit of the first admission
     num_retractions: int = 0
     arrival: float = field(default_factory=time.perf_counter)
-    first_token_at: float | None = None
     finish_reason: FinishReason | None = None
     error: str | None = None
     max_context: int = 0  # the engine's context limit, a hard stop

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,18 @@ def served(model: Path | str, api_key: str | None = None, **overrides: object) -
     assert not engine.requests
     if not engine.sessions.sessions:
         assert_memory_clean(engine)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def wait_idle(engine: Engine) -> None:
+    """Until no request is left and the engine has run its idle check."""
+    wait_until(lambda: not engine.requests and engine._is_idle)
 
 
 def hf_greedy(model_type: str, prompt: list[int], n: int) -> list[int]:

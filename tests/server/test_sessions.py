@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.server.harness import assert_memory_clean, greedy_body, hf_greedy, served
+from tests.server.harness import (
+    assert_memory_clean,
+    greedy_body,
+    hf_greedy,
+    served,
+    wait_idle,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +49,7 @@ def test_a_multi_turn_session_equals_one_request_with_the_history(
         assert client.delete(f"/v1/sessions/{sid}").status_code == 404
         alone = client.post("/v1/completions", json=greedy_body(history[:-6], 6)).json()
         assert alone["choices"][0]["token_ids"] == history[-6:]
-        _wait_idle(s.engine)
-
-
-def _wait_idle(engine: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while engine.requests or not engine._is_idle:  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, "the engine did not go idle"
-        time.sleep(0.05)
+        wait_idle(s.engine)
 
 
 def test_a_second_concurrent_turn_is_refused_and_close_aborts_the_running_one(
@@ -70,7 +69,7 @@ def test_a_second_concurrent_turn_is_refused_and_close_aborts_the_running_one(
             assert client.delete(f"/v1/sessions/{sid}").status_code == 200
             rest = [line for line in lines if line.startswith("data: {")]
         assert '"finish_reason":"abort"' in rest[-2] or '"finish_reason":"abort"' in rest[-1]
-        _wait_idle(s.engine)
+        wait_idle(s.engine)
     assert_memory_clean(s.engine)
 
 
@@ -79,10 +78,7 @@ def test_idle_sessions_expire(nemotron_h_dir: Path) -> None:
     with served(nemotron_h_dir, session_timeout_s=0.3) as s, httpx.Client(base_url=s.url) as c:
         sid = c.post("/v1/sessions", json={}).json()["id"]
         _turn(c, sid, [1, 2, 3], 2)
-        deadline = time.monotonic() + 10
-        while s.engine.sessions.sessions:
-            assert time.monotonic() < deadline, "the session did not expire"
-            time.sleep(0.1)
+        wait_until(lambda: not s.engine.sessions.sessions)
         gone = c.post("/v1/completions", json=greedy_body([4], 2, session_id=sid))
         assert gone.status_code == 404
         assert gone.json()["error"]["code"] == "session_not_found"

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from runtime.memory.memory_config import LeakPolicy
-from tests.server.harness import assert_memory_clean, greedy_body, served
+from tests.server.harness import assert_memory_clean, greedy_body, served, wait_idle, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 def _events(response: httpx.Response) -> list[str]:
     return [line[len("data: ") :] for line in response.iter_lines() if line.startswith("data: ")]
-
-
-def _wait_until(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_stream_carries_the_same_tokens_as_a_whole_answer(nemotron_h_dir: Path) -> None:
@@ -83,8 +75,8 @@ def test_a_client_that_disconnects_mid_stream_frees_its_memory(nemotron_h_dir: P
             with client.stream("POST", "/v1/completions", json=body) as response:
                 lines = response.iter_lines()
                 assert next(lines).startswith("data: ")
-                _wait_until(lambda: s.engine.last_stats.pools["full"].running > 0)
-        _wait_until(lambda: not s.engine.requests and s.engine._is_idle)
+                wait_until(lambda: s.engine.last_stats.pools["full"].running > 0)
+        wait_idle(s.engine)
         assert s.engine.counters["retracted"] == 0
     assert_memory_clean(s.engine)
 
@@ -94,7 +86,7 @@ def test_a_client_that_gives_up_on_a_whole_answer_frees_its_memory(nemotron_h_di
     with served(nemotron_h_dir) as s:
         with httpx.Client(base_url=s.url, timeout=0.5) as client, pytest.raises(httpx.ReadTimeout):
             client.post("/v1/completions", json=greedy_body([1, 2], 3000))
-        _wait_until(lambda: not s.engine.requests and s.engine._is_idle)
+        wait_idle(s.engine)
     assert_memory_clean(s.engine)
 
 
@@ -118,7 +110,7 @@ def test_a_leak_with_on_leak_raise_stops_the_engine_with_clear_errors(
                     events = [json.loads(e) for e in rest[:-1]]
                 assert "double_free" in events[-1]["error"]["message"]
                 assert events[-2]["choices"][0]["finish_reason"] == "abort"
-                _wait_until(lambda: not s.server.async_engine.is_running)
+                wait_until(lambda: not s.server.async_engine.is_running)
                 health = client.get("/health")
                 assert health.status_code == 503
                 assert "double_free" in health.json()["detail"]
