@@ -23,7 +23,7 @@ from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MemoryConfig
 from runtime.memory.pool_tensors import PoolTensors
-from runtime.memory.stats import PoolStats
+from telemetry.pool_stats import PoolStats
 from runtime.model.loader import LoadedModel
 from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner

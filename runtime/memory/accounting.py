@@ -15,7 +15,7 @@ from runtime.memory.checker import CheckMode, LeakDetected, LeakReport, check_st
 from runtime.memory.holdings import Holdings
 from runtime.memory.memory_config import LeakPolicy
 from runtime.memory.pool_tensors import FULL, SWA
-from runtime.memory.stats import PoolPartition, PoolStats
+from telemetry.pool_stats import PoolPartition, PoolStats
 
 if TYPE_CHECKING:
     from collections.abc import Callable

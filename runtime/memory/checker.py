@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from runtime.memory.stats import PoolPartition, PoolStats
+from telemetry.pool_stats import PoolPartition, PoolStats
 
 
 class CheckMode(Enum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.memory.stats import PoolStats
+from telemetry.pool_stats import PoolStats
 from runtime.scheduler.batch import Phase, ScheduleResult
 from runtime.scheduler.scheduler import Scheduler
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runtime.memory.checker import DOUBLE_FREE, LEAK, CheckMode, check_stats
-from runtime.memory.stats import PoolPartition, PoolStats
+from telemetry.pool_stats import PoolPartition, PoolStats
 
 
 def test_usage_counts_protected_and_session_held_but_not_evictable() -> None:

@@ -1,0 +1,294 @@
+"""The catalog: every metric and log event poolscope emits, in one place.
+
+Instruments, dashboards, alert rules and docs are generated from these entries; no metric or event
+name is spelled anywhere else. OTel names live under `poolscope.`; the Prometheus name is derived
+the way the OTel Prometheus exporter does it (dots → underscores, unit suffix, `_total`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+NAMESPACE = "poolscope"
+COMMON_LABELS = ("model",)
+
+# Label domains: the values a label may take. Counters are pre-created for every combination.
+POOLS = ("full", "swa", "mamba", "req", "host")
+STATES = ("available", "evictable", "protected", "session_held", "running")
+CHECK_MODES = ("idle", "busy")
+LEAK_KINDS = ("leak", "double_free")
+PHASES = ("prefill", "decode")
+FINISH_REASONS = ("stop", "length", "abort")
+LABEL_VALUES: dict[str, tuple[str, ...]] = {
+    "pool": POOLS, "state": STATES, "mode": CHECK_MODES, "kind": LEAK_KINDS, "phase": PHASES,
+    "reason": FINISH_REASONS,
+}  # fmt: skip
+
+TOKEN_USAGE_FIXME = (
+    "FIXME: token_usage is the maximum usage across all pools (full KV, SWA, mamba), not only KV "
+    "token usage; the name is kept until a deprecation."
+)
+
+# Second-scale buckets (Prometheus base unit), chosen to resolve both CPU and GPU serving.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+E2E_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Kind(Enum):
+    """How a metric is instrumented: gauges are observed at scrape time from the latest
+    snapshot; counters and histograms are recorded as things happen."""
+
+    GAUGE = "gauge"
+    COUNTER = "counter"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: its OTel name (without the namespace), instrument kind, UCUM unit, the labels
+    beyond the common ones, the help text, and histogram buckets."""
+
+    name: str
+    kind: Kind
+    unit: str
+    labels: tuple[str, ...]
+    description: str
+    buckets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [label for label in self.labels if label not in LABEL_VALUES]
+        if unknown:
+            raise ValueError(f"{self.name}: labels {unknown} have no domain in LABEL_VALUES")
+        if (self.kind is Kind.HISTOGRAM) != bool(self.buckets):
+            raise ValueError(f"{self.name}: buckets are required for histograms, and only them")
+
+    @property
+    def otel_name(self) -> str:
+        return f"{NAMESPACE}.{self.name}"
+
+    @property
+    def all_labels(self) -> tuple[str, ...]:
+        return COMMON_LABELS + self.labels
+
+    @property
+    def prometheus_name(self) -> str:
+        """The exposed family name: `poolscope_<name>[_<unit>]`, plus `_total` on counters
+        (histograms expose `_bucket`, `_sum`, `_count` under it)."""
+        base = re.sub(r"[^a-zA-Z0-9_]", "_", self.otel_name)
+        suffix = _unit_suffix(self.unit)
+        if suffix and not base.endswith(f"_{suffix}"):
+            base = f"{base}_{suffix}"
+        return f"{base}_total" if self.kind is Kind.COUNTER else base
+
+
+def _unit_suffix(unit: str) -> str:
+    """UCUM unit → Prometheus suffix, as the OTel exporter maps it: annotations such as
+    `{slot}` and the dimensionless `1` vanish, `s` becomes `seconds`, `x/s` becomes
+    `x_per_second`."""
+    unit = re.sub(r"\{[^}]*\}", "", unit)
+    if unit in ("", "1"):
+        return ""
+    top, _, per = unit.partition("/")
+    names = {"s": "seconds", "ms": "milliseconds", "By": "bytes"}
+    per_names = {"s": "second", "m": "minute", "h": "hour"}
+    if per:
+        head = names.get(top, top)
+        return f"{head}_per_{per_names.get(per, per)}" if head else f"per_{per_names.get(per, per)}"
+    return names.get(unit, unit)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One structured log event: its name, the fields it may carry, and what it means."""
+
+    name: str
+    fields: tuple[str, ...]
+    description: str
+
+
+def _gauge(name: str, unit: str, labels: tuple[str, ...], description: str) -> MetricSpec:
+    return MetricSpec(name, Kind.GAUGE, unit, labels, description)
+
+
+def _counter(name: str, unit: str, labels: tuple[str, ...], description: str) -> MetricSpec:
+    return MetricSpec(name, Kind.COUNTER, unit, labels, description)
+
+
+def _histogram(
+    name: str, labels: tuple[str, ...], description: str, buckets: tuple[float, ...]
+) -> MetricSpec:
+    return MetricSpec(name, Kind.HISTOGRAM, "s", labels, description, buckets)
+
+
+# --- pools: the slot partition, read from the latest PoolStats at scrape time ---------------
+POOL_SLOTS = _gauge(
+    "pool.slots", "{slot}", ("pool", "state"),
+    "Slots of each pool by state (available, evictable, protected, session_held, running); "
+    "the states of a pool add up to its capacity.",
+)  # fmt: skip
+POOL_CAPACITY = _gauge(
+    "pool.capacity", "{slot}", ("pool",), "Slots of each pool, reserved slot 0 excluded."
+)
+POOL_USAGE = _gauge(
+    "pool.usage", "1", ("pool",),
+    "Usage of each pool: (capacity - available - evictable) / capacity.",
+)  # fmt: skip
+POOL_LEAKED_SLOTS = _gauge(
+    "pool.leaked_slots", "{slot}", ("pool",),
+    "Signed result of the last invariant check: capacity minus the sum of the states "
+    "(> 0 slots lost to a leak, < 0 slots freed twice).",
+)  # fmt: skip
+TOKEN_USAGE = _gauge(
+    "token_usage", "1", (),
+    "Maximum usage over the full, swa and mamba pools (SGLang's token_usage). " + TOKEN_USAGE_FIXME,
+)  # fmt: skip
+KV_TOKEN_USAGE = _gauge(
+    "kv_token_usage", "1", (), "Maximum usage over the KV pools (full, swa), mamba excluded."
+)
+POOL_EVICTED = _counter(
+    "pool.evicted", "{slot}", ("pool",), "Slots the prefix cache evicted, per pool."
+)
+
+# --- the memory checker ----------------------------------------------------------------------
+MEMORY_CHECKS = _counter(
+    "memory.checks", "{check}", ("pool", "mode"),
+    "Invariant checks run per pool, at idle or after a busy step.",
+)  # fmt: skip
+MEMORY_LEAKS = _counter(
+    "memory.leaks", "{check}", ("pool", "kind"),
+    "Failed invariant checks per pool: kind=leak (slots lost) or kind=double_free "
+    "(more slots free than exist).",
+)  # fmt: skip
+MAMBA_TRACK_ALLOC_FAILURES = _counter(
+    "mamba.track_alloc_failures", "{request}", (),
+    "Requests whose mamba state could not be cached because no track slot could be had.",
+)  # fmt: skip
+
+# --- requests, sessions, tokens --------------------------------------------------------------
+REQUESTS_RUNNING = _gauge("requests.running", "{request}", (), "Requests running now.")
+REQUESTS_QUEUED = _gauge("requests.queued", "{request}", (), "Requests waiting to be admitted.")
+REQUESTS_RETRACTED = _counter(
+    "requests.retracted", "{request}", (),
+    "Requests retracted from decode for lack of memory (requeued and recomputed).",
+)  # fmt: skip
+REQUESTS_FINISHED = _counter(
+    "requests.finished", "{request}", ("reason",),
+    "Requests finished, by finish reason (abort covers client aborts and out-of-memory).",
+)  # fmt: skip
+SESSIONS_OPEN = _gauge("sessions.open", "{session}", (), "Streaming sessions open now.")
+TOKENS_PROMPT = _counter(
+    "tokens.prompt", "{token}", (),
+    "Prompt tokens computed by prefill (prefix-cache hits excluded; see tokens.cached).",
+)  # fmt: skip
+TOKENS_GENERATED = _counter("tokens.generated", "{token}", (), "Tokens sampled.")
+TOKENS_CACHED = _counter(
+    "tokens.cached", "{token}", ("pool",),
+    "Prompt tokens served from the prefix cache, per cache component (full or host KV, swa KV, "
+    "mamba state).",
+)  # fmt: skip
+PREFIX_CACHE_QUERIES = _counter(
+    "prefix_cache.queries", "{query}", (), "Prefix-cache lookups (one per admitted request)."
+)
+GENERATION_THROUGHPUT = _gauge(
+    "generation.throughput", "{token}/s", (),
+    "Tokens generated per second over the last measurement window (0 when idle).",
+)  # fmt: skip
+
+# --- latency ---------------------------------------------------------------------------------
+REQUEST_TTFT = _histogram(
+    "request.ttft", (), "Time from arrival to the first output token.", LATENCY_BUCKETS
+)
+REQUEST_ITL = _histogram(
+    "request.inter_token_latency", (), "Time between consecutive output tokens.", ITL_BUCKETS
+)
+REQUEST_E2E = _histogram(
+    "request.e2e_latency", (), "Time from arrival to the finish of a request.", E2E_BUCKETS
+)
+STEP_DURATION = _histogram(
+    "scheduler.step_duration", ("phase",), "Duration of one engine step, by phase.", STEP_BUCKETS
+)
+
+METRICS: tuple[MetricSpec, ...] = (
+    POOL_SLOTS, POOL_CAPACITY, POOL_USAGE, POOL_LEAKED_SLOTS, TOKEN_USAGE, KV_TOKEN_USAGE,
+    POOL_EVICTED, MEMORY_CHECKS, MEMORY_LEAKS, MAMBA_TRACK_ALLOC_FAILURES, REQUESTS_RUNNING,
+    REQUESTS_QUEUED, REQUESTS_RETRACTED, REQUESTS_FINISHED, SESSIONS_OPEN, TOKENS_PROMPT,
+    TOKENS_GENERATED, TOKENS_CACHED, PREFIX_CACHE_QUERIES, GENERATION_THROUGHPUT, REQUEST_TTFT,
+    REQUEST_ITL, REQUEST_E2E, STEP_DURATION,
+)  # fmt: skip
+
+
+# --- log events ------------------------------------------------------------------------------
+# Usage fields of batch events, as in SGLang's decode line. Pool parts appear only for live pools.
+USAGE_FIELDS = (
+    "token", "token_usage", "kv_token_usage", "full_token", "full_token_usage", "swa_token",
+    "swa_token_usage", "mamba_num", "mamba_usage", "gpu_token", "gpu_token_usage", "cpu_token",
+    "cpu_token_usage",
+)  # fmt: skip
+PARTITION_FIELDS = ("capacity", "available", "evictable", "protected", "session_held", "running")
+
+PREFILL_BATCH = EventSpec(
+    "prefill_batch",
+    ("new_seq", "new_token", "cached_token", "cache_hit_rate", *USAGE_FIELDS, "running_req",
+     "queue_req", "input_throughput"),
+    "One prefill step: sequences and tokens computed, prefix hits, pool usage after it.",
+)  # fmt: skip
+DECODE_BATCH = EventSpec(
+    "decode_batch",
+    ("running_req", *USAGE_FIELDS, "graph", "gen_throughput", "queue_req"),
+    "Every --decode-log-interval decode steps: running requests, pool usage, throughput.",
+)
+IDLE_CHECK = EventSpec(
+    "idle_check", ("mode", "ok", "num_leaks", "pools"),
+    "The invariant check when the engine goes idle; `pools` holds every pool's partition.",
+)  # fmt: skip
+MEMORY_LEAK = EventSpec(
+    "memory_leak", ("pool", "mode", "kind", *PARTITION_FIELDS, "difference"),
+    "A failed invariant: every term of the pool's partition and the signed difference "
+    "(capacity - sum of states).",
+)  # fmt: skip
+REQUEST_RETRACTED = EventSpec(
+    "request_retracted", ("rid", "prompt_tokens", "output_tokens", "running_req", "queue_req"),
+    "A request retracted from decode for lack of memory; it is requeued and recomputed.",
+)  # fmt: skip
+REQUEST_FINISHED = EventSpec(
+    "request_finished",
+    ("rid", "finish_reason", "prompt_tokens", "completion_tokens", "cached_tokens", "ttft_s",
+     "e2e_s", "session_id", "error"),
+    "A request ended (stop, length or abort), with its sizes and latencies.",
+)  # fmt: skip
+SESSION_OPENED = EventSpec(
+    "session_opened", ("session_id", "open_sessions"), "A streaming session was opened."
+)
+SESSION_CLOSED = EventSpec(
+    "session_closed", ("session_id", "reason", "history_tokens", "open_sessions"),
+    "A streaming session was closed by its client or expired.",
+)  # fmt: skip
+SERVER_STARTED = EventSpec(
+    "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
+    "The HTTP server accepts requests; `pools` holds each pool's capacity.",
+)  # fmt: skip
+
+EVENTS: tuple[EventSpec, ...] = (
+    PREFILL_BATCH, DECODE_BATCH, IDLE_CHECK, MEMORY_LEAK, REQUEST_RETRACTED, REQUEST_FINISHED,
+    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED,
+)  # fmt: skip
+
+
+def metric(name: str) -> MetricSpec:
+    """The catalog entry for an OTel name (with or without the namespace)."""
+    short = name.removeprefix(f"{NAMESPACE}.")
+    for spec in METRICS:
+        if spec.name == short:
+            return spec
+    raise KeyError(f"no metric {name!r} in the catalog")
+
+
+def event(name: str) -> EventSpec:
+    for spec in EVENTS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no event {name!r} in the catalog")
