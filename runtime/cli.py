@@ -37,6 +37,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     from runtime.engine_args import add_engine_args
+    from runtime.observability import add_observability_args
 
     p = sub.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
@@ -48,6 +49,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="largest request body")
     add_engine_args(p)
+    add_observability_args(p)
     p.set_defaults(run=_run_serve)
 
 
@@ -88,12 +90,16 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 def _run_serve(args: argparse.Namespace) -> int:
     from runtime.config import env_settings
+    from runtime.observability import log_settings_from_args, observability_from_args
     from runtime.server.app import ServerSettings
     from runtime.server.serve import serve
+    from telemetry.logging import configure_logging
 
     api_key = args.api_key or env_settings().api_key
     settings = ServerSettings(host=args.host, port=args.port, api_key=api_key,
                               max_body_bytes=args.max_body_bytes)  # fmt: skip
+    observability = observability_from_args(args)
+    configure_logging(log_settings_from_args(args))
     engine = _load_engine(args)
 
     def ready(url: str) -> None:
@@ -103,7 +109,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    serve(engine, settings, on_ready=ready)
+    serve(engine, settings, observability, on_ready=ready)
     return 0
 
 

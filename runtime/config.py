@@ -1,6 +1,7 @@
 """Runtime settings that are not model architecture: environment, device and dtype choices.
 
-Environment variables are read here and nowhere else; all carry the `POOLSCOPE_` prefix.
+Environment variables are read here and nowhere else; all carry the `POOLSCOPE_` prefix except
+OpenTelemetry's own `OTEL_EXPORTER_OTLP_ENDPOINT`, which collectors and compose files already set.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ class EnvSettings:
 
     cache_dir: Path
     api_key: str | None = None
+    otlp_endpoint: str | None = None  # OTLP/HTTP base URL; metrics are exported there too
 
 
 def env_settings(environ: Mapping[str, str] | None = None) -> EnvSettings:
-    """Reads `POOLSCOPE_CACHE_DIR` (default `~/.cache/poolscope`) and `POOLSCOPE_API_KEY`."""
+    """Reads `POOLSCOPE_CACHE_DIR` (default `~/.cache/poolscope`), `POOLSCOPE_API_KEY` and
+    `OTEL_EXPORTER_OTLP_ENDPOINT`."""
     env = os.environ if environ is None else environ
     cache = env.get(f"{ENV_PREFIX}CACHE_DIR") or str(Path.home() / ".cache" / "poolscope")
     api_key = env.get(f"{ENV_PREFIX}API_KEY") or None
-    return EnvSettings(cache_dir=Path(cache).expanduser(), api_key=api_key)
+    otlp = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+    return EnvSettings(cache_dir=Path(cache).expanduser(), api_key=api_key, otlp_endpoint=otlp)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -13,17 +13,18 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from runtime.engine_config import EngineConfig, memory_config
+from runtime.engine_observer import EngineObserver
+from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MemoryConfig
 from runtime.memory.pool_tensors import PoolTensors
-from telemetry.pool_stats import PoolStats
 from runtime.model.loader import LoadedModel
 from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner
@@ -36,6 +37,7 @@ from runtime.scheduler.scheduler import Scheduler
 from runtime.scheduler.session_table import SessionTable
 from runtime.scheduler.step_record import StepRecord
 from runtime.scheduler.text_stream import TextStream
+from telemetry.pool_stats import PoolStats
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Engine:
         self.sampler = Sampler()
         self.sessions = SessionTable(config.max_sessions, config.session_timeout_s)
         self.requests: dict[str, Request] = {}
-        self.step_listeners: list[Callable[[StepRecord], None]] = []
+        self.observers: list[EngineObserver] = []  # telemetry; called on this thread
         self.last_stats: PoolStats = self.mm.stats()
         self._seeds = random.Random(config.seed)
         self.counters: Counter[str] = Counter()  # retracted, out_of_memory, finished, cached_tokens
@@ -138,20 +140,24 @@ class Engine:
     def open_session(self) -> str:
         state = self.sessions.open(time.monotonic())
         self.mm.open_session(state.sid)
+        for observer in self.observers:
+            observer.on_session_opened(state.sid, len(self.sessions))
         return state.sid
 
-    def close_session(self, sid: str) -> None:
+    def close_session(self, sid: str, reason: str = "client") -> None:
         """Aborts the session's turn in flight, if any, and frees all the session holds."""
         state = self.sessions.get(sid)
         if state.active is not None:
             self.abort(state.active.rid, error=f"session {sid} was closed")
         self.mm.close_session(sid)
         self.sessions.remove(sid)
+        for observer in self.observers:
+            observer.on_session_closed(sid, reason, len(state.history), len(self.sessions))
 
     def expire_sessions(self) -> list[str]:
         expired = self.sessions.expired(time.monotonic())
         for sid in expired:
-            self.close_session(sid)
+            self.close_session(sid, reason="expired")
         return expired
 
     def step(self) -> bool:
@@ -168,16 +174,18 @@ class Engine:
             self._go_idle()
             return False
         self._is_idle = False
-        self._run(result.batch)
+        timings = self._run(result.batch)
         self.mm.check(idle=False)
         self.last_stats = self.mm.stats()
         record = StepRecord.of(result, time.perf_counter() - start, self.scheduler,
-                              self.last_stats)  # fmt: skip
-        for listener in self.step_listeners:
-            listener(record)
+                              self.last_stats, timings)  # fmt: skip
+        for observer in self.observers:
+            observer.on_step(record)
         return True
 
-    def _run(self, batch: ScheduledBatch) -> None:
+    def _run(self, batch: ScheduledBatch) -> tuple[list[float], list[float]]:
+        """Runs the batch, samples, and hands out the tokens; returns the step's time to
+        first token and inter-token latency samples (seconds)."""
         logits = self.runner.forward(batch)  # [B, V]
         for req in batch.reqs:
             self.mm.after_forward(req.mem)
@@ -188,9 +196,16 @@ class Engine:
             if req.tokens_to_run:
                 self.mm.cache_unfinished(req.mem)  # mid-prefill: share the chunk done so far
         eos = self.lm.tokenizer.eos_token_ids
+        now, ttfts, itls = time.perf_counter(), [], []
         for i, token in zip(ready, sampled, strict=True):
             req = batch.reqs[i]
             req.is_prefilling = False
+            if req.first_token_at is None:
+                req.first_token_at = now
+                ttfts.append(now - req.arrival)
+            else:
+                itls.append(now - req.last_token_at)
+            req.last_token_at = now
             out = append_token(req, token, eos)
             if out.finished:
                 self.counters["finished"] += 1
@@ -200,6 +215,7 @@ class Engine:
                 self._forget(req)
             if req.sink is not None:
                 req.sink(out)
+        return ttfts, itls
 
     def _end(self, req: Request, reason: FinishReason, text: str) -> None:
         """Finishes a request the scheduler no longer holds, and tells its sink."""
@@ -212,12 +228,17 @@ class Engine:
         self.requests.pop(req.rid, None)
         if req.session_id is not None:
             self.sessions.end_turn(req.session_id, req.tokens, time.monotonic())
+        for observer in self.observers:
+            observer.on_request_finished(req)
 
     def _go_idle(self) -> None:
         if not self._is_idle:
             self._is_idle = True
-            self.mm.check(idle=True)
+            reports = self.mm.check(idle=True)
             self.last_stats = self.mm.stats()
+            checked = self.memory_config.check_mode is not CheckMode.OFF
+            for observer in self.observers:
+                observer.on_idle(self.last_stats, checked, reports)
 
     def generate(
         self, prompts: Sequence[str | Sequence[int]], params: SamplingParams

@@ -165,7 +165,8 @@ MEMORY_LEAKS = _counter(
 )  # fmt: skip
 MAMBA_TRACK_ALLOC_FAILURES = _counter(
     "mamba.track_alloc_failures", "{request}", (),
-    "Requests whose mamba state could not be cached because no track slot could be had.",
+    "Track-boundary snapshot slots that could not be had (extra_buffer_lazy): the request's "
+    "state is then not cached at its finish.",
 )  # fmt: skip
 
 # --- requests, sessions, tokens --------------------------------------------------------------
@@ -187,11 +188,15 @@ TOKENS_PROMPT = _counter(
 TOKENS_GENERATED = _counter("tokens.generated", "{token}", (), "Tokens sampled.")
 TOKENS_CACHED = _counter(
     "tokens.cached", "{token}", ("pool",),
-    "Prompt tokens served from the prefix cache, per cache component (full or host KV, swa KV, "
-    "mamba state).",
+    "Prefix-cache hits per component, counted at admission: KV components (full or host, swa) "
+    "count the prefix matched by key, mamba only the part a cached state covers; a request "
+    "resumes from the shortest, so a gap shows hits lost to missing state snapshots.",
 )  # fmt: skip
 PREFIX_CACHE_QUERIES = _counter(
-    "prefix_cache.queries", "{query}", (), "Prefix-cache lookups (one per admitted request)."
+    "prefix_cache.queries",
+    "{query}",
+    (),
+    "Prefix-cache lookups, one per admission (session turns resume from their slot instead).",
 )
 GENERATION_THROUGHPUT = _gauge(
     "generation.throughput", "{token}/s", (),

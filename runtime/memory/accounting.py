@@ -30,6 +30,7 @@ class Accounting:
 
     def _init_accounting(self: MemoryManager) -> None:
         self.leak_counts: Counter[tuple[str, str]] = Counter()
+        self.check_counts: Counter[tuple[str, str]] = Counter()  # (pool, mode)
         self.leaked_slots: dict[str, int] = {}
         self.leak_listeners: list[Callable[[list[LeakReport]], None]] = []
 
@@ -81,11 +82,13 @@ class Accounting:
         """Runs the identity when the mode asks for it (idle points always unless `off`; after
         each step only in `busy`). Counts failures per pool and kind, sets the signed leaked
         slots, tells listeners; warns or raises only if configured to."""
-        mode = self.config.check_mode
-        if mode is CheckMode.OFF or (not idle and mode is not CheckMode.BUSY):
+        configured = self.config.check_mode
+        if configured is CheckMode.OFF or (not idle and configured is not CheckMode.BUSY):
             return []
         stats = self.stats()
-        reports = check_stats(stats, CheckMode.IDLE if idle else CheckMode.BUSY)
+        mode = CheckMode.IDLE if idle else CheckMode.BUSY
+        self.check_counts.update((name, mode.value) for name in stats.pools)
+        reports = check_stats(stats, mode)
         self.leaked_slots = {name: part.leaked for name, part in stats.pools.items()}
         if not reports:
             return reports

@@ -36,10 +36,21 @@ class Admission:
             held.lock = self.cache.lock(node)
         held.protected = held.allocated = held.host_backed = node.end
         held.prefill_end = len(req.tokens)
+        held.matched = match.walked
         held.slots = {k: match.slots[k][: node.end].tolist() for k in self.cache.kinds}
         if self.host_tier is not None:
             held.slots[FULL] = [0] * node.end  # loaded from host at admission
         return node.end
+
+    def _count_hits(self: MemoryManager, walked: int, resumed: int) -> None:
+        """Prefix-cache hits per component: KV components found `walked` tokens by key; the
+        mamba component covers only `resumed` (the deepest node with a state) — the request
+        resumes from the shorter, so a gap between them is hit rate lost to state snapshots."""
+        self.counters["prefix_queries"] += 1
+        for kind in self.cache.kinds:
+            self.hits[kind] += walked
+        if self.pools.mamba is not None:
+            self.hits["mamba"] += resumed
 
     def _fork_snapshot(self: MemoryManager, node: TreeNode) -> int | None:
         """Copies a cached snapshot into a new slot, evicting one other state if the pool is
@@ -82,6 +93,8 @@ class Admission:
             if held.mamba.working is None:
                 held.mamba.working = slots.pop(0)
             held.mamba.track.extend(slots)
+        if held.matched is not None:  # counted on admission: a waiting request re-matches
+            self._count_hits(held.matched, held.protected)
         if not held.row:
             held.row = self.pools.req.allocate()
             self._write_rows(held.row, held.slots, 0)

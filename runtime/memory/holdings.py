@@ -50,13 +50,14 @@ class Holdings:
     mamba: MambaHold = field(default_factory=MambaHold)
     prefill_end: int = 0  # tokens the request had when matched: its prefill runs dense
     host_backed: int = 0  # host tier: positions whose KV is copied to the host pool
+    matched: int | None = None  # prefix-cache match by key (None: resumed from a session)
 
     def copy(self) -> Holdings:
         return Holdings(
             row=self.row, slots={k: list(v) for k, v in self.slots.items()},
             allocated=self.allocated, protected=self.protected, lock=self.lock,
             swa_evicted=self.swa_evicted, mamba=copy.deepcopy(self.mamba),
-            prefill_end=self.prefill_end, host_backed=self.host_backed,
+            prefill_end=self.prefill_end, host_backed=self.host_backed, matched=self.matched,
         )  # fmt: skip
 
 

@@ -42,7 +42,8 @@ class MemoryManager(Admission, Steps, Release, Sessions, Accounting):
         )
         self.running: dict[str, ReqMemory] = {}
         self.sessions: dict[str, SessionSlot] = {}
-        self.counters: Counter[str] = Counter()
+        self.counters: Counter[str] = Counter()  # prefix_queries, track_alloc_failures, ...
+        self.hits: Counter[str] = Counter()  # prefix-cache hit tokens per component
         self.faults = config.faults
         self._init_accounting()
 

@@ -13,6 +13,7 @@ snapshot; eviction deletes parents left breaking them.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 
 import torch
@@ -47,6 +48,7 @@ class RadixCache(Evictor):
         self.root = TreeNode(key=[], slots={k: _empty() for k in self.kinds}, full_lock=1)
         self._clock = itertools.count(1)
         self.evictable = dict.fromkeys(self.components, 0)
+        self.num_evicted: Counter[str] = Counter()  # per component, cumulative (telemetry)
         self.protected = dict.fromkeys(self.components, 0)
 
     # -- sizes -----------------------------------------------------------------------------

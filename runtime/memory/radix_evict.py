@@ -65,6 +65,7 @@ class Evictor:
             self.mamba_pool.free([node.mamba])  # type: ignore[union-attr, list-item]
             node.mamba, freed = None, 1
         self._account(node, +1)
+        self.num_evicted[component] += freed
         return freed
 
     def _delete(self: RadixCache, leaf: TreeNode, component: str) -> int:
@@ -77,6 +78,7 @@ class Evictor:
         if leaf.mamba is not None:
             self.mamba_pool.free([leaf.mamba])  # type: ignore[union-attr]
             freed[MAMBA] = 1
+        self.num_evicted.update(freed)
         parent = leaf.parent
         assert parent is not None
         del parent.children[self._page_key(leaf.key)]

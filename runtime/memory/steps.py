@@ -87,10 +87,13 @@ class Steps:
         if pool is None or not held.mamba.track:
             return
         if mamba_tracker.at_boundary(new_len, held.mamba, self.config.track_interval):
+            skipped = held.mamba.skip_cache
             mamba_tracker.prepare_boundary(
                 held.mamba, self.config.mamba_strategy, pool,
                 make_room=lambda: self.cache.evict("mamba", 1) > 0,
             )  # fmt: skip
+            if held.mamba.skip_cache and not skipped:
+                self.counters["track_alloc_failures"] += 1
 
     def after_forward(self: MemoryManager, req: ReqMemory) -> None:
         """Call once the step that `alloc_extend` prepared has run: takes a due snapshot."""

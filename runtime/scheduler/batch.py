@@ -46,3 +46,5 @@ class ScheduleResult:
     batch: ScheduledBatch | None
     retracted: list[Request] = field(default_factory=list)
     out_of_memory: list[Request] = field(default_factory=list)
+    admitted: list[Request] = field(default_factory=list)
+    cached_tokens: int = 0  # prefix-cache hits of the admitted requests

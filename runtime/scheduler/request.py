@@ -64,6 +64,8 @@ class Request:
     cached_tokens: int = 0  # prefix hit of the first admission
     num_retractions: int = 0
     arrival: float = field(default_factory=time.perf_counter)
+    first_token_at: float | None = None  # perf_counter time of the first output token
+    last_token_at: float = 0.0
     finish_reason: FinishReason | None = None
     error: str | None = None
     max_context: int = 0  # the engine's context limit, a hard stop

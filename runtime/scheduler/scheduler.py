@@ -126,6 +126,8 @@ class Scheduler:
         if not self._extend(batch, req, n):  # can_admit said yes, so only a host-tier corner
             self._retract(req, result)
             return None
+        result.admitted.append(req)
+        result.cached_tokens += cached
         return n
 
     def _extend(self, batch: ScheduledBatch, req: Request, n: int) -> bool:

@@ -13,13 +13,15 @@ import time
 from collections.abc import Callable
 
 import uvicorn
-from prometheus_client import CollectorRegistry
 
 from runtime.async_engine import AsyncEngine
 from runtime.engine import Engine
+from runtime.observability import ObservabilitySettings, instrument
 from runtime.server.app import ServerSettings, create_app
 from runtime.server.chat_template import ChatTemplate
 from runtime.server.state import ServerState
+from telemetry import catalog
+from telemetry.logging import get_logger
 
 DEFAULT_MODEL_NAME = "poolscope-hybrid"
 START_TIMEOUT_S = 30.0
@@ -31,24 +33,28 @@ def model_name(engine: Engine) -> str:
 
 
 class RunningServer:
-    """The engine loop plus uvicorn on a socket bound at start (port 0 picks a free one)."""
+    """The engine loop plus uvicorn on a socket bound at start (port 0 picks a free one),
+    with the engine instrumented: metrics on /metrics (and OTLP), log events."""
 
     def __init__(
         self,
         engine: Engine,
         settings: ServerSettings,
-        registry: CollectorRegistry | None = None,
+        observability: ObservabilitySettings | None = None,
     ) -> None:
         self.engine, self.settings = engine, settings
+        self.observability = observability or ObservabilitySettings()
+        self.metrics = instrument(engine, model_name(engine), self.observability)
         self.async_engine = AsyncEngine(engine)
         self.state = ServerState(
             engine=self.async_engine, model_name=model_name(engine), tokenizer=engine.lm.tokenizer,
             chat_template=ChatTemplate.from_model_dir(engine.lm.path),
-            max_context=engine.max_context, registry=registry or CollectorRegistry(),
+            max_context=engine.max_context, registry=self.metrics.registry,
             created=int(time.time()),
         )  # fmt: skip
+        # log_config=None: uvicorn's records go through the root logger, in our layout.
         config = uvicorn.Config(create_app(self.state, settings), log_level="warning",
-                                timeout_graceful_shutdown=5)  # fmt: skip
+                                log_config=None, timeout_graceful_shutdown=5)  # fmt: skip
         self.server = uvicorn.Server(config)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -81,13 +87,23 @@ class RunningServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the HTTP server did not start")
             time.sleep(0.02)
+        self.log_started()
         return self.url
+
+    def log_started(self) -> None:
+        pools = {name: part.capacity for name, part in self.engine.last_stats.pools.items()}
+        get_logger("poolscope.server").info(
+            catalog.SERVER_STARTED.name, url=self.url, model=self.state.model_name,
+            version=self.metrics.settings.version, pools=pools,
+            decode_log_interval=self.observability.decode_log_interval,
+        )  # fmt: skip
 
     def stop(self) -> None:
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
         self.async_engine.stop()
+        self.metrics.shutdown()
         if self._socket is not None:
             self._socket.close()
 
@@ -108,15 +124,19 @@ def _raise_shutdown(signum: int, frame: object) -> None:
 
 
 def serve(
-    engine: Engine, settings: ServerSettings, on_ready: Callable[[str], None] | None = None
+    engine: Engine,
+    settings: ServerSettings,
+    observability: ObservabilitySettings | None = None,
+    on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serves until Ctrl-C or SIGTERM, then stops the engine loop. uvicorn drains requests
     first and re-raises the signal afterwards; that re-raise ends here as a clean return."""
-    running = RunningServer(engine, settings)
+    running = RunningServer(engine, settings, observability)
     sock = running.bind()
     running.async_engine.start()
     previous = signal.signal(signal.SIGTERM, _raise_shutdown)
     try:
+        running.log_started()
         if on_ready is not None:
             on_ready(running.url)
         running.server.run(sockets=[sock])
@@ -125,4 +145,5 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         running.async_engine.stop()
+        running.metrics.shutdown()
         sock.close()

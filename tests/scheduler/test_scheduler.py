@@ -9,6 +9,7 @@ import pytest
 
 from runtime.engine import Engine
 from runtime.engine_config import EngineConfig
+from runtime.engine_observer import EngineObserver
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.memory_config import LeakPolicy, MambaStrategy
@@ -47,8 +48,7 @@ def test_prefill_chunks_end_on_track_boundaries(nemotron_h_dir: Path) -> None:
     though the budget allows 32 (a snapshot is only taken when a step ends on a boundary)."""
     engine = _engine(nemotron_h_dir, mamba_strategy=MambaStrategy.EXTRA_BUFFER, page_size=4,
                      track_interval=8, chunked_prefill_size=32)  # fmt: skip
-    records: list[StepRecord] = []
-    engine.step_listeners.append(records.append)
+    records = _record_steps(engine)
     engine.generate([list(range(3, 33))], GREEDY)
     prefill = [r.num_tokens for r in records if r.phase is Phase.PREFILL]
     assert prefill == [8, 8, 8, 6]
@@ -58,8 +58,7 @@ def test_prefill_chunks_end_on_track_boundaries(nemotron_h_dir: Path) -> None:
 def test_the_running_cap_and_the_prefill_budget_hold(nemotron_h_dir: Path) -> None:
     """Never more than max_running_requests run, and no prefill step exceeds its budget."""
     engine = _engine(nemotron_h_dir, max_running_requests=2, chunked_prefill_size=10)
-    records: list[StepRecord] = []
-    engine.step_listeners.append(records.append)
+    records = _record_steps(engine)
     results = engine.generate([list(range(5, 5 + n)) for n in (4, 12, 7, 20)], GREEDY)
     assert all(len(r.token_ids) == 6 for r in results)
     assert max(r.num_running for r in records) == 2
@@ -150,3 +149,17 @@ def test_a_session_turn_is_the_last_victim() -> None:
     turn.session_id = "sess-1"
     assert pick_victim([turn, plain]) is plain
     assert pick_victim([turn]) is turn
+
+
+class _StepRecorder(EngineObserver):
+    def __init__(self) -> None:
+        self.records: list[StepRecord] = []
+
+    def on_step(self, record: StepRecord) -> None:
+        self.records.append(record)
+
+
+def _record_steps(engine: Engine) -> list[StepRecord]:
+    recorder = _StepRecorder()
+    engine.observers.append(recorder)
+    return recorder.records

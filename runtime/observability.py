@@ -1,0 +1,90 @@
+"""Telemetry for a serving engine: its flags, and `instrument`, which attaches metrics and logs.
+
+metrics = instrument(engine, "poolscope-hybrid", ObservabilitySettings())
+# metrics.registry is what GET /metrics serves
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from telemetry.logging import FORMATS, LEVELS, LogSettings
+from telemetry.metrics import Metrics, MetricsSettings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from runtime.engine import Engine
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """How often decode lines are logged, and where OTLP metrics go (None: Prometheus only)."""
+
+    decode_log_interval: int = 40
+    otlp_endpoint: str | None = None
+    otlp_interval_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.decode_log_interval < 1:
+            raise ValueError("decode_log_interval must be at least 1")
+
+
+def add_observability_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("logs and metrics")
+    group.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default="json",
+        help="json: one JSON object per line; text: SGLang's human layout",
+    )
+    group.add_argument("--log-level", choices=LEVELS, default="info")
+    group.add_argument(
+        "--log-file", type=Path, default=None, help="also append the log lines to this file"
+    )
+    group.add_argument(
+        "--decode-log-interval",
+        type=int,
+        default=40,
+        help="log a decode_batch line every N decode steps",
+    )
+    group.add_argument(
+        "--otlp-interval",
+        type=float,
+        default=10.0,
+        help="seconds between OTLP exports ($OTEL_EXPORTER_OTLP_ENDPOINT)",
+    )
+
+
+def log_settings_from_args(args: argparse.Namespace) -> LogSettings:
+    return LogSettings(format=args.log_format, level=args.log_level, file=args.log_file)
+
+
+def observability_from_args(args: argparse.Namespace) -> ObservabilitySettings:
+    from runtime.config import env_settings
+
+    return ObservabilitySettings(decode_log_interval=args.decode_log_interval,
+                                 otlp_endpoint=env_settings().otlp_endpoint,
+                                 otlp_interval_s=args.otlp_interval)  # fmt: skip
+
+
+def instrument(
+    engine: Engine,
+    model_name: str,
+    settings: ObservabilitySettings,
+    registry: CollectorRegistry | None = None,
+) -> Metrics:
+    """Creates the catalog's instruments for this engine's pools and attaches the observer that
+    feeds them and writes the log events."""
+    from runtime.engine_telemetry import EngineTelemetry
+
+    metrics = Metrics(MetricsSettings(
+        model=model_name, pools=tuple(engine.last_stats.pools),
+        cache_pools=tuple(engine.mm.cache.components), otlp_endpoint=settings.otlp_endpoint,
+        otlp_interval_s=settings.otlp_interval_s,
+    ), registry)  # fmt: skip
+    EngineTelemetry.attach(engine, metrics, settings.decode_log_interval)
+    return metrics

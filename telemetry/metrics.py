@@ -1,0 +1,165 @@
+"""OpenTelemetry wiring: one MeterProvider whose instruments come from the catalog.
+
+Readers: a PrometheusMetricReader on its own CollectorRegistry (the runtime serves it at
+`GET /metrics`; no target_info, no scope labels), plus an OTLP/HTTP exporter when an endpoint is
+given (both at once). Gauges are observable and read `Metrics.snapshot`; counters start at 0 for
+every known label set so that alerts see the first increase; histograms use the catalog's buckets.
+
+    metrics = Metrics(MetricsSettings(model="poolscope-hybrid", pools=("full", "mamba")))
+    metrics.add(catalog.MEMORY_LEAKS, 1, pool="full", kind="leak")
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import CollectorRegistry
+
+from telemetry import catalog
+from telemetry.catalog import Kind, MetricSpec
+from telemetry.gauges import READERS, GaugeSnapshot
+
+# Components of the prefix cache: the only pools `tokens.cached` and `pool.evicted` can name.
+CACHE_METRICS = (catalog.TOKENS_CACHED, catalog.POOL_EVICTED)
+
+
+def package_version() -> str:
+    try:
+        return version("poolscope")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """What the instruments are labelled with, which pools exist (counters are pre-created for
+    those only), and where OTLP goes (None: Prometheus only)."""
+
+    model: str
+    pools: tuple[str, ...] = catalog.POOLS
+    cache_pools: tuple[str, ...] = ("full", "swa", "mamba")
+    otlp_endpoint: str | None = None  # base URL, e.g. http://collector:4318
+    otlp_interval_s: float = 10.0
+    version: str = field(default_factory=package_version)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.pools) - set(catalog.POOLS)
+        if unknown:
+            raise ValueError(f"unknown pools {sorted(unknown)}; known: {catalog.POOLS}")
+        if self.otlp_interval_s <= 0:
+            raise ValueError("otlp_interval_s must be positive")
+
+
+class Metrics:
+    """The catalog's instruments on one MeterProvider. Thread-safe: `add`/`record` may run on
+    the engine thread while a scrape runs on the HTTP thread."""
+
+    def __init__(
+        self, settings: MetricsSettings, registry: CollectorRegistry | None = None
+    ) -> None:
+        self.settings = settings
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.snapshot: GaugeSnapshot | None = None
+        self.provider = MeterProvider(
+            metric_readers=self._readers(), resource=self._resource(), views=_histogram_views()
+        )
+        meter = self.provider.get_meter("poolscope", settings.version)
+        self._sync: dict[MetricSpec, object] = {}
+        for spec in catalog.METRICS:
+            if spec.kind is Kind.GAUGE:
+                meter.create_observable_gauge(spec.otel_name, [self._observer(spec)],
+                                              spec.unit, spec.description)  # fmt: skip
+            elif spec.kind is Kind.COUNTER:
+                self._sync[spec] = meter.create_counter(spec.otel_name, spec.unit,
+                                                        spec.description)  # fmt: skip
+            else:
+                self._sync[spec] = meter.create_histogram(spec.otel_name, spec.unit,
+                                                          spec.description)  # fmt: skip
+        self._precreate_counters()
+
+    def _readers(self) -> list[MetricReader]:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+
+        readers: list[MetricReader] = [PrometheusMetricReader(
+            disable_target_info=True, scope_info_enabled=False, registry=self.registry
+        )]  # fmt: skip
+        if self.settings.otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+            endpoint = self.settings.otlp_endpoint.rstrip("/") + "/v1/metrics"
+            readers.append(PeriodicExportingMetricReader(
+                OTLPMetricExporter(endpoint=endpoint),
+                export_interval_millis=self.settings.otlp_interval_s * 1000,
+            ))  # fmt: skip
+        return readers
+
+    def _resource(self) -> Resource:
+        return Resource.create({
+            "service.name": catalog.NAMESPACE, "service.version": self.settings.version,
+            "poolscope.model": self.settings.model,
+        })  # fmt: skip
+
+    def _observer(self, spec: MetricSpec) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        read = READERS[spec]
+
+        def observe(_: CallbackOptions) -> list[Observation]:
+            snapshot = self.snapshot  # one read: the engine thread may swap it meanwhile
+            if snapshot is None:
+                return []
+            return [Observation(value, self._labels(labels)) for value, labels in read(snapshot)]
+
+        return observe
+
+    def _labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        return {"model": self.settings.model, **labels}
+
+    def label_sets(self, spec: MetricSpec) -> list[dict[str, str]]:
+        """Every known label set of a metric (the model label aside)."""
+        domains = {**catalog.LABEL_VALUES, "pool": self.settings.pools}
+        if spec in CACHE_METRICS:
+            domains["pool"] = self.settings.cache_pools
+        values = [domains[label] for label in spec.labels]
+        return [dict(zip(spec.labels, combo, strict=True)) for combo in itertools.product(*values)]
+
+    def _precreate_counters(self) -> None:
+        for spec, counter in self._sync.items():
+            if spec.kind is Kind.COUNTER:
+                for labels in self.label_sets(spec):
+                    counter.add(0, self._labels(labels))  # type: ignore[attr-defined]
+
+    def add(self, spec: MetricSpec, value: float, **labels: str) -> None:
+        """Adds to a counter; labels beyond `model` as keyword arguments."""
+        if spec.kind is not Kind.COUNTER:
+            raise TypeError(f"{spec.name} is a {spec.kind.value}, not a counter")
+        if value:
+            self._sync[spec].add(value, self._labels(labels))  # type: ignore[attr-defined]
+
+    def record(self, spec: MetricSpec, value: float, **labels: str) -> None:
+        """Records one histogram sample."""
+        if spec.kind is not Kind.HISTOGRAM:
+            raise TypeError(f"{spec.name} is a {spec.kind.value}, not a histogram")
+        self._sync[spec].record(value, self._labels(labels))  # type: ignore[attr-defined]
+
+    def force_flush(self) -> bool:
+        return self.provider.force_flush()
+
+    def shutdown(self) -> None:
+        """Flushes OTLP and detaches the Prometheus collector from the registry."""
+        self.provider.shutdown()
+
+
+def _histogram_views() -> list[View]:
+    return [
+        View(instrument_name=spec.otel_name,
+             aggregation=ExplicitBucketHistogramAggregation(list(spec.buckets)))
+        for spec in catalog.METRICS
+        if spec.kind is Kind.HISTOGRAM
+    ]  # fmt: skip
