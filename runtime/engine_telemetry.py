@@ -47,6 +47,7 @@ class EngineTelemetry(EngineObserver):
         self._log_window = _Window()  # since the last decode_batch line
         self._gauge_window = _Window()
         self._throughput = 0.0
+        self._is_idle = True
 
     @classmethod
     def attach(
@@ -61,6 +62,10 @@ class EngineTelemetry(EngineObserver):
     # -- engine hooks ---------------------------------------------------------------------
 
     def on_step(self, record: StepRecord) -> None:
+        if self._is_idle:  # windows start with the first busy step, not while idle
+            self._is_idle = False
+            self._log_window = _Window(record.duration_s)
+            self._gauge_window = _Window(record.duration_s)
         self._record_step(record)
         self._sync_counters()
         self._update_throughput(record.num_generated)
@@ -94,8 +99,7 @@ class EngineTelemetry(EngineObserver):
 
     def on_idle(self, stats: PoolStats, checked: bool, reports: list[LeakReport]) -> None:
         self._sync_counters()
-        self._throughput = 0.0
-        self._log_window, self._gauge_window = _Window(), _Window()
+        self._throughput, self._is_idle = 0.0, True
         self.publish(stats)
         if checked:
             pools = {name: _partition(part) for name, part in stats.pools.items()}
@@ -197,8 +201,8 @@ class EngineTelemetry(EngineObserver):
 class _Window:
     """Tokens counted since a start time."""
 
-    def __init__(self) -> None:
-        self.start, self.tokens = time.perf_counter(), 0
+    def __init__(self, started_ago_s: float = 0.0) -> None:
+        self.start, self.tokens = time.perf_counter() - started_ago_s, 0
 
     def add(self, n: int) -> None:
         self.tokens += n

@@ -23,6 +23,7 @@ from structlog.typing import EventDict, Processor
 
 FORMATS = ("json", "text")
 LEVELS = ("debug", "info", "warning", "error", "critical")
+HEAD_KEYS = ("timestamp", "level", "event")  # first in every JSON line, for people reading them
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class _SinkHandler(logging.Handler):
 
 
 def _render_json(_: Any, __: str, event_dict: EventDict) -> str:
-    return orjson.dumps(event_dict, default=str).decode()
+    head = {key: event_dict[key] for key in HEAD_KEYS if key in event_dict}
+    return orjson.dumps(head | event_dict, default=str).decode()
 
 
 def _renderer(fmt: str) -> Callable[[Any, str, EventDict], str]:
@@ -94,13 +96,23 @@ def _shared_processors() -> list[Processor]:
 _open_file: IO[str] | None = None
 
 
-def configure_logging(settings: LogSettings, stream: IO[str] | None = None) -> LineSink:
-    """Configures structlog and the root stdlib logger; calling it again replaces the previous
-    configuration (and closes the previous log file). Returns the sink the lines go to."""
+def reset_logging() -> None:
+    """Undoes `configure_logging`: structlog's defaults, no handler of ours, the file closed."""
     global _open_file
     if _open_file is not None:
         _open_file.close()
         _open_file = None
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _SinkHandler)]:
+        root.removeHandler(handler)
+
+
+def configure_logging(settings: LogSettings, stream: IO[str] | None = None) -> LineSink:
+    """Configures structlog and the root stdlib logger; calling it again replaces the previous
+    configuration (and closes the previous log file). Returns the sink the lines go to."""
+    global _open_file
+    reset_logging()
     streams = [stream if stream is not None else sys.stdout]
     if settings.file is not None:
         settings.file.parent.mkdir(parents=True, exist_ok=True)
@@ -131,8 +143,6 @@ def _route_stdlib(sink: LineSink, render: Callable[..., str], level: int) -> Non
     handler = _SinkHandler(sink)
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _SinkHandler)]:
-        root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
 

@@ -24,3 +24,11 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty POOLSCOPE_CACHE_DIR, so tests never touch the user's cache."""
     monkeypatch.setenv("POOLSCOPE_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def hybrid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in default model (full, swa and mamba pools at once), built in a temp cache."""
+    from runtime.model.default_model import ensure_default_model
+
+    return ensure_default_model(tmp_path_factory.mktemp("poolscope-cache"))

@@ -16,6 +16,7 @@ from runtime.engine import Engine
 from runtime.engine_config import EngineConfig
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
+from runtime.observability import ObservabilitySettings
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
 
@@ -37,13 +38,18 @@ def assert_memory_clean(engine: Engine) -> None:
 
 
 @contextmanager
-def served(model: Path | str, api_key: str | None = None, **overrides: object) -> Iterator[Served]:
+def served(
+    model: Path | str,
+    api_key: str | None = None,
+    observability: ObservabilitySettings | None = None,
+    **overrides: object,
+) -> Iterator[Served]:
     """Serves `model` with the checker in busy mode raising on any leak; on exit, stops the
     server and asserts the engine never failed and its memory is clean at idle."""
     settings = {"mem_check": CheckMode.BUSY, "on_leak": LeakPolicy.RAISE, **overrides}
     config = EngineConfig(model=str(model), **settings)  # type: ignore[arg-type]
     engine = Engine.from_config(config)
-    server = RunningServer(engine, ServerSettings(port=0, api_key=api_key))
+    server = RunningServer(engine, ServerSettings(port=0, api_key=api_key), observability)
     url = server.start()
     try:
         yield Served(url, engine, server)
