@@ -192,7 +192,7 @@ class EngineTelemetry(EngineObserver):
         throughput = self._log_window.rate()
         self._log_window = _Window()
         self.log.info(
-            catalog.DECODE_BATCH.name, running_req=record.num_running,
+            catalog.DECODE_BATCH.name, running_req=record.num_reqs,  # the batch, as in SGLang
             **usage_fields(record.stats), graph=False, gen_throughput=round(throughput, 2),
             queue_req=record.num_queued,
         )  # fmt: skip

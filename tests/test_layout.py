@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,3 +32,28 @@ def test_telemetry_and_dashboards_never_import_the_runtime() -> None:
     """telemetry imports nothing of ours; dashboards imports only telemetry."""
     assert _imports("telemetry") == set()
     assert _imports("dashboards") <= {"telemetry"}
+
+
+def _string_literals(package: str) -> Iterator[tuple[Path, str]]:
+    for file in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                yield file, node.value
+
+
+def test_no_metric_or_event_name_is_spelled_outside_the_catalog() -> None:
+    """runtime/ and dashboards/ refer to metrics and events through catalog entries, never by
+    a string holding a metric's OTel or Prometheus name or an event's name."""
+    from telemetry import catalog
+
+    names = {e.name for e in catalog.EVENTS}
+    for spec in catalog.METRICS:
+        names |= {spec.otel_name, spec.prometheus_name, spec.prometheus_name.removesuffix("_total")}
+    packages = [p for p in ("runtime", "dashboards") if (ROOT / p).is_dir()]
+    spelled = [
+        (file.relative_to(ROOT).as_posix(), text)
+        for package in packages
+        for file, text in _string_literals(package)
+        if text in names
+    ]
+    assert spelled == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -33,6 +34,9 @@ async def _answer(
     fmt: ResponseFormat,
     rid: str,
 ) -> Response:
+    # Each request runs in its own task context: lines logged while handling it (errors
+    # included) carry its id, and nothing leaks into other requests.
+    structlog.contextvars.bind_contextvars(request_id=rid)
     outputs = await service.start(state.engine, prompt, params, rid, body.session_id)
     if body.stream:
         return service.streamed(outputs, rid, fmt, body.include_usage)

@@ -3,6 +3,7 @@ SIGTERM with exit 0."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -16,13 +17,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path) -> None:
+def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path, tmp_path: Path) -> None:
     """The verb prints where it serves, takes its API key from POOLSCOPE_API_KEY, answers a
-    completion, and exits 0 on SIGTERM."""
+    completion, logs its JSON events to the log file, and exits 0 on SIGTERM."""
+    log = tmp_path / "poolscope.jsonl"
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
-           "--port", "0", "--mem-check", "busy", "--on-leak", "raise"]  # fmt: skip
+           "--port", "0", "--mem-check", "busy", "--on-leak", "raise", "--log-file", str(log),
+           "--decode-log-interval", "1"]  # fmt: skip
     env = {**os.environ, "POOLSCOPE_API_KEY": "k3y"}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env=env)  # fmt: skip
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
@@ -41,6 +45,33 @@ def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    names = [e["event"] for e in events]
+    assert names[0] == "server_started" and events[0]["url"] == url.group(1)
+    assert names.count("decode_batch") == 2  # 3 tokens: 1 from prefill, 2 decode steps
+    assert {"prefill_batch", "request_finished", "idle_check"} <= set(names)
+
+
+def test_serve_logs_sglang_text_lines(nemotron_h_dir: Path) -> None:
+    """With --log-format text, stdout carries SGLang's human layout for batches."""
+    cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
+           "--port", "0", "--log-format", "text", "--decode-log-interval", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        url = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())
+        assert url
+        body = {"prompt": "hello", "max_tokens": 2, "temperature": 0, "ignore_eos": True}
+        assert httpx.post(f"{url.group(1)}/v1/completions", json=body, timeout=60).is_success
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert re.search(r"\] Prefill batch, #new-seq: 1, #new-token: \d+, #cached-token: 0", out)
+    assert re.search(r"\] Decode batch, #running-req: 1, #token: \d+, token usage: \d\.\d\d, ", out)
 
 
 def test_serve_refuses_a_bad_flag_with_one_line(nemotron_h_dir: Path) -> None:
