@@ -8,9 +8,9 @@ from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MemoryConfig
 from runtime.memory.pool_tensors import PoolTensors
-from telemetry.pool_stats import PoolStats
 from runtime.model.forward_batch import build_batch
 from runtime.model.loader import LoadedModel
+from telemetry.pool_stats import PoolStats
 
 
 def manager_for(lm: LoadedModel, config: MemoryConfig) -> MemoryManager:
