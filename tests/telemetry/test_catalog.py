@@ -68,3 +68,14 @@ def test_lookup_by_name() -> None:
     assert catalog.event("decode_batch") is catalog.DECODE_BATCH
     with pytest.raises(KeyError):
         catalog.metric("pool.nope")
+
+
+def test_the_committed_catalog_doc_is_current() -> None:
+    """docs/telemetry.md equals what the catalog renders (regenerate it when this fails)."""
+    from pathlib import Path
+
+    from telemetry.catalog_doc import render_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "telemetry.md"
+    assert doc.read_text() == render_markdown()
+    assert catalog.TOKEN_USAGE_FIXME in doc.read_text()

@@ -1,0 +1,49 @@
+"""The catalog as Markdown (docs/telemetry.md): every metric and event, generated, never typed.
+
+    python -m telemetry.catalog_doc > docs/telemetry.md
+"""
+
+from __future__ import annotations
+
+from telemetry import catalog
+from telemetry.catalog import EventSpec, MetricSpec
+
+HEADER = """# poolscope telemetry catalog
+
+Generated from `telemetry/catalog.py` by `python -m telemetry.catalog_doc > docs/telemetry.md`;
+a test fails when this file is stale. Every metric also carries the label `model`.
+
+"""
+
+
+def _metric_row(spec: MetricSpec) -> str:
+    labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
+    return (f"| `{spec.prometheus_name}` | `{spec.otel_name}` | {spec.kind.value} | `{spec.unit}` "
+            f"| {labels} | {spec.description} |")  # fmt: skip
+
+
+def _event_row(spec: EventSpec) -> str:
+    fields = ", ".join(f"`{name}`" for name in spec.fields)
+    return f"| `{spec.name}` | {fields} | {spec.description} |"
+
+
+def render_markdown() -> str:
+    metrics = [
+        "## Metrics",
+        "",
+        "| Prometheus | OpenTelemetry | kind | unit | labels | meaning |",
+        "|---|---|---|---|---|---|",
+        *(_metric_row(spec) for spec in catalog.METRICS),
+    ]
+    events = [
+        "## Log events",
+        "",
+        "| event | fields | meaning |",
+        "|---|---|---|",
+        *(_event_row(spec) for spec in catalog.EVENTS),
+    ]
+    return HEADER + "\n".join(metrics) + "\n\n" + "\n".join(events) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
