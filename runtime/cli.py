@@ -12,8 +12,6 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from runtime.memory.checker import LeakDetected
-
 if TYPE_CHECKING:
     from runtime.engine import Engine
 
@@ -114,6 +112,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from runtime.cli_logs import add_parser as add_logs
     from runtime.loadgen.args import add_parser as add_loadgen
 
     parser = argparse.ArgumentParser(prog="poolscope", description=__doc__.splitlines()[0])
@@ -121,10 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_generate(sub)
     add_loadgen(sub)
+    add_logs(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["logs"]:  # reads log files only: skip the engine imports (torch)
+        from runtime.cli_logs import main as logs_main
+
+        return logs_main(argv[1:])
+    from runtime.memory.checker import LeakDetected
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
