@@ -1,0 +1,119 @@
+"""The `poolscope logs` verb: read a log file (our JSON or text layout, or SGLang's lines) and
+convert it to JSON records, summarise it, or plot it.
+
+poolscope logs convert server.log -o records.jsonl
+poolscope logs summary server.log
+poolscope logs plot server.log -o usage.png
+
+Only telemetry modules are imported, and only when a command runs: `poolscope logs` loads no
+engine and no torch. Parse counts go to stderr; a missing file is one error line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telemetry.logparse import LogRecord, ParseStats
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Adds the `logs` verb and its commands (convert, summary, plot), each with `run`."""
+    p = sub.add_parser(
+        "logs",
+        help="convert, summarise or plot a log (poolscope's or SGLang's)",
+        description="Reads batch and leak events from a log: poolscope JSON or text lines, or "
+        "SGLang's text lines of any version (.gz files too).",
+    )
+    commands = p.add_subparsers(dest="logs_command", required=True, metavar="COMMAND")
+    convert = commands.add_parser("convert", help="write one JSON record per batch or leak line")
+    _add_file(convert)
+    convert.add_argument("-o", "--out", type=Path, default=None, metavar="OUT.jsonl",
+                         help="output file (default: stdout)")  # fmt: skip
+    convert.set_defaults(run=run_convert)
+    summary = commands.add_parser("summary", help="print usage, leak and request figures per pool")
+    _add_file(summary)
+    summary.set_defaults(run=run_summary)
+    plot = commands.add_parser("plot", help="draw usage per pool and requests over time as PNG")
+    _add_file(plot)
+    plot.add_argument("-o", "--out", type=Path, required=True, metavar="PNG", help="output PNG")
+    plot.set_defaults(run=run_plot)
+
+
+def _add_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, metavar="FILE", help="log file (.gz is decompressed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from telemetry.logparse import convert
+
+    _check_file(args.file)
+    progress = not args.no_progress
+    if args.out is None:
+        stats = convert(args.file, sys.stdout.buffer, progress=progress)
+        sys.stdout.flush()
+    else:
+        with open(args.out, "wb") as out:
+            stats = convert(args.file, out, progress=progress)
+    _report(stats)
+    return 0
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    from telemetry.logsummary import render_summary, summarise
+
+    records, stats = _records(args)
+    print(render_summary(summarise(records)))
+    _report(stats)
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from telemetry.logplot import plot
+
+    records, stats = _records(args)
+    plot(records, args.out, title=args.file.name)
+    _report(stats)
+    print(f"poolscope logs: wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]:
+    from telemetry.logfile import read_lines
+    from telemetry.logparse import ParseStats, iter_records
+
+    _check_file(args.file)
+    stats = ParseStats()
+    return iter_records(read_lines(args.file, progress=not args.no_progress), stats), stats
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"no such log file: {path}")
+
+
+def _report(stats: ParseStats) -> None:
+    print(f"poolscope logs: {stats.describe()}", file=sys.stderr)
+
+
+def main(argv: Sequence[str]) -> int:
+    """`poolscope logs ARGV...` on its own parser, so that nothing heavy is imported: exit 0, or
+    2 with one `poolscope: error:` line for a missing file or a log with nothing to plot."""
+    parser = argparse.ArgumentParser(prog="poolscope")
+    add_parser(parser.add_subparsers(dest="verb", required=True))
+    args = parser.parse_args(["logs", *argv])
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # `poolscope logs convert FILE | head`: the reader has had enough
+        # NOTE: point stdout at devnull, or the interpreter's final flush fails again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, OSError) as exc:
+        print(f"poolscope: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,167 @@
+"""Human log lines into LogRecords: SGLang's lines of every era, and our text layout (which is
+SGLang's layout with an ISO timestamp).
+
+Forms read: `Decode batch. …` (2024, periods) and `Decode batch, …` (2025+, commas), each with an
+optional iteration (`Decode batch [123], …`); `Prefill batch` lines, also with `(mixed
+#running-req: N)`; any mix of plain, SWA, mamba and HiSparse parts (the body is read by a general
+`key: value` scanner, see `telemetry.text_values`); leak messages (`… memory leak detected! k=v,
+…`, the 2024 pair `Warning: available_size=…` + `KV cache pool leak detected!`, and per-pool lines
+`[full] total=100, available=90, …`). Prefixes before the message: `[gpu=0]`, `[2024-08-10
+10:00:00 TP0]`, `[2025-01-01 10:00:00 DP0 TP3]`, `[2026-11-21T10:00:00.123456Z]`; rank tags become
+fields (`tp_rank`, `dp_rank`, …) and `[gpu=N]` the field `gpu`.
+
+Source rule: a line is ours (`poolscope`) when its timestamp bracket holds exactly an ISO-8601
+timestamp with `T` (our layout; SGLang writes a space), or when it has a `kv token usage` part
+(SGLang has none); otherwise it is `sglang`. Our text line without a timestamp and without a kv
+part therefore reads as `sglang`; its fields are read the same either way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from telemetry import catalog
+from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
+from telemetry.text_layout import LABELS
+from telemetry.text_values import scan_pairs
+
+
+class LineKind(Enum):
+    """What a line that yields no record was: blank, a known event that is no batch or leak
+    (counted, not an error), or unknown (skipped)."""
+
+    BLANK = "blank"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LeakNumbers:
+    """The `Warning: available_size=10, max_total_num_tokens=100` line SGLang (2024) printed just
+    before `KV cache pool leak detected!`: its numbers belong to the next line's record."""
+
+    fields: dict[str, FieldValue]
+
+
+@dataclass
+class _Prefix:
+    """What the bracketed prefixes before a message say."""
+
+    timestamp: str | None = None
+    is_ours: bool = False
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    word: str | None = None  # a bare lower-case `[word]`, e.g. the pool of a leak line
+
+
+_HEADER = re.compile(r"(?<!\S)(Decode|Prefill) batch|leak detected!")  # a message starts it
+_BATCH_TAIL = re.compile(
+    r"[ \t]*(?:\[(\d+)\])?[ \t]*(?:\(mixed #running-req:[ \t]*(\d+)\))?[ \t]*[.,]"
+)
+_BRACKET = re.compile(r"\[([^\[\]]*)\]")
+_TIMESTAMP = re.compile(
+    r"(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
+)
+_RANK = re.compile(r"\b([A-Z]{2,4})(\d+)\b")
+_WORD = re.compile(r"[a-z][a-z_]*")
+_POOL_LINE = re.compile(rf"\[({'|'.join(catalog.POOLS)})\][ \t]+(?=[A-Za-z_.]+=)")
+_LEVEL_EVENT = re.compile(r"(?:^|\] )(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)")
+_EVENT_NAMES = frozenset(spec.name for spec in catalog.EVENTS)
+_KV_PART = LABELS["kv_token_usage"] + ":"
+_WARNING = "Warning:"
+# Allocator or pool name (lower case, without `_` and spaces) → pool; the first hit wins.
+_POOL_HINTS = (
+    ("mamba", "mamba"), ("swa", "swa"), ("reqtotoken", "req"), ("host", "host"),
+    ("tokentokv", "full"), ("kvcache", "full"),
+)  # fmt: skip
+
+
+def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
+    """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
+    what kind of line it was. Never raises; a truncated line yields what it holds."""
+    header = _HEADER.search(line)
+    if header is None:
+        return _read_headless(line)
+    prefix = _read_prefix(line[: header.start()])
+    if header.group(1) is None:
+        return _leak_record(line, header, prefix)
+    tail = _BATCH_TAIL.match(line, header.end())
+    if tail is None:  # e.g. "Decode batch size list: …" is no batch line
+        return LineKind.UNKNOWN
+    pairs = scan_pairs(line, tail.end())
+    if not pairs:
+        return LineKind.UNKNOWN
+    fields = prefix.fields
+    if tail.group(1) is not None:
+        fields["iteration"] = int(tail.group(1))
+    if tail.group(2) is not None:
+        fields["mixed_running_req"] = int(tail.group(2))
+    fields.update(pairs)
+    event = catalog.DECODE_BATCH.name if header.group(1) == "Decode" else catalog.PREFILL_BATCH.name
+    is_ours = prefix.is_ours or _KV_PART in line
+    return LogRecord(
+        event, SOURCE_POOLSCOPE if is_ours else SOURCE_SGLANG, prefix.timestamp, fields
+    )
+
+
+def _leak_record(line: str, header: re.Match[str], prefix: _Prefix) -> LogRecord:
+    pool = prefix.word or _infer_pool(line[: header.start()])
+    fields: dict[str, FieldValue] = {"pool": pool} if pool else {}
+    fields.update(prefix.fields)
+    fields.update(scan_pairs(line, header.end()))
+    source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
+    return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
+
+
+def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
+    pool_line = _POOL_LINE.search(line)
+    if pool_line is not None:
+        prefix = _read_prefix(line[: pool_line.start()])
+        fields: dict[str, FieldValue] = {"pool": pool_line.group(1), **prefix.fields}
+        fields.update(scan_pairs(line, pool_line.end()))
+        source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
+        return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
+    warning = line.find(_WARNING)
+    if warning >= 0:
+        pairs = scan_pairs(line, warning + len(_WARNING))
+        if pairs:
+            return LeakNumbers(pairs)
+    named = _LEVEL_EVENT.search(line)
+    if named is not None and named.group(1) in _EVENT_NAMES:
+        return LineKind.OTHER
+    return LineKind.UNKNOWN
+
+
+def _read_prefix(text: str) -> _Prefix:
+    prefix = _Prefix()
+    for content in _BRACKET.findall(text):
+        stamp = _TIMESTAMP.match(content)
+        if stamp is not None:
+            _read_timestamp(content, stamp, prefix)
+        elif "=" in content:
+            prefix.fields.update(scan_pairs(content))
+        elif _WORD.fullmatch(content):
+            prefix.word = content
+    return prefix
+
+
+def _read_timestamp(content: str, stamp: re.Match[str], prefix: _Prefix) -> None:
+    """`2024-08-10 10:00:00 TP0` → `2024-08-10T10:00:00` and tp_rank=0; an ISO timestamp alone
+    in the bracket (our layout) is kept exactly as written."""
+    date, separator, clock = stamp.groups()
+    if separator == "T" and stamp.end() == len(content):
+        prefix.timestamp, prefix.is_ours = content, True
+        return
+    prefix.timestamp = f"{date}T{clock.replace(',', '.')}"
+    for name, rank in _RANK.findall(content, stamp.end()):
+        prefix.fields[f"{name.lower()}_rank"] = int(rank)
+
+
+def _infer_pool(head: str) -> str | None:
+    """The pool a leak message names before `leak detected!`, if it names one."""
+    text = _BRACKET.sub("", head).lower().replace("_", "").replace(" ", "")
+    for hint, pool in _POOL_HINTS:
+        if hint in text:
+            return pool
+    return None
