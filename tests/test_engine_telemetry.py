@@ -142,3 +142,18 @@ def test_json_lines_on_disk_use_only_catalog_fields(nemotron_h_dir: Path, tmp_pa
 def _fresh_logging() -> Iterator[None]:
     yield
     reset_logging()
+
+
+def test_host_tier_logs_gpu_and_cpu_tokens_and_exports_the_host_pool(nemotron_h_dir: Path) -> None:
+    """With the host tier, batch lines carry gpu (device-resident) and cpu (host) token parts
+    that equal the full and host pools' used slots, and the gauges include pool=host."""
+    engine = _engine(nemotron_h_dir, host_tier=True, page_size=1, full_tokens=256,
+                     host_recent_tokens=8, host_top_k_pages=2)  # fmt: skip
+    metrics = instrument(engine, "nemotron", ObservabilitySettings(decode_log_interval=1))
+    with capture_logs() as logs:
+        engine.generate([list(range(3, 43))], GREEDY)
+    decode = _events(logs, "decode_batch")[0]
+    assert decode["cpu_token"] == 41 and 0 < decode["gpu_token"] < decode["cpu_token"]
+    assert decode["gpu_token"] == decode["full_token"]
+    assert _sample(metrics, "poolscope_pool_capacity", pool="host") > 0
+    metrics.shutdown()
