@@ -1,6 +1,5 @@
 """The catalog as Markdown (docs/telemetry.md): every metric and event, generated, never typed.
-
-    python -m telemetry.catalog_doc > docs/telemetry.md
+Regenerate it with `python -m telemetry.catalog_doc > docs/telemetry.md`.
 """
 
 from __future__ import annotations
