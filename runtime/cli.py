@@ -112,6 +112,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from runtime.cli_dashboards import add_parser as add_dashboards
     from runtime.cli_logs import add_parser as add_logs
     from runtime.loadgen.args import add_parser as add_loadgen
 
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     add_loadgen(sub)
     add_logs(sub)
+    add_dashboards(sub)
     return parser
 
 

@@ -1,0 +1,139 @@
+"""Prometheus alert rules, built from catalog entries (no metric name is typed here).
+
+Each rule names what happened and what to do; labels carry a severity and, where the metric has
+one, the pool. Unit tests for every rule live in `dashboards/rules_tests/` (`promtool test rules`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telemetry import catalog
+from telemetry.catalog import MetricSpec
+
+SCRAPE_JOB = "poolscope"
+RULES_FILE = "poolscope-alerts.rules.yml"
+NEAR_FULL = 0.95  # pool usage that leaves too little room for decode growth
+RETRACTIONS_PER_S = 0.1  # sustained: more than 30 recomputed requests in 5 minutes
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    expr: str
+    for_: str
+    severity: str
+    summary: str
+    description: str
+
+    def to_dict(self) -> dict[str, object]:
+        rule: dict[str, object] = {"alert": self.name, "expr": self.expr}
+        if self.for_ != "0m":
+            rule["for"] = self.for_
+        rule["labels"] = {"severity": self.severity}
+        rule["annotations"] = {"summary": self.summary, "description": self.description}
+        return rule
+
+
+def _first_increase(spec: MetricSpec, selector: str, window: str = "5m") -> str:
+    """True on a counter's first increase, also for a series that appears already above 0 (its
+    first scrape came after the event: `increase` alone would see no change)."""
+    series = f"{spec.prometheus_name}{{{selector}}}"
+    return (f"increase({series}[{window}]) > 0\nor\n"
+            f"({series} > 0 unless {series} offset {window})")  # fmt: skip
+
+
+def _leak_rule(name: str, kind: str, what: str) -> AlertRule:
+    return AlertRule(
+        name=name, expr=_first_increase(catalog.MEMORY_LEAKS, f'kind="{kind}"'), for_="0m",
+        severity="critical",
+        summary=f"{what} in the {{{{ $labels.pool }}}} pool of {{{{ $labels.instance }}}}",
+        description=(
+            f"The memory checker found a {what.lower()} in the {{{{ $labels.pool }}}} pool: its "
+            "slot states no longer add up to its capacity. Serving continues, but the pool "
+            "shrinks (leak) or may hand one slot to two requests (double free). Look up the "
+            "memory_leak log event for every term, note the workload, and restart the runtime "
+            "to recover the slots."
+        ),
+    )  # fmt: skip
+
+
+def alert_rules() -> list[AlertRule]:
+    usage, running = catalog.POOL_USAGE.prometheus_name, catalog.REQUESTS_RUNNING.prometheus_name
+    sessions = catalog.SESSIONS_OPEN.prometheus_name
+    retracted = catalog.REQUESTS_RETRACTED.prometheus_name
+    return [
+        _leak_rule("PoolscopeMemoryLeak", catalog.LEAK_KINDS[0], "Memory leak"),
+        _leak_rule("PoolscopeDoubleFree", catalog.LEAK_KINDS[1], "Double free"),
+        AlertRule(
+            name="PoolscopePoolNearFull",
+            expr=f"{usage} > {NEAR_FULL}",
+            for_="5m",
+            severity="warning",
+            summary="The {{ $labels.pool }} pool of {{ $labels.instance }} is nearly full",
+            description=(
+                "Used slots (neither free nor evictable) have stayed above "
+                f"{NEAR_FULL:.0%} for 5 minutes. New requests wait and running ones get "
+                "retracted. Give this pool more slots (e.g. --mem-budget-mb or its own size "
+                "flag), lower --max-running-requests, or add replicas."
+            ),
+        ),  # fmt: skip
+        AlertRule(
+            name="PoolscopeUsageStuckAtIdle",
+            expr=(
+                f"{usage} > 0\nand on (instance, model) ({running} == 0)\n"
+                f"and on (instance, model) ({sessions} == 0)"
+            ),
+            for_="10m",
+            severity="warning",
+            summary="The {{ $labels.pool }} pool of {{ $labels.instance }} stays in use while "
+            "nothing runs",
+            description=(
+                "With no running request and no open session every slot should be free or "
+                "evictable, yet usage stayed above zero for 10 minutes: memory is held by "
+                "nobody, a leak the idle check may not have counted. Compare the pool's slot "
+                "partition panel and the idle_check log event; restart to recover."
+            ),
+        ),  # fmt: skip
+        AlertRule(
+            name="PoolscopeRetractionStorm",
+            expr=f"rate({retracted}[5m]) > {RETRACTIONS_PER_S}",
+            for_="5m",
+            severity="warning",
+            summary="{{ $labels.instance }} keeps retracting requests for lack of memory",
+            description=(
+                "Decode keeps running out of memory, so requests are retracted and recomputed: "
+                "throughput drops and latency rises. Find the bottleneck pool on the dashboard "
+                "and give it more slots, or lower --max-running-requests."
+            ),
+        ),  # fmt: skip
+        AlertRule(
+            name="PoolscopeTrackAllocFailures",
+            expr=f"increase({catalog.MAMBA_TRACK_ALLOC_FAILURES.prometheus_name}[10m]) > 0",
+            for_="0m",
+            severity="warning",
+            summary="{{ $labels.instance }} could not take mamba track slots",
+            description=(
+                "With extra_buffer_lazy, a request found no free mamba slot at a track "
+                "boundary, so its state will not be cached and later requests with the same "
+                "prefix recompute it. Give the mamba pool more slots or use extra_buffer."
+            ),
+        ),  # fmt: skip
+        AlertRule(
+            name="PoolscopeTargetDown",
+            expr=f'up{{job="{SCRAPE_JOB}"}} == 0',
+            for_="1m",
+            severity="critical",
+            summary="Prometheus cannot scrape {{ $labels.instance }}",
+            description=(
+                "The runtime's /metrics has not answered for a minute: the runtime is down, "
+                "hung, or unreachable, and every other poolscope alert is blind. Check the "
+                "process, its health endpoint and its logs."
+            ),
+        ),  # fmt: skip
+    ]
+
+
+def rules_document() -> dict[str, object]:
+    """The rule file's content (one group), ready for YAML."""
+    return {"groups": [{"name": "poolscope", "rules": [r.to_dict() for r in alert_rules()]}]}
