@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
@@ -72,17 +72,18 @@ class Metrics:
             metric_readers=self._readers(), resource=self._resource(), views=_histogram_views()
         )
         meter = self.provider.get_meter("poolscope", settings.version)
-        self._sync: dict[MetricSpec, object] = {}
+        self._counters: dict[MetricSpec, Counter] = {}
+        self._histograms: dict[MetricSpec, Histogram] = {}
         for spec in catalog.METRICS:
             if spec.kind is Kind.GAUGE:
                 meter.create_observable_gauge(spec.otel_name, [self._observer(spec)],
                                               spec.unit, spec.description)  # fmt: skip
             elif spec.kind is Kind.COUNTER:
-                self._sync[spec] = meter.create_counter(spec.otel_name, spec.unit,
-                                                        spec.description)  # fmt: skip
+                self._counters[spec] = meter.create_counter(spec.otel_name, spec.unit,
+                                                            spec.description)  # fmt: skip
             else:
-                self._sync[spec] = meter.create_histogram(spec.otel_name, spec.unit,
-                                                          spec.description)  # fmt: skip
+                self._histograms[spec] = meter.create_histogram(spec.otel_name, spec.unit,
+                                                                spec.description)  # fmt: skip
         self._precreate_counters()
 
     def _readers(self) -> list[MetricReader]:
@@ -130,23 +131,22 @@ class Metrics:
         return [dict(zip(spec.labels, combo, strict=True)) for combo in itertools.product(*values)]
 
     def _precreate_counters(self) -> None:
-        for spec, counter in self._sync.items():
-            if spec.kind is Kind.COUNTER:
-                for labels in self.label_sets(spec):
-                    counter.add(0, self._labels(labels))  # type: ignore[attr-defined]
+        for spec, counter in self._counters.items():
+            for labels in self.label_sets(spec):
+                counter.add(0, self._labels(labels))
 
     def add(self, spec: MetricSpec, value: float, **labels: str) -> None:
         """Adds to a counter; labels beyond `model` as keyword arguments."""
         if spec.kind is not Kind.COUNTER:
             raise TypeError(f"{spec.name} is a {spec.kind.value}, not a counter")
         if value:
-            self._sync[spec].add(value, self._labels(labels))  # type: ignore[attr-defined]
+            self._counters[spec].add(value, self._labels(labels))
 
     def record(self, spec: MetricSpec, value: float, **labels: str) -> None:
         """Records one histogram sample."""
         if spec.kind is not Kind.HISTOGRAM:
             raise TypeError(f"{spec.name} is a {spec.kind.value}, not a histogram")
-        self._sync[spec].record(value, self._labels(labels))  # type: ignore[attr-defined]
+        self._histograms[spec].record(value, self._labels(labels))
 
     def force_flush(self) -> bool:
         return self.provider.force_flush()

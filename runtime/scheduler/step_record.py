@@ -45,7 +45,7 @@ class StepRecord:
         duration_s: float,
         scheduler: Scheduler,
         stats: PoolStats,
-        timings: tuple[list[float], list[float]] = ([], []),
+        timings: tuple[list[float], list[float]],
     ) -> StepRecord:
         batch = result.batch
         assert batch is not None
