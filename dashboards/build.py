@@ -10,7 +10,16 @@ from pathlib import Path
 
 import yaml
 
+from dashboards import serving_memory, stack
+from dashboards.alertmanager_config import ALERTMANAGER_FILE, alertmanager_document
 from dashboards.alerts import RULES_FILE, rules_document
+from dashboards.grafana_json import dashboard_json
+from dashboards.grafana_provisioning import (
+    DASHBOARDS_FILE,
+    DATASOURCES_FILE,
+    dashboards_document,
+    datasources_document,
+)
 from dashboards.prometheus_config import PROMETHEUS_FILE, prometheus_document
 
 GENERATED = Path(__file__).resolve().parent / "generated"
@@ -36,8 +45,12 @@ def to_yaml(document: object) -> str:
 def generated_files() -> dict[str, str]:
     """Path under `generated/` → content."""
     return {
+        ALERTMANAGER_FILE: to_yaml(alertmanager_document()),
         RULES_FILE: to_yaml(rules_document()),
         PROMETHEUS_FILE: to_yaml(prometheus_document()),
+        stack.DASHBOARD_FILE: dashboard_json(serving_memory.dashboard()),
+        DATASOURCES_FILE: to_yaml(datasources_document()),
+        DASHBOARDS_FILE: to_yaml(dashboards_document()),
     }
 
 
@@ -53,8 +66,8 @@ def write(out_dir: Path = GENERATED) -> list[Path]:
 
 def stale(out_dir: Path = GENERATED) -> list[str]:
     """Names of generated files that are missing or differ from what the catalog gives now."""
-    return [
+    return sorted(
         name
         for name, content in generated_files().items()
         if not (out_dir / name).is_file() or (out_dir / name).read_text() != content
-    ]
+    )

@@ -112,6 +112,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from runtime.cli_alert_sink import add_parser as add_alert_sink
     from runtime.cli_dashboards import add_parser as add_dashboards
     from runtime.cli_logs import add_parser as add_logs
     from runtime.loadgen.args import add_parser as add_loadgen
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_loadgen(sub)
     add_logs(sub)
     add_dashboards(sub)
+    add_alert_sink(sub)
     return parser
 
 
@@ -132,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime.cli_logs import main as logs_main
 
         return logs_main(argv[1:])
+    if argv[:1] == ["alert-sink"]:  # an HTTP receiver only: no engine imports either
+        from runtime.cli_alert_sink import main as alert_sink_main
+
+        return alert_sink_main(argv[1:])
     from runtime.memory.checker import LeakDetected
 
     args = build_parser().parse_args(argv)

@@ -276,10 +276,16 @@ SERVER_STARTED = EventSpec(
     "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
     "The HTTP server accepts requests; `pools` holds each pool's capacity.",
 )  # fmt: skip
+ALERT_RECEIVED = EventSpec(
+    "alert_received",
+    ("receiver", "status", "alertname", "severity", "pool", "instance", "summary", "starts_at"),
+    "One alert of an Alertmanager webhook post to `poolscope alert-sink`: the receiver (route) "
+    "it came by, firing or resolved, and its labels; absent labels are left out.",
+)
 
 EVENTS: tuple[EventSpec, ...] = (
     PREFILL_BATCH, DECODE_BATCH, IDLE_CHECK, MEMORY_LEAK, REQUEST_RETRACTED, REQUEST_FINISHED,
-    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED,
+    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED, ALERT_RECEIVED,
 )  # fmt: skip
 
 

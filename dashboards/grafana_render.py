@@ -1,0 +1,104 @@
+"""Renders PanelSpecs into a Grafana dashboard with grafanalib, laid out on Grafana's 24-column
+grid, one row panel per RowSpec. `grafana_json.py` then fixes what grafanalib writes wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grafanalib.core as g
+
+from dashboards.panel_spec import PanelSpec, RowSpec, Viz
+
+GRID_WIDTH = 24
+ROW_HEIGHT = 1
+SCHEMA_VERSION = 41  # Grafana 12/13 dashboards; grafanalib's default (12) triggers migrations
+DATASOURCE_TYPE = "prometheus"
+DATASOURCE_VAR = {"type": DATASOURCE_TYPE, "uid": "${datasource}"}
+
+
+@dataclass
+class _Cursor:
+    """Packs panels left to right, wrapping at the grid's width."""
+
+    x: int = 0
+    y: int = 0
+    line_height: int = 0
+
+    def place(self, width: int, height: int) -> g.GridPos:
+        if self.x + width > GRID_WIDTH:
+            self.newline()
+        pos = g.GridPos(h=height, w=width, x=self.x, y=self.y)
+        self.x += width
+        self.line_height = max(self.line_height, height)
+        return pos
+
+    def newline(self) -> None:
+        self.x, self.y, self.line_height = 0, self.y + self.line_height, 0
+
+
+def _targets(spec: PanelSpec) -> list[g.Target]:
+    return [
+        g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i),
+                 datasource=DATASOURCE_VAR, intervalFactor=1, step=None)
+        for i, q in enumerate(spec.queries)
+    ]  # fmt: skip
+
+
+def _steps(spec: PanelSpec) -> list[dict[str, object]]:
+    return [{"color": s.color, "value": s.value} for s in spec.steps]
+
+
+def _unstacked(spec: PanelSpec) -> list[dict[str, object]]:
+    """Overrides drawing the named series as dashed, unfilled, unstacked lines (capacity)."""
+    props = [
+        {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
+        {"id": "custom.fillOpacity", "value": 0},
+        {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+        {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+    ]
+    return [{"matcher": {"id": "byName", "options": name}, "properties": props}
+            for name in spec.unstacked_series]  # fmt: skip
+
+
+def _min_max(spec: PanelSpec) -> dict[str, float]:
+    bounds = {"min": spec.min, "max": spec.max}
+    return {k: v for k, v in bounds.items() if v is not None}
+
+
+def _timeseries(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
+    return g.TimeSeries(
+        title=spec.title, description=spec.description, dataSource=DATASOURCE_VAR,
+        targets=_targets(spec), gridPos=pos, unit=spec.unit, thresholds=_steps(spec),
+        stacking={"mode": "normal", "group": "A"} if spec.is_stacked else {"mode": "none"},
+        fillOpacity=30 if spec.is_stacked else 10, overrides=_unstacked(spec),
+        thresholdsStyleMode="line" if spec.show_thresholds else "off",
+        legendDisplayMode="table", legendPlacement="bottom", legendCalcs=["lastNotNull", "max"],
+        tooltipMode="multi", tooltipSort="desc", colorMode="palette-classic",
+        extraJson={"fieldConfig": {"defaults": _min_max(spec)}},
+    )  # fmt: skip
+
+
+def _stat(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
+    return g.Stat(
+        title=spec.title, description=spec.description, dataSource=DATASOURCE_VAR,
+        targets=_targets(spec), gridPos=pos, format=spec.unit, thresholds=_steps(spec),
+        reduceCalc="lastNotNull", textMode="value_and_name", colorMode="background",
+        graphMode="area", color={"mode": "thresholds"}, noValue="no data",
+        extraJson={"fieldConfig": {"defaults": _min_max(spec)}},
+    )  # fmt: skip
+
+
+def _panel(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
+    return (_stat if spec.viz is Viz.STAT else _timeseries)(spec, pos)
+
+
+def panels(rows: tuple[RowSpec, ...]) -> list[g.Panel]:
+    """Row panels (expanded) followed by their panels, with grid positions."""
+    out: list[g.Panel] = []
+    cursor = _Cursor()
+    for row in rows:
+        cursor.newline()
+        out.append(g.RowPanel(title=row.title, gridPos=cursor.place(GRID_WIDTH, ROW_HEIGHT)))
+        cursor.newline()
+        out.extend(_panel(spec, cursor.place(spec.width, spec.height)) for spec in row.panels)
+    return out

@@ -1,0 +1,166 @@
+"""End to end without Docker: two real runtimes (one with a fault point on) scraped by Debian's
+`prometheus` on loopback with the generated scrape job and rule file. After load, every dashboard
+panel query and every alert expression evaluates, each panel query returns data, and the leak
+alert fires for the faulty runtime's pool only."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from dashboards.alerts import RULES_FILE, alert_rules
+from dashboards.build import GENERATED
+from dashboards.prometheus_config import PROMETHEUS_FILE
+from dashboards.promql import RATE_WINDOW
+from dashboards.serving_memory import panel_specs
+from runtime.engine import Engine
+from runtime.engine_config import EngineConfig
+from runtime.memory.checker import CheckMode
+from runtime.server.app import ServerSettings
+from runtime.server.serve import RunningServer
+from tests.dashboards.processes import prometheus
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus"),
+]
+
+# Frees a finished request's KV pages twice. With the host tier, full-attention KV is given back
+# through the host pool (the device buffer `full` is released by the tier itself), so the double
+# frees show on the host and swa pools.
+FAULT = "kv_double_free"
+FAULT_POOLS = {"host", "swa"}
+TEST_INTERVAL = "1s"  # scrape and evaluate every second instead of 5 s, to keep the test short
+WINDOW = "30s"  # stands in for Grafana's $__rate_interval
+
+
+@dataclass
+class Runtime:
+    url: str
+    engine: Engine
+
+    @property
+    def instance(self) -> str:
+        return self.url.removeprefix("http://")
+
+
+@contextmanager
+def runtime(model: Path, **overrides: Any) -> Iterator[Runtime]:
+    """A real server (uvicorn on loopback) on the model with the host tier on, so every pool
+    (full, swa, mamba, req, host) has data."""
+    config = EngineConfig(model=str(model), host_tier=True, **overrides)
+    server = RunningServer(Engine.from_config(config), ServerSettings(port=0))
+    url = server.start()
+    try:
+        yield Runtime(url, server.engine)
+    finally:
+        server.stop()
+
+
+def prometheus_config(tmp: Path, targets: list[str]) -> Path:
+    """The generated prometheus.yml with loopback targets instead of compose DNS discovery, the
+    generated rule file by path, shorter intervals and no Alertmanager; nothing else changed."""
+    config = yaml.safe_load((GENERATED / PROMETHEUS_FILE).read_text())
+    config["global"] = {"scrape_interval": TEST_INTERVAL, "evaluation_interval": TEST_INTERVAL}
+    config["rule_files"] = [str(GENERATED / RULES_FILE)]
+    config.pop("alerting")
+    (job,) = config["scrape_configs"]
+    del job["dns_sd_configs"], job["relabel_configs"]  # DNS names exist only in compose
+    job["static_configs"] = [{"targets": targets}]
+    path = tmp / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def load(url: str, num_requests: int = 12) -> None:
+    """Completions with a shared prefix, plus a two-turn session left open (its slots show as
+    session_held) until `close_sessions`."""
+    prefix = "Hybrid models keep several memory pools at once, and each one can fill. "
+
+    def one(i: int) -> None:
+        body = {"prompt": prefix + f"request {i} " * (i % 4 + 1), "max_tokens": 12,
+                "temperature": 0, "ignore_eos": True}  # fmt: skip
+        assert httpx.post(f"{url}/v1/completions", json=body, timeout=120).status_code == 200
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(num_requests)))
+    sid = httpx.post(f"{url}/v1/sessions", json={}).json()["id"]
+    for turn in ("first turn of a session", "second turn"):
+        body = {"prompt": turn, "max_tokens": 4, "session_id": sid, "temperature": 0}
+        assert httpx.post(f"{url}/v1/completions", json=body, timeout=120).status_code == 200
+
+
+def query(prom: str, expr: str) -> list[dict]:
+    answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert answer["status"] == "success", (expr, answer)
+    return answer["data"]["result"]
+
+
+def panel_expr(expr: str, instance: str) -> str:
+    """What Grafana sends for one instance and every model."""
+    return (expr.replace(RATE_WINDOW, WINDOW).replace("$instance", instance)
+            .replace("$model", ".*"))  # fmt: skip
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+def firing(prom: str) -> list[dict]:
+    alerts = httpx.get(f"{prom}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+    return [a for a in alerts if a["state"] == "firing"]
+
+
+def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: Path) -> None:
+    """Every panel query returns data for the healthy runtime, every rule evaluates without
+    error, and PoolscopeDoubleFree fires for the faulty runtime's host and swa pools only,
+    while nothing fires for the healthy one."""
+    faulty = {"faults": frozenset({FAULT}), "mem_check": CheckMode.BUSY}
+    with runtime(hybrid_dir) as ok, runtime(hybrid_dir, **faulty) as bad:
+        config = prometheus_config(tmp_path, [ok.instance, bad.instance])
+        with prometheus(config, tmp_path) as prom:
+            wait_for(lambda: len(query(prom, 'up{job="poolscope"} == 1')) == 2)
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(load, (ok.url, bad.url)))
+            time.sleep(3)  # a few scrapes after the load
+            _assert_panels_have_data(prom, ok.instance)
+            _assert_rules_evaluate(prom)
+            wait_for(lambda: any(a["labels"]["alertname"] == "PoolscopeDoubleFree"
+                                 for a in firing(prom)))  # fmt: skip
+            fired = firing(prom)
+    leaks = {(a["labels"]["alertname"], a["labels"]["instance"], a["labels"]["pool"])
+             for a in fired if "pool" in a["labels"]}  # fmt: skip
+    assert leaks == {("PoolscopeDoubleFree", bad.instance, pool) for pool in FAULT_POOLS}
+    assert not [a for a in fired if a["labels"].get("instance") == ok.instance]
+
+
+def _assert_panels_have_data(prom: str, instance: str) -> None:
+    for spec in panel_specs():
+        for q in spec.queries:
+            result = query(prom, panel_expr(q.expr, instance))
+            assert result, (spec.title, q.legend, q.expr)
+            values = [float(r["value"][1]) for r in result]
+            assert any(math.isfinite(v) for v in values), (spec.title, q.legend, values)
+
+
+def _assert_rules_evaluate(prom: str) -> None:
+    for rule in alert_rules():
+        query(prom, rule.expr)  # asserts status success
+    groups = httpx.get(f"{prom}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    loaded = {r["name"]: r for g in groups for r in g["rules"]}
+    assert set(loaded) == {r.name for r in alert_rules()}
+    assert all(r["health"] == "ok" for r in loaded.values()), loaded
