@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -48,21 +48,38 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def prometheus(config: Path, data: Path) -> Iterator[str]:
-    """Debian's `prometheus` serving `config` on a free loopback port; yields its base URL."""
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus is not installed (.ci/run installs it)"
-    port = free_port()
-    log = (data / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={data / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+def _server(name: str, args: list[str], port: int, data: Path) -> Iterator[str]:
+    """Runs the installed binary `name` with `args`, logging to `data/<name>.log`; yields its
+    base URL once `/-/ready` answers, and stops it by PID on exit."""
+    binary = shutil.which(name)
+    assert binary, f"{name} is not installed (.ci/run installs it)"
+    log_path = data / f"{name}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([binary, *args], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{url}/-/ready", proc=proc)
+        try:
+            wait_http(f"{url}/-/ready", proc=proc)
+        except (RuntimeError, TimeoutError) as e:
+            raise AssertionError(f"{name} did not start:\n{log_path.read_text()}") from e
         yield url
     finally:
         stop(proc)
-        log.close()
+
+
+def prometheus(config: Path, data: Path) -> AbstractContextManager[str]:
+    """Debian's `prometheus` serving `config` on a free loopback port; yields its base URL."""
+    port = free_port()
+    args = [f"--config.file={config}", f"--storage.tsdb.path={data / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]  # fmt: skip
+    return _server("prometheus", args, port, data)
+
+
+def alertmanager(config: Path, data: Path) -> AbstractContextManager[str]:
+    """Debian's `prometheus-alertmanager` with `config` on a free loopback port, gossip off;
+    yields its base URL."""
+    port = free_port()
+    args = [f"--config.file={config}", f"--storage.path={data / 'alertmanager'}",
+            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+            "--log.level=warn"]  # fmt: skip
+    return _server("prometheus-alertmanager", args, port, data)

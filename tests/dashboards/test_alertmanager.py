@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -29,6 +27,7 @@ from dashboards.alerts import AlertRule, alert_rules
 from dashboards.build import GENERATED, to_yaml
 from telemetry.alert_sink import AlertSink, ReceivedAlert
 from telemetry.logging import reset_logging
+from tests.dashboards.processes import alertmanager
 
 AMTOOL = shutil.which("amtool")
 ALERTMANAGER = shutil.which("prometheus-alertmanager")
@@ -133,25 +132,6 @@ def _is(
     return match
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"alertmanager never became ready:\n{log.read_text()}")
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[_Stack]:
     """A fresh alert sink on loopback, and prometheus-alertmanager routing to it with the
@@ -163,24 +143,8 @@ def stack(tmp_path: Path) -> Iterator[_Stack]:
         config = tmp_path / ALERTMANAGER_FILE
         document = alertmanager_document(sink.url, critical=FAST, warning=FAST, default=FAST)
         config.write_text(to_yaml(document))
-        url, log = f"http://127.0.0.1:{_free_port()}", tmp_path / "alertmanager.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-                 f"--web.listen-address={url.removeprefix('http://')}",
-                 "--cluster.listen-address=", "--log.level=warn"],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            _wait_ready(url, proc, log)
+        with alertmanager(config, tmp_path) as url:
             yield _Stack(url, sink)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     reset_logging()
 
 

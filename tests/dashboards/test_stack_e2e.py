@@ -1,7 +1,9 @@
 """End to end without Docker: two real runtimes (one with a fault point on) scraped by Debian's
-`prometheus` on loopback with the generated scrape job and rule file. After load, every dashboard
-panel query and every alert expression evaluates, each panel query returns data, and the leak
-alert fires for the faulty runtime's pool only."""
+`prometheus` on loopback with the generated scrape job and rule file, alerting Debian's
+Alertmanager with the generated routes, which posts to `poolscope alert-sink`'s receiver. After
+load, every dashboard panel query and every alert expression evaluates, each panel query returns
+data, and the double-free alert fires for the faulty runtime's pools only and reaches the sink
+by the critical route."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ import httpx
 import pytest
 import yaml
 
+from dashboards.alertmanager_config import ALERTMANAGER_FILE, RouteTimings, alertmanager_document
 from dashboards.alerts import RULES_FILE, alert_rules
-from dashboards.build import GENERATED
+from dashboards.build import GENERATED, to_yaml
 from dashboards.prometheus_config import PROMETHEUS_FILE
 from dashboards.promql import RATE_WINDOW
 from dashboards.serving_memory import panel_specs
@@ -29,7 +32,8 @@ from runtime.engine_config import EngineConfig
 from runtime.memory.checker import CheckMode
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
-from tests.dashboards.processes import prometheus
+from telemetry.alert_sink import AlertSink
+from tests.dashboards.processes import alertmanager, prometheus
 
 pytestmark = [
     pytest.mark.slow,
@@ -68,13 +72,15 @@ def runtime(model: Path, **overrides: Any) -> Iterator[Runtime]:
         server.stop()
 
 
-def prometheus_config(tmp: Path, targets: list[str]) -> Path:
-    """The generated prometheus.yml with loopback targets instead of compose DNS discovery, the
-    generated rule file by path, shorter intervals and no Alertmanager; nothing else changed."""
+def prometheus_config(tmp: Path, targets: list[str], alertmanager_url: str) -> Path:
+    """The generated prometheus.yml with loopback addresses instead of compose DNS names (the
+    runtimes as static targets, the test's Alertmanager), the generated rule file by path, and
+    shorter intervals; nothing else changed."""
     config = yaml.safe_load((GENERATED / PROMETHEUS_FILE).read_text())
     config["global"] = {"scrape_interval": TEST_INTERVAL, "evaluation_interval": TEST_INTERVAL}
     config["rule_files"] = [str(GENERATED / RULES_FILE)]
-    config.pop("alerting")
+    (manager,) = config["alerting"]["alertmanagers"]
+    manager["static_configs"] = [{"targets": [alertmanager_url.removeprefix("http://")]}]
     (job,) = config["scrape_configs"]
     del job["dns_sd_configs"], job["relabel_configs"]  # DNS names exist only in compose
     job["static_configs"] = [{"targets": targets}]
@@ -99,6 +105,14 @@ def load(url: str, num_requests: int = 12) -> None:
     for turn in ("first turn of a session", "second turn"):
         body = {"prompt": turn, "max_tokens": 4, "session_id": sid, "temperature": 0}
         assert httpx.post(f"{url}/v1/completions", json=body, timeout=120).status_code == 200
+
+
+def routes(tmp: Path, sink: AlertSink) -> Path:
+    """The generated routes, posting to the test's sink, with group waits of a second."""
+    fast = RouteTimings(group_wait="1s", group_interval="1s", repeat_interval="1h")
+    path = tmp / ALERTMANAGER_FILE
+    path.write_text(to_yaml(alertmanager_document(sink.url, critical=fast, warning=fast)))
+    return path
 
 
 def query(prom: str, expr: str) -> list[dict]:
@@ -130,8 +144,13 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
     error, and PoolscopeDoubleFree fires for the faulty runtime's host and swa pools only,
     while nothing fires for the healthy one."""
     faulty = {"faults": frozenset({FAULT}), "mem_check": CheckMode.BUSY}
-    with runtime(hybrid_dir) as ok, runtime(hybrid_dir, **faulty) as bad:
-        config = prometheus_config(tmp_path, [ok.instance, bad.instance])
+    with (
+        runtime(hybrid_dir) as ok,
+        runtime(hybrid_dir, **faulty) as bad,
+        AlertSink(port=0) as sink,
+        alertmanager(routes(tmp_path, sink), tmp_path) as manager,
+    ):
+        config = prometheus_config(tmp_path, [ok.instance, bad.instance], manager)
         with prometheus(config, tmp_path) as prom:
             wait_for(lambda: len(query(prom, 'up{job="poolscope"} == 1')) == 2)
             with ThreadPoolExecutor(2) as pool:
@@ -142,10 +161,15 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
             wait_for(lambda: any(a["labels"]["alertname"] == "PoolscopeDoubleFree"
                                  for a in firing(prom)))  # fmt: skip
             fired = firing(prom)
+            assert sink.wait_for(lambda got: len(got) >= len(FAULT_POOLS), timeout_s=30)
     leaks = {(a["labels"]["alertname"], a["labels"]["instance"], a["labels"]["pool"])
              for a in fired if "pool" in a["labels"]}  # fmt: skip
     assert leaks == {("PoolscopeDoubleFree", bad.instance, pool) for pool in FAULT_POOLS}
     assert not [a for a in fired if a["labels"].get("instance") == ok.instance]
+    delivered = {(a.receiver, a.labels["alertname"], a.labels["instance"], a.labels["pool"])
+                 for a in sink.received}  # fmt: skip
+    assert delivered == {("critical", "PoolscopeDoubleFree", bad.instance, pool)
+                         for pool in FAULT_POOLS}  # fmt: skip
 
 
 def _assert_panels_have_data(prom: str, instance: str) -> None:
