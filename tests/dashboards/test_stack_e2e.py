@@ -158,8 +158,7 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
             time.sleep(3)  # a few scrapes after the load
             _assert_panels_have_data(prom, ok.instance)
             _assert_rules_evaluate(prom)
-            wait_for(lambda: any(a["labels"]["alertname"] == "PoolscopeDoubleFree"
-                                 for a in firing(prom)))  # fmt: skip
+            wait_for(lambda: len(double_frees(prom)) >= len(FAULT_POOLS))
             fired = firing(prom)
             assert sink.wait_for(lambda got: len(got) >= len(FAULT_POOLS), timeout_s=30)
     leaks = {(a["labels"]["alertname"], a["labels"]["instance"], a["labels"]["pool"])
@@ -170,6 +169,10 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
                  for a in sink.received}  # fmt: skip
     assert delivered == {("critical", "PoolscopeDoubleFree", bad.instance, pool)
                          for pool in FAULT_POOLS}  # fmt: skip
+
+
+def double_frees(prom: str) -> list[dict]:
+    return [a for a in firing(prom) if a["labels"]["alertname"] == "PoolscopeDoubleFree"]
 
 
 def _assert_panels_have_data(prom: str, instance: str) -> None:
