@@ -113,6 +113,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from runtime.cli_alert_sink import add_parser as add_alert_sink
+    from runtime.cli_bench import add_parser as add_bench
     from runtime.cli_dashboards import add_parser as add_dashboards
     from runtime.cli_logs import add_parser as add_logs
     from runtime.loadgen.args import add_parser as add_loadgen
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_logs(sub)
     add_dashboards(sub)
     add_alert_sink(sub)
+    add_bench(sub)
     return parser
 
 

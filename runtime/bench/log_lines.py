@@ -1,29 +1,16 @@
-"""Benchmark of the log parser: lines per second of `iter_records` for each layout it reads.
-
-    .venv/bin/python bench/logparse_bench.py [--lines N] [--repeat R]
-        [--out bench/results/logparse.json]
-
-For each layout (our JSON lines, our text layout, SGLang's 2024 period form, SGLang's comma form
-with SWA and mamba parts) it generates N realistic lines (one prefill line in ten, the rest
-decode lines), parses them R times and keeps the fastest run. Prints a table and writes JSON:
-{"<layout>": {"lines", "seconds", "lines_per_s"}, ..., "python": ..., "machine": ...}.
-"""
+"""Realistic decode-log lines for the parser benchmark: our JSON and text layouts and two of
+SGLang's text forms (2024 period form; the comma form with SWA and mamba parts). One line in ten
+is a prefill line, the rest decode lines."""
 
 from __future__ import annotations
 
-import argparse
-import platform
 import random
-import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 
 from telemetry import catalog
-from telemetry.logparse import ParseStats, iter_records
 from telemetry.text_layout import render_text
 
 START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
@@ -99,43 +86,6 @@ FORMATS: dict[str, Callable[[random.Random, int], str]] = {
 }
 
 
-def bench(name: str, num_lines: int, repeat: int) -> dict[str, float]:
-    """The fastest of `repeat` parses of `num_lines` generated lines of one layout."""
-    rng = random.Random(0)
-    lines = [FORMATS[name](rng, i) for i in range(num_lines)]
-    best = float("inf")
-    for _ in range(repeat):
-        stats = ParseStats()
-        start = time.perf_counter()
-        for _record in iter_records(lines, stats):
-            pass
-        best = min(best, time.perf_counter() - start)
-        if stats.num_records != num_lines:  # the benchmark must time real parsing
-            raise RuntimeError(f"{name}: only {stats.num_records} of {num_lines} lines parsed")
-    return {"lines": num_lines, "seconds": round(best, 4), "lines_per_s": round(num_lines / best)}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=200_000, help="lines per layout")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per layout; the best counts")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/logparse.json"))
-    args = parser.parse_args(argv)
-    results: dict[str, object] = {}
-    print(f"{'layout':<24}{'lines':>10}{'seconds':>10}{'lines/s':>12}")
-    for name in FORMATS:
-        row = bench(name, args.lines, args.repeat)
-        results[name] = row
-        print(f"{name:<24}{row['lines']:>10}{row['seconds']:>10.3f}{row['lines_per_s']:>12,}")
-    results["python"] = sys.version.split()[0]
-    results["machine"] = (
-        f"{platform.platform()} {platform.machine()} {platform.processor()}".strip()
-    )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def lines(layout: str, num_lines: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return [FORMATS[layout](rng, i) for i in range(num_lines)]

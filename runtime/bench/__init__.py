@@ -1,0 +1,1 @@
+"""Benchmarks behind `poolscope bench`: each prints a table and writes JSON; none is a test."""
