@@ -1,0 +1,169 @@
+"""Scrape benchmark: latency of `GET /metrics` on a real server (uvicorn on loopback, the default
+model) while it decodes 64 streamed requests; sequential scrapes, timed on the client.
+Target (issue 7): p50 <= 5 ms.
+
+    poolscope bench scrape [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from runtime.bench.report import BenchResult, Target
+from runtime.engine import Engine
+from runtime.engine_config import EngineConfig
+from runtime.model.default_model import ensure_default_model
+from runtime.server.app import ServerSettings
+from runtime.server.serve import RunningServer
+from telemetry import catalog
+from telemetry.logging import LogSettings, configure_logging, reset_logging
+
+P50_TARGET_MS = 5.0
+PROMPT_LEN = 24
+START_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    num_reqs: int
+    max_tokens: int
+    num_warmup: int
+    num_scrapes: int
+
+
+class _Load:
+    """`num_reqs` streamed completions on their own event loop thread; `close` disconnects
+    them, which makes the server abort them."""
+
+    def __init__(self, url: str, sizes: _Sizes) -> None:
+        self.url, self.sizes = url, sizes
+        self.num_chunks = 0
+        self._loop = asyncio.new_event_loop()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-load", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._task = self._loop.create_task(self._all())
+        try:
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._loop.close()
+            self._done.set()
+
+    async def _all(self) -> None:
+        limits = httpx.Limits(max_connections=self.sizes.num_reqs + 4)
+        async with httpx.AsyncClient(base_url=self.url, timeout=None, limits=limits) as client:
+            await asyncio.gather(*(self._one(client, i) for i in range(self.sizes.num_reqs)))
+
+    async def _one(self, client: httpx.AsyncClient, i: int) -> None:
+        prompt = [5 + (i + j) % 200 for j in range(PROMPT_LEN)]
+        body = {"prompt": prompt, "stream": True, "max_tokens": self.sizes.max_tokens,
+                "temperature": 0, "ignore_eos": True}  # fmt: skip
+        async with client.stream("POST", "/v1/completions", json=body) as response:
+            async for _line in response.aiter_lines():
+                self.num_chunks += 1
+
+    def close(self) -> None:
+        if not self._done.is_set():
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._done.wait(30)
+
+
+def _num_running(text: str) -> float:
+    name = catalog.REQUESTS_RUNNING.prometheus_name
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise RuntimeError(f"{name} is missing from /metrics")
+
+
+def _wait_running(client: httpx.Client, num_reqs: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while _num_running(client.get("/metrics").text) < num_reqs:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{num_reqs} requests were not running after {START_TIMEOUT_S} s")
+        time.sleep(0.1)
+
+
+def _scrapes(client: httpx.Client, sizes: _Sizes) -> tuple[list[float], list[str], set[int]]:
+    """Seconds per sequential GET /metrics (after warm-up), the bodies, the statuses."""
+    for _ in range(sizes.num_warmup):
+        client.get("/metrics")
+    seconds, bodies, statuses = [], [], set()
+    for _ in range(sizes.num_scrapes):
+        start = time.perf_counter()
+        response = client.get("/metrics")
+        seconds.append(time.perf_counter() - start)
+        bodies.append(response.text)
+        statuses.add(response.status_code)
+    return seconds, bodies, statuses
+
+
+def _engine(cache: Path, sizes: _Sizes) -> Engine:
+    context = PROMPT_LEN + sizes.max_tokens + 8
+    config = EngineConfig(model=str(ensure_default_model(cache)),
+                          max_running_requests=sizes.num_reqs,
+                          full_tokens=sizes.num_reqs * context,
+                          swa_tokens=sizes.num_reqs * 256)  # fmt: skip
+    return Engine.from_config(config)
+
+
+def _measure(engine: Engine, sizes: _Sizes) -> dict[str, object]:
+    server = RunningServer(engine, ServerSettings(host="127.0.0.1", port=0))
+    url = server.start()
+    load = _Load(url, sizes)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            _wait_running(client, sizes.num_reqs)
+            seconds, bodies, statuses = _scrapes(client, sizes)
+    finally:
+        load.close()
+        server.stop()
+    running = [_num_running(body) for body in bodies]
+    return {"seconds": seconds, "statuses": statuses, "running": running,
+            "body_bytes": len(bodies[-1].encode()), "num_chunks": load.num_chunks}  # fmt: skip
+
+
+def _quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(quick: bool) -> BenchResult:
+    sizes = _Sizes(4, 256, 2, 10) if quick else _Sizes(64, 1024, 20, 500)
+    with tempfile.TemporaryDirectory(prefix="poolscope-bench-") as tmp, \
+            open(os.devnull, "w") as devnull:  # fmt: skip
+        configure_logging(LogSettings(format="json", file=Path(tmp) / "server.jsonl"), devnull)
+        try:
+            data = _measure(_engine(Path(tmp), sizes), sizes)
+        finally:
+            reset_logging()
+    ms = [s * 1e3 for s in data["seconds"]]
+    row = {"scrapes": len(ms), "running (min)": min(data["running"]),
+           "running (max)": max(data["running"]), "p50 ms": _quantile(ms, 0.5),
+           "p90 ms": _quantile(ms, 0.9), "p99 ms": _quantile(ms, 0.99), "max ms": max(ms),
+           "mean ms": statistics.mean(ms), "status": ",".join(map(str, sorted(data["statuses"]))),
+           "body bytes": data["body_bytes"]}  # fmt: skip
+    note = (
+        "keep-alive answers wait ~40 ms for the client's delayed ACK: RunningServer.bind makes "
+        "its socket with proto 0, so asyncio never sets TCP_NODELAY on accepted connections"
+    )
+    targets = [Target("/metrics p50 ms", row["p50 ms"], "<=", P50_TARGET_MS, note)]
+    details = {"num_requests": sizes.num_reqs, "num_warmup": sizes.num_warmup,
+               "stream_chunks": data["num_chunks"], "load_avg_1m": os.getloadavg()[0]}  # fmt: skip
+    return BenchResult("scrape", list(row), [row], targets, details, is_quick=quick)
