@@ -1,0 +1,234 @@
+"""Throughput benchmark: output tokens/s of poolscope vs transformers on the same checkpoints,
+prompts and greedy outputs (fp32, this CPU), plus the decode roofline (issue 7, item 1).
+
+    poolscope bench throughput [--quick] --out DIR
+
+Workloads: uniform (32 requests, 128 prompt + 128 new tokens) and mixed (64 requests, seeded
+prompts 16-512 and outputs 16-256 tokens; transformers runs padded static batches of 32).
+Targets: ratio >= 1.0 on uniform, >= 2.0 on mixed. Systems alternate within each repeat; the
+ratio is taken pair by pair (same repeat) and reported as the median of the pairs.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from runtime.bench.checkpoints import MODEL_TYPES, build_checkpoint
+from runtime.bench.report import BenchResult, Spread, Target
+from runtime.bench.roofline import Roofline, copy_bandwidth, decode_bytes, profile_decode
+from runtime.engine import Engine
+from runtime.engine_config import EngineConfig
+from runtime.engine_observer import EngineObserver
+from runtime.memory.checker import CheckMode
+from runtime.scheduler.batch import Phase
+from runtime.scheduler.sampling_params import SamplingParams
+from runtime.scheduler.step_record import StepRecord
+
+TARGETS = {"uniform": 1.0, "mixed": 2.0}
+FIRST_TOKEN_ID = 4  # prompts avoid the low ids HF configs use for BOS, EOS and PAD
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Token-id prompts and the number of output tokens each request asks for."""
+
+    name: str
+    prompts: list[list[int]]
+    num_outputs: list[int]
+    hf_batch_size: int
+
+    @property
+    def num_output_tokens(self) -> int:
+        return sum(self.num_outputs)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run: the issue's in full mode, tiny ones in quick mode (CI)."""
+
+    checkpoint: str
+    uniform: tuple[int, int, int]  # requests, prompt tokens, new tokens
+    mixed: tuple[int, tuple[int, int], tuple[int, int]]  # requests, prompt range, output range
+    hf_batch_size: int
+    repeats: int
+    copy_mib: int
+
+
+FULL = Plan("bench", (32, 128, 128), (64, (16, 512), (16, 256)), 32, repeats=3, copy_mib=256)
+QUICK = Plan("tiny", (4, 8, 4), (4, (4, 16), (2, 8)), 2, repeats=1, copy_mib=8)
+
+
+def workloads(plan: Plan, vocab: int, seed: int = 0) -> list[Workload]:
+    """The uniform and mixed workloads; the same seed gives the same prompts and lengths."""
+    rng = random.Random(seed)
+
+    def prompt(n: int) -> list[int]:
+        return [rng.randrange(FIRST_TOKEN_ID, vocab) for _ in range(n)]
+
+    num, prompt_len, new = plan.uniform
+    uniform = Workload("uniform", [prompt(prompt_len) for _ in range(num)], [new] * num,
+                       plan.hf_batch_size)  # fmt: skip
+    num, (p_lo, p_hi), (o_lo, o_hi) = plan.mixed
+    lengths = [(rng.randint(p_lo, p_hi), rng.randint(o_lo, o_hi)) for _ in range(num)]
+    mixed = Workload("mixed", [prompt(p) for p, _ in lengths], [o for _, o in lengths],
+                     plan.hf_batch_size)  # fmt: skip
+    return [uniform, mixed]
+
+
+class _DecodeSteps(EngineObserver):
+    """Collects the duration of every decode step that ran `batch` requests."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch, self.durations = batch, []
+
+    def on_step(self, record: StepRecord) -> None:
+        if record.phase is Phase.DECODE and record.num_reqs == self.batch:
+            self.durations.append(record.duration_s)
+
+
+def _engine(model_dir: Path, work: Workload) -> Engine:
+    """A fresh engine (empty prefix cache) whose pools hold the whole workload at once."""
+    num = len(work.prompts)
+    tokens = sum(len(p) + n for p, n in zip(work.prompts, work.num_outputs, strict=True))
+    config = EngineConfig(
+        model=str(model_dir), dtype="float32", device="cpu", full_tokens=tokens + 64,
+        swa_tokens=tokens + 64, mamba_slots=2 * num + 4, max_running_requests=max(64, num),
+        max_context=2048, mem_check=CheckMode.IDLE,
+    )  # fmt: skip
+    return Engine.from_config(config)
+
+
+def poolscope_run(
+    model_dir: Path, work: Workload, steps: _DecodeSteps | None = None
+) -> tuple[float, int]:
+    """Seconds to run the workload to completion on a fresh engine, and output tokens."""
+    engine = _engine(model_dir, work)
+    if steps is not None:
+        engine.observers.append(steps)
+    start = time.perf_counter()
+    reqs = [engine.add_request(p, SamplingParams(max_tokens=n, temperature=0, ignore_eos=True))
+            for p, n in zip(work.prompts, work.num_outputs, strict=True)]  # fmt: skip
+    while engine.step():
+        pass
+    seconds = time.perf_counter() - start
+    if any(not r.is_finished for r in reqs):
+        raise RuntimeError("poolscope stopped with requests unfinished")
+    return seconds, sum(len(r.output_ids) for r in reqs)
+
+
+def hf_run(model: torch.nn.Module, work: Workload) -> tuple[float, int]:
+    """Seconds for transformers to run the workload in padded static batches, and the output
+    tokens a user gets (each request's own count, not the batch's longest)."""
+    pad = model.config.pad_token_id if model.config.pad_token_id is not None else 0
+    start, tokens = time.perf_counter(), 0
+    for lo in range(0, len(work.prompts), work.hf_batch_size):
+        prompts = work.prompts[lo : lo + work.hf_batch_size]
+        wanted = work.num_outputs[lo : lo + work.hf_batch_size]
+        width = max(map(len, prompts))
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # [B, T] left-padded
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])  # [B, T]
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(wanted),
+                                 min_new_tokens=max(wanted), do_sample=False,
+                                 pad_token_id=pad)  # fmt: skip
+        new = out.shape[1] - width  # NOTE: min_new_tokens keeps EOS from ending rows early
+        tokens += sum(min(n, new) for n in wanted)
+    return time.perf_counter() - start, tokens
+
+
+def _hf_model(model_dir: Path) -> torch.nn.Module:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+
+def _warm_up(model_dir: Path, hf: torch.nn.Module, work: Workload) -> None:
+    small = Workload(work.name, work.prompts[:4], [min(n, 8) for n in work.num_outputs[:4]], 2)
+    poolscope_run(model_dir, small)
+    hf_run(hf, small)
+
+
+def _measure(model_dir: Path, hf: torch.nn.Module, work: Workload, repeats: int,
+             steps: _DecodeSteps) -> dict[str, object]:  # fmt: skip
+    """Alternates the systems `repeats` times; returns one table row."""
+    ours, theirs, ratios = [], [], []
+    for i in range(repeats):
+        order = (0, 1) if i % 2 == 0 else (1, 0)
+        runs: dict[int, tuple[float, int]] = {}
+        for side in order:
+            runs[side] = poolscope_run(model_dir, work, steps) if side == 0 else hf_run(hf, work)
+        (s_ours, n_ours), (s_hf, n_hf) = runs[0], runs[1]
+        if n_ours != n_hf or n_ours != work.num_output_tokens:
+            raise RuntimeError(f"output tokens differ: poolscope {n_ours}, transformers {n_hf}, "
+                               f"asked {work.num_output_tokens}")  # fmt: skip
+        ours.append(n_ours / s_ours)
+        theirs.append(n_hf / s_hf)
+        ratios.append(ours[-1] / theirs[-1])
+    a, b, r = Spread.of(ours), Spread.of(theirs), Spread.of(ratios)
+    return {"workload": work.name, "requests": len(work.prompts),
+            "output tokens": work.num_output_tokens, "poolscope tok/s": a.median,
+            "poolscope ±": a.rel_spread, "transformers tok/s": b.median,
+            "transformers ±": b.rel_spread, "ratio": r.median, "ratio min": r.min,
+            "ratio max": r.max, "repeats": repeats,
+            "poolscope output tokens": n_ours, "transformers output tokens": n_hf}  # fmt: skip
+
+
+COLUMNS = ["model", "workload", "requests", "output tokens", "poolscope tok/s", "poolscope ±",
+           "transformers tok/s", "transformers ±", "ratio", "ratio min", "ratio max",
+           "repeats"]  # fmt: skip
+
+
+def _bench_model(
+    model_type: str, plan: Plan, root: Path, bandwidth: float
+) -> tuple[list[dict[str, object]], Roofline]:
+    model_dir = build_checkpoint(model_type, root / model_type, plan.checkpoint)
+    hf = _hf_model(model_dir)
+    works = workloads(plan, hf.config.vocab_size)
+    uniform = works[0]
+    steps = _DecodeSteps(len(uniform.prompts))
+    rows = []
+    for work in works:
+        _warm_up(model_dir, hf, work)
+        row = _measure(model_dir, hf, work, plan.repeats, steps if work is uniform else None)
+        rows.append({"model": model_type, **row})
+    num, prompt_len, new = plan.uniform
+    engine = _engine(model_dir, uniform)
+    bytes_per_step = decode_bytes(engine.lm, num, prompt_len + new // 2)
+    step_s = statistics.median(steps.durations) if steps.durations else float("nan")
+    return rows, Roofline(model_type, bytes_per_step, bandwidth, step_s, hf.config.vocab_size)
+
+
+def _note(model_dir: Path, plan: Plan, vocab: int) -> str:
+    """What dominates our decode step, from a short torch.profiler run (for missed targets)."""
+    work = workloads(plan, vocab)[0]
+    top = profile_decode(_engine(model_dir, work), work.prompts, steps=4)
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in top)
+    return f"poolscope decode step at batch {len(work.prompts)}, share of wall time: {shares}"
+
+
+def run(quick: bool) -> BenchResult:
+    plan = QUICK if quick else FULL
+    bandwidth = copy_bandwidth(plan.copy_mib, repeats=3 if quick else 7)
+    rows, rooflines, targets = [], [], []
+    with tempfile.TemporaryDirectory(prefix="poolscope-throughput-") as tmp:
+        root = Path(tmp)
+        for model_type in MODEL_TYPES:
+            model_rows, roofline = _bench_model(model_type, plan, root, bandwidth)
+            rows += model_rows
+            rooflines.append(roofline)
+            note = ""
+            for row in model_rows:
+                name, limit = f"{model_type} {row['workload']} ratio", TARGETS[str(row["workload"])]
+                if float(row["ratio"]) < limit and not note:
+                    note = _note(root / model_type, plan, roofline.vocab)
+                targets.append(Target(name, float(row["ratio"]), ">=", limit, note))
+    details = {"copy_bandwidth_gb_s": bandwidth / 1e9,
+               "roofline": {r.model_type: r.as_dict() for r in rooflines}}  # fmt: skip
+    return BenchResult("throughput", COLUMNS, rows, targets, details, is_quick=quick)
