@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -78,6 +78,10 @@ def iter_records(lines: Iterable[str], stats: ParseStats) -> Iterator[LogRecord]
     for line in lines:
         stats.num_lines += 1
         outcome = _read_line(line)
+        if type(outcome) is LogRecord and pending is None:  # the common case, first
+            stats.records[outcome.event] = stats.records.get(outcome.event, 0) + 1
+            yield outcome
+            continue
         if pending is not None:
             if isinstance(outcome, LogRecord) and outcome.event == catalog.MEMORY_LEAK.name:
                 _merge(outcome, pending)
@@ -128,13 +132,19 @@ def _read_json(text: str) -> LogRecord | LineKind:
     event = obj.pop("event")
     timestamp = obj.pop("timestamp", None)
     obj.pop("level", None)
+    if not _SCALARS.issuperset(map(type, obj.values())):  # checked in C; rarely true
+        _flatten_odd(obj)
+    return LogRecord(event, SOURCE_POOLSCOPE, timestamp if type(timestamp) is str else None, obj)
+
+
+def _flatten_odd(obj: dict[str, Any]) -> None:
+    """None values are left out, dicts and lists become the text layout's compact JSON."""
     odd = [key for key, value in obj.items() if type(value) not in _SCALARS]
-    for key in odd:  # None is left out, dicts and lists become the text layout's compact JSON
+    for key in odd:
         if obj[key] is None:
             del obj[key]
         else:
             obj[key] = compact_json(obj[key])
-    return LogRecord(event, SOURCE_POOLSCOPE, timestamp if type(timestamp) is str else None, obj)
 
 
 def _merge(record: LogRecord, pending: LeakNumbers) -> None:

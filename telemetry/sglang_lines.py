@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from telemetry import catalog
 from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
@@ -63,6 +64,12 @@ _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
 )
+# The common batch line in one anchored match instead of a search of the whole line: no bracket
+# or one timestamp bracket (groups as _TIMESTAMP.match of its content, then the rest), one space,
+# the header, then _BATCH_TAIL's groups.
+_FAST_BATCH = re.compile(
+    rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] )?(Decode|Prefill) batch{_BATCH_TAIL.pattern}"
+)
 _RANK = re.compile(r"\b([A-Z]{2,4})(\d+)\b")
 _WORD = re.compile(r"[a-z][a-z_]*")
 _POOL_LINE = re.compile(rf"\[({'|'.join(catalog.POOLS)})\][ \t]+(?=[A-Za-z_.]+=)")
@@ -80,6 +87,13 @@ _POOL_HINTS = (
 def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
     what kind of line it was. Never raises; a truncated line yields what it holds."""
+    fast = _FAST_BATCH.match(line)
+    if fast is not None:
+        date, separator, clock, rest, name, iteration, mixed = fast.groups()
+        # NOTE: _HEADER would stop earlier at a header inside the bracket; leave those to it.
+        if not rest or ("batch" not in rest and "leak detected!" not in rest):
+            prefix = _Prefix() if date is None else _stamp_prefix(date, separator, clock, rest)
+            return _batch_record(line, fast.end(), name, (iteration, mixed), prefix)
     header = _HEADER.search(line)
     if header is None:
         return _read_headless(line)
@@ -89,16 +103,25 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     tail = _BATCH_TAIL.match(line, header.end())
     if tail is None:  # e.g. "Decode batch size list: …" is no batch line
         return LineKind.UNKNOWN
-    pairs = scan_pairs(line, tail.end())
+    return _batch_record(line, tail.end(), header.group(1), tail.groups(), prefix)
+
+
+def _batch_record(
+    line: str, body: int, name: str, tail: tuple[str | None, ...], prefix: _Prefix
+) -> LogRecord | LineKind:
+    """The record of a batch line whose header `name` (Decode/Prefill) and tail (iteration,
+    mixed running requests) are read and whose parts start at `body`."""
+    pairs = scan_pairs(line, body)
     if not pairs:
         return LineKind.UNKNOWN
     fields = prefix.fields
-    if tail.group(1) is not None:
-        fields["iteration"] = int(tail.group(1))
-    if tail.group(2) is not None:
-        fields["mixed_running_req"] = int(tail.group(2))
+    iteration, mixed = tail
+    if iteration is not None:
+        fields["iteration"] = int(iteration)
+    if mixed is not None:
+        fields["mixed_running_req"] = int(mixed)
     fields.update(pairs)
-    event = catalog.DECODE_BATCH.name if header.group(1) == "Decode" else catalog.PREFILL_BATCH.name
+    event = catalog.DECODE_BATCH.name if name == "Decode" else catalog.PREFILL_BATCH.name
     is_ours = prefix.is_ours or _KV_PART in line
     return LogRecord(
         event, SOURCE_POOLSCOPE if is_ours else SOURCE_SGLANG, prefix.timestamp, fields
@@ -136,26 +159,44 @@ def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
 def _read_prefix(text: str) -> _Prefix:
     prefix = _Prefix()
     for content in _BRACKET.findall(text):
-        stamp = _TIMESTAMP.match(content)
-        if stamp is not None:
-            _read_timestamp(content, stamp, prefix)
-        elif "=" in content:
-            prefix.fields.update(scan_pairs(content))
-        elif _WORD.fullmatch(content):
-            prefix.word = content
+        _read_bracket(content, prefix)
     return prefix
 
 
+def _read_bracket(content: str, prefix: _Prefix) -> None:
+    """Adds what one bracket's `content` says to `prefix`."""
+    stamp = _TIMESTAMP.match(content)
+    if stamp is not None:
+        _read_timestamp(content, stamp, prefix)
+    elif "=" in content:
+        prefix.fields.update(scan_pairs(content))
+    elif _WORD.fullmatch(content):
+        prefix.word = content
+
+
 def _read_timestamp(content: str, stamp: re.Match[str], prefix: _Prefix) -> None:
+    date, separator, clock = stamp.groups()
+    read = _stamp_prefix(date, separator, clock, content[stamp.end() :])
+    prefix.timestamp, prefix.is_ours = read.timestamp, prefix.is_ours or read.is_ours
+    prefix.fields.update(read.fields)
+
+
+def _stamp_prefix(date: str, separator: str, clock: str, rest: str) -> _Prefix:
     """`2024-08-10 10:00:00 TP0` → `2024-08-10T10:00:00` and tp_rank=0; an ISO timestamp alone
     in the bracket (our layout) is kept exactly as written."""
-    date, separator, clock = stamp.groups()
-    if separator == "T" and stamp.end() == len(content):
-        prefix.timestamp, prefix.is_ours = content, True
-        return
-    prefix.timestamp = f"{date}T{clock.replace(',', '.')}"
-    for name, rank in _RANK.findall(content, stamp.end()):
-        prefix.fields[f"{name.lower()}_rank"] = int(rank)
+    if separator == "T" and not rest:
+        return _Prefix(f"{date}T{clock}", is_ours=True)
+    # the clock's last character decides whether a tag right after it starts at a word boundary
+    ranks = _ranks(clock[-1] + rest) if rest else ()
+    return _Prefix(f"{date}T{clock.replace(',', '.')}", fields=dict(ranks))
+
+
+@lru_cache(maxsize=256)
+def _ranks(text: str) -> tuple[tuple[str, int], ...]:
+    """The rank tags in `text[1:]` (` DP0 TP3` → dp_rank 0, tp_rank 3), cached because every line
+    of a process repeats them. `text[0]` is the timestamp's last character: it decides whether
+    a tag right after the timestamp starts at a word boundary."""
+    return tuple((f"{name.lower()}_rank", int(rank)) for name, rank in _RANK.findall(text, 1))
 
 
 def _infer_pool(head: str) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from telemetry.log_record import FieldValue
+from telemetry.pair_templates import PairTemplates
 
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
 _UNIT = re.compile(r"\([^)]*\)")
@@ -83,18 +84,36 @@ def scan_pairs(text: str, pos: int = 0) -> dict[str, FieldValue]:
     in order (a later repeat of a key wins). Text that is no pair is passed over; never raises.
 
     NOTE: the common `label: value, label: value` text is split on `, ` (several times faster than
-    the regex); a part that is no plain `label: value` pair, and any text with quotes or JSON, is
-    read by the regex, which is the reference grammar."""
+    the regex), and once seen its labels become a template (`telemetry.pair_templates`) that
+    reads the next such line in one match; a part that is no plain `label: value` pair, and any
+    text with quotes or JSON, is read by the regex, which is the reference grammar."""
     if '"' in text or "{" in text:
         return _scan_regex(text, pos)
+    known = _TEMPLATES.read(text, pos)
+    if known is not None:
+        return known
+    parts = text[pos:].split(", ")
+    if parts[-1] == "":  # SGLang's comma form ends with `, `; an empty part holds no pair
+        parts.pop()
+    return _scan_parts(parts)
+
+
+def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
+    """The pairs of the parts of a text; learns the text's template when all parts are plain."""
     pairs: dict[str, FieldValue] = {}
-    for part in text[pos:].split(", "):
+    labels: list[str] = []
+    keys: list[str] = []
+    for part in parts:
         label, colon, value = part.partition(": ")
         key = _plain_key(label) if colon else None
         if key is not None and value and " " not in value and "=" not in value and ":" not in value:
-            pairs[key] = int(value) if value.isdecimal() else parse_value(value)
+            pairs[key] = _VALUES[value]
+            labels.append(label)
+            keys.append(key)
         elif part:
             pairs.update(_scan_regex(part, 0))
+    if labels and len(labels) == len(parts):
+        _TEMPLATES.learn(labels, keys)
     return pairs
 
 
@@ -103,6 +122,28 @@ def _scan_regex(text: str, pos: int) -> dict[str, FieldValue]:
         normalise_key(key): _typed(whole, decimal, other)
         for key, whole, decimal, other in _PAIR.findall(text, pos)
     }
+
+
+class _ValueMemo(dict[str, FieldValue]):
+    """parse_value, memoised: a log repeats most value texts (usages, small counts, `True`), and
+    a dict hit costs no Python call. Cleared when full, so memory stays bounded."""
+
+    def __missing__(self, text: str) -> FieldValue:
+        if len(self) >= _MEMO_SIZE:
+            self.clear()
+        # a miss is mostly a fresh count or rate: parse_value's first two cases, without a call
+        if text.isdecimal():
+            value = self[text] = int(text)
+        elif text.replace(".", "", 1).isdecimal():
+            value = self[text] = float(text)
+        else:
+            value = self[text] = parse_value(text)
+        return value
+
+
+_MEMO_SIZE = 1 << 16
+_VALUES = _ValueMemo()
+_TEMPLATES = PairTemplates(_VALUES)
 
 
 def _typed(whole: str, decimal: str, other: str) -> FieldValue:
