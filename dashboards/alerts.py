@@ -1,7 +1,8 @@
 """Prometheus alert rules, built from catalog entries (no metric name is typed here).
 
 Each rule names what happened and what to do; labels carry a severity and, where the metric has
-one, the pool. Unit tests for every rule live in `dashboards/rules_tests/` (`promtool test rules`).
+one, the pool. `tests/dashboards/test_alert_rules.py` unit-tests every rule with
+`promtool test rules`.
 """
 
 from __future__ import annotations

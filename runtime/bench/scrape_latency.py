@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from runtime.bench.report import BenchResult, Target
 from runtime.engine import Engine
 from runtime.engine_config import EngineConfig
+from runtime.loadgen.report import percentile
 from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
@@ -139,11 +140,6 @@ def _measure(engine: Engine, sizes: _Sizes) -> dict[str, object]:
             "body_bytes": len(bodies[-1].encode()), "num_chunks": load.num_chunks}  # fmt: skip
 
 
-def _quantile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def run(quick: bool) -> BenchResult:
     sizes = _Sizes(4, 256, 2, 10) if quick else _Sizes(64, 1024, 20, 500)
     with tempfile.TemporaryDirectory(prefix="poolscope-bench-") as tmp, \
@@ -155,8 +151,8 @@ def run(quick: bool) -> BenchResult:
             reset_logging()
     ms = [s * 1e3 for s in data["seconds"]]
     row = {"scrapes": len(ms), "running (min)": min(data["running"]),
-           "running (max)": max(data["running"]), "p50 ms": _quantile(ms, 0.5),
-           "p90 ms": _quantile(ms, 0.9), "p99 ms": _quantile(ms, 0.99), "max ms": max(ms),
+           "running (max)": max(data["running"]), "p50 ms": percentile(ms, 50),
+           "p90 ms": percentile(ms, 90), "p99 ms": percentile(ms, 99), "max ms": max(ms),
            "mean ms": statistics.mean(ms), "status": ",".join(map(str, sorted(data["statuses"]))),
            "body bytes": data["body_bytes"]}  # fmt: skip
     note = (
