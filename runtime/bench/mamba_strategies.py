@@ -1,6 +1,6 @@
 """Mamba strategies benchmark: with one fixed mamba pool capacity, `extra_buffer` (1 working + 2
 track slots per running request) against `extra_buffer_lazy` (1 working + 1 track, a second only
-across a track boundary) on a workload that saturates the pool.
+across a decode track boundary) on a workload that saturates the pool.
 
 Reports per strategy: peak concurrently running requests, mean mamba slots per running request
 (over steps with at least one running), prefix-cache hit rate (cached / prompt tokens) and lazy
@@ -224,17 +224,15 @@ def _ratio_note(workload: Workload, runs: Runs) -> str:
     locked = statistics.median(r.locked_per_running for r in lazy)
     return (
         f"not max_running_requests ({workload.num_requests}) nor KV (sized for all requests): "
-        f"every prefill chunk ends on a track boundary, and lazy takes its second slot while "
-        f"the chunk is scheduled, before admissions (3 per prefilling request); each "
-        f"mid-prefill snapshot is then forked into the tree and locked by its request "
-        f"({locked:.2g} locked per running request). See the decode-crossing rows"
+        f"mamba slots held by running requests, plus mid-prefill snapshots forked into the "
+        f"tree and locked by their request ({locked:.2g} locked per running request)"
     )
 
 
 def _targets(workload: Workload, runs: Runs) -> list[Target]:
     ratio = statistics.median(peak_ratios(runs))
     lazy_slots = statistics.median(r.slots_per_running for r in runs[STRATEGIES[1]])
-    slots_note = "lazy holds its second track slot outside boundaries: an early allocation"
+    slots_note = "lazy holds a second track slot outside a decode boundary step: a slot not freed"
     return [
         Target(f"peak running, lazy / extra_buffer ({TARGET_WORKLOAD})", ratio, ">=",
                PEAK_RATIO_TARGET, _ratio_note(workload, runs)),

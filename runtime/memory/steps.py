@@ -91,6 +91,7 @@ class Steps:
             mamba_tracker.prepare_boundary(
                 held.mamba, self.config.mamba_strategy, pool,
                 make_room=lambda: self.cache.evict("mamba", 1) > 0,
+                in_prefill=new_len < held.prefill_end,
             )  # fmt: skip
             if held.mamba.skip_cache and not skipped:
                 self.counters["track_alloc_failures"] += 1

@@ -82,16 +82,32 @@ def test_extra_buffer_caches_kv_only_up_to_the_last_snapshot() -> None:
     _clean(mm)
 
 
-def test_lazy_takes_the_second_track_slot_only_at_a_boundary() -> None:
+def test_lazy_takes_the_second_track_slot_only_at_a_decode_boundary() -> None:
     mm = _mm(page_size=4, mamba_strategy=MambaStrategy.EXTRA_BUFFER_LAZY, track_interval=8)
-    req = start(mm, "a", list(range(12)), chunk=4)
+    req = start(mm, "a", list(range(7)), chunk=7)
     assert req is not None
-    step(mm, req, 4)
+    step(mm, req, 7)
     assert mm.stats().pools["mamba"].running == 2
-    mm.alloc_extend(req, 4)  # ends on the boundary at 8: the second slot is taken now
+    req.tokens.append(7)
+    mm.alloc_extend(req, 1)  # a decode step ending on the boundary at 8: the second slot now
     assert mm.stats().pools["mamba"].running == 3
     mm.after_forward(req)  # the snapshot moved to the new slot; the old one is freed
     assert mm.stats().pools["mamba"].running == 2
+    assert req.held.mamba.track_len == 8 and not req.held.mamba.skip_cache
+    _clean(mm)
+
+
+def test_lazy_prefill_chunk_on_a_boundary_overwrites_its_only_track_slot() -> None:
+    """Mid-prefill, no step can finish the request, so no second slot is needed (#27118)."""
+    mm = _mm(page_size=4, mamba_strategy=MambaStrategy.EXTRA_BUFFER_LAZY, track_interval=8)
+    req = start(mm, "a", list(range(20)), chunk=8)
+    assert req is not None
+    (track,) = req.held.mamba.track
+    mm.alloc_extend(req, 8)  # a prefill chunk ending on the boundary at 8
+    assert mm.stats().pools["mamba"].running == 2
+    mm.after_forward(req)
+    assert req.held.mamba.track == [track] and req.held.mamba.track_len == 8
+    assert mm.counters["track_alloc_failures"] == 0
     _clean(mm)
 
 
