@@ -1,5 +1,6 @@
 """Scrape benchmark: latency of `GET /metrics` on a real server (uvicorn on loopback, the default
-model) while it decodes 64 streamed requests; sequential scrapes, timed on the client.
+model) while it decodes 64 streamed requests sent from a child process; sequential scrapes, timed
+on the client.
 Target (issue 7): p50 <= 5 ms.
 
     poolscope bench scrape [--quick]
@@ -8,12 +9,13 @@ Target (issue 7): p50 <= 5 ms.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import statistics
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 import httpx
@@ -43,45 +45,43 @@ class _Sizes:
 
 
 class _Load:
-    """`num_reqs` streamed completions on their own event loop thread; `close` disconnects
-    them, which makes the server abort them."""
+    """`num_reqs` streamed completions from a child process (as from real clients: their
+    chunk handling does not compete with the server for its GIL); `close` ends the process,
+    which disconnects them and makes the server abort them."""
 
     def __init__(self, url: str, sizes: _Sizes) -> None:
-        self.url, self.sizes = url, sizes
-        self.num_chunks = 0
-        self._loop = asyncio.new_event_loop()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-load", daemon=True)
-        self._thread.start()
+        context = multiprocessing.get_context("spawn")
+        self._chunks = context.Value("q", 0)
+        self._process = context.Process(target=_load_main, args=(url, sizes, self._chunks),
+                                        name="bench-load", daemon=True)  # fmt: skip
+        self._process.start()
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._task = self._loop.create_task(self._all())
-        try:
-            self._loop.run_until_complete(self._task)
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self._loop.close()
-            self._done.set()
-
-    async def _all(self) -> None:
-        limits = httpx.Limits(max_connections=self.sizes.num_reqs + 4)
-        async with httpx.AsyncClient(base_url=self.url, timeout=None, limits=limits) as client:
-            await asyncio.gather(*(self._one(client, i) for i in range(self.sizes.num_reqs)))
-
-    async def _one(self, client: httpx.AsyncClient, i: int) -> None:
-        prompt = [5 + (i + j) % 200 for j in range(PROMPT_LEN)]
-        body = {"prompt": prompt, "stream": True, "max_tokens": self.sizes.max_tokens,
-                "temperature": 0, "ignore_eos": True}  # fmt: skip
-        async with client.stream("POST", "/v1/completions", json=body) as response:
-            async for _line in response.aiter_lines():
-                self.num_chunks += 1
+    @property
+    def num_chunks(self) -> int:
+        return int(self._chunks.value)
 
     def close(self) -> None:
-        if not self._done.is_set():
-            self._loop.call_soon_threadsafe(self._task.cancel)
-        self._done.wait(30)
+        self._process.terminate()
+        self._process.join(30)
+
+
+def _load_main(url: str, sizes: _Sizes, chunks: Synchronized) -> None:
+    asyncio.run(_all(url, sizes, chunks))
+
+
+async def _all(url: str, sizes: _Sizes, chunks: Synchronized) -> None:
+    limits = httpx.Limits(max_connections=sizes.num_reqs + 4)
+    async with httpx.AsyncClient(base_url=url, timeout=None, limits=limits) as client:
+        await asyncio.gather(*(_one(client, i, sizes, chunks) for i in range(sizes.num_reqs)))
+
+
+async def _one(client: httpx.AsyncClient, i: int, sizes: _Sizes, chunks: Synchronized) -> None:
+    prompt = [5 + (i + j) % 200 for j in range(PROMPT_LEN)]
+    body = {"prompt": prompt, "stream": True, "max_tokens": sizes.max_tokens, "temperature": 0,
+            "ignore_eos": True}  # fmt: skip
+    async with client.stream("POST", "/v1/completions", json=body) as response:
+        async for _line in response.aiter_lines():
+            chunks.value += 1  # NOTE: one writer, no lock needed
 
 
 def _num_running(text: str) -> float:

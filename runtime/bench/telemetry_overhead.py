@@ -192,7 +192,7 @@ def _rows(data: dict, sizes: _Sizes) -> list[dict[str, object]]:
 
 
 def run(quick: bool) -> BenchResult:
-    sizes = _Sizes(4, 6, 1, 2, 0.0) if quick else _Sizes(32, 20, 40, 20, 150.0)
+    sizes = _Sizes(4, 6, 1, 2, 0.0) if quick else _Sizes(32, 20, 40, 20, 100.0)
     with tempfile.TemporaryDirectory(prefix="poolscope-bench-") as tmp:
         engine = _engine(Path(tmp), sizes)
         _start_decode(engine, sizes)

@@ -7,6 +7,11 @@ Workloads: uniform (32 requests, 128 prompt + 128 new tokens) and mixed (64 requ
 prompts 16-512 and outputs 16-256 tokens; transformers runs padded static batches of 32).
 Targets: ratio >= 1.0 on uniform, >= 2.0 on mixed. Systems alternate within each repeat; the
 ratio is taken pair by pair (same repeat) and reported as the median of the pairs.
+
+Each workload repeats up to `Plan.repeats` times within `Plan.budget_s`: a repeat starts only if
+the repeats so far say it ends inside the budget (at least one always runs). transformers' padded
+mixed batches on gemma3_text take minutes per repeat on 2 cores, and all benchmarks together must
+finish in 15 minutes; the table's `repeats` column says how many ran.
 """
 
 from __future__ import annotations
@@ -57,12 +62,14 @@ class Plan:
     uniform: tuple[int, int, int]  # requests, prompt tokens, new tokens
     mixed: tuple[int, tuple[int, int], tuple[int, int]]  # requests, prompt range, output range
     hf_batch_size: int
-    repeats: int
+    repeats: int  # at most
     copy_mib: int
+    budget_s: float  # per workload: no repeat starts that would end after it
 
 
-FULL = Plan("bench", (32, 128, 128), (64, (16, 512), (16, 256)), 32, repeats=3, copy_mib=256)
-QUICK = Plan("tiny", (4, 8, 4), (4, (4, 16), (2, 8)), 2, repeats=1, copy_mib=8)
+FULL = Plan("bench", (32, 128, 128), (64, (16, 512), (16, 256)), 32, repeats=3, copy_mib=256,
+            budget_s=150.0)  # fmt: skip
+QUICK = Plan("tiny", (4, 8, 4), (4, (4, 16), (2, 8)), 2, repeats=1, copy_mib=8, budget_s=0.0)
 
 
 def workloads(plan: Plan, vocab: int, seed: int = 0) -> list[Workload]:
@@ -155,11 +162,15 @@ def _warm_up(model_dir: Path, hf: torch.nn.Module, work: Workload) -> None:
     hf_run(hf, small)
 
 
-def _measure(model_dir: Path, hf: torch.nn.Module, work: Workload, repeats: int,
-             steps: _DecodeSteps) -> dict[str, object]:  # fmt: skip
-    """Alternates the systems `repeats` times; returns one table row."""
+def _measure(model_dir: Path, hf: torch.nn.Module, work: Workload, plan: Plan,
+             steps: _DecodeSteps | None) -> dict[str, object]:  # fmt: skip
+    """Alternates the systems up to `plan.repeats` times within the budget; one table row."""
     ours, theirs, ratios = [], [], []
-    for i in range(repeats):
+    start = time.perf_counter()
+    for i in range(plan.repeats):
+        spent = time.perf_counter() - start
+        if i and spent + spent / i > plan.budget_s:
+            break
         order = (0, 1) if i % 2 == 0 else (1, 0)
         runs: dict[int, tuple[float, int]] = {}
         for side in order:
@@ -176,7 +187,7 @@ def _measure(model_dir: Path, hf: torch.nn.Module, work: Workload, repeats: int,
             "output tokens": work.num_output_tokens, "poolscope tok/s": a.median,
             "poolscope ±": a.rel_spread, "transformers tok/s": b.median,
             "transformers ±": b.rel_spread, "ratio": r.median, "ratio min": r.min,
-            "ratio max": r.max, "repeats": repeats,
+            "ratio max": r.max, "repeats": len(ratios),
             "poolscope output tokens": n_ours, "transformers output tokens": n_hf}  # fmt: skip
 
 
@@ -196,7 +207,7 @@ def _bench_model(
     rows = []
     for work in works:
         _warm_up(model_dir, hf, work)
-        row = _measure(model_dir, hf, work, plan.repeats, steps if work is uniform else None)
+        row = _measure(model_dir, hf, work, plan, steps if work is uniform else None)
         rows.append({"model": model_type, **row})
     num, prompt_len, new = plan.uniform
     engine = _engine(model_dir, uniform)
