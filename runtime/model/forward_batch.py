@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -32,6 +33,9 @@ class ForwardBatch:
     prefix_list: list[int]  # tokens each request already has in the pools
     extend_list: list[int]  # new tokens each request brings in this step
     return_all_logits: bool = False
+    # (first, step) when mamba_slots is first, first + step, ... (step >= 1): the states are then
+    # a strided view of the pool, read and written in place instead of gathered and scattered.
+    mamba_run: tuple[int, int] | None = None
     # Derived once in __post_init__ and shared by every layer.
     positions: torch.Tensor = field(init=False)  # [T] prefix + offset of each token
     token_req: torch.Tensor = field(init=False)  # [T] request index of each token
@@ -122,7 +126,18 @@ def build_batch(
         req_rows=vec(req_rows),
         out_slots={kind: flat(slots) for kind, slots in out_slots.items()},
         mamba_slots=None if mamba_slots is None else vec(mamba_slots),
+        mamba_run=None if mamba_slots is None else arithmetic_run(mamba_slots),
         prefix_list=list(prefix_lens),
         extend_list=extend,
         return_all_logits=return_all_logits,
     )
+
+
+def arithmetic_run(slots: Sequence[int]) -> tuple[int, int] | None:
+    """(first, step) when `slots` go up by one step >= 1 (checked on host lists: no device sync)."""
+    if not slots:
+        return None
+    step = slots[1] - slots[0] if len(slots) > 1 else 1
+    if step < 1 or any(b - a != step for a, b in itertools.pairwise(slots)):
+        return None
+    return slots[0], step

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from runtime.model.forward_batch import ForwardMode, build_batch
+from runtime.model.forward_batch import ForwardMode, arithmetic_run, build_batch
 
 
 def _batch(ids: list[list[int]], prefix: list[int]):  # noqa: ANN202
@@ -44,3 +44,14 @@ def test_empty_request_is_rejected() -> None:
     """A request with no new tokens is an error, not a silent no-op."""
     with pytest.raises(ValueError, match="at least one new token"):
         _batch([[1], []], [0, 0])
+
+
+def test_arithmetic_run_finds_runs_of_mamba_slots_only() -> None:
+    assert arithmetic_run([5, 6, 7]) == (5, 1)
+    assert arithmetic_run([2, 5, 8, 11]) == (2, 3)
+    assert arithmetic_run([4]) == (4, 1)
+    assert arithmetic_run([9, 2, 13]) is None
+    assert arithmetic_run([7, 6, 5]) is None  # descending: no forward strided view
+    assert arithmetic_run([3, 3]) is None
+    assert arithmetic_run([1, 2, 4]) is None
+    assert arithmetic_run([]) is None

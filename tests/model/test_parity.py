@@ -71,15 +71,17 @@ def _ref_decode(ref: torch.nn.Module, prompt: list[int], forced: list[int]) -> t
     return torch.stack(logits).float()
 
 
+@pytest.mark.parametrize("mamba_slots", [[9, 2, 13], [3, 6, 9]], ids=["scattered", "strided-run"])
 def test_batched_decode_in_scattered_slots_matches(
-    pair: tuple[LoadedModel, torch.nn.Module],
+    pair: tuple[LoadedModel, torch.nn.Module], mamba_slots: list[int]
 ) -> None:
     """Three requests of different lengths, prefilled together and decoded step by step for 40 steps
-    with KV and mamba state in interleaved non-contiguous slots, match transformers per request."""
+    with KV in interleaved non-contiguous slots, match transformers per request. Mamba state is in
+    scattered slots (gathered and scattered) or in a run 3, 6, 9 (read and written in place)."""
     lm, ref = pair
     prompts = [_tokens(n, seed=10 + i) for i, n in enumerate(PROMPT_LENS)]
     forced = [_tokens(DECODE_STEPS, seed=20 + i) for i in range(3)]
-    rows, mamba_slots = [4, 1, 6], [9, 2, 13]
+    rows = [4, 1, 6]
     driver = SlotDriver(lm, seed=7)
     steps = [driver.step(rows, mamba_slots, prompts)]  # [3, V] at each prompt's last token
     for t in range(DECODE_STEPS - 1):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,7 +44,7 @@ class Mamba2Mixer(nn.Module):
             [cfg.intermediate_size, cfg.conv_dim, cfg.num_heads], dim=-1
         )  # [T, I], [T, C], [T, H]
         if batch.mode is ForwardMode.DECODE:
-            y = self._decode(xbc, dt, batch.mamba_slots, pools.mamba)
+            y = self._decode(xbc, dt, _StateRows(batch.mamba_slots, batch.mamba_run), pools.mamba)
         else:
             y = self._extend(xbc, dt, batch, pools.mamba)
         return self.out_proj(self.norm(y.to(x.dtype), gate))
@@ -61,19 +63,20 @@ class Mamba2Mixer(nn.Module):
         return xs.unflatten(-1, (cfg.num_heads, cfg.head_dim)), heads(bs), heads(cs)
 
     def _decode(
-        self, xbc: torch.Tensor, dt: torch.Tensor, slots: torch.Tensor, buf: MambaBuffer
+        self, xbc: torch.Tensor, dt: torch.Tensor, rows: _StateRows, buf: MambaBuffer
     ) -> torch.Tensor:
         layer = self.layer_in_pool
-        window = torch.cat([buf.conv[layer][slots], xbc[:, :, None].to(buf.conv.dtype)], dim=-1)
-        buf.conv[layer].index_copy_(0, slots, window[:, :, 1:])  # [B, C, K-1]
+        window = torch.cat([rows.read(buf.conv[layer]), xbc[:, :, None].to(buf.conv.dtype)], -1)
+        rows.write(buf.conv[layer], window[:, :, 1:])  # [B, C, K-1]
         weight = self.conv1d.weight.squeeze(1)  # [C, K]
         conv = (window.to(weight.dtype) * weight).sum(-1)
         if self.conv1d.bias is not None:
             conv = conv + self.conv1d.bias
         xs, bs, cs = self._split_xbc(F.silu(conv))
         dt = F.softplus(dt + self.dt_bias)  # NOTE: no dt floor here, as in transformers' decode
-        y, state = ssd_step(buf.ssm[layer][slots], xs, dt, -torch.exp(self.A_log.float()), bs, cs)
-        buf.ssm[layer].index_copy_(0, slots, state)
+        a = -torch.exp(self.A_log.float())
+        y, state = ssd_step(rows.read(buf.ssm[layer]), xs, dt, a, bs, cs)
+        rows.write(buf.ssm[layer], state)
         y = y + self.D.float()[:, None] * xs.float()  # [B, H, P]
         return y.flatten(-2)
 
@@ -105,3 +108,27 @@ class Mamba2Mixer(nn.Module):
         buf.ssm[layer].index_copy_(0, slots, final)
         y = y + self.D.float()[:, None] * xs.float()  # [B, Lq, H, P]
         return batch.from_padded(y).flatten(-2)
+
+
+@dataclass(frozen=True)
+class _StateRows:
+    """The batch's state rows of one pool tensor: a strided view when the slots form a run (as
+    a batch admitted together gets), else a gather and a scatter."""
+
+    slots: torch.Tensor  # [B]
+    run: tuple[int, int] | None  # (first, step)
+
+    def _view(self, pool: torch.Tensor) -> torch.Tensor:
+        assert self.run is not None
+        first, step = self.run
+        return pool[first : first + step * (self.slots.numel() - 1) + 1 : step]
+
+    def read(self, pool: torch.Tensor) -> torch.Tensor:
+        """NOTE: a view when the slots form a run: the caller must not write to it in place."""
+        return pool[self.slots] if self.run is None else self._view(pool)
+
+    def write(self, pool: torch.Tensor, values: torch.Tensor) -> None:
+        if self.run is None:
+            pool.index_copy_(0, self.slots, values)
+        else:
+            self._view(pool).copy_(values)
