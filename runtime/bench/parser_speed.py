@@ -35,7 +35,9 @@ def run(quick: bool) -> BenchResult:
         rows.append({"layout": layout, "lines": num_lines, "lines/s (median)": spread.median,
                      "min": spread.min, "max": spread.max, "repeats": repeats})  # fmt: skip
     slowest_text = min(SGLANG_TEXT, key=rates.__getitem__)
-    note = "per-line regex matching and float conversion in pure Python"
+    note = ("Python work per line (cProfile): the label template's fullmatch and a dict of its "
+            "typed values (about half; fresh numbers miss the value memo), the header and "
+            "timestamp, the record")  # fmt: skip
     targets = [
         Target("JSON lines/s", rates["poolscope_json"], ">=", JSON_TARGET),
         Target(f"SGLang text lines/s ({slowest_text})", rates[slowest_text], ">=", TEXT_TARGET,
