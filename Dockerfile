@@ -1,6 +1,7 @@
-# The poolscope image: `poolscope serve`, `loadgen` and `alert-sink` on CPU torch.
+# The poolscope image: `poolscope serve`, `loadgen`, `alert-sink`, `logs export` and
+# `dashboards sglang-target` on CPU torch.
 #
-#   docker build -t poolscope:0.1.0 .       # compose.yaml builds it as poolscope:0.1.0
+#   docker build -t poolscope:0.1.0 .       # compose.yaml (and compose.sglang.yaml) build it
 #   docker run --rm poolscope:0.1.0 --help  # the entrypoint is the `poolscope` command
 #
 # Runtime dependencies only (no test extras); the built-in default model is created on first
@@ -32,13 +33,14 @@ RUN pip install . \
     && python -c "import torch; assert torch.__version__.startswith('${TORCH_VERSION}'), torch.__version__" \
     && rm -rf /tmp/poolscope-src
 
-# NOTE: the cache directory exists in the image, owned by the runtime user, so that an empty named
-# volume mounted over it starts with that owner (Docker copies it on first use).
+# NOTE: the cache directory and compose.sglang.yaml's targets directory exist in the image, owned
+# by the runtime user, so that an empty named volume mounted over one starts with that owner
+# (Docker copies it on first use); otherwise the volume would be root's and unwritable.
 RUN groupadd --system --gid "${UID}" poolscope \
     && useradd --system --uid "${UID}" --gid "${UID}" --create-home --home-dir /home/poolscope \
         --shell /usr/sbin/nologin poolscope \
-    && mkdir -p "${POOLSCOPE_CACHE_DIR}" \
-    && chown poolscope:poolscope "${POOLSCOPE_CACHE_DIR}"
+    && mkdir -p "${POOLSCOPE_CACHE_DIR}" /var/lib/poolscope/targets \
+    && chown poolscope:poolscope "${POOLSCOPE_CACHE_DIR}" /var/lib/poolscope/targets
 
 USER ${UID}:${UID}
 WORKDIR /home/poolscope

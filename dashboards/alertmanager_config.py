@@ -1,6 +1,7 @@
 """Alertmanager's configuration for the compose stack: route each poolscope alert by its
 `severity` label to a webhook receiver of the same name on the alert sink
-(`poolscope alert-sink`), and let a down target silence that target's other alerts.
+(`poolscope alert-sink`), and let a down target (a poolscope runtime or log exporter, or an
+SGLang server) silence that target's other alerts. Both compose stacks use it.
 
     alertmanager_document()                               # what `dashboards build` writes
     alertmanager_document(sink_url="http://127.0.0.1:9095",
@@ -17,6 +18,8 @@ ALERTMANAGER_FILE = "alertmanager.yml"
 GROUP_BY = ("alertname", "instance", "pool")
 DEFAULT_RECEIVER = "default"  # anything without a known severity
 TARGET_DOWN_ALERT = "PoolscopeTargetDown"  # a rule of dashboards.alerts; a test checks it exists
+SGLANG_TARGET_DOWN_ALERT = "SGLangTargetDown"  # a rule of dashboards.sglang_alerts, likewise
+TARGET_DOWN_ALERTS = (TARGET_DOWN_ALERT, SGLANG_TARGET_DOWN_ALERT)
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,12 @@ def _severity_route(severity: str, timings: RouteTimings) -> dict[str, object]:
     return {"receiver": severity, "matchers": [f'severity="{severity}"'], **timings.to_dict()}
 
 
-def _target_down_inhibition() -> dict[str, object]:
+def _target_down_inhibition(alert: str) -> dict[str, object]:
     """While a target is down every other alert about it is noise (its metrics are gone or
-    stale), so TargetDown mutes the rest for the same instance."""
+    stale), so its TargetDown alert (`alert`) mutes the rest for the same instance."""
     return {
-        "source_matchers": [f'alertname="{TARGET_DOWN_ALERT}"'],
-        "target_matchers": [f'alertname!="{TARGET_DOWN_ALERT}"'],
+        "source_matchers": [f'alertname="{alert}"'],
+        "target_matchers": [f'alertname!="{alert}"'],
         "equal": ["instance"],
     }
 
@@ -82,5 +85,5 @@ def alertmanager_document(
         "receivers": [
             _receiver(name, sink_url) for name in ("critical", "warning", DEFAULT_RECEIVER)
         ],
-        "inhibit_rules": [_target_down_inhibition()],
+        "inhibit_rules": [_target_down_inhibition(alert) for alert in TARGET_DOWN_ALERTS],
     }

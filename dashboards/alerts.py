@@ -7,33 +7,15 @@ one, the pool. `tests/dashboards/test_alert_rules.py` unit-tests every rule with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from dashboards import stack
+from dashboards.alert_rule import AlertRule, rule_file, target_down_rule
 from telemetry import catalog
 from telemetry.catalog import MetricSpec
 
-SCRAPE_JOB = "poolscope"
+SCRAPE_JOB = stack.POOLSCOPE_SCRAPE_JOB
 RULES_FILE = "poolscope-alerts.rules.yml"
 NEAR_FULL = 0.95  # pool usage that leaves too little room for decode growth
 RETRACTIONS_PER_S = 0.1  # sustained: more than 30 recomputed requests in 5 minutes
-
-
-@dataclass(frozen=True)
-class AlertRule:
-    name: str
-    expr: str
-    for_: str
-    severity: str
-    summary: str
-    description: str
-
-    def to_dict(self) -> dict[str, object]:
-        rule: dict[str, object] = {"alert": self.name, "expr": self.expr}
-        if self.for_ != "0m":
-            rule["for"] = self.for_
-        rule["labels"] = {"severity": self.severity}
-        rule["annotations"] = {"summary": self.summary, "description": self.description}
-        return rule
 
 
 def _first_increase(spec: MetricSpec, selector: str, window: str = "5m") -> str:
@@ -120,21 +102,10 @@ def alert_rules() -> list[AlertRule]:
                 "prefix recompute it. Give the mamba pool more slots or use extra_buffer."
             ),
         ),  # fmt: skip
-        AlertRule(
-            name="PoolscopeTargetDown",
-            expr=f'up{{job="{SCRAPE_JOB}"}} == 0',
-            for_="1m",
-            severity="critical",
-            summary="Prometheus cannot scrape {{ $labels.instance }}",
-            description=(
-                "The runtime's /metrics has not answered for a minute: the runtime is down, "
-                "hung, or unreachable, and every other poolscope alert is blind. Check the "
-                "process, its health endpoint and its logs."
-            ),
-        ),  # fmt: skip
+        target_down_rule("PoolscopeTargetDown", SCRAPE_JOB, "runtime", "poolscope"),
     ]
 
 
 def rules_document() -> dict[str, object]:
     """The rule file's content (one group), ready for YAML."""
-    return {"groups": [{"name": "poolscope", "rules": [r.to_dict() for r in alert_rules()]}]}
+    return rule_file("poolscope", alert_rules())

@@ -1,7 +1,15 @@
 """Grafana provisioning for the compose stack: the Prometheus datasource under a fixed uid (the
-dashboards' default), and a file provider that loads the generated dashboards into a folder."""
+dashboards' default), and a file provider that loads the generated dashboards into a folder.
+
+The provider loads every dashboard JSON file under `stack.GRAFANA_DASHBOARDS_DIR`, so a stack
+provisions the SGLang dashboard by also binding its generated file there:
+`dashboard_mounts(include_sglang=True)` says which file goes where. Both dashboards default to
+the provisioned datasource and have their own uids, so one Grafana shows both.
+"""
 
 from __future__ import annotations
+
+from pathlib import PurePosixPath
 
 from dashboards import stack
 from dashboards.prometheus_config import SCRAPE_INTERVAL
@@ -33,3 +41,10 @@ def dashboards_document() -> dict[str, object]:
             "options": {"path": stack.GRAFANA_DASHBOARDS_DIR, "foldersFromFilesStructure": False},
         }],
     }  # fmt: skip
+
+
+def dashboard_mounts(include_sglang: bool = False) -> dict[str, str]:
+    """Generated dashboard file (relative to dashboards/generated/) → its path in the Grafana
+    container, where the file provider above finds it."""
+    files = [stack.DASHBOARD_FILE] + ([stack.SGLANG_DASHBOARD_FILE] if include_sglang else [])
+    return {f: f"{stack.GRAFANA_DASHBOARDS_DIR}/{PurePosixPath(f).name}" for f in files}

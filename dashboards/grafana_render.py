@@ -102,3 +102,17 @@ def panels(rows: tuple[RowSpec, ...]) -> list[g.Panel]:
         cursor.newline()
         out.extend(_panel(spec, cursor.place(spec.width, spec.height)) for spec in row.panels)
     return out
+
+
+def dashboard(
+    title: str, uid: str, description: str, tags: list[str], rows: tuple[RowSpec, ...],
+    templating: g.Templating, refresh: str = "10s",
+) -> g.Dashboard:  # fmt: skip
+    """The dashboard both generated dashboards share the settings of: last 30 minutes, shared
+    crosshair, read-only (provisioned files are the source of truth)."""
+    return g.Dashboard(
+        title=title, uid=uid, description=description, tags=tags, panels=panels(rows),
+        templating=templating, refresh=refresh, time=g.Time("now-30m", "now"),
+        schemaVersion=SCHEMA_VERSION, timezone="browser",
+        graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR, editable=False,
+    ).auto_panel_ids()  # fmt: skip

@@ -86,17 +86,26 @@ def sessions() -> PanelSpec:
     )  # fmt: skip
 
 
-def _latency(title: str, spec: MetricSpec, warn: float, bad: float, what: str) -> PanelSpec:
+def latency_panel(
+    title: str, what: str, warn: float, bad: float, queries: tuple[Query, ...]
+) -> PanelSpec:
+    """A latency quantiles panel (seconds) with warn/bad thresholds; shared with the SGLang
+    dashboard, which passes quantiles of SGLang's histograms."""
     return PanelSpec(
         title=title,
         description=(
             f"{what} Quantiles over every selected instance. Above {warn:g} s users notice; "
             f"above {bad:g} s look for a queue, retractions or a saturated pool."
         ),
-        queries=tuple(Query(quantile(q, spec), f"p{round(q * 100)}") for q in QUANTILES),
+        queries=queries,
         unit="s", steps=(Step(GREEN), Step(ORANGE, warn), Step(RED, bad)), min=0, width=8,
         show_thresholds=True,
     )  # fmt: skip
+
+
+def _latency(title: str, spec: MetricSpec, warn: float, bad: float, what: str) -> PanelSpec:
+    queries = tuple(Query(quantile(q, spec), f"p{round(q * 100)}") for q in QUANTILES)
+    return latency_panel(title, what, warn, bad, queries)
 
 
 def step_duration() -> PanelSpec:

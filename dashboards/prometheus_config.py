@@ -35,14 +35,22 @@ def scrape_job() -> dict[str, object]:
 
 
 def prometheus_document() -> dict[str, object]:
+    return stack_document([f"{stack.PROMETHEUS_RULES_DIR}/{RULES_FILE}"], [scrape_job()])
+
+
+def stack_document(
+    rule_files: list[str], scrape_configs: list[dict[str, object]]
+) -> dict[str, object]:
+    """A compose stack's prometheus.yml: the stack's intervals, `rule_files` (paths inside the
+    container), alerts to the stack's Alertmanager, and `scrape_configs`."""
     return {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
             "evaluation_interval": EVALUATION_INTERVAL,
         },
-        "rule_files": [f"{stack.PROMETHEUS_RULES_DIR}/{RULES_FILE}"],
+        "rule_files": rule_files,
         "alerting": {
             "alertmanagers": [{"static_configs": [{"targets": [stack.ALERTMANAGER.address]}]}]
         },
-        "scrape_configs": [scrape_job()],
+        "scrape_configs": scrape_configs,
     }

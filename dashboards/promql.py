@@ -1,24 +1,26 @@
-"""PromQL for dashboard panels, built from catalog entries: every selector carries the dashboard's
-`instance` and `model` template variables."""
+"""PromQL for dashboard panels. The generic builders (`selector`, `aggregate`, `over_window`,
+`bucket_quantile`) take metric names as given; `series`, `rate`, `increase` and `quantile` build
+poolscope's from catalog entries, every selector carrying the dashboard's `instance` and `model`
+template variables. `sglang_promql.py` builds SGLang's with the same generic pieces."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from telemetry.catalog import Kind, MetricSpec
 
 RATE_WINDOW = "$__rate_interval"  # Grafana's: at least four scrape intervals
-DASHBOARD_MATCHERS = {"instance": "$instance", "model": "$model"}  # regex: multi-value and All
+DASHBOARD_MATCHERS = {"instance": "~$instance", "model": "~$model"}  # regex: multi-value and All
 
 
-def series(spec: MetricSpec, suffix: str = "", **matchers: str) -> str:
-    """`name{instance=~"$instance",model=~"$model",k="v",...}`; a value starting with `!` or `~`
-    gives `!=` or `=~` (e.g. `state="!~available|evictable"` → `state!~"available|evictable"`)."""
-    terms = [f'{label}=~"{value}"' for label, value in DASHBOARD_MATCHERS.items()]
+def selector(name: str, matchers: Mapping[str, str]) -> str:
+    """`name{k="v",...}`; a value starting with `!`, `~` or `!~` gives `!=`, `=~` or `!~` (e.g.
+    `state="!~available|evictable"` → `state!~"available|evictable"`)."""
+    terms = []
     for label, value in matchers.items():
-        if label not in spec.all_labels:
-            raise ValueError(f"{spec.prometheus_name} has no label {label!r}")
         op, value = _operator(value)
         terms.append(f'{label}{op}"{value}"')
-    return f"{spec.prometheus_name}{suffix}{{{','.join(terms)}}}"
+    return f"{name}{{{','.join(terms)}}}"
 
 
 def _operator(value: str) -> tuple[str, str]:
@@ -28,23 +30,45 @@ def _operator(value: str) -> tuple[str, str]:
     return "=", value
 
 
+def aggregate(op: str, inner: str, by: tuple[str, ...] = ()) -> str:
+    """`op by (by...) (inner)`, or `op(inner)` over everything."""
+    return f"{op} by ({', '.join(by)}) ({inner})" if by else f"{op}({inner})"
+
+
+def over_window(function: str, series_selector: str) -> str:
+    """A range function (`rate`, `increase`) over the dashboard's rate window."""
+    return f"{function}({series_selector}[{RATE_WINDOW}])"
+
+
+def bucket_quantile(q: float, bucket_selector: str, by: tuple[str, ...] = ()) -> str:
+    """The q-quantile of a histogram's `_bucket` series over the rate window, across all the
+    selected series (kept apart by `by`)."""
+    buckets = over_window("rate", bucket_selector)
+    return f"histogram_quantile({q}, {aggregate('sum', buckets, ('le', *by))})"
+
+
+def series(spec: MetricSpec, suffix: str = "", **matchers: str) -> str:
+    """`name{instance=~"$instance",model=~"$model",k="v",...}` for a catalog metric."""
+    for label in matchers:
+        if label not in spec.all_labels:
+            raise ValueError(f"{spec.prometheus_name} has no label {label!r}")
+    return selector(f"{spec.prometheus_name}{suffix}", {**DASHBOARD_MATCHERS, **matchers})
+
+
 def rate(spec: MetricSpec, by: tuple[str, ...] = (), **matchers: str) -> str:
     _require(spec, Kind.COUNTER)
-    inner = f"rate({series(spec, **matchers)}[{RATE_WINDOW}])"
-    return f"sum by ({', '.join(by)}) ({inner})" if by else f"sum({inner})"
+    return aggregate("sum", over_window("rate", series(spec, **matchers)), by)
 
 
 def increase(spec: MetricSpec, by: tuple[str, ...] = (), **matchers: str) -> str:
     _require(spec, Kind.COUNTER)
-    inner = f"increase({series(spec, **matchers)}[{RATE_WINDOW}])"
-    return f"sum by ({', '.join(by)}) ({inner})" if by else f"sum({inner})"
+    return aggregate("sum", over_window("increase", series(spec, **matchers)), by)
 
 
 def quantile(q: float, spec: MetricSpec, by: tuple[str, ...] = ()) -> str:
     """The q-quantile of a histogram over the rate window, across the selected instances."""
     _require(spec, Kind.HISTOGRAM)
-    buckets = f"rate({series(spec, '_bucket')}[{RATE_WINDOW}])"
-    return f"histogram_quantile({q}, sum by ({', '.join(('le', *by))}) ({buckets}))"
+    return bucket_quantile(q, series(spec, "_bucket"), by)
 
 
 def _require(spec: MetricSpec, kind: Kind) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import grafanalib.core as g
 
 from dashboards import panels_memory, panels_serving, stack
-from dashboards.grafana_render import DATASOURCE_TYPE, DATASOURCE_VAR, SCHEMA_VERSION, panels
+from dashboards.grafana_render import dashboard as render_dashboard
+from dashboards.grafana_variables import datasource_variable, label_variable
 from dashboards.panel_spec import PanelSpec, RowSpec
 from telemetry import catalog
 
@@ -32,31 +33,17 @@ def panel_specs() -> list[PanelSpec]:
     return [spec for row in rows() for spec in row.panels]
 
 
-def _label_variable(name: str, label: str, query: str) -> g.Template:
-    return g.Template(
-        name=name, label=label, query=query, dataSource=DATASOURCE_VAR, type="query",
-        includeAll=True, multi=True, allValue=".*", default="$__all", refresh=2, sort=1,
-    )  # fmt: skip
-
-
 def templating() -> g.Templating:
-    capacity = catalog.POOL_CAPACITY.prometheus_name  # present for every pool of every runtime
-    datasource = g.Template(
-        name="datasource", label="Data source", query=DATASOURCE_TYPE, type="datasource",
-        default=stack.DATASOURCE_UID,
-    )  # fmt: skip
+    # NOTE: pool usage is served by every runtime and by `poolscope logs export` (which has no
+    # capacity figure), so exporter instances are listed too.
+    usage = catalog.POOL_USAGE.prometheus_name
     return g.Templating(list=[
-        datasource,
-        _label_variable("instance", "Instance", f"label_values({capacity}, instance)"),
-        _label_variable("model", "Model",
-                        f'label_values({capacity}{{instance=~"$instance"}}, model)'),
+        datasource_variable(),
+        label_variable("instance", "Instance", f"label_values({usage}, instance)"),
+        label_variable("model", "Model", f'label_values({usage}{{instance=~"$instance"}}, model)'),
     ])  # fmt: skip
 
 
 def dashboard() -> g.Dashboard:
-    return g.Dashboard(
-        title=TITLE, uid=stack.DASHBOARD_UID, description=DESCRIPTION, tags=["poolscope"],
-        panels=panels(rows()), templating=templating(), refresh=REFRESH,
-        time=g.Time("now-30m", "now"), schemaVersion=SCHEMA_VERSION, timezone="browser",
-        graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR, editable=False,
-    ).auto_panel_ids()  # fmt: skip
+    return render_dashboard(TITLE, stack.DASHBOARD_UID, DESCRIPTION, ["poolscope"], rows(),
+                            templating(), refresh=REFRESH)  # fmt: skip

@@ -1,9 +1,20 @@
 """The `poolscope logs` verb: read a log file (our JSON or text layout, or SGLang's lines) and
-convert it to JSON records, summarise it, or plot it.
+convert it to JSON records, summarise it, plot it, or serve it as Prometheus metrics.
 
 poolscope logs convert server.log -o records.jsonl
 poolscope logs summary server.log
 poolscope logs plot server.log -o usage.png
+poolscope logs export sglang.log --follow --port 9466 --source node-3
+
+`export` serves what the log says on `http://HOST:PORT/metrics` (loopback and port 9466 unless
+told): per-pool usage and used slots (HiSparse gpu/cpu tokens as the full/host pools, SWA and
+mamba parts), token_usage, running/queued requests, throughput, prompt and cached tokens, and
+each leak message as `poolscope_memory_leaks_total{pool,kind}`, so poolscope's alerts fire on an
+SGLang deployment; every series carries `source` (default: the file name), and lines are counted
+by result. With `--follow` it reads like `tail -F` (from the end unless `--from-start`; across
+rotation and truncation; waiting for a missing file); without it, it reads the file once and
+keeps serving the final figures. Either way it runs until SIGTERM or Ctrl-C, then closes the
+server and exits 0. Its JSON log events (started, file switched, stopped) go to stdout.
 
 Only telemetry modules are imported, and only when a command runs: `poolscope logs` loads no
 engine and no torch. Parse counts go to stderr; a missing file is one error line and exit 2.
@@ -23,10 +34,10 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Adds the `logs` verb and its commands (convert, summary, plot), each with `run`."""
+    """Adds the `logs` verb and its commands (convert, summary, plot, export), each with `run`."""
     p = sub.add_parser(
         "logs",
-        help="convert, summarise or plot a log (poolscope's or SGLang's)",
+        help="convert, summarise, plot or export a log (poolscope's or SGLang's)",
         description="Reads batch and leak events from a log: poolscope JSON or text lines, or "
         "SGLang's text lines of any version (.gz files too).",
     )
@@ -43,6 +54,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _add_file(plot)
     plot.add_argument("-o", "--out", type=Path, required=True, metavar="PNG", help="output PNG")
     plot.set_defaults(run=run_plot)
+    _add_export(commands)
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    from telemetry.export_settings import DEFAULT_HOST, DEFAULT_PORT
+
+    p = commands.add_parser(
+        "export", help="serve a log's pool usage, requests and leaks as Prometheus metrics",
+        description="Serves what a log says as poolscope metrics on /metrics until SIGTERM or "
+        "Ctrl-C: reads the file once and keeps serving its final figures, or follows it with "
+        "--follow. Every series carries a `source` label.",
+    )  # fmt: skip
+    p.add_argument("file", type=Path, metavar="FILE", help="log file (.gz only without --follow)")
+    p.add_argument("--follow", action="store_true",
+                   help="keep reading as it grows, across rotation and truncation (tail -F); "
+                   "wait for it when missing")  # fmt: skip
+    p.add_argument("--from-start", action="store_true",
+                   help="with --follow, read the lines already there first (default: start "
+                   "at the end, like tail)")  # fmt: skip
+    p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: loopback)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help="port to bind (default: %(default)s; 0: any free port)")  # fmt: skip
+    p.add_argument("--source", default=None, metavar="NAME",
+                   help="value of the source label (default: the file name)")  # fmt: skip
+    p.set_defaults(run=run_export)
 
 
 def _add_file(p: argparse.ArgumentParser) -> None:
@@ -81,6 +117,43 @@ def run_plot(args: argparse.Namespace) -> int:
     plot(records, args.out, title=args.file.name)
     _report(stats)
     print(f"poolscope logs: wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Serves until SIGTERM or SIGINT, then closes the server: exit 0."""
+    import signal
+    import threading
+
+    from telemetry.export_settings import ExportSettings
+    from telemetry.log_exporter import LogExporter
+    from telemetry.log_tail import TailSettings
+    from telemetry.logging import LogSettings, configure_logging
+
+    stop = threading.Event()
+    received: list[str] = []
+
+    def on_signal(number: int, _: object) -> None:
+        received.append(signal.Signals(number).name)
+        stop.set()
+
+    # first, so that a signal during start-up is a clean stop too
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if not args.follow:
+            _check_file(args.file)
+        tail = TailSettings(args.file, from_start=args.from_start)
+        settings = ExportSettings(tail, follow=args.follow, host=args.host, port=args.port,
+                                  source=args.source)  # fmt: skip
+        configure_logging(LogSettings())  # JSON events on stdout
+        exporter = LogExporter(settings).start()
+        try:
+            exporter.run(stop)
+        finally:
+            exporter.close(received[0] if received else None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -21,10 +21,16 @@ CHECK_MODES = ("idle", "busy")
 LEAK_KINDS = ("leak", "double_free")
 PHASES = ("prefill", "decode")
 FINISH_REASONS = ("stop", "length", "abort")
+# What became of a log line `poolscope logs export` read: it fed a batch or leak record, it was a
+# known event without figures, it was blank, or it was unknown, garbled or truncated.
+LINE_RESULTS = ("parsed", "other", "blank", "skipped")
 LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "pool": POOLS, "state": STATES, "mode": CHECK_MODES, "kind": LEAK_KINDS, "phase": PHASES,
-    "reason": FINISH_REASONS,
+    "reason": FINISH_REASONS, "result": LINE_RESULTS,
 }  # fmt: skip
+# Every series `poolscope logs export` serves carries these labels (its value names the log),
+# in place of the runtime's `model`, which a log line does not say.
+EXPORT_LABELS = ("source",)
 
 TOKEN_USAGE_FIXME = (
     "FIXME: token_usage is the maximum usage across all pools (full KV, SWA, mamba), not only KV "
@@ -225,6 +231,22 @@ METRICS: tuple[MetricSpec, ...] = (
     REQUEST_ITL, REQUEST_E2E, STEP_DURATION,
 )  # fmt: skip
 
+# --- served only by `poolscope logs export`, from what a log line says ------------------------
+POOL_USED = _gauge(
+    "pool.used", "{slot}", ("pool",),
+    "Slots in use (neither available nor evictable) per pool, as the last batch line of a log "
+    "reports them (#token or #full token, #swa token, mamba num; HiSparse #gpu token as full and "
+    "#cpu token as host). Only `poolscope logs export` serves it; the runtime exposes pool.slots.",
+)  # fmt: skip
+LOG_LINES = _counter(
+    "logs.lines", "{line}", ("result",),
+    "Log lines `poolscope logs export` has read, by result: parsed (a batch or leak record), "
+    "other (a known event without figures), blank, skipped (unknown, garbled or truncated).",
+)  # fmt: skip
+
+# Kept apart from METRICS: the runtime creates an instrument for every entry of METRICS.
+EXPORTER_METRICS: tuple[MetricSpec, ...] = (POOL_USED, LOG_LINES)
+
 
 # --- log events ------------------------------------------------------------------------------
 # Usage fields of batch events, as in SGLang's decode line. Pool parts appear only for live pools.
@@ -276,6 +298,21 @@ SERVER_STARTED = EventSpec(
     "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
     "The HTTP server accepts requests; `pools` holds each pool's capacity.",
 )  # fmt: skip
+LOG_EXPORT_STARTED = EventSpec(
+    "log_export_started", ("file", "url", "port", "source", "follow", "from_start"),
+    "`poolscope logs export` serves the metrics of a log file at `url` (on `port`); a file "
+    "followed but missing is waited for.",
+)  # fmt: skip
+LOG_FILE_SWITCHED = EventSpec(
+    "log_file_switched", ("file", "reason", "num_bytes_read"),
+    "The followed log file was rotated (a new file at the path: the old one is read to its end "
+    "first), truncated (read again from the start) or appeared (it was missing until now); "
+    "`num_bytes_read` is how far the file before was read.",
+)  # fmt: skip
+LOG_EXPORT_STOPPED = EventSpec(
+    "log_export_stopped", ("file", "signal", "num_lines", "num_records", "num_skipped"),
+    "`poolscope logs export` stopped on a signal, with its line counts.",
+)  # fmt: skip
 ALERT_RECEIVED = EventSpec(
     "alert_received",
     ("receiver", "status", "alertname", "severity", "pool", "instance", "summary", "starts_at"),
@@ -285,14 +322,15 @@ ALERT_RECEIVED = EventSpec(
 
 EVENTS: tuple[EventSpec, ...] = (
     PREFILL_BATCH, DECODE_BATCH, IDLE_CHECK, MEMORY_LEAK, REQUEST_RETRACTED, REQUEST_FINISHED,
-    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED, ALERT_RECEIVED,
+    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED, ALERT_RECEIVED, LOG_EXPORT_STARTED,
+    LOG_FILE_SWITCHED, LOG_EXPORT_STOPPED,
 )  # fmt: skip
 
 
 def metric(name: str) -> MetricSpec:
     """The catalog entry for an OTel name (with or without the namespace)."""
     short = name.removeprefix(f"{NAMESPACE}.")
-    for spec in METRICS:
+    for spec in METRICS + EXPORTER_METRICS:
         if spec.name == short:
             return spec
     raise KeyError(f"no metric {name!r} in the catalog")

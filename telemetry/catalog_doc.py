@@ -10,7 +10,7 @@ from telemetry.catalog import EventSpec, MetricSpec
 HEADER = """# poolscope telemetry catalog
 
 Generated from `telemetry/catalog.py` by `python -m telemetry.catalog_doc > docs/telemetry.md`;
-a test fails when this file is stale. Every metric also carries the label `model`.
+a test fails when this file is stale. Every runtime metric also carries the label `model`.
 
 """
 
@@ -34,6 +34,18 @@ def render_markdown() -> str:
         "|---|---|---|---|---|---|",
         *(_metric_row(spec) for spec in catalog.METRICS),
     ]
+    exporter = [
+        "## Metrics of `poolscope logs export`",
+        "",
+        "Served by the log exporter only, beside the runtime metrics it reads from a log (pool "
+        "usage, requests, throughput, leaks). Its series carry "
+        + ", ".join(f"`{label}`" for label in catalog.EXPORT_LABELS)
+        + " instead of `model`.",
+        "",
+        "| Prometheus | OpenTelemetry | kind | unit | labels | meaning |",
+        "|---|---|---|---|---|---|",
+        *(_metric_row(spec) for spec in catalog.EXPORTER_METRICS),
+    ]
     events = [
         "## Log events",
         "",
@@ -41,7 +53,8 @@ def render_markdown() -> str:
         "|---|---|---|",
         *(_event_row(spec) for spec in catalog.EVENTS),
     ]
-    return HEADER + "\n".join(metrics) + "\n\n" + "\n".join(events) + "\n"
+    sections = ("\n".join(part) for part in (metrics, exporter, events))
+    return HEADER + "\n\n".join(sections) + "\n"
 
 
 if __name__ == "__main__":

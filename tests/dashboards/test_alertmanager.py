@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from dashboards import sglang_alerts
 from dashboards.alertmanager_config import (
     ALERTMANAGER_FILE,
     DEFAULT_RECEIVER,
+    SGLANG_TARGET_DOWN_ALERT,
     TARGET_DOWN_ALERT,
+    TARGET_DOWN_ALERTS,
     RouteTimings,
     alertmanager_document,
 )
@@ -59,10 +62,12 @@ def test_amtool_accepts_the_generated_config() -> None:
 
 
 @needs_amtool
-@pytest.mark.parametrize("rule", alert_rules(), ids=lambda rule: rule.name)
+@pytest.mark.parametrize(
+    "rule", alert_rules() + sglang_alerts.alert_rules(), ids=lambda rule: rule.name
+)
 def test_every_rule_routes_to_its_severity(rule: AlertRule) -> None:
-    """Each alert rule, with the labels it fires with, reaches the receiver named for its
-    severity (critical or warning)."""
+    """Each alert rule, poolscope's and SGLang's, with the labels it fires with, reaches the
+    receiver named for its severity (critical or warning)."""
     labels = {"alertname": rule.name, "severity": rule.severity, "instance": "runtime"}
     assert rule.severity in ("critical", "warning")
     assert _routes(GENERATED_FILE, **labels, pool="full") == rule.severity
@@ -85,7 +90,19 @@ def test_receivers_post_to_the_sink_by_name_with_resolved() -> None:
         for name in ("critical", "warning", DEFAULT_RECEIVER)
     }
     assert TARGET_DOWN_ALERT in {rule.name for rule in alert_rules()}
-    assert document["inhibit_rules"][0]["equal"] == ["instance"]
+    assert SGLANG_TARGET_DOWN_ALERT in {rule.name for rule in sglang_alerts.alert_rules()}
+
+
+def test_each_target_down_alert_inhibits_its_instances_other_alerts() -> None:
+    """PoolscopeTargetDown and SGLangTargetDown each mute every other alert of the same
+    instance (and not themselves)."""
+    inhibitions = alertmanager_document()["inhibit_rules"]
+    assert inhibitions == [
+        {"source_matchers": [f'alertname="{name}"'],
+         "target_matchers": [f'alertname!="{name}"'], "equal": ["instance"]}
+        for name in TARGET_DOWN_ALERTS
+    ]  # fmt: skip
+    assert set(TARGET_DOWN_ALERTS) == {TARGET_DOWN_ALERT, SGLANG_TARGET_DOWN_ALERT}
 
 
 # --- end to end: Debian's Alertmanager posting to an in-process sink ---------------------------
@@ -180,3 +197,17 @@ def test_alertmanager_delivers_by_severity_and_inhibits_a_down_target(stack: _St
         lambda got: any(map(_is("warning", "PoolscopeRetractionStorm", "rt-b"), got)),
         timeout_s=2,
     )
+
+
+@pytest.mark.slow
+def test_a_down_sglang_server_silences_its_other_alerts(stack: _Stack) -> None:
+    """Once SGLangTargetDown fires for a server, that server's SGLang warnings are inhibited,
+    while another server's are delivered."""
+    stack.post(_alert(SGLANG_TARGET_DOWN_ALERT, "critical", "gpu-1:30000", job="sglang"))
+    assert stack.wait_delivered(_is("critical", SGLANG_TARGET_DOWN_ALERT, "gpu-1:30000"))
+    stack.post(_alert("SGLangPoolNearFull", "warning", "gpu-1:30000", pool="full"),
+               _alert("SGLangPoolNearFull", "warning", "gpu-2:30000", pool="full"))  # fmt: skip
+    assert stack.wait_delivered(_is("warning", "SGLangPoolNearFull", "gpu-2:30000"))
+    (muted,) = [a for a in stack.alert_states("gpu-1:30000")
+                if a["labels"]["alertname"] != SGLANG_TARGET_DOWN_ALERT]  # fmt: skip
+    assert muted["status"]["state"] == "suppressed" and muted["status"]["inhibitedBy"]

@@ -10,10 +10,12 @@ from telemetry.gauges import READERS
 
 
 def test_names_are_unique_and_namespaced() -> None:
-    """No two metrics or events share a name; every metric lives under `poolscope.`."""
-    names = [m.name for m in catalog.METRICS]
+    """No two metrics (the exporter's included) or events share a name; every metric lives
+    under `poolscope.`."""
+    metrics = catalog.METRICS + catalog.EXPORTER_METRICS
+    names = [m.name for m in metrics]
     assert len(names) == len(set(names))
-    assert all(m.otel_name.startswith("poolscope.") for m in catalog.METRICS)
+    assert all(m.otel_name.startswith("poolscope.") for m in metrics)
     events = [e.name for e in catalog.EVENTS]
     assert len(events) == len(set(events))
 
@@ -65,6 +67,7 @@ def test_lookup_by_name() -> None:
     """Entries are found by OTel name (with or without the namespace) and event name."""
     assert catalog.metric("poolscope.pool.usage") is catalog.POOL_USAGE
     assert catalog.metric("pool.usage") is catalog.POOL_USAGE
+    assert catalog.metric("logs.lines") is catalog.LOG_LINES
     assert catalog.event("decode_batch") is catalog.DECODE_BATCH
     with pytest.raises(KeyError):
         catalog.metric("pool.nope")

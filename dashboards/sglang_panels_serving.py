@@ -1,0 +1,119 @@
+"""The serving panels of the "SGLang serving memory" dashboard, over SGLang's own metrics:
+streaming sessions, running/queued requests, retractions, throughput, the prefix cache and
+latency quantiles. Metric names come from `telemetry.sglang_catalog`."""
+
+from __future__ import annotations
+
+from dashboards.alerts import RETRACTIONS_PER_S
+from dashboards.panel_spec import BLUE, GREEN, ORANGE, PanelSpec, Query, Step
+from dashboards.panels_serving import QUANTILES, TOKENS_PER_S, latency_panel
+from dashboards.sglang_promql import TOTAL_OVER_PRIORITIES, SGLangQueries
+from telemetry import sglang_catalog as sg
+from telemetry.sglang_catalog import SGLangMetric
+
+BY_INSTANCE = ("instance",)
+
+
+def sessions(qs: SGLangQueries) -> PanelSpec:
+    return PanelSpec(
+        title="Streaming sessions and the tokens they hold",
+        description=(
+            "Streaming sessions open now and the KV tokens they keep between turns. Held "
+            "tokens with no open session are a leak; many idle sessions holding memory call "
+            "for closing them sooner on the client or a shorter session timeout."
+        ),
+        queries=(
+            Query(qs.agg("sum", sg.STREAMING_SESSIONS, BY_INSTANCE), "{{instance}} sessions"),
+            Query(qs.agg("sum", sg.SESSION_HELD_TOKENS, BY_INSTANCE),
+                  "{{instance}} tokens held"),
+        ),
+        unit="none", steps=(Step(GREEN),), min=0, width=8,
+    )  # fmt: skip
+
+
+def requests(qs: SGLangQueries) -> PanelSpec:
+    def total(metric: SGLangMetric) -> str:
+        return qs.agg("sum", metric, BY_INSTANCE, **TOTAL_OVER_PRIORITIES)
+
+    return PanelSpec(
+        title="Running and queued requests",
+        description=(
+            "Requests running and waiting now, per server (all priorities). A queue that keeps "
+            "growing while running stays flat means admission is blocked: a full pool (see "
+            "usage per pool) or --max-running-requests."
+        ),
+        queries=(
+            Query(total(sg.RUNNING_REQS), "{{instance}} running"),
+            Query(total(sg.QUEUE_REQS), "{{instance}} queued"),
+        ),
+        unit="none", steps=(Step(GREEN),), min=0, width=8,
+    )  # fmt: skip
+
+
+def retractions(qs: SGLangQueries) -> PanelSpec:
+    return PanelSpec(
+        title="Retractions per second",
+        description=(
+            "Requests retracted from decode for lack of memory, per second: their work is "
+            "recomputed, so throughput drops and latency rises. Above the line (the "
+            "SGLangRetractionStorm threshold) for minutes, give the full pool more room "
+            "(--mem-fraction-static) or lower --max-running-requests."
+        ),
+        queries=(Query(qs.rate(sg.RETRACTED_REQUESTS, BY_INSTANCE), "{{instance}}"),),
+        unit="reqps", steps=(Step(GREEN), Step(ORANGE, RETRACTIONS_PER_S)), min=0, width=8,
+        show_thresholds=True,
+    )  # fmt: skip
+
+
+def throughput(qs: SGLangQueries) -> PanelSpec:
+    return PanelSpec(
+        title="Generation throughput",
+        description=(
+            "Tokens generated per second: SGLang's gen_throughput (its last decode log "
+            "window) and the rate of its generation-token counter. A drop while requests run "
+            "points at retractions (recompute) or a growing queue."
+        ),
+        queries=(
+            Query(qs.agg("sum", sg.GEN_THROUGHPUT, BY_INSTANCE), "{{instance}} last window"),
+            Query(qs.rate(sg.GENERATION_TOKENS, BY_INSTANCE), "{{instance}} counter rate"),
+        ),
+        unit=TOKENS_PER_S, steps=(Step(BLUE),), min=0, width=8,
+    )  # fmt: skip
+
+
+def prefix_hit_rate(qs: SGLangQueries) -> PanelSpec:
+    cached = qs.rate(sg.CACHED_TOKENS, BY_INSTANCE)
+    prompt = qs.rate(sg.PROMPT_TOKENS, BY_INSTANCE)
+    return PanelSpec(
+        title="Prefix cache hit rate",
+        description=(
+            "Share of prompt tokens served from the prefix cache: cached over prompt tokens "
+            "per second, and SGLang's cache_hit_rate of its last prefill batch. Low with "
+            "shared prompts means cached prefixes are evicted before reuse: the full pool (or "
+            "for hybrid models the mamba pool, whose states bound a hit) is too small."
+        ),
+        queries=(
+            Query(f"{cached} / {prompt}", "{{instance}} cached / prompt tokens"),
+            Query(qs.agg("avg", sg.CACHE_HIT_RATE, BY_INSTANCE), "{{instance}} last batch"),
+        ),
+        unit="percentunit", steps=(Step(BLUE),), min=0, max=1, width=8,
+    )  # fmt: skip
+
+
+def _quantiles(qs: SGLangQueries, metric: SGLangMetric) -> tuple[Query, ...]:
+    return tuple(Query(qs.quantile(q, metric), f"p{round(q * 100)}") for q in QUANTILES)
+
+
+def latency(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
+    return (
+        latency_panel("Time to first token", "From arrival to the first output token "
+                      "(queueing and prefill).", 2, 10, _quantiles(qs, sg.TTFT)),
+        latency_panel("Inter-token latency", "Between consecutive output tokens (decode step "
+                      "time as a user sees it).", 0.1, 0.5, _quantiles(qs, sg.ITL)),
+        latency_panel("End-to-end latency", "From arrival to the finish of a request.", 30,
+                      120, _quantiles(qs, sg.E2E_LATENCY)),
+    )  # fmt: skip
+
+
+def serving(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
+    return (sessions(qs), requests(qs), retractions(qs), throughput(qs), prefix_hit_rate(qs))
