@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import torch
-
 from runtime.memory import mamba_tracker
 from runtime.memory.holdings import Holdings, ReqMemory
 from runtime.memory.pool_tensors import FULL, SWA
@@ -57,7 +55,7 @@ class Steps:
         for kind, pool in pools.items():
             own = held.slots.setdefault(kind, [])
             last = own[held.allocated - 1] if held.allocated else 0
-            new[kind] = pool.allocate(held.allocated, last, n).tolist()
+            new[kind] = pool.allocate_list(held.allocated, last, n)
             own.extend(new[kind])
         self._write_rows(held.row, held.slots, held.allocated)  # the new positions only
         self._prepare_track(held, held.allocated + n)
@@ -77,7 +75,7 @@ class Steps:
             return
         own = held.slots[SWA]
         if "swa_skip_free" not in self.faults:
-            self.pools.kv[SWA].free_pages(torch.tensor(own[start:target]))
+            self.pools.kv[SWA].free_pages(own[start:target])
         own[start:target] = [0] * (target - start)
         self.pools.req.table.tables[SWA][held.row, start:target] = 0
         held.swa_evicted = target

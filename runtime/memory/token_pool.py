@@ -52,26 +52,35 @@ class TokenPool:
 
         Fills the rest of the last page first. Raises OutOfSlotsError, taking nothing, when short.
         """
+        slots = self.allocate_list(num_cached, last_slot, num_new)
+        return torch.tensor(slots, dtype=torch.int64, device=self.device)
+
+    def allocate_list(self, num_cached: int, last_slot: int, num_new: int) -> list[int]:
+        """`allocate` as a host list. NOTE: the engine calls it per request per step; building
+        small tensors here cost more than the decode step's attention on a CPU."""
         need = pages_needed(num_cached, num_new, self.page_size)
         if need > len(self._free_pages):
             raise OutOfSlotsError(
                 f"pool {self.name}: {need} pages needed, {len(self._free_pages)} free"
             )
         in_last = min(num_new, (-num_cached) % self.page_size)
-        head = torch.arange(last_slot + 1, last_slot + 1 + in_last, dtype=torch.int64)
-        pages = torch.tensor([self._free_pages.pop() for _ in range(need)], dtype=torch.int64)
-        body = (pages[:, None] * self.page_size + torch.arange(self.page_size)).flatten()
-        return torch.cat([head, body[: num_new - in_last]]).to(self.device)
+        head = list(range(last_slot + 1, last_slot + 1 + in_last))
+        size = self.page_size
+        pages = [self._free_pages.pop() for _ in range(need)]
+        body = [page * size + i for page in pages for i in range(size)]
+        return head + body[: num_new - in_last]
 
-    def free_pages(self, slots: torch.Tensor) -> int:
+    def free_pages(self, slots: torch.Tensor | list[int]) -> int:
         """Returns the pages that `slots` touch to the free list; returns how many slots that frees.
 
         NOTE: it does not check for double frees: a page freed twice shows up as more available
         slots than exist, which is exactly what the invariant checker is there to catch.
         """
-        if slots.numel() == 0:
+        if isinstance(slots, torch.Tensor):
+            slots = slots.tolist()
+        if not slots:
             return 0
-        pages = torch.unique(slots.cpu() // self.page_size).tolist()
+        pages = sorted({slot // self.page_size for slot in slots})
         if pages[0] == 0:
             raise ValueError(f"pool {self.name}: freeing the reserved page 0")
         self._free_pages.extend(reversed(pages))
