@@ -41,8 +41,14 @@ class KVBuffer:
         self.v[layer].index_copy_(0, slots, v.to(self.v.dtype))
 
     def gather(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """K/V at `slots` of any shape [...] as [..., Hkv, D]."""
-        return self.k[layer][slots], self.v[layer][slots]
+        """K/V at `slots` of any shape [...] as [..., Hkv, D].
+
+        NOTE: index_select on the flat slots, not `k[layer][slots]`: on CPU it is about 4x faster
+        for a decode batch's [B, L] slots (the indexing path is generic over index shapes)."""
+        flat = slots.reshape(-1)
+        shape = (*slots.shape, *self.k.shape[2:])
+        k = self.k[layer].index_select(0, flat).view(shape)
+        return k, self.v[layer].index_select(0, flat).view(shape)
 
     def bytes_per_slot(self) -> int:
         per_layer = self.k.shape[2] * self.k.shape[3] * self.k.element_size()

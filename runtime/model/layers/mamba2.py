@@ -125,7 +125,7 @@ class _StateRows:
 
     def read(self, pool: torch.Tensor) -> torch.Tensor:
         """NOTE: a view when the slots form a run: the caller must not write to it in place."""
-        return pool[self.slots] if self.run is None else self._view(pool)
+        return pool.index_select(0, self.slots) if self.run is None else self._view(pool)
 
     def write(self, pool: torch.Tensor, values: torch.Tensor) -> None:
         if self.run is None:
