@@ -55,7 +55,6 @@ def after_step(hold: MambaHold, strategy: MambaStrategy, pool: MambaPool, length
     if strategy is MambaStrategy.EXTRA_BUFFER_LAZY and target not in hold.track:
         pool.free(hold.track)
         hold.track, hold.skip_cache = [target], False
-
     hold.last_track = hold.track.index(target)
     hold.track_len, hold.boundary_target = length, None
 
