@@ -1,7 +1,8 @@
 """Runtime settings that are not model architecture: environment, device and dtype choices.
 
-Environment variables are read here and nowhere else; all carry the `POOLSCOPE_` prefix except
-OpenTelemetry's own `OTEL_EXPORTER_OTLP_ENDPOINT`, which collectors and compose files already set.
+Environment variables are read here and nowhere else; all carry the `POOLSCOPE_` prefix. The
+OpenTelemetry SDK reads its own standard `OTEL_*` variables (endpoint, headers, export interval);
+here we only look whether an OTLP endpoint is set at all, to decide whether to export.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 import torch
 
 ENV_PREFIX = "POOLSCOPE_"
+# The OTel SDK's own variables that name where metrics go; any one set turns OTLP export on.
+OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -24,17 +27,17 @@ class EnvSettings:
 
     cache_dir: Path
     api_key: str | None = None
-    otlp_endpoint: str | None = None  # OTLP/HTTP base URL; metrics are exported there too
+    otlp: bool = False  # an OTLP endpoint is set: metrics go there too (the SDK reads where)
 
 
 def env_settings(environ: Mapping[str, str] | None = None) -> EnvSettings:
     """Reads `POOLSCOPE_CACHE_DIR` (default `~/.cache/poolscope`), `POOLSCOPE_API_KEY` and
-    `OTEL_EXPORTER_OTLP_ENDPOINT`."""
+    whether `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` is set."""
     env = os.environ if environ is None else environ
     cache = env.get(f"{ENV_PREFIX}CACHE_DIR") or str(Path.home() / ".cache" / "poolscope")
     api_key = env.get(f"{ENV_PREFIX}API_KEY") or None
-    otlp = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
-    return EnvSettings(cache_dir=Path(cache).expanduser(), api_key=api_key, otlp_endpoint=otlp)
+    otlp = any(env.get(name) for name in OTLP_ENDPOINT_VARS)
+    return EnvSettings(cache_dir=Path(cache).expanduser(), api_key=api_key, otlp=otlp)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ObservabilitySettings:
-    """How often decode lines are logged, and where OTLP metrics go (None: Prometheus only)."""
+    """How often decode lines are logged, and whether metrics also go over OTLP (where to and how
+    often: the OTel SDK's standard `OTEL_EXPORTER_OTLP_*` / `OTEL_METRIC_EXPORT_INTERVAL`)."""
 
     decode_log_interval: int = 40
-    otlp_endpoint: str | None = None
-    otlp_interval_s: float = 10.0
+    otlp: bool = False
 
     def __post_init__(self) -> None:
         if self.decode_log_interval < 1:
@@ -51,12 +51,6 @@ def add_observability_args(parser: argparse.ArgumentParser) -> None:
         default=40,
         help="log a decode_batch line every N decode steps",
     )
-    group.add_argument(
-        "--otlp-interval",
-        type=float,
-        default=10.0,
-        help="seconds between OTLP exports ($OTEL_EXPORTER_OTLP_ENDPOINT)",
-    )
 
 
 def log_settings_from_args(args: argparse.Namespace) -> LogSettings:
@@ -66,9 +60,9 @@ def log_settings_from_args(args: argparse.Namespace) -> LogSettings:
 def observability_from_args(args: argparse.Namespace) -> ObservabilitySettings:
     from runtime.config import env_settings
 
-    return ObservabilitySettings(decode_log_interval=args.decode_log_interval,
-                                 otlp_endpoint=env_settings().otlp_endpoint,
-                                 otlp_interval_s=args.otlp_interval)  # fmt: skip
+    return ObservabilitySettings(
+        decode_log_interval=args.decode_log_interval, otlp=env_settings().otlp
+    )
 
 
 def instrument(
@@ -83,8 +77,7 @@ def instrument(
 
     metrics = Metrics(MetricsSettings(
         model=model_name, pools=tuple(engine.last_stats.pools),
-        cache_pools=tuple(engine.mm.cache.components), otlp_endpoint=settings.otlp_endpoint,
-        otlp_interval_s=settings.otlp_interval_s,
+        cache_pools=tuple(engine.mm.cache.components), otlp=settings.otlp,
     ), registry)  # fmt: skip
     EngineTelemetry.attach(engine, metrics, settings.decode_log_interval)
     return metrics

@@ -1,9 +1,11 @@
 """OpenTelemetry wiring: one MeterProvider whose instruments come from the catalog.
 
 Readers: a PrometheusMetricReader on its own CollectorRegistry (the runtime serves it at
-`GET /metrics`; no target_info, no scope labels), plus an OTLP/HTTP exporter when an endpoint is
-given (both at once). Gauges are observable and read `Metrics.snapshot`; counters start at 0 for
-every known label set so that alerts see the first increase; histograms use the catalog's buckets.
+`GET /metrics`; no target_info, no scope labels), plus an OTLP/HTTP exporter when `otlp` is set
+(both at once). The OTLP exporter and its reader take their endpoint, headers, timeout and
+interval from the SDK's standard `OTEL_EXPORTER_OTLP_*` and `OTEL_METRIC_EXPORT_*` variables.
+Gauges are observable and read `Metrics.snapshot`; counters start at 0 for every known label set
+so that alerts see the first increase; histograms use the catalog's buckets.
 
     metrics = Metrics(MetricsSettings(model="poolscope-hybrid", pools=("full", "mamba")))
     metrics.add(catalog.MEMORY_LEAKS, 1, pool="full", kind="leak")
@@ -41,21 +43,18 @@ def package_version() -> str:
 @dataclass(frozen=True)
 class MetricsSettings:
     """What the instruments are labelled with, which pools exist (counters are pre-created for
-    those only), and where OTLP goes (None: Prometheus only)."""
+    those only), and whether metrics also go over OTLP (where to: the SDK's `OTEL_*` variables)."""
 
     model: str
     pools: tuple[str, ...] = catalog.POOLS
     cache_pools: tuple[str, ...] = ("full", "swa", "mamba")
-    otlp_endpoint: str | None = None  # base URL, e.g. http://collector:4318
-    otlp_interval_s: float = 10.0
+    otlp: bool = False
     version: str = field(default_factory=package_version)
 
     def __post_init__(self) -> None:
         unknown = set(self.pools) - set(catalog.POOLS)
         if unknown:
             raise ValueError(f"unknown pools {sorted(unknown)}; known: {catalog.POOLS}")
-        if self.otlp_interval_s <= 0:
-            raise ValueError("otlp_interval_s must be positive")
 
 
 class Metrics:
@@ -92,14 +91,10 @@ class Metrics:
         readers: list[MetricReader] = [PrometheusMetricReader(
             disable_target_info=True, scope_info_enabled=False, registry=self.registry
         )]  # fmt: skip
-        if self.settings.otlp_endpoint:
+        if self.settings.otlp:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
-            endpoint = self.settings.otlp_endpoint.rstrip("/") + "/v1/metrics"
-            readers.append(PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=endpoint),
-                export_interval_millis=self.settings.otlp_interval_s * 1000,
-            ))  # fmt: skip
+            readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
         return readers
 
     def _resource(self) -> Resource:
