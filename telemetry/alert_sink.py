@@ -6,43 +6,54 @@ and is kept in memory (the latest `capacity`), so a test can see what arrived by
         ...                               # Alertmanager posts to f"{sink.url}/critical"
         sink.wait_for(lambda alerts: len(alerts) > 0, timeout_s=30)
 
-POST /<receiver> → 200 {"received": N}; 400 {"error": ...} for a body that is not JSON or has no
-`alerts` list; GET /health → 200; anything else → 404.
+POST /<receiver> → 200 {"received": N}; 400 {"error": ...} for a body that is not JSON or not a
+webhook payload; 413 past MAX_BODY_BYTES; GET /health → 200; an unknown path → 404, a known path
+with another method → 405 with `Allow`; every error is JSON.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException
 
 from telemetry import catalog
+from telemetry.http_thread import UvicornThread, bind_tcp
 from telemetry.logging import get_logger
 
 HEALTH_PATH = "/health"
-POLL_S = 0.05  # how soon serve_forever notices stop()
 MAX_BODY_BYTES = 1 << 20  # Alertmanager batches whole groups; a megabyte is thousands of alerts
-_RECEIVER_PATH = re.compile(r"/([A-Za-z0-9_.-]+)")
 _log = get_logger("poolscope.alert_sink")
 
 
+class WebhookAlert(BaseModel):
+    """One entry of `alerts` in Alertmanager's webhook body; fields it does not name are kept
+    out (generatorURL, fingerprint, endsAt are not logged)."""
+
+    model_config = ConfigDict(extra="ignore")
+    status: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: str | None = None  # noqa: N815 - Alertmanager's own field name
+
+
+class WebhookPayload(BaseModel):
+    """Alertmanager's webhook body (version 4): the group's status and its alerts."""
+
+    model_config = ConfigDict(extra="ignore")
+    status: str = ""
+    alerts: list[WebhookAlert]
+
+
 class PayloadError(ValueError):
-    """A webhook body the sink cannot read: not JSON, or not an object with an `alerts` list."""
-
-
-def _strings(value: object, what: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise PayloadError(f"an alert's `{what}` must be an object")
-    return {str(key): str(item) for key, item in value.items()}
+    """A webhook body the sink cannot read; the message says which part and why."""
 
 
 @dataclass(frozen=True)
@@ -56,16 +67,9 @@ class ReceivedAlert:
     starts_at: str | None
 
     @classmethod
-    def parse(cls, receiver: str, group_status: str, alert: object) -> ReceivedAlert:
-        if not isinstance(alert, dict):
-            raise PayloadError("each entry of `alerts` must be an object")
-        return cls(
-            receiver=receiver,
-            status=str(alert.get("status") or group_status),
-            labels=_strings(alert.get("labels"), "labels"),
-            annotations=_strings(alert.get("annotations"), "annotations"),
-            starts_at=alert.get("startsAt"),
-        )
+    def of(cls, receiver: str, group_status: str, alert: WebhookAlert) -> ReceivedAlert:
+        return cls(receiver=receiver, status=alert.status or group_status, labels=alert.labels,
+                   annotations=alert.annotations, starts_at=alert.startsAt)  # fmt: skip
 
     def log_fields(self) -> dict[str, Any]:
         """The event's fields (catalog.ALERT_RECEIVED); labels the alert lacks are left out."""
@@ -86,13 +90,69 @@ def parse_payload(receiver: str, body: bytes) -> list[ReceivedAlert]:
     """Every alert of one webhook body; raises PayloadError (and reads nothing) when any part
     is malformed, so a rejected post logs nothing."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"body is not JSON: {exc}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("alerts"), list):
-        raise PayloadError("payload must be an object with an `alerts` list")
-    status = str(document.get("status", ""))
-    return [ReceivedAlert.parse(receiver, status, alert) for alert in document["alerts"]]
+        payload = WebhookPayload.model_validate_json(body)
+    except ValidationError as exc:
+        raise PayloadError(_describe(exc)) from exc
+    return [ReceivedAlert.of(receiver, payload.status, alert) for alert in payload.alerts]
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    if first["type"] == "json_invalid":
+        return f"body is not JSON: {first['msg']}"
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    return f"not an Alertmanager webhook payload: `{where}`: {first['msg']}"
+
+
+def create_app(sink: AlertSink) -> FastAPI:
+    """The sink's two routes, with every error answered as `{"error": ...}`."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get(HEALTH_PATH)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/{receiver}")
+    async def receive(receiver: str, request: Request) -> JSONResponse:
+        if receiver == HEALTH_PATH.lstrip("/") or not _is_receiver(receiver):
+            raise HTTPException(404)
+        body = await _read_capped(request)
+        if body is None:
+            return _error(413, f"body too large (over {MAX_BODY_BYTES} bytes)")
+        try:
+            alerts = parse_payload(receiver, body)
+        except PayloadError as exc:
+            return _error(400, str(exc))
+        sink.record(alerts)
+        return JSONResponse({"received": len(alerts)})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        reply = _error(exc.status_code, f"no route {request.method} {request.url.path}")
+        reply.headers.update(exc.headers or {})
+        return reply
+
+    return app
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or None past MAX_BODY_BYTES (declared or, for a chunked body, as read)."""
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _is_receiver(name: str) -> bool:
+    return bool(name) and all(c.isascii() and (c.isalnum() or c in "_.-") for c in name)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
 
 
 class AlertSink:
@@ -105,8 +165,7 @@ class AlertSink:
         self.host, self.port = host, port
         self._alerts: deque[ReceivedAlert] = deque(maxlen=capacity)
         self._changed = threading.Condition()
-        self._server: _SinkServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: UvicornThread | None = None
 
     @property
     def url(self) -> str:
@@ -114,23 +173,15 @@ class AlertSink:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> AlertSink:
-        server = _SinkServer((self.host, self.port), self)
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(POLL_S,), name="alert-sink", daemon=True
-        )
-        self._thread.start()
+        sock = bind_tcp(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self._server = UvicornThread(create_app(self), sock, name="alert-sink").start()
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server = self._thread = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
     def __enter__(self) -> AlertSink:
         return self.start()
@@ -156,55 +207,3 @@ class AlertSink:
         held."""
         with self._changed:
             return self._changed.wait_for(lambda: predicate(list(self._alerts)), timeout_s)
-
-
-class _SinkServer(ThreadingHTTPServer):
-    daemon_threads = True  # a hung client never blocks stop()
-
-    def __init__(self, address: tuple[str, int], sink: AlertSink) -> None:
-        super().__init__(address, _Handler)
-        self.sink = sink
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _SinkServer
-
-    def do_GET(self) -> None:
-        if urlsplit(self.path).path == HEALTH_PATH:
-            self._reply(HTTPStatus.OK, {"status": "ok"})
-        else:
-            self._not_found()
-
-    def do_POST(self) -> None:
-        match = _RECEIVER_PATH.fullmatch(urlsplit(self.path).path)
-        if match is None or match.group(0) == HEALTH_PATH:
-            return self._not_found()
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            return self._reply(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
-        if not 0 <= length <= MAX_BODY_BYTES:
-            return self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large"})
-        try:
-            alerts = parse_payload(match.group(1), self.rfile.read(length))
-        except PayloadError as exc:
-            return self._reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-        self.server.sink.record(alerts)
-        self._reply(HTTPStatus.OK, {"received": len(alerts)})
-
-    def _not_found(self) -> None:
-        self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route {self.command} {self.path}"})
-
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = _not_found
-
-    def _reply(self, status: HTTPStatus, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: access lines would bypass the structured log; the events say what came."""

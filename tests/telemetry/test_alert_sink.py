@@ -20,7 +20,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from telemetry import catalog
-from telemetry.alert_sink import AlertSink, ReceivedAlert
+from telemetry.alert_sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
 from telemetry.logging import reset_logging
 
 STARTS_AT = "2025-01-02T03:04:05.678Z"
@@ -115,32 +115,45 @@ def test_an_alert_without_status_takes_the_groups(sink: AlertSink) -> None:
     [
         (b"{not json", "not JSON"),
         (b"\xff\xfe", "not JSON"),
-        (b'{"version": "4", "status": "firing"}', "`alerts` list"),
-        (b'[{"labels": {}}]', "`alerts` list"),
-        (b'{"alerts": [{"labels": "x"}]}', "`labels` must be an object"),
-        (b'{"alerts": [1]}', "must be an object"),
+        (b'{"version": "4", "status": "firing"}', "`alerts`"),
+        (b'[{"labels": {}}]', "webhook payload"),
+        (b'{"alerts": [{"labels": "x"}]}', "`alerts.0.labels`"),
+        (b'{"alerts": [{"labels": {"pool": 3}}]}', "`alerts.0.labels.pool`"),
+        (b'{"alerts": [1]}', "`alerts.0`"),
     ],
 )
 def test_bad_bodies_get_400_and_log_nothing(sink: AlertSink, body: bytes, message: str) -> None:
     """A body that is not JSON, or not a payload with an `alerts` list of objects, answers 400
-    with a JSON error saying why, and nothing is logged or kept."""
+    with a JSON error naming the part at fault, and nothing is logged or kept."""
     with capture_logs() as logs:
         status, answer = _request(f"{sink.url}/critical", "POST", body)
     assert status == 400 and message in answer["error"]
     assert _events(logs) == [] and sink.received == []
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [("POST", "/a/b"), ("POST", "/"), ("POST", "/health"), ("GET", "/critical"),
-     ("PUT", "/critical"), ("DELETE", "/critical")],
-)  # fmt: skip
-def test_other_routes_get_404(sink: AlertSink, method: str, path: str) -> None:
-    """Only POST /<receiver> and GET /health exist; anything else answers 404 with an error."""
-    body = json.dumps(_payload(_alert("X", "critical"))).encode() if method != "GET" else None
+@pytest.mark.parametrize(("method", "path"), [("POST", "/a/b"), ("POST", "/"), ("POST", "/health")])
+def test_unknown_routes_get_404(sink: AlertSink, method: str, path: str) -> None:
+    """Only POST /<receiver> and GET /health exist; another path answers 404 with a JSON error."""
+    body = json.dumps(_payload(_alert("X", "critical"))).encode()
     status, answer = _request(sink.url + path, method, body)
     assert status == 404 and "no route" in answer["error"]
     assert sink.received == []
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_other_methods_get_405_with_allow(sink: AlertSink, method: str) -> None:
+    """Another method on a receiver path answers 405 with `Allow: POST` and a JSON error."""
+    request = urllib.request.Request(f"{sink.url}/critical", method=method)
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 405 and caught.value.headers["Allow"] == "POST"
+    assert "no route" in json.loads(caught.value.read())["error"]
+
+
+def test_oversized_body_gets_413(sink: AlertSink) -> None:
+    """A body past MAX_BODY_BYTES answers 413 and is not read."""
+    status, answer = _request(f"{sink.url}/critical", "POST", b" " * (MAX_BODY_BYTES + 1))
+    assert status == 413 and "too large" in answer["error"]
 
 
 def test_health(sink: AlertSink) -> None:
