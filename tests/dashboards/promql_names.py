@@ -1,9 +1,9 @@
 """Metric names out of PromQL, and what is wrong with them against a list of exposed series.
 
-No PromQL parser is at hand (promtool parses only whole rule files and says nothing of names), so
-expressions are tokenized: strings, label matchers, range selectors and grouping label lists are
-blanked first; what remains that looks like an identifier and is neither a function call, an
-aggregation operator nor a keyword is a metric name.
+Expressions are parsed with `promql-parser` (the Rust PromQL parser's Python binding) and the tree
+is walked: every vector selector names a metric (by name or by a `__name__="..."` matcher), and
+each selector is seen with the functions that enclose it. Grafana's range variables
+(`$__rate_interval`, ...) are not PromQL, so they are replaced by a duration before parsing.
 
     metric_names('sum by (pool) (rate(x_total{a="b"}[5m]))')   # {'x_total'}
 """
@@ -11,25 +11,15 @@ aggregation operator nor a keyword is a metric name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
-MATCHERS = re.compile(r"\{[^{}]*\}")
-RANGE = re.compile(r"\[[^\[\]]*\]")
-GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
-# An identifier not glued to a word, a `$variable`, or a number's digits (`5m`, `1e3`, `0.95`).
-IDENTIFIER = re.compile(r"(?<![\w:.$])([a-zA-Z_:][\w:]*)(\s*\()?")
-KEYWORDS = frozenset({
-    "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and",
-    "or", "unless", "atan2", "inf", "nan", "start", "end",
-})  # fmt: skip
-AGGREGATIONS = frozenset({
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
-    "topk", "quantile", "limitk", "limit_ratio",
-})  # fmt: skip
+import promql_parser as pp
+
 COUNTER_FUNCTIONS = ("rate", "irate", "increase", "resets")
 PROMETHEUS_OWN = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
+# A Grafana variable in a duration position (`[$__rate_interval]`, `[$window]`).
+GRAFANA_DURATION = re.compile(r"\$\{?\w+\}?(?=\s*[\]:])")
 
 
 @dataclass(frozen=True)
@@ -45,50 +35,79 @@ class Exposed:
         return self.kind == "counter" or (self.kind == "histogram" and bool(self.suffix))
 
 
-def _blank(expr: str) -> str:
-    text = STRING.sub('""', expr)
-    text = MATCHERS.sub("{}", text)
-    text = RANGE.sub("[]", text)
-    return GROUPING.sub(r"\1", text)
+@dataclass(frozen=True)
+class Selection:
+    """One selected metric, with the names of the functions around it (outermost first)."""
+
+    name: str
+    functions: tuple[str, ...]
+
+
+def parse(expr: str) -> pp.Expr:
+    """The expression's tree; raises ValueError on PromQL that does not parse."""
+    return pp.parse(GRAFANA_DURATION.sub("5m", expr))
+
+
+def _selector_name(selector: pp.VectorSelector) -> str | None:
+    if selector.name:
+        return selector.name
+    for matcher in selector.matchers.matchers:
+        if matcher.name == "__name__" and matcher.op == pp.MatchOp.Equal:
+            return matcher.value
+    return None
+
+
+def _children(node: pp.Expr) -> Iterator[pp.Expr]:
+    if isinstance(node, pp.BinaryExpr):
+        yield from (node.lhs, node.rhs)
+    elif isinstance(node, pp.AggregateExpr):
+        yield from (node.expr, *([node.param] if node.param is not None else []))
+    elif isinstance(node, pp.Call):
+        yield from node.args
+    elif isinstance(node, pp.MatrixSelector):
+        yield node.vector_selector
+    elif isinstance(node, pp.ParenExpr | pp.UnaryExpr | pp.SubqueryExpr):
+        yield node.expr
+
+
+def selections(expr: str) -> list[Selection]:
+    """Every metric the expression selects, each with its enclosing function calls."""
+    found: list[Selection] = []
+
+    def visit(node: pp.Expr, functions: tuple[str, ...]) -> None:
+        if isinstance(node, pp.VectorSelector):
+            name = _selector_name(node)
+            if name is not None:
+                found.append(Selection(name, functions))
+            return
+        inner = (*functions, node.func.name) if isinstance(node, pp.Call) else functions
+        for child in _children(node):
+            visit(child, inner)
+
+    visit(parse(expr), ())
+    return found
 
 
 def metric_names(expr: str) -> set[str]:
     """Every metric name the expression selects."""
-    names = set()
-    for match in IDENTIFIER.finditer(_blank(expr)):
-        word, is_call = match.group(1), match.group(2) is not None
-        if is_call or word.lower() in KEYWORDS or word in AGGREGATIONS:
-            continue
-        names.add(word)
-    return names
-
-
-def _call_bodies(text: str, function: str) -> list[str]:
-    """The argument text of every call of `function` in blanked text (parentheses balanced)."""
-    bodies = []
-    for match in re.finditer(rf"(?<![\w:]){function}\s*\(", text):
-        depth, start = 1, match.end()
-        for i in range(start, len(text)):
-            depth += {"(": 1, ")": -1}.get(text[i], 0)
-            if depth == 0:
-                bodies.append(text[start:i])
-                break
-    return bodies
+    return {selection.name for selection in selections(expr)}
 
 
 def problems(expr: str, exposed: Mapping[str, Exposed]) -> list[str]:
     """What the expression gets wrong: series not exposed, a rate over something that is not
     a counter, a quantile over something that is not a histogram's `_bucket`."""
-    found = [f"{name}: not exposed" for name in sorted(metric_names(expr))
+    chosen = selections(expr)
+    found = [f"{name}: not exposed" for name in sorted({s.name for s in chosen})
              if name not in exposed and name not in PROMETHEUS_OWN]  # fmt: skip
-    text = _blank(expr)
-    for function in COUNTER_FUNCTIONS:
-        for body in _call_bodies(text, function):
-            for name in sorted(metric_names(body) & set(exposed)):
-                if not exposed[name].is_counter_like:
-                    found.append(f"{function}({name}): a {exposed[name].kind}, not a counter")
-    for body in _call_bodies(text, "histogram_quantile"):
-        for name in sorted(metric_names(body) & set(exposed)):
-            if (exposed[name].kind, exposed[name].suffix) != ("histogram", "_bucket"):
-                found.append(f"histogram_quantile over {name}: not a histogram's _bucket")
-    return found
+    for selection in chosen:
+        if selection.name not in exposed:
+            continue
+        series = exposed[selection.name]
+        for function in COUNTER_FUNCTIONS:
+            if function in selection.functions and not series.is_counter_like:
+                found.append(f"{function}({selection.name}): a {series.kind}, not a counter")
+        if "histogram_quantile" in selection.functions and (series.kind, series.suffix) != (
+            "histogram", "_bucket"
+        ):
+            found.append(f"histogram_quantile over {selection.name}: not a histogram's _bucket")
+    return sorted(set(found), key=found.index)

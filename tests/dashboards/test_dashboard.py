@@ -4,7 +4,6 @@ every panel an operator can act on (unit, thresholds, description)."""
 from __future__ import annotations
 
 import json
-import re
 
 import grafanalib.core as g
 
@@ -13,9 +12,9 @@ from dashboards.build import GENERATED
 from dashboards.grafana_json import fix, strip_nulls, to_plain
 from dashboards.serving_memory import dashboard, panel_specs
 from telemetry import catalog
+from tests.dashboards.promql_names import metric_names
 from tests.schemas import GRAFANA_DASHBOARD, errors
 
-METRIC_NAME = re.compile(r"(poolscope_[a-z0-9_]+)\{")
 UNSHOWN = {catalog.PREFIX_CACHE_QUERIES}  # lookups: the hit panel shows tokens, not lookups
 
 
@@ -68,7 +67,7 @@ def test_every_query_names_only_catalog_metrics_and_all_are_shown() -> None:
     used: set[str] = set()
     for panel in _panels(_generated()):
         for target in panel["targets"]:
-            names = {n.removesuffix("_bucket") for n in METRIC_NAME.findall(target["expr"])}
+            names = {n.removesuffix("_bucket") for n in metric_names(target["expr"])}
             assert names, target["expr"]
             assert names <= known, (panel["title"], names - known)
             used |= names

@@ -115,9 +115,18 @@ def test_names_are_told_apart_from_functions_labels_and_keywords() -> None:
     expr = (
         'label_replace(sum by (instance, le) (rate(a:b_total{x=~"$x",y!="z"}[$__rate_interval]))'
         ' > 0.95, "pool", "full", "", "")\nand on (instance) (c_gauge offset 5m == 1e-3)\n'
-        "unless ignoring (tp_rank) group_left (dp_rank) topk by (instance) (1, d)\nor up == 0"
+        "* ignoring (tp_rank) group_left (dp_rank) topk by (instance) (1, d)\nor up == 0"
+        ' or {__name__="e_total"}'
     )
-    assert metric_names(expr) == {"a:b_total", "c_gauge", "d", "up"}
+    assert metric_names(expr) == {"a:b_total", "c_gauge", "d", "up", "e_total"}
+
+
+def test_an_expression_that_is_not_promql_is_refused() -> None:
+    """The parser refuses what Prometheus would (unbalanced parentheses, grouping on `unless`
+    with group_left), so a broken panel query fails the name check instead of passing it."""
+    for expr in ("sum(rate(x_total[5m])", "a unless ignoring (b) group_left (c) d"):
+        with pytest.raises(ValueError):
+            metric_names(expr)
 
 
 def _string_literals(package: str) -> list[tuple[str, str]]:
