@@ -30,13 +30,14 @@ from dashboards.panel_spec import PanelSpec
 from dashboards.panels_memory import DEVICE_POOLS, HOST_POOL, bottleneck_pool, host_tier
 from dashboards.panels_memory import slot_partition as partition_panel
 from dashboards.prometheus_config import PROMETHEUS_FILE
-from dashboards.promql import RATE_WINDOW
+from dashboards.promql import RATE_WINDOW, selector
 from dashboards.serving_memory import panel_specs
 from runtime.engine import Engine
 from runtime.engine_config import EngineConfig
 from runtime.memory.checker import CheckMode
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
+from telemetry import catalog
 from telemetry.alert_sink import AlertSink
 from tests.dashboards.processes import alertmanager, prometheus
 
@@ -236,7 +237,8 @@ def _assert_partition_is_per_instance(prom: str, ok: str, bad: str) -> None:
     for pool in (*DEVICE_POOLS, HOST_POOL):
         parts = _partition(prom, pool)
         assert set(parts) == ({bad} if pool == HOST_POOL else {ok, bad}), (pool, parts)
-        leaked = query(prom, f'poolscope_pool_leaked_slots{{instance="{bad}",pool="{pool}"}}')
+        leaked = query(prom, selector(catalog.POOL_LEAKED_SLOTS.prometheus_name,
+                                      {"instance": bad, "pool": pool}))  # fmt: skip
         stacked, capacity = parts[bad]
         assert capacity - stacked == float(leaked[0]["value"][1]), (pool, parts, leaked)
         if pool in FAULT_POOLS:
@@ -253,7 +255,8 @@ def _assert_bottleneck_is_one_pool_now(prom: str, instances: set[str]) -> None:
     result = query(prom, panel_expr(q.expr))
     assert sorted(r["metric"]["instance"] for r in result) == sorted(instances)
     for r in result:
-        usage = query(prom, f'poolscope_pool_usage{{instance="{r["metric"]["instance"]}"}}')
+        instance = {"instance": r["metric"]["instance"]}
+        usage = query(prom, selector(catalog.POOL_USAGE.prometheus_name, instance))
         assert float(r["value"][1]) == max(float(u["value"][1]) for u in usage)
 
 
