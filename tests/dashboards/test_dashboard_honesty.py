@@ -101,7 +101,8 @@ def test_stats_are_instant_queries() -> None:
     stats = [p for p in _panels() if p["type"] == "stat"]
     assert any(p["title"].startswith("Bottleneck") for p in stats)
     for panel in stats:
-        assert all(t.get("instant") is True for t in panel["targets"]), panel["title"]
+        assert all(t.get("instant") is True and t.get("range") is False
+                   for t in panel["targets"]), panel["title"]  # fmt: skip
         assert panel["options"]["graphMode"] == "none", panel["title"]
 
 
