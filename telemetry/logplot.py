@@ -189,7 +189,9 @@ def figure(records: Iterable[LogRecord], *, title: str | None = None) -> Figure:
     return fig
 
 
-def plot(records: Iterable[LogRecord], out_png: str | Path, *, title: str | None = None) -> None:
-    """Writes the two-panel PNG to `out_png`. Raises ValueError when `records` holds no batch
-    record, OSError when the file cannot be written."""
-    figure(records, title=title).savefig(out_png, dpi=100)
+def plot(records: Iterable[LogRecord], out_png: str | Path, *, title: str | None = None) -> Figure:
+    """Writes the two-panel PNG to `out_png` and returns its figure. Raises ValueError when
+    `records` holds no batch record, OSError when the file cannot be written."""
+    fig = figure(records, title=title)
+    fig.savefig(out_png, dpi=100)
+    return fig

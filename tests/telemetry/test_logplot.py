@@ -27,11 +27,12 @@ def _records(num: int, *, timed: bool = True) -> list[LogRecord]:
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
-    """plot writes a non-empty file with the PNG signature."""
+    """plot writes a non-empty file with the PNG signature and returns the figure drawn."""
     out = tmp_path / "usage.png"
-    plot(iter(_records(50)), out, title="test")
+    fig = plot(iter(_records(50)), out, title="test")
     data = out.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > len(PNG_SIGNATURE)
+    assert fig.axes[0].get_title() == "test"
 
 
 def test_no_batch_records_raise_value_error(tmp_path: Path) -> None:
