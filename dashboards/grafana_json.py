@@ -7,7 +7,9 @@ fixed here rather than loosening the schema check:
 - `Threshold` writes the base step's value as the string `"null"`;
 - `GaugePanel` (and other panels) may lack `fieldConfig.overrides`;
 - template variables whose datasource is a plain string instead of a datasource reference;
-- a template variable's `current` without `text`.
+- a template variable's `current` without `text`;
+- an instant target without `"range": false` (Grafana writes both flags; one with only `instant`
+  may be run as a range query too).
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def _fix_panel(panel: JSON) -> None:
     thresholds = config.get("defaults", {}).get("thresholds")
     if isinstance(thresholds, dict) and isinstance(thresholds.get("steps"), list):
         _fix_steps(thresholds["steps"])
+    for target in panel.get("targets", []) or []:
+        if target.get("instant") is True:
+            target["range"] = False
     for child in panel.get("panels", []) or []:
         _fix_panel(child)
 

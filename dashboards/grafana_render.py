@@ -39,7 +39,7 @@ class _Cursor:
 def _targets(spec: PanelSpec) -> list[g.Target]:
     return [
         g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i),
-                 datasource=DATASOURCE_VAR, intervalFactor=1, step=None)
+                 datasource=DATASOURCE_VAR, intervalFactor=1, step=None, instant=q.is_instant)
         for i, q in enumerate(spec.queries)
     ]  # fmt: skip
 
@@ -49,20 +49,24 @@ def _steps(spec: PanelSpec) -> list[dict[str, object]]:
 
 
 def _unstacked(spec: PanelSpec) -> list[dict[str, object]]:
-    """Overrides drawing the named series as dashed, unfilled, unstacked lines (capacity)."""
+    """Overrides drawing the named (or matching) series as dashed, unfilled, unstacked lines
+    (capacity)."""
     props = [
         {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
         {"id": "custom.fillOpacity", "value": 0},
         {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
         {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
     ]
-    return [{"matcher": {"id": "byName", "options": name}, "properties": props}
-            for name in spec.unstacked_series]  # fmt: skip
+    matchers = [{"id": "byName", "options": name} for name in spec.unstacked_series]
+    if spec.unstacked_pattern:
+        matchers.append({"id": "byRegexp", "options": spec.unstacked_pattern})
+    return [{"matcher": matcher, "properties": props} for matcher in matchers]
 
 
-def _min_max(spec: PanelSpec) -> dict[str, float]:
-    bounds = {"min": spec.min, "max": spec.max}
-    return {k: v for k, v in bounds.items() if v is not None}
+def _defaults(spec: PanelSpec) -> dict[str, object]:
+    """Field defaults grafanalib has no argument for: bounds and the no-data text."""
+    extra = {"min": spec.min, "max": spec.max, "noValue": spec.no_value or None}
+    return {k: v for k, v in extra.items() if v is not None}
 
 
 def _timeseries(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
@@ -74,7 +78,7 @@ def _timeseries(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
         thresholdsStyleMode="line" if spec.show_thresholds else "off",
         legendDisplayMode="table", legendPlacement="bottom", legendCalcs=["lastNotNull", "max"],
         tooltipMode="multi", tooltipSort="desc", colorMode="palette-classic",
-        extraJson={"fieldConfig": {"defaults": _min_max(spec)}},
+        extraJson={"fieldConfig": {"defaults": _defaults(spec)}},
     )  # fmt: skip
 
 
@@ -83,8 +87,9 @@ def _stat(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
         title=spec.title, description=spec.description, dataSource=DATASOURCE_VAR,
         targets=_targets(spec), gridPos=pos, format=spec.unit, thresholds=_steps(spec),
         reduceCalc="lastNotNull", textMode="value_and_name", colorMode="background",
-        graphMode="area", color={"mode": "thresholds"}, noValue="no data",
-        extraJson={"fieldConfig": {"defaults": _min_max(spec)}},
+        graphMode="none" if all(q.is_instant for q in spec.queries) else "area",
+        color={"mode": "thresholds"}, noValue=spec.no_value or "no data",
+        extraJson={"fieldConfig": {"defaults": _defaults(spec)}},
     )  # fmt: skip
 
 
@@ -92,15 +97,29 @@ def _panel(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
     return (_stat if spec.viz is Viz.STAT else _timeseries)(spec, pos)
 
 
+def _row(row: RowSpec, pos: g.GridPos, children: list[g.Panel]) -> g.RowPanel:
+    repeat = g.Repeat(variable=row.repeat) if row.repeat else g.Repeat()
+    if row.is_collapsed:  # Grafana keeps a collapsed row's panels inside it
+        return g.RowPanel(title=row.title, gridPos=pos, repeat=repeat, collapsed=True,
+                          panels=children)  # fmt: skip
+    return g.RowPanel(title=row.title, gridPos=pos, repeat=repeat)
+
+
 def panels(rows: tuple[RowSpec, ...]) -> list[g.Panel]:
-    """Row panels (expanded) followed by their panels, with grid positions."""
+    """Row panels followed by their panels (or holding them, when collapsed), with grid
+    positions; a collapsed row takes only its title's height."""
     out: list[g.Panel] = []
     cursor = _Cursor()
     for row in rows:
         cursor.newline()
-        out.append(g.RowPanel(title=row.title, gridPos=cursor.place(GRID_WIDTH, ROW_HEIGHT)))
+        pos = cursor.place(GRID_WIDTH, ROW_HEIGHT)
         cursor.newline()
-        out.extend(_panel(spec, cursor.place(spec.width, spec.height)) for spec in row.panels)
+        children = [_panel(spec, cursor.place(spec.width, spec.height)) for spec in row.panels]
+        out.append(_row(row, pos, children))
+        if row.is_collapsed:
+            cursor = _Cursor(y=pos.y + ROW_HEIGHT)
+        else:
+            out.extend(children)
     return out
 
 

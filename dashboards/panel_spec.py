@@ -19,6 +19,7 @@ class Viz(Enum):
 class Query:
     expr: str
     legend: str
+    is_instant: bool = False  # evaluated at the dashboard's end time only (a "now" stat)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class PanelSpec:
     height: int = 8
     unstacked_series: tuple[str, ...] = ()  # legends drawn as plain lines on a stacked panel
     show_thresholds: bool = False  # draw the threshold steps as lines on a time series
+    unstacked_pattern: str = ""  # regex of legends drawn as plain lines, like unstacked_series
+    no_value: str = ""  # what the panel says when its queries return nothing ("" = Grafana's)
 
     def __post_init__(self) -> None:
         if not self.queries:
@@ -59,5 +62,10 @@ class PanelSpec:
 
 @dataclass(frozen=True)
 class RowSpec:
+    """A row of panels. `repeat` names a template variable: the row (its panels included) is
+    drawn once per selected value. A collapsed row shows only its title until opened."""
+
     title: str
     panels: tuple[PanelSpec, ...] = field(default_factory=tuple)
+    repeat: str = ""
+    is_collapsed: bool = False

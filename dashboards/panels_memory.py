@@ -1,27 +1,35 @@
 """The memory panels of the "Serving memory" dashboard: usage, the bottleneck pool, each pool's
-slot partition, the host tier, leaks and the checker. Queries come from catalog entries."""
+slot partition (per instance), the host tier, leaks and the checker. Queries come from catalog
+entries; every panel draws one unit (`panel_units`) and keeps instances apart (the legend names
+the instance) unless its title says it sums over all selected instances."""
 
 from __future__ import annotations
 
 from dashboards.panel_spec import BLUE, GREEN, ORANGE, RED, YELLOW, PanelSpec, Query, Step, Viz
-from dashboards.promql import increase, rate, series
+from dashboards.panel_units import CHECKS, CHECKS_PER_S, PERCENT, REQUESTS_PER_S, SLOTS
+from dashboards.promql import rate, series
 from telemetry import catalog
 
 USAGE_STEPS = (Step(GREEN), Step(YELLOW, 0.8), Step(ORANGE, 0.9), Step(RED, 0.95))
 ANY_IS_BAD = (Step(GREEN), Step(RED, 1))  # a count where one is already too many
 USED = "!~available|evictable"  # states that hold a slot: protected, session_held, running
+HOST_POOL = "host"
+DEVICE_POOLS = tuple(pool for pool in catalog.POOLS if pool != HOST_POOL)
+BY_INSTANCE = ("instance",)
+NO_HOST_TIER = "No host pool: the instance runs without --host-tier (or is not scraped)"
+NO_PARTITION = "No slot partition from this instance (a log exporter serves usage only)"
 
 
 def token_usage() -> PanelSpec:
     return PanelSpec(
         title="token_usage (max over the full, swa and mamba pools)",
         description=(
-            f"SGLang's compatibility figure. {catalog.TOKEN_USAGE_FIXME} Above 0.95 new requests "
-            "wait and running ones are retracted; look at 'Usage per pool' and 'Bottleneck pool' "
-            "to see which pool is full before resizing anything."
+            f"SGLang's compatibility figure, now. {catalog.TOKEN_USAGE_FIXME} Above 0.95 new "
+            "requests wait and running ones are retracted; look at 'Usage per pool' and "
+            "'Bottleneck pool' to see which pool is full before resizing anything."
         ),
-        queries=(Query(series(catalog.TOKEN_USAGE), "{{instance}}"),),
-        unit="percentunit", steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
+        queries=(Query(series(catalog.TOKEN_USAGE), "{{instance}}", is_instant=True),),
+        unit=PERCENT, steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
     )  # fmt: skip
 
 
@@ -29,38 +37,42 @@ def kv_token_usage() -> PanelSpec:
     return PanelSpec(
         title="kv_token_usage (full and swa KV pools)",
         description=(
-            "Maximum usage over the KV pools only, mamba excluded. When token_usage is high but "
-            "this is low, the mamba pool (states, not tokens) is the limit: raise --mamba-slots."
+            "Maximum usage over the KV pools only, mamba excluded, now. When token_usage is "
+            "high but this is low, the mamba pool (states, not tokens) is the limit: raise "
+            "--mamba-slots."
         ),
-        queries=(Query(series(catalog.KV_TOKEN_USAGE), "{{instance}}"),),
-        unit="percentunit", steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
+        queries=(Query(series(catalog.KV_TOKEN_USAGE), "{{instance}}", is_instant=True),),
+        unit=PERCENT, steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
     )  # fmt: skip
 
 
 def bottleneck_pool() -> PanelSpec:
     usage = series(catalog.POOL_USAGE)
     return PanelSpec(
-        title="Bottleneck pool (highest usage)",
+        title="Bottleneck pool now (highest usage)",
         description=(
-            "The pool with the highest usage on each instance: it is the one that stops "
-            "admission first. Give that pool more slots (its size flag or --mem-budget-mb) "
-            "rather than growing every pool."
+            "The pool with the highest usage on each instance at the dashboard's end time (an "
+            "instant query, so a pool that was the bottleneck earlier in the range does not "
+            "show): it is the one that stops admission first. Give that pool more slots (its "
+            "size flag or --mem-budget-mb) rather than growing every pool."
         ),
-        queries=(Query(f"topk by (instance) (1, {usage})", "{{instance}} {{pool}}"),),
-        unit="percentunit", steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
+        queries=(Query(f"topk by (instance) (1, {usage})", "{{instance}} {{pool}}",
+                       is_instant=True),),  # fmt: skip
+        unit=PERCENT, steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
     )  # fmt: skip
 
 
 def leaks_total() -> PanelSpec:
+    leaks = f"sum by (instance) ({series(catalog.MEMORY_LEAKS)})"
     return PanelSpec(
-        title="Leaks and double frees (all pools)",
+        title="Leaks and double frees, all pools (failed checks)",
         description=(
-            "Failed invariant checks since start, over every pool. Anything above 0 is a bug: "
-            "slots were lost or freed twice. See 'Leaks and double frees per pool' for the pool, "
-            "the memory_leak log event for the terms, and restart to recover the slots."
+            "Failed invariant checks since start, over every pool, per instance. Anything above "
+            "0 is a bug: slots were lost or freed twice. See 'Leaks and double frees per pool' "
+            "for the pool, the memory_leak log event for the terms, and restart to recover them."
         ),
-        queries=(Query(f"sum({series(catalog.MEMORY_LEAKS)})", "failed checks"),),
-        unit="none", steps=ANY_IS_BAD, viz=Viz.STAT, width=6, height=5,
+        queries=(Query(leaks, "{{instance}}", is_instant=True),),
+        unit=CHECKS, steps=ANY_IS_BAD, viz=Viz.STAT, width=6, height=5,
     )  # fmt: skip
 
 
@@ -73,26 +85,29 @@ def usage_per_pool() -> PanelSpec:
             "low is mis-sized: move budget to it (--swa-full-ratio, --mamba-slots, ...)."
         ),
         queries=(Query(series(catalog.POOL_USAGE), "{{instance}} {{pool}}"),),
-        unit="percentunit", steps=USAGE_STEPS, min=0, max=1, width=16, show_thresholds=True,
+        unit=PERCENT, steps=USAGE_STEPS, min=0, max=1, width=24, show_thresholds=True,
     )  # fmt: skip
 
 
-def slot_partition(pool: str) -> PanelSpec:
+def slot_partition(pool: str, width: int = 6, no_value: str = NO_PARTITION) -> PanelSpec:
+    """One instance's partition of one pool (the row repeats per instance): summing states
+    over instances would hide one runtime's leak among the others' slots."""
     slots = series(catalog.POOL_SLOTS, pool=pool)
+    capacity = series(catalog.POOL_CAPACITY, pool=pool)
     return PanelSpec(
-        title=f"Slot partition: {pool} pool",
+        title=f"Slot partition: {pool} pool on $instance (slots)",
         description=(
-            f"The {pool} pool's slots by state, stacked; the stack should meet the capacity "
-            "line. A gap below it is a leak, a stack above it a double free. Evictable slots "
-            "are cached prefixes that can be reclaimed; protected ones are cached and locked by "
-            "running requests; session_held ones belong to open streaming sessions."
+            f"The {pool} pool's slots by state on one instance, stacked; the stack should meet "
+            "the capacity line. A gap below it is a leak, a stack above it a double free. "
+            "Evictable slots are cached prefixes that can be reclaimed; protected ones are "
+            "cached and locked by running requests; session_held ones belong to open sessions."
         ),
         queries=(
-            Query(f"sum by (state) ({slots})", "{{state}}"),
-            Query(f"sum({series(catalog.POOL_CAPACITY, pool=pool)})", "capacity"),
+            Query(f"sum by (instance, state) ({slots})", "{{instance}} {{state}}"),
+            Query(f"sum by (instance) ({capacity})", "{{instance}} capacity"),
         ),
-        unit="none", steps=(Step(GREEN),), is_stacked=True, min=0, width=8,
-        unstacked_series=("capacity",),
+        unit=SLOTS, steps=(Step(GREEN),), is_stacked=True, min=0, width=width,
+        unstacked_pattern=".* capacity", no_value=no_value,
     )  # fmt: skip
 
 
@@ -101,69 +116,73 @@ def host_tier_tokens() -> PanelSpec:
         return f"sum by (instance) ({series(catalog.POOL_SLOTS, pool=pool, state=USED)})"
 
     return PanelSpec(
-        title="Host tier: device (gpu) and host (cpu) tokens",
+        title="Host tier: KV slots in use on device (gpu) and host (cpu) on $instance (slots)",
         description=(
             "With --host-tier, full-attention KV lives in the host pool (cpu) and a bounded "
-            "device buffer (the full pool, gpu) holds sinks, recent tokens and selected pages. "
-            "Host tokens growing to the host pool's capacity stop admission: raise --host-tokens. "
-            "Without the host tier only the gpu series shows."
+            "device buffer (the full pool, gpu) holds sinks, recent tokens and selected pages; "
+            "a KV slot is one token. Host slots growing to the host pool's capacity stop "
+            "admission: raise --host-tokens. Without the host tier this panel says so."
         ),
-        queries=(Query(used("full"), "{{instance}} gpu"), Query(used("host"), "{{instance}} cpu")),
-        unit="none", steps=(Step(GREEN),), min=0, width=8,
+        queries=(Query(f"{used('full')} and on (instance) {used(HOST_POOL)}", "{{instance}} gpu"),
+                 Query(used(HOST_POOL), "{{instance}} cpu")),  # fmt: skip
+        unit=SLOTS, steps=(Step(GREEN),), min=0, width=12, no_value=NO_HOST_TIER,
     )  # fmt: skip
 
 
 def leaks_per_pool() -> PanelSpec:
+    leaks = f"sum by (instance, pool, kind) ({series(catalog.MEMORY_LEAKS)})"
     return PanelSpec(
-        title="Leaks and double frees per pool",
+        title="Leaks and double frees per pool (failed checks since start)",
         description=(
-            "Failed invariant checks since start, per pool and kind (leak: slots lost; "
-            "double_free: more slots free than exist). Any step up is a bug and also fires "
+            "Failed invariant checks since start, per instance, pool and kind (leak: slots "
+            "lost; double_free: more slots free than exist). Any step up is a bug and also fires "
             "PoolscopeMemoryLeak or PoolscopeDoubleFree; the memory_leak log event has every term."
         ),
-        queries=(Query(f"sum by (pool, kind) ({series(catalog.MEMORY_LEAKS)})",
-                       "{{pool}} {{kind}}"),),
-        unit="none", steps=ANY_IS_BAD, min=0, width=8, show_thresholds=True,
+        queries=(Query(leaks, "{{instance}} {{pool}} {{kind}}"),),
+        unit=CHECKS, steps=ANY_IS_BAD, min=0, width=8, show_thresholds=True,
     )  # fmt: skip
 
 
 def leaked_slots() -> PanelSpec:
     return PanelSpec(
-        title="Leaked slots (last check)",
+        title="Leaked slots at the last check (slots)",
         description=(
             "Capacity minus the sum of the states at the last check, per pool: 0 when healthy, "
             "above 0 slots lost to a leak, below 0 slots counted free twice. A non-zero value "
             "stays until restart: those slots are unusable (or double-booked)."
         ),
         queries=(Query(series(catalog.POOL_LEAKED_SLOTS), "{{instance}} {{pool}}"),),
-        unit="none", steps=(Step(RED), Step(GREEN, -0.5), Step(RED, 0.5)), width=8,
+        unit=SLOTS, steps=(Step(RED), Step(GREEN, -0.5), Step(RED, 0.5)), width=8,
         show_thresholds=True,
     )  # fmt: skip
 
 
 def checker_activity() -> PanelSpec:
+    checks = rate(catalog.MEMORY_CHECKS, by=("instance", "mode"))
     return PanelSpec(
-        title="Invariant checks per second",
+        title="Invariant checks per second, all pools (checks/s)",
         description=(
-            "How often the memory checker runs, per pool and mode (idle: when the engine goes "
-            "idle; busy: after every step with --mem-check busy). A flat zero with traffic means "
-            "the checker is off (--mem-check off), so leaks would go uncounted."
+            "How often the memory checker checks a pool, per instance and mode (idle: when the "
+            "engine goes idle; busy: after every step with --mem-check busy). A flat zero with "
+            "traffic means the checker is off (--mem-check off), so leaks would go uncounted."
         ),
-        queries=(Query(rate(catalog.MEMORY_CHECKS, by=("pool", "mode")), "{{pool}} {{mode}}"),),
-        unit="ops", steps=(Step(BLUE),), min=0, width=8,
+        queries=(Query(checks, "{{instance}} {{mode}}"),),
+        unit=CHECKS_PER_S, steps=(Step(BLUE),), min=0, width=8,
     )  # fmt: skip
 
 
 def track_alloc_failures() -> PanelSpec:
+    failures = rate(catalog.MAMBA_TRACK_ALLOC_FAILURES, by=BY_INSTANCE)
     return PanelSpec(
-        title="Mamba track allocation failures",
+        title="Mamba track allocation failures (requests/s)",
         description=(
-            "Track-boundary snapshot slots that could not be had (extra_buffer_lazy): those "
-            "requests' states are not cached, so later requests with the same prefix recompute. "
-            "Give the mamba pool more slots or use --mamba-strategy extra_buffer."
+            "Requests per second whose track-boundary snapshot slot could not be had "
+            "(extra_buffer_lazy): their states are not cached, so later requests with the same "
+            "prefix recompute. Give the mamba pool more slots or use --mamba-strategy "
+            "extra_buffer."
         ),
-        queries=(Query(increase(catalog.MAMBA_TRACK_ALLOC_FAILURES), "failures"),),
-        unit="none", steps=ANY_IS_BAD, min=0, width=8, show_thresholds=True,
+        queries=(Query(failures, "{{instance}} failures"),),
+        unit=REQUESTS_PER_S, steps=(Step(GREEN),), min=0, width=8,
     )  # fmt: skip
 
 
@@ -172,8 +191,17 @@ def overview() -> tuple[PanelSpec, ...]:
 
 
 def pools() -> tuple[PanelSpec, ...]:
-    parts = tuple(slot_partition(pool) for pool in catalog.POOLS)
-    return (usage_per_pool(), host_tier_tokens(), *parts)
+    return (usage_per_pool(),)
+
+
+def partitions() -> tuple[PanelSpec, ...]:
+    """The device pools' partitions, one row of them per instance."""
+    return tuple(slot_partition(pool) for pool in DEVICE_POOLS)
+
+
+def host_tier() -> tuple[PanelSpec, ...]:
+    """The host tier's panels, in a row of their own that stays collapsed unless opened."""
+    return slot_partition(HOST_POOL, width=12, no_value=NO_HOST_TIER), host_tier_tokens()
 
 
 def leaks() -> tuple[PanelSpec, ...]:

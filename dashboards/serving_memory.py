@@ -15,7 +15,8 @@ TITLE = "poolscope: Serving memory"
 REFRESH = "10s"
 DESCRIPTION = (
     "Every serving memory pool of poolscope runtimes (full, swa, mamba, req, host): usage, slot "
-    "partition, leaks, and the requests, cache and latency figures that explain them."
+    "partition (one row per instance), leaks, and the requests, cache and latency figures that "
+    "explain them."
 )
 
 
@@ -23,6 +24,9 @@ def rows() -> tuple[RowSpec, ...]:
     return (
         RowSpec("Overview", panels_memory.overview()),
         RowSpec("Pools", panels_memory.pools()),
+        RowSpec("Slot partition on $instance", panels_memory.partitions(), repeat="instance"),
+        RowSpec("Host tier on $instance (open when it runs with --host-tier)",
+                panels_memory.host_tier(), repeat="instance", is_collapsed=True),
         RowSpec("Leaks and the invariant checker", panels_memory.leaks()),
         RowSpec("Requests, cache and sessions", panels_serving.serving()),
         RowSpec("Latency", panels_serving.latency()),

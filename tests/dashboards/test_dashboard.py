@@ -23,7 +23,9 @@ def _generated() -> dict:
 
 
 def _panels(data: dict) -> list[dict]:
-    return [p for p in data["panels"] if p["type"] != "row"]
+    """Every panel but rows, those inside collapsed rows included."""
+    nested = [c for p in data["panels"] for c in p.get("panels", [])]
+    return [p for p in [*data["panels"], *nested] if p["type"] != "row"]
 
 
 def test_generated_dashboard_validates_against_grafana_schema() -> None:

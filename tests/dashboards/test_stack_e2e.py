@@ -1,9 +1,11 @@
-"""End to end without Docker: two real runtimes (one with a fault point on) scraped by Debian's
-`prometheus` on loopback with the generated scrape job and rule file, alerting Debian's
-Alertmanager with the generated routes, which posts to `poolscope alert-sink`'s receiver. After
-load, every dashboard panel query and every alert expression evaluates, each panel query returns
-data, and the double-free alert fires for the faulty runtime's pools only and reaches the sink
-by the critical route."""
+"""End to end without Docker: two real runtimes (one with a fault point and the host tier on, one
+healthy without the host tier) scraped by Debian's `prometheus` on loopback with the generated
+scrape job and rule file, alerting Debian's Alertmanager with the generated routes, which posts to
+`poolscope alert-sink`'s receiver. After load, every dashboard panel query and every alert
+expression evaluates, each panel query returns data (the host-tier row's only where the tier is
+on), the panels keep the two runtimes apart (the faulty one's slot partition is its own), the
+bottleneck stat names one pool per runtime, and the double-free alert fires for the faulty
+runtime's pools only and reaches the sink by the critical route."""
 
 from __future__ import annotations
 
@@ -24,14 +26,18 @@ import yaml
 from dashboards.alertmanager_config import ALERTMANAGER_FILE, RouteTimings, alertmanager_document
 from dashboards.alerts import RULES_FILE, alert_rules
 from dashboards.build import GENERATED, to_yaml
+from dashboards.panel_spec import PanelSpec
+from dashboards.panels_memory import DEVICE_POOLS, HOST_POOL, bottleneck_pool, host_tier
+from dashboards.panels_memory import slot_partition as partition_panel
 from dashboards.prometheus_config import PROMETHEUS_FILE
-from dashboards.promql import RATE_WINDOW
+from dashboards.promql import RATE_WINDOW, selector
 from dashboards.serving_memory import panel_specs
 from runtime.engine import Engine
 from runtime.engine_config import EngineConfig
 from runtime.memory.checker import CheckMode
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
+from telemetry import catalog
 from telemetry.alert_sink import AlertSink
 from tests.dashboards.processes import alertmanager, prometheus
 
@@ -47,6 +53,7 @@ FAULT = "kv_double_free"
 FAULT_POOLS = {"host", "swa"}
 TEST_INTERVAL = "1s"  # scrape and evaluate every second instead of 5 s, to keep the test short
 WINDOW = "30s"  # stands in for Grafana's $__rate_interval
+ALL = ".*"  # the instance variable's All
 
 
 @dataclass
@@ -61,9 +68,9 @@ class Runtime:
 
 @contextmanager
 def runtime(model: Path, **overrides: Any) -> Iterator[Runtime]:
-    """A real server (uvicorn on loopback) on the model with the host tier on, so every pool
-    (full, swa, mamba, req, host) has data."""
-    config = EngineConfig(model=str(model), host_tier=True, **overrides)
+    """A real server (uvicorn on loopback) on the model; with `host_tier=True` every pool (full,
+    swa, mamba, req, host) has data."""
+    config = EngineConfig(model=str(model), **overrides)
     server = RunningServer(Engine.from_config(config), ServerSettings(port=0))
     url = server.start()
     try:
@@ -121,8 +128,8 @@ def query(prom: str, expr: str) -> list[dict]:
     return answer["data"]["result"]
 
 
-def panel_expr(expr: str, instance: str) -> str:
-    """What Grafana sends for one instance and every model."""
+def panel_expr(expr: str, instance: str = ALL) -> str:
+    """What Grafana sends for one instance (or All) and every model."""
     return (expr.replace(RATE_WINDOW, WINDOW).replace("$instance", instance)
             .replace("$model", ".*"))  # fmt: skip
 
@@ -143,7 +150,7 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
     """Every panel query returns data for the healthy runtime, every rule evaluates without
     error, and PoolscopeDoubleFree fires for the faulty runtime's host and swa pools only,
     while nothing fires for the healthy one."""
-    faulty = {"faults": frozenset({FAULT}), "mem_check": CheckMode.BUSY}
+    faulty = {"faults": frozenset({FAULT}), "mem_check": CheckMode.BUSY, "host_tier": True}
     with (
         runtime(hybrid_dir) as ok,
         runtime(hybrid_dir, **faulty) as bad,
@@ -156,7 +163,10 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(load, (ok.url, bad.url)))
             time.sleep(3)  # a few scrapes after the load
-            _assert_panels_have_data(prom, ok.instance)
+            _assert_panels_have_data(prom, ok.instance, bad.instance)
+            _assert_instances_kept_apart(prom, {ok.instance, bad.instance})
+            _assert_partition_is_per_instance(prom, ok.instance, bad.instance)
+            _assert_bottleneck_is_one_pool_now(prom, {ok.instance, bad.instance})
             _assert_rules_evaluate(prom)
             wait_for(lambda: len(double_frees(prom)) >= len(FAULT_POOLS))
             fired = firing(prom)
@@ -175,13 +185,79 @@ def double_frees(prom: str) -> list[dict]:
     return [a for a in firing(prom) if a["labels"]["alertname"] == "PoolscopeDoubleFree"]
 
 
-def _assert_panels_have_data(prom: str, instance: str) -> None:
+def _has_data(prom: str, spec: PanelSpec, instance: str) -> bool:
+    for q in spec.queries:
+        values = [float(r["value"][1]) for r in query(prom, panel_expr(q.expr, instance))]
+        if not any(math.isfinite(v) for v in values):
+            return False
+    return True
+
+
+def _assert_panels_have_data(prom: str, no_host_tier: str, with_host_tier: str) -> None:
+    """Every panel has data on both runtimes, except the host-tier row's: those show nothing
+    (their no-data text) without the tier, and data with it."""
+    host_titles = {spec.title for spec in host_tier()}
+    for spec in panel_specs():
+        if spec.title in host_titles:
+            assert not any(query(prom, panel_expr(q.expr, no_host_tier)) for q in spec.queries)
+            assert _has_data(prom, spec, with_host_tier), spec.title
+        else:
+            assert _has_data(prom, spec, no_host_tier), spec.title
+            assert _has_data(prom, spec, with_host_tier), spec.title
+
+
+def _assert_instances_kept_apart(prom: str, instances: set[str]) -> None:
+    """With All selected, each query whose legend names the instance returns every runtime's
+    series under its own instance label (the host-tier row's: the runtime with the tier)."""
+    host_titles = {spec.title for spec in host_tier()}
     for spec in panel_specs():
         for q in spec.queries:
-            result = query(prom, panel_expr(q.expr, instance))
-            assert result, (spec.title, q.legend, q.expr)
-            values = [float(r["value"][1]) for r in result]
-            assert any(math.isfinite(v) for v in values), (spec.title, q.legend, values)
+            if "{{instance}}" not in q.legend:
+                continue
+            seen = {r["metric"].get("instance") for r in query(prom, panel_expr(q.expr))}
+            assert seen <= instances and len(seen) == (
+                1 if spec.title in host_titles else len(instances)), (spec.title, q.expr, seen)
+
+
+def _partition(prom: str, pool: str) -> dict[str, tuple[float, float]]:
+    """Per instance, with All selected: (sum of the stacked states, capacity) of a pool."""
+    states, capacity = partition_panel(pool).queries
+    out: dict[str, list[float]] = {}
+    for r in query(prom, panel_expr(states.expr)):
+        out.setdefault(r["metric"]["instance"], [0.0, 0.0])[0] += float(r["value"][1])
+    for r in query(prom, panel_expr(capacity.expr)):
+        out[r["metric"]["instance"]][1] = float(r["value"][1])
+    return {instance: (stacked, cap) for instance, (stacked, cap) in out.items()}
+
+
+def _assert_partition_is_per_instance(prom: str, ok: str, bad: str) -> None:
+    """With All selected, the faulty runtime's partition is its own: its stack overshoots its
+    capacity by exactly the slots its checker counts freed twice, while the healthy runtime's
+    stacks meet its capacity."""
+    for pool in (*DEVICE_POOLS, HOST_POOL):
+        parts = _partition(prom, pool)
+        assert set(parts) == ({bad} if pool == HOST_POOL else {ok, bad}), (pool, parts)
+        leaked = query(prom, selector(catalog.POOL_LEAKED_SLOTS.prometheus_name,
+                                      {"instance": bad, "pool": pool}))  # fmt: skip
+        stacked, capacity = parts[bad]
+        assert capacity - stacked == float(leaked[0]["value"][1]), (pool, parts, leaked)
+        if pool in FAULT_POOLS:
+            assert stacked > capacity, (pool, parts)
+        if ok in parts:
+            assert parts[ok][0] == parts[ok][1], (pool, parts)
+
+
+def _assert_bottleneck_is_one_pool_now(prom: str, instances: set[str]) -> None:
+    """The bottleneck stat's instant query names exactly one pool per runtime, the one with
+    that runtime's highest usage now."""
+    (q,) = bottleneck_pool().queries
+    assert q.is_instant
+    result = query(prom, panel_expr(q.expr))
+    assert sorted(r["metric"]["instance"] for r in result) == sorted(instances)
+    for r in result:
+        instance = {"instance": r["metric"]["instance"]}
+        usage = query(prom, selector(catalog.POOL_USAGE.prometheus_name, instance))
+        assert float(r["value"][1]) == max(float(u["value"][1]) for u in usage)
 
 
 def _assert_rules_evaluate(prom: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,12 @@ def _records(num: int, *, timed: bool = True) -> list[LogRecord]:
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
-    """plot writes a non-empty file with the PNG signature."""
+    """plot writes a non-empty file with the PNG signature and returns the figure drawn."""
     out = tmp_path / "usage.png"
-    plot(iter(_records(50)), out, title="test")
+    fig = plot(iter(_records(50)), out, title="test")
     data = out.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > len(PNG_SIGNATURE)
+    assert fig.axes[0].get_title() == "test"
 
 
 def test_no_batch_records_raise_value_error(tmp_path: Path) -> None:
@@ -42,9 +44,10 @@ def test_no_batch_records_raise_value_error(tmp_path: Path) -> None:
 
 
 def test_x_is_time_with_timestamps_and_index_without() -> None:
-    """x is seconds since the first batch record with timestamps, else the record index."""
+    """x is epoch seconds with timestamps (naive ones as UTC), else the record index."""
     usage, requests, is_time = collect(_records(3))
-    assert is_time and usage["token"].points()[0] == [0.0, 1.0, 2.0]
+    start = datetime(2026, 11, 21, 10, tzinfo=UTC).timestamp()
+    assert is_time and usage["token"].points()[0] == [start, start + 1, start + 2]
     usage, requests, is_time = collect(_records(3, timed=False))
     assert not is_time and requests["queued"].points() == ([0.0, 1.0, 2.0], [0.0, 1.0, 2.0])
 
