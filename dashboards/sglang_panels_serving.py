@@ -7,6 +7,7 @@ from __future__ import annotations
 from dashboards.alerts import RETRACTIONS_PER_S
 from dashboards.panel_spec import BLUE, GREEN, ORANGE, PanelSpec, Query, Step
 from dashboards.panels_serving import QUANTILES, TOKENS_PER_S, latency_panel
+from dashboards.sglang_fallbacks import SGLangFallbacks
 from dashboards.sglang_promql import TOTAL_OVER_PRIORITIES, SGLangQueries
 from telemetry import sglang_catalog as sg
 from telemetry.sglang_catalog import SGLangMetric
@@ -51,15 +52,27 @@ def requests(qs: SGLangQueries) -> PanelSpec:
 
 
 def retractions(qs: SGLangQueries) -> PanelSpec:
+    fb = SGLangFallbacks(qs)
     return PanelSpec(
         title="Retractions per second",
         description=(
             "Requests retracted from decode for lack of memory, per second: their work is "
             "recomputed, so throughput drops and latency rises. Above the line (the "
             "SGLangRetractionStorm threshold) for minutes, give the full pool more room "
-            "(--mem-fraction-static) or lower --max-running-requests."
+            "(--mem-fraction-static) or lower --max-running-requests. From "
+            f"num_retracted_requests_total ({sg.RETRACTED_REQUESTS.since} on), else the "
+            f"num_retractions histogram ({sg.RETRACTIONS_PER_REQUEST.since} on, counted when a "
+            "request finishes), else the slope of total_retracted_reqs "
+            f"({sg.RETRACTED_SO_FAR.introduced} to {sg.RETRACTED_SO_FAR.removed}, excluded). "
+            "Releases with none of these but num_retracted_reqs show it averaged (requests "
+            "retracted in SGLang's latest stats window, not per second); before "
+            f"{sg.RETRACTED_SO_FAR.introduced} SGLang exports no retraction figure."
         ),
-        queries=(Query(qs.rate(sg.RETRACTED_REQUESTS, BY_INSTANCE), "{{instance}}"),),
+        queries=(
+            Query(fb.retraction_rate(BY_INSTANCE), "{{instance}}"),
+            Query(fb.retracted_last_window(BY_INSTANCE),
+                  "{{instance}} retracted in the latest stats window"),
+        ),
         unit="reqps", steps=(Step(GREEN), Step(ORANGE, RETRACTIONS_PER_S)), min=0, width=8,
         show_thresholds=True,
     )  # fmt: skip
