@@ -76,8 +76,8 @@ def _full_partition(fb: SGLangFallbacks) -> tuple[Query, ...]:
     return (
         Query(fb.count(available, ()), "available"),
         Query(fb.count(evictable, ()), "evictable"),
-        Query(fb.full_free(()), "available + evictable"),
         Query(fb.full_used(()), "used"),
+        Query(fb.full_free(()), "available + evictable"),
         Query(capacity_expr(fb, "full"), "capacity"),
     )
 

@@ -90,13 +90,14 @@ def test_partitions_are_stacked_with_capacity_drawn_apart() -> None:
 
 
 def test_template_variables_uid_and_layout() -> None:
-    """datasource, instance and model_name variables exist (multi with All), the uid is SGLang's
-    own, and no two panels overlap on the grid."""
+    """datasource, instance, model_name and the dp/tp/pp rank variables exist (multi with All),
+    the uid is SGLang's own, and no two panels overlap on the grid."""
     data = _generated()
     variables = {v["name"]: v for v in data["templating"]["list"]}
-    assert list(variables) == ["datasource", "instance", "model_name"]
+    ranks = ["dp_rank", "tp_rank", "pp_rank"]
+    assert list(variables) == ["datasource", "instance", "model_name", *ranks]
     assert variables["datasource"]["current"]["value"] == stack.DATASOURCE_UID
-    for name in ("instance", "model_name"):
+    for name in ("instance", "model_name", *ranks):
         assert variables[name]["multi"] and variables[name]["includeAll"]
         assert variables[name]["current"]["text"] == "All"
     assert data["uid"] == stack.SGLANG_DASHBOARD_UID != stack.DASHBOARD_UID
