@@ -21,7 +21,8 @@ def sessions(qs: SGLangQueries) -> PanelSpec:
         description=(
             "Streaming sessions open now and the KV tokens they keep between turns. Held "
             "tokens with no open session are a leak; many idle sessions holding memory call "
-            "for closing them sooner on the client or a shorter session timeout."
+            "for closing them sooner on the client or a shorter session timeout. Needs "
+            f"{sg.STREAMING_SESSIONS.since}; empty on older releases."
         ),
         queries=(
             Query(qs.agg("sum", sg.STREAMING_SESSIONS, BY_INSTANCE), "{{instance}} sessions"),
@@ -64,8 +65,9 @@ def retractions(qs: SGLangQueries) -> PanelSpec:
             f"num_retractions histogram ({sg.RETRACTIONS_PER_REQUEST.since} on, counted when a "
             "request finishes), else the slope of total_retracted_reqs "
             f"({sg.RETRACTED_SO_FAR.introduced} to {sg.RETRACTED_SO_FAR.removed}, excluded). "
-            "Releases with none of these but num_retracted_reqs show it averaged (requests "
-            "retracted in SGLang's latest stats window, not per second); before "
+            "Releases with none of these but num_retracted_reqs "
+            f"({sg.RETRACTED_LAST_WINDOW.since} on) show it averaged (requests retracted in "
+            "SGLang's latest stats window, not per second); before "
             f"{sg.RETRACTED_SO_FAR.introduced} SGLang exports no retraction figure."
         ),
         queries=(
@@ -103,7 +105,8 @@ def prefix_hit_rate(qs: SGLangQueries) -> PanelSpec:
             "Share of prompt tokens served from the prefix cache: cached over prompt tokens "
             "per second, and SGLang's cache_hit_rate of its last prefill batch. Low with "
             "shared prompts means cached prefixes are evicted before reuse: the full pool (or "
-            "for hybrid models the mamba pool, whose states bound a hit) is too small."
+            "for hybrid models the mamba pool, whose states bound a hit) is too small. The "
+            f"token ratio needs {sg.CACHED_TOKENS.since}."
         ),
         queries=(
             Query(f"{cached} / {prompt}", "{{instance}} cached / prompt tokens"),
@@ -113,8 +116,12 @@ def prefix_hit_rate(qs: SGLangQueries) -> PanelSpec:
     )  # fmt: skip
 
 
-def _quantiles(qs: SGLangQueries, metric: SGLangMetric) -> tuple[Query, ...]:
-    return tuple(Query(qs.quantile(q, metric), f"p{round(q * 100)}") for q in QUANTILES)
+def _quantiles(qs: SGLangQueries, *metrics: SGLangMetric) -> tuple[Query, ...]:
+    """Each quantile from the first of `metrics` the target exports (newest first)."""
+    return tuple(
+        Query(" or ".join(qs.quantile(q, m) for m in metrics), f"p{round(q * 100)}")
+        for q in QUANTILES
+    )
 
 
 def latency(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
@@ -122,7 +129,9 @@ def latency(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
         latency_panel("Time to first token", "From arrival to the first output token "
                       "(queueing and prefill).", 2, 10, _quantiles(qs, sg.TTFT)),
         latency_panel("Inter-token latency", "Between consecutive output tokens (decode step "
-                      "time as a user sees it).", 0.1, 0.5, _quantiles(qs, sg.ITL)),
+                      f"time as a user sees it); before {sg.ITL.introduced} SGLang called it "
+                      "time_per_output_token_seconds.", 0.1, 0.5,
+                      _quantiles(qs, sg.ITL, sg.TIME_PER_OUTPUT_TOKEN)),
         latency_panel("End-to-end latency", "From arrival to the finish of a request.", 30,
                       120, _quantiles(qs, sg.E2E_LATENCY)),
     )  # fmt: skip

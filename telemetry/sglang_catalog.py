@@ -190,6 +190,7 @@ CACHED_TOKENS = metric("cached_tokens_total")
 CACHE_HIT_RATE = metric("cache_hit_rate")
 TTFT = metric("time_to_first_token_seconds")
 ITL = metric("inter_token_latency_seconds")
+TIME_PER_OUTPUT_TOKEN = metric("time_per_output_token_seconds")  # ITL's name before 0.4.4
 E2E_LATENCY = metric("e2e_request_latency_seconds")
 
 # Per pool: the (available, evictable, used) partition SGLang reports, and its usage gauge.
