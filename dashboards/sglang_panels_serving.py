@@ -8,7 +8,7 @@ from dashboards.alerts import RETRACTIONS_PER_S
 from dashboards.panel_spec import BLUE, GREEN, ORANGE, PanelSpec, Query, Step
 from dashboards.panels_serving import QUANTILES, TOKENS_PER_S, latency_panel
 from dashboards.sglang_fallbacks import SGLangFallbacks
-from dashboards.sglang_promql import TOTAL_OVER_PRIORITIES, SGLangQueries
+from dashboards.sglang_promql import RANK_MATCHERS, TOTAL_OVER_PRIORITIES, SGLangQueries
 from telemetry import sglang_catalog as sg
 from telemetry.sglang_catalog import SGLangMetric
 
@@ -35,12 +35,15 @@ def sessions(qs: SGLangQueries) -> PanelSpec:
 
 def requests(qs: SGLangQueries) -> PanelSpec:
     def total(metric: SGLangMetric) -> str:
-        return qs.agg("sum", metric, BY_INSTANCE, **TOTAL_OVER_PRIORITIES)
+        # Per DP rank once (every TP/PP rank may report it), summed over DP ranks.
+        matchers = {**TOTAL_OVER_PRIORITIES, **RANK_MATCHERS}
+        return SGLangFallbacks(qs).tokens(qs.series(metric, **matchers), BY_INSTANCE)
 
     return PanelSpec(
         title="Running and queued requests",
         description=(
-            "Requests running and waiting now, per server (all priorities). A queue that keeps "
+            "Requests running and waiting now, per server (all priorities, summed over DP "
+            "ranks; the rank variables narrow it). A queue that keeps "
             "growing while running stays flat means admission is blocked: a full pool (see "
             "usage per pool) or --max-running-requests."
         ),
