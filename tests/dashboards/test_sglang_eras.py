@@ -73,18 +73,32 @@ def _wait_for_scrapes(url: str, targets: int, timeout: float = 60.0) -> None:
         time.sleep(0.5)
 
 
+ALL_SCHEDULERS = "0.5.9 --enable-metrics-for-all-schedulers"
+
+
+def every_tp_rank_reports(text: str) -> str:
+    """The exposition as with --enable-metrics-for-all-schedulers and TP 2: each scheduler
+    series of tp_rank 0 also comes from tp_rank 1, with the same value (the same pool)."""
+    copies = [line.replace('tp_rank="0"', 'tp_rank="1"') for line in text.splitlines()
+              if 'tp_rank="0"' in line and not line.startswith("#")]  # fmt: skip
+    return text + "\n".join(copies) + "\n"
+
+
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real Prometheus scraping every era's stand-in each second: its URL, release → target."""
+    """A real Prometheus scraping every era's stand-in each second (and one with every TP rank
+    reporting): its URL, release → target."""
     tmp = tmp_path_factory.mktemp("sglang-eras")
-    with serve_metrics([e.text for e in eras()]) as targets:
+    texts = [e.text for e in eras()]
+    texts.append(every_tp_rank_reports(next(e.text for e in eras() if e.release == "0.5.9")))
+    with serve_metrics(texts) as targets:
         config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                   "scrape_configs": [{"job_name": "sglang",
                                       "static_configs": [{"targets": targets}]}]}  # fmt: skip
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
         with prometheus(tmp / "prometheus.yml", tmp) as url:
             _wait_for_scrapes(url, len(targets))
-            yield url, dict(zip(RELEASES, targets, strict=True))
+            yield url, dict(zip([*RELEASES, ALL_SCHEDULERS], targets, strict=True))
 
 
 @pytest.mark.slow
@@ -112,7 +126,8 @@ def _value(url: str, target: str, title: str, legend: str, dp_rank: str = ".*") 
 def test_older_names_stand_in_and_ranks_aggregate(scraped: tuple[str, dict[str, str]]) -> None:
     """Counts are summed over DP ranks and usage is their max; older releases' used tokens,
     capacity (reported or estimated as used / token_usage) and full-pool usage (token_usage,
-    labelled so) fill the panels; a chosen dp_rank narrows to it. Stand-in values: 5040 used
+    labelled so) fill the panels; a chosen dp_rank narrows to it; TP ranks that all report the
+    same pool count once. Stand-in values: 5040 used
     and usage 0.42 per rank, max_total_num_tokens 12000, two DP ranks from 0.4.10 on."""
     url, t = scraped
     used, capacity = ("Partition: full", "used"), ("Partition: full", "capacity")
@@ -128,6 +143,10 @@ def test_older_names_stand_in_and_ranks_aggregate(scraped: tuple[str, dict[str, 
     assert _value(url, t["0.5.9"], *full) == [({"instance": t["0.5.9"], "source": "token_usage"},
                                                 0.42)]  # fmt: skip
     assert _value(url, t["0.5.10rc0"], *full) == [({"instance": t["0.5.10rc0"]}, 0.42)]
+    # Two TP ranks reporting the same pools count once: the same figures as without them.
+    for legend in ("used", "capacity", "available + evictable"):
+        same = _value(url, t["0.5.9"], "Partition: full", legend)
+        assert _value(url, t[ALL_SCHEDULERS], "Partition: full", legend) == same, legend
 
 
 # ---- alerts: promtool firing (and quiet) cases per era, from the era's own series ----------
