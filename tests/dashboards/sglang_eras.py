@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from telemetry import sglang_catalog as sg
+
 FOLDER = Path(__file__).parent / "sglang_eras"
 SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$")
 LABEL = re.compile(r'(\w+)="((?:\\.|[^"\\])*)"')
@@ -41,7 +43,5 @@ class Era:
 @cache
 def eras() -> tuple[Era, ...]:
     """Every stand-in, in release order (the order of the catalog's sources)."""
-    from telemetry import sglang_catalog as sg
-
     found = {p.stem: Era(p.stem, p.read_text()) for p in FOLDER.glob("*.prom")}
     return tuple(found[r] for r in sg.RELEASES if r in found)
