@@ -8,19 +8,28 @@ from __future__ import annotations
 from dashboards import stack
 from dashboards.alert_rule import AlertRule, rule_file, target_down_rule
 from dashboards.alerts import NEAR_FULL, RETRACTIONS_PER_S
+from dashboards.sglang_fallbacks import SGLangFallbacks
+from dashboards.sglang_promql import SGLangQueries
 from telemetry import sglang_catalog as sg
 
 RULES_FILE = "sglang/sglang-alerts.rules.yml"
 GROUP = "sglang-memory"
 SERVER = ("instance", sg.MODEL_LABEL)  # one SGLang server and its model
+# Where only the num_retracted_reqs gauge exists: retractions in most stats windows scraped.
+RETRACTED_PER_WINDOW = 0.5
 
 
 def _per_pool_above(prefix: str, threshold: float) -> str:
     """Each pool's usage gauge above `threshold`, labelled with `pool` like poolscope's alerts
-    (SGLang has one gauge per pool, not a pool label)."""
+    (SGLang has one gauge per pool, not a pool label); on a series without full_token_usage
+    (releases before 0.5.10rc0) token_usage stands in, labelled `pool="token_usage"`."""
+    full = sg.FULL_TOKEN_USAGE.series(prefix)
+    older = f"{sg.TOKEN_USAGE.series(prefix)} > {threshold} unless {full}"
+    terms = [(pool, f"{usage.series(prefix)} > {threshold}")
+             for pool, usage in sg.POOL_USAGE.items()]  # fmt: skip
     return "\nor\n".join(
-        f'label_replace({usage.series(prefix)} > {threshold}, "pool", "{pool}", "", "")'
-        for pool, usage in sg.POOL_USAGE.items()
+        f'label_replace({expr}, "pool", "{pool}", "", "")'
+        for pool, expr in [*terms, (sg.TOKEN_USAGE.name, older)]
     )
 
 
@@ -38,7 +47,9 @@ def near_full(prefix: str) -> AlertRule:
             "{{ $labels.pool }} pool for 5 minutes. New requests wait and running ones get "
             "retracted. Give that pool more memory (--mem-fraction-static; for swa "
             "--swa-full-tokens-ratio, for mamba --max-mamba-cache-size), lower "
-            "--max-running-requests, or add replicas."
+            "--max-running-requests, or add replicas. pool=token_usage: a release before "
+            "0.5.10rc0, whose token_usage is the full pool's (the fuller of full and swa on "
+            "sliding-window models)."
         ),
     )  # fmt: skip
 
@@ -66,16 +77,22 @@ def usage_stuck_at_idle(prefix: str) -> AlertRule:
 
 
 def retraction_storm(prefix: str) -> AlertRule:
-    retracted = sg.RETRACTED_REQUESTS.series(prefix)
+    # The fallback comes before the threshold: a newer figure at 0 must hide the older ones.
+    fb = SGLangFallbacks(SGLangQueries(prefix, is_rule=True))
+    per_second = f"({fb.retraction_rate(SERVER)}) > {RETRACTIONS_PER_S}"
+    last_window = f"({fb.retracted_last_window(SERVER)}) > {RETRACTED_PER_WINDOW}"
     return AlertRule(
         name="SGLangRetractionStorm",
-        expr=f"sum by ({', '.join(SERVER)}) (rate({retracted}[5m])) > {RETRACTIONS_PER_S}",
+        expr=f"{per_second}\nor\n{last_window}",
         for_="5m", severity="warning",
         summary="SGLang {{ $labels.instance }} keeps retracting requests for lack of memory",
         description=(
             "Decode keeps running out of memory, so requests are retracted and recomputed: "
             "throughput drops and latency rises. Find the full pool on the usage per pool "
-            "panel and give it more memory, or lower --max-running-requests."
+            "panel and give it more memory, or lower --max-running-requests. (Releases 0.5.3 "
+            "and 0.5.4 give no rate: there it fires when num_retracted_reqs, the requests "
+            "retracted in the latest stats window, averages above "
+            f"{RETRACTED_PER_WINDOW}.)"
         ),
     )  # fmt: skip
 

@@ -1,70 +1,111 @@
 """The memory panels of the "SGLang serving memory" dashboard, over SGLang's own metrics:
 token_usage, usage per pool, each pool's available/evictable/used partition, capacities and the
-HiCache host tier. Metric names come from `telemetry.sglang_catalog`."""
+HiCache host tier. Each figure falls back to the names older SGLang releases export
+(`sglang_fallbacks.py`); each description says which release gives what. Metric names come from
+`telemetry.sglang_catalog`."""
 
 from __future__ import annotations
 
 from dashboards.panel_spec import GREEN, PanelSpec, Query, Step, Viz
 from dashboards.panels_memory import USAGE_STEPS
-from dashboards.sglang_promql import SGLangQueries
+from dashboards.sglang_fallbacks import SOURCE, SGLangFallbacks
 from telemetry import catalog
 from telemetry import sglang_catalog as sg
 
 BY_INSTANCE = ("instance",)
+RANKS_NOTE = (
+    " Per instance: the highest share over its ranks (dp_rank, tp_rank, pp_rank), token counts "
+    "summed over DP ranks; the rank variables narrow it to one rank."
+)
 
 
-def token_usage(qs: SGLangQueries) -> PanelSpec:
+def token_usage(fb: SGLangFallbacks) -> PanelSpec:
     return PanelSpec(
         title="token_usage (max over the full, swa and mamba pools)",
         description=(
-            f"SGLang's token_usage, the highest over its DP ranks. {catalog.TOKEN_USAGE_FIXME} "
-            "Above 0.95 new requests wait and running ones are retracted; look at 'Usage per "
-            "pool' to see which pool is full before resizing anything."
+            f"SGLang's token_usage (every release since {sg.TOKEN_USAGE.introduced}), the "
+            f"highest over its ranks. {catalog.TOKEN_USAGE_FIXME} Before "
+            f"{sg.FULL_TOKEN_USAGE.introduced} SGLang computed it from the full pool only (the "
+            "fuller of full and swa on sliding-window models). Above 0.95 new requests wait and "
+            "running ones are retracted; look at 'Usage per pool' to see which pool is full."
         ),
-        queries=(Query(qs.agg("max", sg.TOKEN_USAGE, BY_INSTANCE), "{{instance}}"),),
+        queries=(Query(fb.usage(sg.TOKEN_USAGE, BY_INSTANCE), "{{instance}}"),),
         unit="percentunit", steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=8, height=5,
     )  # fmt: skip
 
 
-def usage_per_pool(qs: SGLangQueries) -> PanelSpec:
-    queries = tuple(
-        Query(qs.agg("max", usage, BY_INSTANCE), f"{{{{instance}}}} {pool}")
-        for pool, usage in sg.POOL_USAGE.items()
+def usage_per_pool(fb: SGLangFallbacks) -> PanelSpec:
+    full = Query(fb.full_usage(BY_INSTANCE), f"{{{{instance}}}} full {{{{{SOURCE}}}}}")
+    others = tuple(
+        Query(fb.usage(sg.POOL_USAGE[pool], BY_INSTANCE), f"{{{{instance}}}} {pool}")
+        for pool in ("swa", "mamba")
     )
     return PanelSpec(
         title="Usage per pool (full, swa, mamba)",
         description=(
-            "SGLang's full_token_usage, swa_token_usage and mamba_usage: the share of each pool "
-            "neither free nor evictable, highest over DP ranks. swa exists only for "
-            "sliding-window models, mamba only for hybrid SSM models. A pool pinned near 1 "
+            "The share of each pool neither free nor evictable, highest over ranks: "
+            f"full_token_usage ({sg.FULL_TOKEN_USAGE.since} on; older releases: token_usage, "
+            "shown as 'full token_usage', which is the fuller of full and swa on sliding-window "
+            f"models), swa_token_usage ({sg.SWA_TOKEN_USAGE.since} on), mamba_usage "
+            f"({sg.MAMBA_USAGE.since} on); 0 on models without that pool. A pool pinned near 1 "
             "while the others are low is mis-sized: move memory to it (--swa-full-tokens-ratio, "
             "--max-mamba-cache-size, --mem-fraction-static)."
         ),
-        queries=queries, unit="percentunit", steps=USAGE_STEPS, min=0, max=1, width=16,
-        height=5, show_thresholds=True,
+        queries=(full, *others), unit="percentunit", steps=USAGE_STEPS, min=0, max=1,
+        width=16, height=5, show_thresholds=True,
     )  # fmt: skip
 
 
-def _partition_sum(qs: SGLangQueries, pool: str, by: tuple[str, ...] = ()) -> str:
+def _partition_sum(fb: SGLangFallbacks, pool: str, by: tuple[str, ...] = ()) -> str:
     """available + evictable + used of a pool: its size, as SGLang counts it."""
-    parts = (qs.agg("sum", m, by) for m in sg.POOL_PARTITION[pool])
-    return " + ".join(parts)
+    return " + ".join(fb.count(m, by) for m in sg.POOL_PARTITION[pool])
 
 
-def capacity_expr(qs: SGLangQueries, pool: str, by: tuple[str, ...] = ()) -> str:
-    """SGLang's reported capacity where it has one (full, swa), else the partition's sum."""
+def capacity_expr(fb: SGLangFallbacks, pool: str, by: tuple[str, ...] = ()) -> str:
+    """SGLang's reported capacity where it has one (full, swa), else the partition's sum; the
+    full pool's falls back to an estimate on releases without max_total_num_tokens."""
+    if pool == "full":
+        return fb.full_capacity(by)
     if pool in sg.POOL_CAPACITY:
-        return qs.agg("sum", sg.POOL_CAPACITY[pool], by)
-    return _partition_sum(qs, pool, by)
+        return fb.count(sg.POOL_CAPACITY[pool], by)
+    return _partition_sum(fb, pool, by)
 
 
-def partition(qs: SGLangQueries, pool: str) -> PanelSpec:
+def _full_partition(fb: SGLangFallbacks) -> tuple[Query, ...]:
+    available, evictable, _ = sg.POOL_PARTITION["full"]
+    return (
+        Query(fb.count(available, ()), "available"),
+        Query(fb.count(evictable, ()), "evictable"),
+        Query(fb.full_used(()), "used"),
+        Query(fb.full_free(()), "available + evictable"),
+        Query(capacity_expr(fb, "full"), "capacity"),
+    )
+
+
+def _pool_partition(fb: SGLangFallbacks, pool: str) -> tuple[Query, ...]:
     states = zip(sg.PARTITION_STATES, sg.POOL_PARTITION[pool], strict=True)
-    stack = tuple(Query(qs.agg("sum", m), state) for state, m in states)
-    capacity = ()
-    if pool in sg.POOL_CAPACITY:
-        capacity = (Query(capacity_expr(qs, pool), "capacity"),)
+    stack = tuple(Query(fb.count(m, ()), state) for state, m in states)
+    if pool not in sg.POOL_CAPACITY:
+        return stack
+    return (*stack, Query(capacity_expr(fb, pool), "capacity"))
+
+
+def _partition_note(pool: str) -> str:
+    since = sg.POOL_PARTITION[pool][0].since
+    if pool == "full":
+        return (
+            f"The split into available and evictable needs {since}; older releases give used "
+            "(num_used_tokens) and the rest as 'available + evictable', against "
+            f"max_total_num_tokens ({sg.MAX_TOTAL_TOKENS.since} on) or, before that, a capacity "
+            "estimated as num_used_tokens / token_usage while tokens are in use."
+        )
+    return f"Needs {since}: older releases export no {pool} token counts (only its usage)."
+
+
+def partition(fb: SGLangFallbacks, pool: str) -> PanelSpec:
+    queries = _full_partition(fb) if pool == "full" else _pool_partition(fb, pool)
     what = "states" if pool == "mamba" else "tokens"
+    has_capacity = pool in sg.POOL_CAPACITY
     return PanelSpec(
         title=f"Partition: {pool} pool (available / evictable / used)",
         description=(
@@ -72,52 +113,58 @@ def partition(qs: SGLangQueries, pool: str) -> PanelSpec:
             "Evictable ones are cached prefixes the radix cache gives back on demand; used "
             "ones belong to running requests or locked cache entries. Used growing while "
             "available and evictable shrink to zero means requests queue and retract. "
-            + ("The dashed line is SGLang's reported capacity; a lasting gap between it and "
-               "the stack at idle deserves a look (slots no state accounts for)."
-               if capacity else "SGLang reports no capacity for this pool: the stack is it.")
+            + ("The line is the capacity; a lasting gap between it and the stack at idle "
+               "deserves a look (slots no state accounts for). " if has_capacity
+               else "SGLang reports no capacity for this pool: the stack is it. ")
+            + _partition_note(pool) + RANKS_NOTE
         ),
-        queries=stack + capacity, unit="none", steps=(Step(GREEN),), is_stacked=True, min=0,
-        width=8, unstacked_series=("capacity",) if capacity else (),
+        queries=queries, unit="none", steps=(Step(GREEN),), is_stacked=True, min=0,
+        width=8, unstacked_series=("capacity",) if has_capacity else (),
     )  # fmt: skip
 
 
-def capacities(qs: SGLangQueries) -> PanelSpec:
-    pools = tuple(Query(capacity_expr(qs, pool, BY_INSTANCE), f"{{{{instance}}}} {pool}")
+def capacities(fb: SGLangFallbacks) -> PanelSpec:
+    pools = tuple(Query(capacity_expr(fb, pool, BY_INSTANCE), f"{{{{instance}}}} {pool}")
                   for pool in sg.POOL_PARTITION)  # fmt: skip
-    host = Query(qs.agg("sum", sg.HICACHE_HOST_TOTAL, BY_INSTANCE), "{{instance}} host")
+    host = Query(fb.count(sg.HICACHE_HOST_TOTAL, BY_INSTANCE), "{{instance}} host")
     return PanelSpec(
         title="Capacity per pool",
         description=(
-            "How many slots each pool has: full and swa from max_total_num_tokens(_swa), mamba "
-            "as available + evictable + used (SGLang reports no mamba capacity), host from "
-            "HiCache. Capacities are fixed at start; a change means a restart with other "
-            "memory settings, and a pool far smaller than its usage needs is the one to grow."
+            "How many slots each pool has: full from max_total_num_tokens "
+            f"({sg.MAX_TOTAL_TOKENS.since} on; before, estimated as num_used_tokens / "
+            f"token_usage while in use), swa from max_total_num_tokens_swa "
+            f"({sg.MAX_TOTAL_TOKENS_SWA.since} on), mamba as available + evictable + used "
+            f"({sg.MAMBA_AVAILABLE.since} on), host from HiCache ({sg.HICACHE_HOST_TOTAL.since} "
+            "on). Capacities are fixed at start; a change means a restart with other memory "
+            "settings, and a pool far smaller than its usage needs is the one to grow."
+            + RANKS_NOTE
         ),
         queries=(*pools, host), unit="none", steps=(Step(GREEN),), min=0, width=8,
     )  # fmt: skip
 
 
-def host_tokens(qs: SGLangQueries) -> PanelSpec:
+def host_tokens(fb: SGLangFallbacks) -> PanelSpec:
     return PanelSpec(
         title="HiCache host tier: host tokens used and capacity",
         description=(
             "With --enable-hierarchical-cache, KV evicted from the device is kept in host "
             "memory and loaded back on a prefix hit. Host tokens at the host capacity mean the "
             "host tier now evicts too, so long shared prefixes stop hitting: raise "
-            "--hicache-ratio or --hicache-size. Without HiCache this panel is empty."
+            f"--hicache-ratio or --hicache-size. Needs {sg.HICACHE_HOST_USED.since}; empty "
+            "without HiCache or on older releases."
         ),
         queries=(
-            Query(qs.agg("sum", sg.HICACHE_HOST_USED, BY_INSTANCE), "{{instance}} host used"),
-            Query(qs.agg("sum", sg.HICACHE_HOST_TOTAL, BY_INSTANCE), "{{instance}} capacity"),
+            Query(fb.count(sg.HICACHE_HOST_USED, BY_INSTANCE), "{{instance}} host used"),
+            Query(fb.count(sg.HICACHE_HOST_TOTAL, BY_INSTANCE), "{{instance}} capacity"),
         ),
         unit="none", steps=(Step(GREEN),), min=0, width=8,
     )  # fmt: skip
 
 
-def overview(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
-    return token_usage(qs), usage_per_pool(qs)
+def overview(fb: SGLangFallbacks) -> tuple[PanelSpec, ...]:
+    return token_usage(fb), usage_per_pool(fb)
 
 
-def pools(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
-    parts = tuple(partition(qs, pool) for pool in sg.POOL_PARTITION)
-    return (*parts, capacities(qs), host_tokens(qs))
+def pools(fb: SGLangFallbacks) -> tuple[PanelSpec, ...]:
+    parts = tuple(partition(fb, pool) for pool in sg.POOL_PARTITION)
+    return (*parts, capacities(fb), host_tokens(fb))

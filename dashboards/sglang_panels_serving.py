@@ -7,7 +7,8 @@ from __future__ import annotations
 from dashboards.alerts import RETRACTIONS_PER_S
 from dashboards.panel_spec import BLUE, GREEN, ORANGE, PanelSpec, Query, Step
 from dashboards.panels_serving import QUANTILES, TOKENS_PER_S, latency_panel
-from dashboards.sglang_promql import TOTAL_OVER_PRIORITIES, SGLangQueries
+from dashboards.sglang_fallbacks import SGLangFallbacks
+from dashboards.sglang_promql import RANK_MATCHERS, TOTAL_OVER_PRIORITIES, SGLangQueries
 from telemetry import sglang_catalog as sg
 from telemetry.sglang_catalog import SGLangMetric
 
@@ -20,7 +21,8 @@ def sessions(qs: SGLangQueries) -> PanelSpec:
         description=(
             "Streaming sessions open now and the KV tokens they keep between turns. Held "
             "tokens with no open session are a leak; many idle sessions holding memory call "
-            "for closing them sooner on the client or a shorter session timeout."
+            "for closing them sooner on the client or a shorter session timeout. Needs "
+            f"{sg.STREAMING_SESSIONS.since}; empty on older releases."
         ),
         queries=(
             Query(qs.agg("sum", sg.STREAMING_SESSIONS, BY_INSTANCE), "{{instance}} sessions"),
@@ -33,12 +35,15 @@ def sessions(qs: SGLangQueries) -> PanelSpec:
 
 def requests(qs: SGLangQueries) -> PanelSpec:
     def total(metric: SGLangMetric) -> str:
-        return qs.agg("sum", metric, BY_INSTANCE, **TOTAL_OVER_PRIORITIES)
+        # Per DP rank once (every TP/PP rank may report it), summed over DP ranks.
+        matchers = {**TOTAL_OVER_PRIORITIES, **RANK_MATCHERS}
+        return SGLangFallbacks(qs).tokens(qs.series(metric, **matchers), BY_INSTANCE)
 
     return PanelSpec(
         title="Running and queued requests",
         description=(
-            "Requests running and waiting now, per server (all priorities). A queue that keeps "
+            "Requests running and waiting now, per server (all priorities, summed over DP "
+            "ranks; the rank variables narrow it). A queue that keeps "
             "growing while running stays flat means admission is blocked: a full pool (see "
             "usage per pool) or --max-running-requests."
         ),
@@ -51,15 +56,28 @@ def requests(qs: SGLangQueries) -> PanelSpec:
 
 
 def retractions(qs: SGLangQueries) -> PanelSpec:
+    fb = SGLangFallbacks(qs)
     return PanelSpec(
         title="Retractions per second",
         description=(
             "Requests retracted from decode for lack of memory, per second: their work is "
             "recomputed, so throughput drops and latency rises. Above the line (the "
             "SGLangRetractionStorm threshold) for minutes, give the full pool more room "
-            "(--mem-fraction-static) or lower --max-running-requests."
+            "(--mem-fraction-static) or lower --max-running-requests. From "
+            f"num_retracted_requests_total ({sg.RETRACTED_REQUESTS.since} on), else the "
+            f"num_retractions histogram ({sg.RETRACTIONS_PER_REQUEST.since} on, counted when a "
+            "request finishes), else the slope of total_retracted_reqs "
+            f"({sg.RETRACTED_SO_FAR.introduced} to {sg.RETRACTED_SO_FAR.removed}, excluded). "
+            "Releases with none of these but num_retracted_reqs "
+            f"({sg.RETRACTED_LAST_WINDOW.since} on) show it averaged (requests retracted in "
+            "SGLang's latest stats window, not per second); before "
+            f"{sg.RETRACTED_SO_FAR.introduced} SGLang exports no retraction figure."
         ),
-        queries=(Query(qs.rate(sg.RETRACTED_REQUESTS, BY_INSTANCE), "{{instance}}"),),
+        queries=(
+            Query(fb.retraction_rate(BY_INSTANCE), "{{instance}}"),
+            Query(fb.retracted_last_window(BY_INSTANCE),
+                  "{{instance}} retracted in the latest stats window"),
+        ),
         unit="reqps", steps=(Step(GREEN), Step(ORANGE, RETRACTIONS_PER_S)), min=0, width=8,
         show_thresholds=True,
     )  # fmt: skip
@@ -90,7 +108,8 @@ def prefix_hit_rate(qs: SGLangQueries) -> PanelSpec:
             "Share of prompt tokens served from the prefix cache: cached over prompt tokens "
             "per second, and SGLang's cache_hit_rate of its last prefill batch. Low with "
             "shared prompts means cached prefixes are evicted before reuse: the full pool (or "
-            "for hybrid models the mamba pool, whose states bound a hit) is too small."
+            "for hybrid models the mamba pool, whose states bound a hit) is too small. The "
+            f"token ratio needs {sg.CACHED_TOKENS.since}."
         ),
         queries=(
             Query(f"{cached} / {prompt}", "{{instance}} cached / prompt tokens"),
@@ -100,8 +119,12 @@ def prefix_hit_rate(qs: SGLangQueries) -> PanelSpec:
     )  # fmt: skip
 
 
-def _quantiles(qs: SGLangQueries, metric: SGLangMetric) -> tuple[Query, ...]:
-    return tuple(Query(qs.quantile(q, metric), f"p{round(q * 100)}") for q in QUANTILES)
+def _quantiles(qs: SGLangQueries, *metrics: SGLangMetric) -> tuple[Query, ...]:
+    """Each quantile from the first of `metrics` the target exports (newest first)."""
+    return tuple(
+        Query(" or ".join(qs.quantile(q, m) for m in metrics), f"p{round(q * 100)}")
+        for q in QUANTILES
+    )
 
 
 def latency(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
@@ -109,7 +132,9 @@ def latency(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
         latency_panel("Time to first token", "From arrival to the first output token "
                       "(queueing and prefill).", 2, 10, _quantiles(qs, sg.TTFT)),
         latency_panel("Inter-token latency", "Between consecutive output tokens (decode step "
-                      "time as a user sees it).", 0.1, 0.5, _quantiles(qs, sg.ITL)),
+                      f"time as a user sees it); before {sg.ITL.introduced} SGLang called it "
+                      "time_per_output_token_seconds.", 0.1, 0.5,
+                      _quantiles(qs, sg.ITL, sg.TIME_PER_OUTPUT_TOKEN)),
         latency_panel("End-to-end latency", "From arrival to the finish of a request.", 30,
                       120, _quantiles(qs, sg.E2E_LATENCY)),
     )  # fmt: skip

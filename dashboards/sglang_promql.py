@@ -6,21 +6,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dashboards.promql import aggregate, bucket_quantile, over_window, selector
+from dashboards.promql import RATE_WINDOW, aggregate, bucket_quantile, over_window, selector
 from telemetry import sglang_catalog as sg
 from telemetry.sglang_catalog import SGLangKind, SGLangMetric
 
 DASHBOARD_MATCHERS = {"instance": "~$instance", sg.MODEL_LABEL: f"~${sg.MODEL_LABEL}"}
+# The scheduler's rank labels, each a template variable whose All is `.*` (which also matches a
+# series without the label, as releases before 0.4.10 export). Tokenizer metrics carry no rank.
+RANK_LABELS = ("dp_rank", "tp_rank", "pp_rank")
+RANK_MATCHERS = {label: f"~${label}" for label in RANK_LABELS}
 # SGLang labels the request counts by priority when priority scheduling is on; the series with
 # an empty priority is the total. `priority=""` also matches series without the label.
 TOTAL_OVER_PRIORITIES = {"priority": ""}
+RULE_WINDOW = "5m"
 
 
 @dataclass(frozen=True)
 class SGLangQueries:
-    """Builds selectors and expressions for SGLang series under `prefix`."""
+    """Builds selectors and expressions for SGLang series under `prefix`: for a dashboard
+    (template variables on every selector, Grafana's rate window) or, with `is_rule`, for an
+    alert rule (bare names, a fixed window)."""
 
     prefix: str = sg.DEFAULT_PREFIX
+    is_rule: bool = False
+
+    @property
+    def window(self) -> str:
+        return RULE_WINDOW if self.is_rule else RATE_WINDOW
 
     def name(self, metric: SGLangMetric, suffix: str = "") -> str:
         """The bare exposed series name (for rules and `label_values`)."""
@@ -31,7 +43,12 @@ class SGLangQueries:
         unknown = set(matchers) - {"instance", *sg.LABELS}
         if unknown:
             raise ValueError(f"SGLang's {metric.name} has no labels {sorted(unknown)}")
-        return selector(self.name(metric, suffix), {**DASHBOARD_MATCHERS, **matchers})
+        every = matchers if self.is_rule else {**DASHBOARD_MATCHERS, **matchers}
+        return selector(self.name(metric, suffix), every) if every else self.name(metric, suffix)
+
+    def ranked(self, metric: SGLangMetric, suffix: str = "") -> str:
+        """A scheduler metric's selector: the dashboard's and the rank variables' matchers."""
+        return self.series(metric, suffix, **({} if self.is_rule else RANK_MATCHERS))
 
     def agg(self, op: str, metric: SGLangMetric, by: tuple[str, ...] = (), **m: str) -> str:
         """`op by (by...) (selector)`, e.g. the max usage over an instance's DP ranks."""

@@ -1,10 +1,12 @@
-"""SGLang's own metrics, read from `sglang_metrics.tsv` (vendored from the workplace's reference
-list of upstream SGLang): the single place the SGLang dashboard and rules take metric names from.
+"""SGLang's own metrics, read from `sglang_metrics.tsv` (poolscope's catalog of SGLang's names
+across releases, 0.3.6 to upstream main of 2026-08, each with the release that introduced it and
+the one that removed it): the single place the SGLang dashboard and rules take metric names from.
 
     from telemetry import sglang_catalog as sg
     sg.TOKEN_USAGE.series()                      # 'sglang:token_usage'
     sg.TTFT.series("sglang_", "_bucket")         # 'sglang_time_to_first_token_seconds_bucket'
     sg.metric("token_usage_total")               # KeyError: SGLang exports no such metric
+    sg.KV_USED.introduced, sg.NUM_USED_TOKENS.is_in("0.4.0")   # 'main-2026-08', True
 
 SGLang's code registers every name under `sglang:`; some deployments (and SGLang's own example
 dashboard) scrape them as `sglang_`, so a series name is always built for a prefix. The TSV's third
@@ -27,6 +29,7 @@ MODEL_LABEL = "model_name"  # SGLang's model label (poolscope's is `model`)
 # From the TSV's header: on every series, plus dp_rank and priority where those are enabled.
 LABELS = ("model_name", "engine_type", "tp_rank", "pp_rank", "moe_ep_rank", "dp_rank", "priority")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+RELEASES_LINE = "# releases: "  # the TSV's header line listing the sources, oldest first
 
 
 class SGLangKind(Enum):
@@ -47,10 +50,26 @@ class SGLangMetric:
     name: str
     kind: SGLangKind
     exposed: tuple[str, ...]
+    introduced: str = ""  # the first source (see RELEASES) registering it
+    removed: str = ""  # the first source no longer registering it; "" while still registered
 
     def __post_init__(self) -> None:
         if not self.exposed or any(not s.startswith(self.name) for s in self.exposed):
             raise ValueError(f"{self.name}: exposed series {self.exposed} must extend its name")
+
+    def is_in(self, release: str) -> bool:
+        """Whether `release` (one of RELEASES) registers this metric."""
+        at = RELEASES.index(release)
+        if at < RELEASES.index(self.introduced):
+            return False
+        return not self.removed or at < RELEASES.index(self.removed)
+
+    @property
+    def since(self) -> str:
+        """'SGLang 0.5.6' or 'SGLang main of 2026-08' (not in a release up to 0.5.10rc0)."""
+        if self.introduced.startswith("main-"):
+            return f"SGLang main of {self.introduced.removeprefix('main-')}"
+        return f"SGLang {self.introduced}"
 
     @property
     def suffixes(self) -> tuple[str, ...]:
@@ -80,8 +99,26 @@ def _strip(name: str) -> str:
     return name.removeprefix(TSV_PREFIX)
 
 
+def releases(text: str) -> tuple[str, ...]:
+    """The sources the TSV was read from, oldest first (its `# releases:` header line)."""
+    for line in text.splitlines():
+        if line.startswith(RELEASES_LINE):
+            return tuple(line.removeprefix(RELEASES_LINE).split())
+    raise ValueError(f"{TSV_NAME}: no {RELEASES_LINE!r} header line")
+
+
+def _check_era(metric: SGLangMetric, known: tuple[str, ...]) -> None:
+    for release in (metric.introduced, metric.removed):
+        if release and release not in known:
+            raise ValueError(f"{TSV_NAME}: {metric.name}: {release!r} is not in {known}")
+    if metric.removed and known.index(metric.removed) <= known.index(metric.introduced):
+        raise ValueError(f"{TSV_NAME}: {metric.name} is removed before it is introduced")
+
+
 def parse(text: str) -> dict[str, SGLangMetric]:
-    """The TSV's rows (after `#` comments and the `name type exposed_series` header), by name."""
+    """The TSV's rows (after `#` comments and the `name type exposed_series introduced removed
+    note` header), by name."""
+    known = releases(text)
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     metrics: dict[str, SGLangMetric] = {}
     for row in csv.DictReader(lines, delimiter="\t"):
@@ -89,15 +126,19 @@ def parse(text: str) -> dict[str, SGLangMetric]:
         if name in metrics:
             raise ValueError(f"{TSV_NAME}: {name} is listed twice")
         exposed = tuple(_strip(s) for s in row["exposed_series"].split(","))
-        metrics[name] = SGLangMetric(name, SGLangKind(row["type"]), exposed)
+        metric = SGLangMetric(name, SGLangKind(row["type"]), exposed, row["introduced"],
+                              row["removed"])  # fmt: skip
+        _check_era(metric, known)
+        metrics[name] = metric
     return metrics
 
 
-def _load() -> dict[str, SGLangMetric]:
-    return parse(resources.files(__package__).joinpath(TSV_NAME).read_text(encoding="utf-8"))
+def _text() -> str:
+    return resources.files(__package__).joinpath(TSV_NAME).read_text(encoding="utf-8")
 
 
-METRICS: dict[str, SGLangMetric] = _load()
+RELEASES: tuple[str, ...] = releases(_text())
+METRICS: dict[str, SGLangMetric] = parse(_text())
 
 
 def metric(name: str) -> SGLangMetric:
@@ -137,6 +178,11 @@ SESSION_HELD_TOKENS = metric("streaming_session_held_tokens")
 RUNNING_REQS = metric("num_running_reqs")
 QUEUE_REQS = metric("num_queue_reqs")
 RETRACTED_REQUESTS = metric("num_retracted_requests_total")
+# The older names the memory panels and alerts fall back to (see docs/sglang.md).
+NUM_USED_TOKENS = metric("num_used_tokens")  # full pool (max of full and swa on SWA models)
+RETRACTED_LAST_WINDOW = metric("num_retracted_reqs")  # gauge: retracted in the last stats window
+RETRACTED_SO_FAR = metric("total_retracted_reqs")  # gauge counting up since start (0.4.10-0.5.2)
+RETRACTIONS_PER_REQUEST = metric("num_retractions")  # histogram, observed as a request finishes
 GEN_THROUGHPUT = metric("gen_throughput")
 GENERATION_TOKENS = metric("generation_tokens_total")
 PROMPT_TOKENS = metric("prompt_tokens_total")
@@ -144,6 +190,7 @@ CACHED_TOKENS = metric("cached_tokens_total")
 CACHE_HIT_RATE = metric("cache_hit_rate")
 TTFT = metric("time_to_first_token_seconds")
 ITL = metric("inter_token_latency_seconds")
+TIME_PER_OUTPUT_TOKEN = metric("time_per_output_token_seconds")  # ITL's name before 0.4.4
 E2E_LATENCY = metric("e2e_request_latency_seconds")
 
 # Per pool: the (available, evictable, used) partition SGLang reports, and its usage gauge.

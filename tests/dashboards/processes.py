@@ -1,14 +1,17 @@
 """Real Prometheus (and Alertmanager) processes on loopback for end-to-end tests: started with a
-free port and a temporary data folder, stopped by PID."""
+free port and a temporary data folder, stopped by PID; and loopback servers of fixed `/metrics`
+texts for them to scrape."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -83,3 +86,34 @@ def alertmanager(config: Path, data: Path) -> AbstractContextManager[str]:
             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
             "--log.level=warn"]  # fmt: skip
     return _server("prometheus-alertmanager", args, port, data)
+
+
+@contextmanager
+def serve_metrics(texts: list[str]) -> Iterator[list[str]]:
+    """One loopback HTTP server per text, each answering `/metrics` with it in Prometheus'
+    text format; yields their `host:port` targets, in order, and shuts them down on exit."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _handler(t.encode())) for t in texts]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    try:
+        yield [f"127.0.0.1:{s.server_address[1]}" for s in servers]
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def _handler(body: bytes) -> type[BaseHTTPRequestHandler]:
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200 if self.path == "/metrics" else 404)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:  # quiet: a scrape a second per target
+            pass
+
+    return Metrics

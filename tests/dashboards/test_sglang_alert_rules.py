@@ -66,6 +66,22 @@ def cases(p: str) -> dict[str, dict]:
         "retraction storm fires": case(
             [s("num_retracted_requests_total", "0+60x15")], "SGLangRetractionStorm", "12m",
             [_fired(p, "SGLangRetractionStorm", **SERVER)]),
+        "near full falls back to token_usage where full_token_usage is missing": case(
+            [s("token_usage", "0.97x10"), s("swa_token_usage", "0.2x10")],
+            "SGLangPoolNearFull", "6m",
+            [_fired(p, "SGLangPoolNearFull", **SG, pool="token_usage")]),
+        "token_usage is ignored where full_token_usage exists": case(
+            [s("token_usage", "0.97x10"), s("full_token_usage", "0.5x10")],
+            "SGLangPoolNearFull", "6m", []),
+        "retraction storm from the slope of total_retracted_reqs (0.4.10 to 0.5.2)": case(
+            [s("total_retracted_reqs", "0+60x15")], "SGLangRetractionStorm", "12m",
+            [_fired(p, "SGLangRetractionStorm", **SERVER)]),
+        "retraction storm from num_retracted_reqs where no rate exists (0.5.3, 0.5.4)": case(
+            [s("num_retracted_reqs", "2x15")], "SGLangRetractionStorm", "12m",
+            [_fired(p, "SGLangRetractionStorm", **SERVER)]),
+        "a flat retraction counter keeps the older figures quiet": case(
+            [s("num_retracted_requests_total", "5x15"), s("total_retracted_reqs", "0+60x15"),
+             s("num_retracted_reqs", "2x15")], "SGLangRetractionStorm", "12m", []),
         "a few retractions are no storm": case(
             [s("num_retracted_requests_total", "0+1x15")], "SGLangRetractionStorm", "12m", []),
         "target down fires after a minute": case(

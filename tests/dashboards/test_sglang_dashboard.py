@@ -12,6 +12,8 @@ from dashboards.build import GENERATED
 from dashboards.grafana_json import fix, to_plain
 from dashboards.sglang_serving_memory import dashboard, panel_specs
 from telemetry import catalog
+from telemetry import sglang_catalog as sg
+from tests.dashboards.promql_names import metric_names
 from tests.schemas import GRAFANA_DASHBOARD, errors
 
 
@@ -90,13 +92,14 @@ def test_partitions_are_stacked_with_capacity_drawn_apart() -> None:
 
 
 def test_template_variables_uid_and_layout() -> None:
-    """datasource, instance and model_name variables exist (multi with All), the uid is SGLang's
-    own, and no two panels overlap on the grid."""
+    """datasource, instance, model_name and the dp/tp/pp rank variables exist (multi with All),
+    the uid is SGLang's own, and no two panels overlap on the grid."""
     data = _generated()
     variables = {v["name"]: v for v in data["templating"]["list"]}
-    assert list(variables) == ["datasource", "instance", "model_name"]
+    ranks = ["dp_rank", "tp_rank", "pp_rank"]
+    assert list(variables) == ["datasource", "instance", "model_name", *ranks]
     assert variables["datasource"]["current"]["value"] == stack.DATASOURCE_UID
-    for name in ("instance", "model_name"):
+    for name in ("instance", "model_name", *ranks):
         assert variables[name]["multi"] and variables[name]["includeAll"]
         assert variables[name]["current"]["text"] == "All"
     assert data["uid"] == stack.SGLANG_DASHBOARD_UID != stack.DASHBOARD_UID
@@ -107,3 +110,15 @@ def test_template_variables_uid_and_layout() -> None:
         area = {(pos["x"] + i, pos["y"] + j) for i in range(pos["w"]) for j in range(pos["h"])}
         assert not cells & area, panel["title"]
         cells |= area
+
+
+def test_each_description_says_which_release_gives_its_figures() -> None:
+    """Every panel's description names the release that introduced each metric it reads that
+    SGLang's first metrics release (0.3.6) lacked, so an operator knows why a panel is empty."""
+    series = sg.exposed_series()
+    for spec in panel_specs():
+        names = {n for q in spec.queries for n in metric_names(q.expr)}
+        for metric in {series[n] for n in names}:
+            if metric.introduced != sg.RELEASES[0]:
+                release = metric.introduced.removeprefix("main-")
+                assert release in spec.description, (spec.title, metric.name)

@@ -30,9 +30,9 @@ def exposed_from_tsv(prefix: str) -> dict[str, Exposed]:
     """Series name under `prefix` → its metric's type and suffix, from the TSV's columns."""
     lines = [line for line in TSV.read_text().splitlines() if line and not line.startswith("#")]
     header, *rows = (line.split("\t") for line in lines)
-    assert header == ["name", "type", "exposed_series"]
+    assert header == ["name", "type", "exposed_series", "introduced", "removed", "note"]
     exposed = {}
-    for name, kind, series in rows:
+    for name, kind, series, *_era in rows:
         for one in series.split(","):
             exposed[prefix + one.removeprefix(TSV_PREFIX)] = Exposed(kind, one.removeprefix(name))
     return exposed

@@ -1,5 +1,6 @@
-"""telemetry.sglang_catalog: the vendored TSV of SGLang's metrics, loaded into names a dashboard
-can only get right: exposed series for a prefix, loud failures otherwise."""
+"""telemetry.sglang_catalog: poolscope's TSV of SGLang's metrics across releases, loaded into names
+a dashboard can only get right: exposed series for a prefix, the releases that export each, loud
+failures otherwise."""
 
 from __future__ import annotations
 
@@ -13,14 +14,44 @@ from telemetry.sglang_catalog import SGLangKind, SGLangMetric
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDORED = ROOT / "telemetry" / sg.TSV_NAME
-REFERENCE = ROOT.parent / "shared" / "reference" / sg.TSV_NAME  # the workplace's, where present
+# The workplace's 2026-08 snapshot of upstream main, where present (worktrees sit one deeper).
+REFERENCES = [up / "shared" / "reference" / sg.TSV_NAME for up in ROOT.parents[:2]]
+SNAPSHOT = "main-2026-08"
 
 
-def test_vendored_tsv_matches_the_reference() -> None:
-    """Where ../shared/reference exists, the vendored TSV equals it byte for byte."""
-    if not REFERENCE.is_file():
-        pytest.skip(f"no {REFERENCE} on this machine (a clean clone elsewhere)")
-    assert VENDORED.read_bytes() == REFERENCE.read_bytes()
+def test_catalog_holds_the_reference_snapshot_as_its_newest_source() -> None:
+    """Where ../shared/reference exists, each of its rows is in the catalog with the same type
+    and series and is registered on main-2026-08; the catalog's other names are older ones
+    that main no longer registers."""
+    reference = next((path for path in REFERENCES if path.is_file()), None)
+    if reference is None:
+        pytest.skip("no shared/reference/sglang_metrics.tsv on this machine (a clean clone)")
+    text = reference.read_text()
+    snapshot = sg.parse(f"{sg.RELEASES_LINE}{SNAPSHOT}\n" + _with_era_columns(text))
+    for name, row in snapshot.items():
+        ours = sg.METRICS[name]
+        assert (ours.kind, ours.exposed) == (row.kind, row.exposed), name
+        assert ours.is_in(SNAPSHOT), name
+    for name in set(sg.METRICS) - set(snapshot):
+        assert not sg.METRICS[name].is_in(SNAPSHOT), name
+
+
+def _with_era_columns(text: str) -> str:
+    """The reference's 3-column rows, each marked as introduced on the snapshot."""
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    head = "name\ttype\texposed_series\tintroduced\tremoved\tnote"
+    return "\n".join([head] + [f"{line}\t{SNAPSHOT}\t\t" for line in lines[1:]])
+
+
+def test_releases_are_ordered_and_each_name_has_its_era() -> None:
+    """The sources run from 0.3.6 (the first release with Prometheus metrics) to the 2026-08
+    snapshot; names appear and go where SGLang's history says."""
+    assert sg.RELEASES[0] == "0.3.6" and sg.RELEASES[-1] == SNAPSHOT
+    assert sg.NUM_USED_TOKENS.is_in("0.3.6") and sg.NUM_USED_TOKENS.is_in(SNAPSHOT)
+    assert not sg.MAX_TOTAL_TOKENS.is_in("0.5.5") and sg.MAX_TOTAL_TOKENS.is_in("0.5.6")
+    assert sg.RETRACTED_SO_FAR.is_in("0.5.2") and not sg.RETRACTED_SO_FAR.is_in("0.5.3")
+    assert sg.KV_USED.introduced == SNAPSHOT and not sg.KV_USED.is_in("0.5.10rc0")
+    assert sg.KV_USED.since == "SGLang main of 2026-08"
 
 
 def test_pyproject_ships_the_tsv_as_package_data() -> None:
@@ -74,16 +105,23 @@ def test_unknown_metric_fails_loudly() -> None:
 
 
 def test_parse_rejects_a_malformed_tsv() -> None:
-    """Rows without the `sglang:` prefix, repeated rows and unknown types are errors."""
-    head = "# comment\nname\ttype\texposed_series\n"
+    """Rows without the `sglang:` prefix, repeated rows, unknown types, unknown releases, a
+    removal before the introduction and a missing releases line are errors."""
+    head = "# releases: 0.1 0.2\nname\ttype\texposed_series\tintroduced\tremoved\tnote\n"
     with pytest.raises(ValueError, match="prefix"):
-        sg.parse(head + "token_usage\tgauge\ttoken_usage\n")
+        sg.parse(head + "token_usage\tgauge\ttoken_usage\t0.1\t\t\n")
     with pytest.raises(ValueError, match="twice"):
-        sg.parse(head + "sglang:a\tgauge\tsglang:a\n" * 2)
+        sg.parse(head + "sglang:a\tgauge\tsglang:a\t0.1\t\t\n" * 2)
     with pytest.raises(ValueError):
-        sg.parse(head + "sglang:a\tcounterish\tsglang:a\n")
+        sg.parse(head + "sglang:a\tcounterish\tsglang:a\t0.1\t\t\n")
     with pytest.raises(ValueError, match="extend"):
-        sg.parse(head + "sglang:a_total\tcounter\tsglang:b_total\n")
+        sg.parse(head + "sglang:a_total\tcounter\tsglang:b_total\t0.1\t\t\n")
+    with pytest.raises(ValueError, match="not in"):
+        sg.parse(head + "sglang:a\tgauge\tsglang:a\t0.3\t\t\n")
+    with pytest.raises(ValueError, match="before"):
+        sg.parse(head + "sglang:a\tgauge\tsglang:a\t0.2\t0.1\t\n")
+    with pytest.raises(ValueError, match="releases"):
+        sg.parse(head.split("\n", 1)[1] + "sglang:a\tgauge\tsglang:a\t0.1\t\t\n")
 
 
 def test_pool_tables_cover_the_hybrid_pools() -> None:
