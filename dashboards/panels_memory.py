@@ -55,11 +55,11 @@ def leaks_total() -> PanelSpec:
     return PanelSpec(
         title="Leaks and double frees (all pools)",
         description=(
-            "Failed invariant checks since start, over every pool. Anything above 0 is a bug: "
-            "slots were lost or freed twice. See 'Leaks and double frees per pool' for the pool, "
-            "the memory_leak log event for the terms, and restart to recover the slots."
+            "Leaks found since start, over every pool (an unchanged leak counts once). Above 0 "
+            "is a bug: slots were lost or freed twice. See 'Leaks and double frees per pool' for "
+            "the pool, the memory_leak log event for the terms, and restart to recover the slots."
         ),
-        queries=(Query(f"sum({series(catalog.MEMORY_LEAKS)})", "failed checks"),),
+        queries=(Query(f"sum({series(catalog.MEMORY_LEAKS)})", "leaks found"),),
         unit="none", steps=ANY_IS_BAD, viz=Viz.STAT, width=6, height=5,
     )  # fmt: skip
 
@@ -117,7 +117,7 @@ def leaks_per_pool() -> PanelSpec:
     return PanelSpec(
         title="Leaks and double frees per pool",
         description=(
-            "Failed invariant checks since start, per pool and kind (leak: slots lost; "
+            "Leaks found since start, per pool and kind (leak: slots lost; "
             "double_free: more slots free than exist). Any step up is a bug and also fires "
             "PoolscopeMemoryLeak or PoolscopeDoubleFree; the memory_leak log event has every term."
         ),
@@ -145,8 +145,9 @@ def checker_activity() -> PanelSpec:
     return PanelSpec(
         title="Invariant checks per second",
         description=(
-            "How often the memory checker runs, per pool and mode (idle: when the engine goes "
-            "idle; busy: after every step with --mem-check busy). A flat zero with traffic means "
+            "How often the memory checker runs, per pool and mode (idle: going idle, idle-time "
+            "session closes and aborts, every --idle-check-interval s; busy: after every step "
+            "with --mem-check busy). A flat zero means "
             "the checker is off (--mem-check off), so leaks would go uncounted."
         ),
         queries=(Query(rate(catalog.MEMORY_CHECKS, by=("pool", "mode")), "{{pool}} {{mode}}"),),
