@@ -17,8 +17,7 @@ import json
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +26,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.server.harness import wait_until
+
 pytestmark = pytest.mark.slow
 
 LEAKS, CHECKS = "poolscope_memory_leaks_total", "poolscope_memory_checks_total"
 SESSIONS, LEAKED = "poolscope_sessions_open", "poolscope_pool_leaked_slots"
+TIMEOUT_S = 60.0  # generous for a loaded machine; no timing is asserted
 
 
 @dataclass
@@ -54,27 +56,23 @@ class Server:
     def open_session(self) -> str:
         return self.client.post("/v1/sessions", json={}).json()["id"]
 
+    def events(self) -> list[dict]:
+        """The server's log events so far (a line still being written is left out)."""
+        return [json.loads(line) for line in self.log.read_text().split("\n")[:-1]]
+
     def triggers(self) -> list[str]:
         """Why each idle check the server logged ran."""
-        events = [json.loads(line) for line in self.log.read_text().splitlines()]
-        return [e["trigger"] for e in events if e["event"] == "idle_check"]
+        return [e["trigger"] for e in self.events() if e["event"] == "idle_check"]
 
     def wait_idle_logged(self) -> None:
         """Until the log shows an idle_check after the last request_finished."""
 
         def idle() -> bool:
-            events = [json.loads(line)["event"] for line in self.log.read_text().splitlines()]
-            finished = max(i for i, e in enumerate(events) if e == "request_finished")
-            return "idle_check" in events[finished:]
+            names = [e["event"] for e in self.events()]
+            finished = [i for i, name in enumerate(names) if name == "request_finished"]
+            return bool(finished) and "idle_check" in names[finished[-1] :]
 
-        wait_for(idle)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+        wait_until(idle, TIMEOUT_S)
 
 
 @contextmanager
@@ -123,10 +121,12 @@ def test_a_session_closed_while_idle_shows_its_leak(
         sid = _drive(s)
         before = s.metric(LEAKS, pool=pool, kind=kind)
         assert s.client.delete(f"/v1/sessions/{sid}").status_code == 200
-        wait_for(lambda: s.metric(LEAKS, pool=pool, kind=kind) > before)
+        wait_until(lambda: s.metric(LEAKS, pool=pool, kind=kind) > before, TIMEOUT_S)
         counted = s.metric(LEAKS, pool=pool, kind=kind)
         checks = s.metric(CHECKS, pool=pool, mode="idle")
-        wait_for(lambda: s.metric(CHECKS, pool=pool, mode="idle") > checks)  # a periodic check
+        wait_until(
+            lambda: s.metric(CHECKS, pool=pool, mode="idle") > checks, TIMEOUT_S
+        )  # a periodic check
         assert s.metric(LEAKS, pool=pool, kind=kind) == counted == before + 1
         assert s.metric(LEAKED, pool=pool) != 0
 
@@ -142,8 +142,8 @@ def test_a_session_that_expires_while_idle_shows_its_leak(
         for start in (10, 40):
             assert s.turn(list(range(start, start + 8)), sid).status_code == 200
         assert s.metric(LEAKS, pool="mamba", kind="leak") == 0
-        wait_for(lambda: s.metric(SESSIONS) == 0)
-        wait_for(lambda: s.metric(LEAKS, pool="mamba", kind="leak") == 1)
+        wait_until(lambda: s.metric(SESSIONS) == 0, TIMEOUT_S)
+        wait_until(lambda: s.metric(LEAKS, pool="mamba", kind="leak") == 1, TIMEOUT_S)
 
 
 def test_a_session_turn_dropped_while_idle_shows_its_double_free(
@@ -161,5 +161,5 @@ def test_a_session_turn_dropped_while_idle_shows_its_double_free(
         s.wait_idle_logged()
         assert s.metric(LEAKS, pool="mamba", kind="double_free") == 0
         s.turn(list(range(100, 130)), small)  # needs 30 more: out of memory, whatever the status
-        wait_for(lambda: s.metric(LEAKS, pool="mamba", kind="double_free") == 1)
+        wait_until(lambda: s.metric(LEAKS, pool="mamba", kind="double_free") == 1, TIMEOUT_S)
         assert "abort" in s.triggers()  # checked when dropped, not only by the periodic check
