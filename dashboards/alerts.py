@@ -26,15 +26,26 @@ def _first_increase(spec: MetricSpec, selector: str, window: str = "5m") -> str:
             f"({series} > 0 unless {series} offset {window})")  # fmt: skip
 
 
+def _while_leaked(kind: str) -> str:
+    """The pool's leak as the last check left it: the checker counts an unchanged leak once,
+    so the counter alone would let the alert resolve while the slots are still lost. The kind
+    label is added so this series is the same alert as the counter's, not a second one."""
+    sign = ">" if kind == catalog.LEAK_KINDS[0] else "<"
+    gauge = catalog.POOL_LEAKED_SLOTS.prometheus_name
+    return f'label_replace({gauge} {sign} 0, "kind", "{kind}", "", "")'
+
+
 def _leak_rule(name: str, kind: str, what: str) -> AlertRule:
+    first = _first_increase(catalog.MEMORY_LEAKS, f'kind="{kind}"')
     return AlertRule(
-        name=name, expr=_first_increase(catalog.MEMORY_LEAKS, f'kind="{kind}"'), for_="0m",
+        name=name, expr=f"{first}\nor\n{_while_leaked(kind)}", for_="0m",
         severity="critical",
         summary=f"{what} in the {{{{ $labels.pool }}}} pool of {{{{ $labels.instance }}}}",
         description=(
             f"The memory checker found a {what.lower()} in the {{{{ $labels.pool }}}} pool: its "
             "slot states no longer add up to its capacity. Serving continues, but the pool "
-            "shrinks (leak) or may hand one slot to two requests (double free). Look up the "
+            "shrinks (leak) or may hand one slot to two requests (double free). The alert fires "
+            "on the first count and stays while the pool's leaked slots show it. Look up the "
             "memory_leak log event for every term, note the workload, and restart the runtime "
             "to recover the slots."
         ),

@@ -65,11 +65,12 @@ def bottleneck_pool() -> PanelSpec:
 def leaks_total() -> PanelSpec:
     leaks = f"sum by (instance) ({series(catalog.MEMORY_LEAKS)})"
     return PanelSpec(
-        title="Leaks and double frees, all pools (failed checks)",
+        title="Leaks and double frees found, all pools (checks)",
         description=(
-            "Failed invariant checks since start, over every pool, per instance. Anything above "
-            "0 is a bug: slots were lost or freed twice. See 'Leaks and double frees per pool' "
-            "for the pool, the memory_leak log event for the terms, and restart to recover them."
+            "Leaks found since start, over every pool, per instance (an unchanged leak counts "
+            "once). Anything above 0 is a bug: slots were lost or freed twice. See 'Leaks and "
+            "double frees per pool' for the pool, the memory_leak log event for the terms, and "
+            "restart to recover them."
         ),
         queries=(Query(leaks, "{{instance}}", is_instant=True),),
         unit=CHECKS, steps=ANY_IS_BAD, viz=Viz.STAT, width=6, height=5,
@@ -132,10 +133,11 @@ def host_tier_tokens() -> PanelSpec:
 def leaks_per_pool() -> PanelSpec:
     leaks = f"sum by (instance, pool, kind) ({series(catalog.MEMORY_LEAKS)})"
     return PanelSpec(
-        title="Leaks and double frees per pool (failed checks since start)",
+        title="Leaks and double frees found per pool (checks since start)",
         description=(
-            "Failed invariant checks since start, per instance, pool and kind (leak: slots "
-            "lost; double_free: more slots free than exist). Any step up is a bug and also fires "
+            "Leaks found since start, per instance, pool and kind (leak: slots lost; "
+            "double_free: more slots free than exist; an unchanged leak counts once). Any step up "
+            "is a bug and also fires "
             "PoolscopeMemoryLeak or PoolscopeDoubleFree; the memory_leak log event has every term."
         ),
         queries=(Query(leaks, "{{instance}} {{pool}} {{kind}}"),),
@@ -162,9 +164,10 @@ def checker_activity() -> PanelSpec:
     return PanelSpec(
         title="Invariant checks per second, all pools (checks/s)",
         description=(
-            "How often the memory checker checks a pool, per instance and mode (idle: when the "
-            "engine goes idle; busy: after every step with --mem-check busy). A flat zero with "
-            "traffic means the checker is off (--mem-check off), so leaks would go uncounted."
+            "How often the memory checker checks a pool, per instance and mode (idle: going "
+            "idle, idle-time session closes, expiries and aborts, every --idle-check-interval s; "
+            "busy: after every step with --mem-check busy). A flat zero with traffic means the "
+            "checker is off (--mem-check off), so leaks would go uncounted."
         ),
         queries=(Query(checks, "{{instance}} {{mode}}"),),
         unit=CHECKS_PER_S, steps=(Step(BLUE),), min=0, width=8,

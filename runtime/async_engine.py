@@ -24,7 +24,7 @@ from runtime.scheduler.sampling_params import SamplingParams
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-IDLE_WAIT_S = 0.5  # how often an idle loop wakes to expire sessions
+IDLE_WAIT_S = 0.5  # how often an idle loop wakes to expire sessions and run due idle checks
 
 
 class AsyncEngine:
@@ -111,7 +111,7 @@ class AsyncEngine:
             while not self._stopping:
                 self._drain()
                 if not self.engine.step():
-                    self.engine.expire_sessions()
+                    self.engine.idle_tick()
                     self._wake.wait(IDLE_WAIT_S)
                     self._wake.clear()
         except BaseException as exc:  # noqa: BLE001 - reported to every waiter, then stops

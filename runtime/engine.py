@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from runtime.engine_config import EngineConfig, memory_config
-from runtime.engine_observer import EngineObserver
+from runtime.engine_observer import CheckTrigger, EngineObserver, IdleRecord
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
@@ -72,6 +72,7 @@ class Engine:
         self._seeds = random.Random(config.seed)
         self.counters: Counter[str] = Counter()  # retracted, out_of_memory, finished, cached_tokens
         self._is_idle = True
+        self._last_idle_check = time.monotonic()
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
@@ -126,7 +127,14 @@ class Engine:
         return req
 
     def abort(self, rid: str, error: str = "aborted by the client") -> bool:
-        """Stops a queued or running request and frees what it holds; False if unknown."""
+        """Stops a queued or running request and frees what it holds; False if unknown. Runs
+        the idle check when the engine is idle."""
+        if not self._abort(rid, error):
+            return False
+        self._check_at_rest(CheckTrigger.ABORT)
+        return True
+
+    def _abort(self, rid: str, error: str) -> bool:
         req = self.requests.get(rid)
         if req is None:
             return False
@@ -144,21 +152,38 @@ class Engine:
             observer.on_session_opened(state.sid, len(self.sessions))
         return state.sid
 
-    def close_session(self, sid: str, reason: str = "client") -> None:
-        """Aborts the session's turn in flight, if any, and frees all the session holds."""
+    def close_session(self, sid: str) -> None:
+        """Aborts the session's turn in flight, if any, and frees all the session holds; runs
+        the idle check when the engine is idle."""
+        self._close_session(sid, reason="client")
+        self._check_at_rest(CheckTrigger.SESSION_CLOSE)
+
+    def _close_session(self, sid: str, reason: str) -> None:
         state = self.sessions.get(sid)
         if state.active is not None:
-            self.abort(state.active.rid, error=f"session {sid} was closed")
+            self._abort(state.active.rid, error=f"session {sid} was closed")
         self.mm.close_session(sid)
         self.sessions.remove(sid)
         for observer in self.observers:
             observer.on_session_closed(sid, reason, len(state.history), len(self.sessions))
 
     def expire_sessions(self) -> list[str]:
+        """Closes the sessions idle past their timeout; runs the idle check if any closed."""
         expired = self.sessions.expired(time.monotonic())
         for sid in expired:
-            self.close_session(sid, reason="expired")
+            self._close_session(sid, reason="expired")
+        if expired:
+            self._check_at_rest(CheckTrigger.SESSION_EXPIRY)
         return expired
+
+    def idle_tick(self) -> None:
+        """What an idle loop does each time it wakes: expires sessions, and runs the periodic
+        idle check once `idle_check_interval_s` passed since the last idle check (never
+        when the interval is 0)."""
+        self.expire_sessions()
+        interval = self.config.idle_check_interval_s
+        if interval > 0 and time.monotonic() - self._last_idle_check >= interval:
+            self._check_at_rest(CheckTrigger.PERIODIC)
 
     def step(self) -> bool:
         """Runs one batch; returns False (after the idle check) when there was none."""
@@ -171,7 +196,11 @@ class Engine:
             req.error = _out_of_memory(req, self.last_stats)
             self._end(req, FinishReason.ABORT, "")
         if result.batch is None:
-            self._go_idle()
+            if not self._is_idle:
+                self._is_idle = True
+                self._check_at_rest(CheckTrigger.IDLE)
+            elif result.out_of_memory:  # dropped while idle: a revert may have freed slots
+                self._check_at_rest(CheckTrigger.ABORT)
             return False
         self._is_idle = False
         timings = self._run(result.batch)
@@ -231,14 +260,20 @@ class Engine:
         for observer in self.observers:
             observer.on_request_finished(req)
 
-    def _go_idle(self) -> None:
+    def _check_at_rest(self, trigger: CheckTrigger) -> None:
+        """The idle check, if the engine is idle (a busy engine checks after its steps and
+        when it goes idle); observers get the outcome, counted by the no-duplicate rule."""
         if not self._is_idle:
-            self._is_idle = True
-            reports = self.mm.check(idle=True)
-            self.last_stats = self.mm.stats()
-            checked = self.memory_config.check_mode is not CheckMode.OFF
-            for observer in self.observers:
-                observer.on_idle(self.last_stats, checked, reports)
+            return
+        before = dict(self.mm.leaked_slots)
+        reports = self.mm.check(idle=True)
+        self._last_idle_check = time.monotonic()
+        self.last_stats = self.mm.stats()
+        checked = self.memory_config.check_mode is not CheckMode.OFF
+        record = IdleRecord(self.last_stats, checked, reports, trigger,
+                            is_changed=self.mm.leaked_slots != before)  # fmt: skip
+        for observer in self.observers:
+            observer.on_idle(record)
 
     def generate(
         self, prompts: Sequence[str | Sequence[int]], params: SamplingParams

@@ -55,6 +55,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--session-timeout", "session_timeout_s", "seconds an idle session lives", float),
     Flag("--mem-check", "mem_check", "memory invariant check: at idle, also after every step, "
          "or never", *_enum(CheckMode)),
+    Flag("--idle-check-interval", "idle_check_interval_s", "seconds between memory checks "
+         "while idle, to catch leaks when no request comes (0: off)", float),
     Flag("--on-leak", "on_leak", "what a failed memory check does besides counting",
          *_enum(LeakPolicy)),
     Flag("--inject-fault", "faults", "turn on a named memory fault point (demo); repeatable: "

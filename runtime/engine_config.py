@@ -48,6 +48,7 @@ class EngineConfig:
     session_timeout_s: float = 600.0
     mem_check: CheckMode = CheckMode.IDLE
     on_leak: LeakPolicy = LeakPolicy.COUNT
+    idle_check_interval_s: float = 5.0  # periodic idle check; 0 turns it off
     faults: frozenset[str] = field(default_factory=frozenset)
     seed: int = 0
 
@@ -61,6 +62,10 @@ class EngineConfig:
                 raise ValueError(f"{name} must be >= 1 when given, got {value}")
         if self.max_sessions < 0 or self.session_timeout_s <= 0:
             raise ValueError("max_sessions must be >= 0 and session_timeout_s > 0")
+        if not self.idle_check_interval_s >= 0:  # NOTE: also refuses NaN
+            raise ValueError(
+                f"idle_check_interval_s must be >= 0 (0: off), got {self.idle_check_interval_s}"
+            )
         self.scheduler  # validates the scheduler's fields  # noqa: B018
         self.host_tier_config  # noqa: B018
 

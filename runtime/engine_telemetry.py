@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from runtime.engine_observer import EngineObserver
+from runtime.engine_observer import CheckTrigger, EngineObserver, IdleRecord
 from runtime.memory.checker import LeakReport
 from runtime.scheduler.batch import Phase
 from runtime.scheduler.request import Request
@@ -97,14 +97,16 @@ class EngineTelemetry(EngineObserver):
             **{k: v for k, v in fields.items() if v is not None},
         )  # fmt: skip
 
-    def on_idle(self, stats: PoolStats, checked: bool, reports: list[LeakReport]) -> None:
+    def on_idle(self, record: IdleRecord) -> None:
         self._sync_counters()
         self._throughput, self._is_idle = 0.0, True
-        self.publish(stats)
-        if checked:
-            pools = {name: _partition(part) for name, part in stats.pools.items()}
-            self.log.info(catalog.IDLE_CHECK.name, mode="idle", ok=not reports,
-                          num_leaks=len(reports), pools=pools)  # fmt: skip
+        self.publish(record.stats)
+        quiet = record.trigger is CheckTrigger.PERIODIC and not record.is_changed
+        if record.checked and not quiet:  # a quiet replica writes no line every few seconds
+            pools = {name: _partition(part) for name, part in record.stats.pools.items()}
+            self.log.info(catalog.IDLE_CHECK.name, mode="idle", trigger=record.trigger.value,
+                          ok=not record.reports, num_leaks=len(record.reports),
+                          pools=pools)  # fmt: skip
 
     def on_leaks(self, reports: list[LeakReport]) -> None:
         """Called by the memory manager's checker when an identity fails."""

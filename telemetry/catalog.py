@@ -162,12 +162,13 @@ POOL_EVICTED = _counter(
 # --- the memory checker ----------------------------------------------------------------------
 MEMORY_CHECKS = _counter(
     "memory.checks", "{check}", ("pool", "mode"),
-    "Invariant checks run per pool, at idle or after a busy step.",
+    "Invariant checks run per pool: mode=idle (going idle, idle-time memory changes, "
+    "periodically while idle) or mode=busy (after a step).",
 )  # fmt: skip
 MEMORY_LEAKS = _counter(
     "memory.leaks", "{check}", ("pool", "kind"),
-    "Failed invariant checks per pool: kind=leak (slots lost) or kind=double_free "
-    "(more slots free than exist).",
+    "Leaks found per pool: kind=leak (slots lost) or kind=double_free (more slots free than "
+    "exist). One unchanged leak counts once; it counts again when it grows or changes kind.",
 )  # fmt: skip
 MAMBA_TRACK_ALLOC_FAILURES = _counter(
     "mamba.track_alloc_failures", "{request}", (),
@@ -269,12 +270,16 @@ DECODE_BATCH = EventSpec(
     "Every --decode-log-interval decode steps: running requests, pool usage, throughput.",
 )
 IDLE_CHECK = EventSpec(
-    "idle_check", ("mode", "ok", "num_leaks", "pools"),
-    "The invariant check when the engine goes idle; `pools` holds every pool's partition.",
+    "idle_check", ("mode", "trigger", "ok", "num_leaks", "pools"),
+    "The invariant check at idle; `trigger` says why it ran: `idle` (the engine went idle), "
+    "`session_close`, `session_expiry` or `abort` (memory changed while idle), `periodic` "
+    "(logged only when its outcome differs from the check before); `num_leaks` counts the pools "
+    "failing now; `pools` holds every pool's partition.",
 )  # fmt: skip
 MEMORY_LEAK = EventSpec(
     "memory_leak", ("pool", "mode", "kind", *PARTITION_FIELDS, "difference"),
-    "A failed invariant: every term of the pool's partition and the signed difference "
+    "A leak the checker counts (new, of the other kind, or grown; an unchanged leak is logged "
+    "once): every term of the pool's partition and the signed difference "
     "(capacity - sum of states).",
 )  # fmt: skip
 REQUEST_RETRACTED = EventSpec(

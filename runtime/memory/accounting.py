@@ -11,7 +11,13 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from runtime.memory.checker import CheckMode, LeakDetected, LeakReport, check_stats
+from runtime.memory.checker import (
+    CheckMode,
+    LeakDetected,
+    LeakReport,
+    check_stats,
+    is_new_leak,
+)
 from runtime.memory.holdings import Holdings
 from runtime.memory.memory_config import LeakPolicy
 from runtime.memory.pool_tensors import FULL, SWA
@@ -80,8 +86,9 @@ class Accounting:
 
     def check(self: MemoryManager, *, idle: bool) -> list[LeakReport]:
         """Runs the identity when the mode asks for it (idle points always unless `off`; after
-        each step only in `busy`). Counts failures per pool and kind, sets the signed leaked
-        slots, tells listeners; warns or raises only if configured to."""
+        each step only in `busy`) and returns every pool that fails it now. Counts, tells
+        listeners about, and warns or raises (if configured to) only the new leaks: see
+        `is_new_leak`, so one unchanged leak is counted once however often it is checked."""
         configured = self.config.check_mode
         if configured is CheckMode.OFF or (not idle and configured is not CheckMode.BUSY):
             return []
@@ -89,17 +96,19 @@ class Accounting:
         mode = CheckMode.IDLE if idle else CheckMode.BUSY
         self.check_counts.update((name, mode.value) for name in stats.pools)
         reports = check_stats(stats, mode)
+        previous = self.leaked_slots
         self.leaked_slots = {name: part.leaked for name, part in stats.pools.items()}
-        if not reports:
+        new = [r for r in reports if is_new_leak(previous.get(r.pool, 0), r.difference)]
+        if not new:
             return reports
-        for report in reports:
+        for report in new:
             self.leak_counts[(report.pool, report.kind)] += 1
         for listener in self.leak_listeners:
-            listener(reports)
+            listener(new)
         if self.config.on_leak is LeakPolicy.WARN:
-            log.warning("memory invariant broken: %s", LeakDetected(reports))
+            log.warning("memory invariant broken: %s", LeakDetected(new))
         elif self.config.on_leak is LeakPolicy.RAISE:
-            raise LeakDetected(reports)
+            raise LeakDetected(new)
         return reports
 
     def _host_tier_tokens(self: MemoryManager) -> dict[str, float]:

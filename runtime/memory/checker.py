@@ -1,4 +1,12 @@
-"""The invariant checker: every pool's five states must add up to its capacity."""
+"""The invariant checker: every pool's five states must add up to its capacity.
+
+Counting rule (`is_new_leak`): a failed identity is counted, logged and alerted on only when it
+is news. A pool's leak is its signed difference; the checker remembers what the previous check
+saw and counts the current difference when it appeared (the previous was 0), changed kind (leak
+<-> double free) or grew. An unchanged leak that persists is counted once, however many checks
+see it; a leak that shrinks is not counted (no slot was newly lost), but the smaller size is the
+one to grow from; a pool back at 0 forgets its leak, so a recurrence counts again.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +51,16 @@ class LeakDetected(RuntimeError):
         )
         super().__init__(f"memory invariant broken: {detail}")
         self.reports = reports
+
+
+def is_new_leak(previous: int, current: int) -> bool:
+    """Whether a pool whose last check found `previous` (signed difference) and whose check now
+    finds `current` has a leak to count: new, of the other kind, or grown."""
+    if current == 0:
+        return False
+    if previous == 0 or (previous > 0) != (current > 0):
+        return True
+    return abs(current) > abs(previous)
 
 
 def check_stats(stats: PoolStats, mode: CheckMode) -> list[LeakReport]:

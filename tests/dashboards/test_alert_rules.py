@@ -31,6 +31,7 @@ def _fired(alert: str, **labels: str) -> dict[str, object]:
 
 
 LEAKS = "poolscope_memory_leaks_total"
+LEAKED = "poolscope_pool_leaked_slots"
 MAMBA_LEAK = {**RT, "pool": "mamba", "kind": "leak"}
 CASES = {
     "leak fires on the first increase": case(
@@ -39,6 +40,25 @@ CASES = {
     "leak fires for a series that appears at 1": case(
         [_series(LEAKS, "_ _ 1 1 1", pool="mamba", kind="leak")], "PoolscopeMemoryLeak", "3m",
         [_fired("PoolscopeMemoryLeak", **MAMBA_LEAK)]),
+    # The checker counts an unchanged leak once: the leaked-slots gauge keeps the alert firing
+    # (as one alert, with the counter's labels) until the pool balances again.
+    "leak fires once while both the count and the leaked slots show it": case(
+        [_series(LEAKS, "0 0 1x10", pool="mamba", kind="leak"),
+         _series(LEAKED, "0 0 1x10", pool="mamba")], "PoolscopeMemoryLeak", "3m",
+        [_fired("PoolscopeMemoryLeak", **MAMBA_LEAK)]),
+    "a persisting leak counted once keeps firing": case(
+        [_series(LEAKS, "0 0 1x15", pool="mamba", kind="leak"),
+         _series(LEAKED, "0 0 1x15", pool="mamba")], "PoolscopeMemoryLeak", "12m",
+        [_fired("PoolscopeMemoryLeak", **MAMBA_LEAK)]),
+    "a leak that cleared resolves once its count is old": case(
+        [_series(LEAKS, "0 0 1x15", pool="mamba", kind="leak"),
+         _series(LEAKED, "0 0 1 1 0x12", pool="mamba")], "PoolscopeMemoryLeak", "12m", []),
+    "a persisting double free keeps firing": case(
+        [_series(LEAKS, "0 0 1x15", pool="full", kind="double_free"),
+         _series(LEAKED, "0 0 -4x15", pool="full")], "PoolscopeDoubleFree", "12m",
+        [_fired("PoolscopeDoubleFree", **RT, pool="full", kind="double_free")]),
+    "leaked slots above zero are no double free": case(
+        [_series(LEAKED, "0 0 3x15", pool="swa")], "PoolscopeDoubleFree", "12m", []),
     "leak stays quiet on a flat zero": case(
         [_series(LEAKS, "0x10", pool="full", kind="leak")], "PoolscopeMemoryLeak", "8m", []),
     "leak ignores double frees": case(
