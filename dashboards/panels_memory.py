@@ -65,7 +65,7 @@ def bottleneck_pool() -> PanelSpec:
 def leaks_total() -> PanelSpec:
     leaks = f"sum by (instance) ({series(catalog.MEMORY_LEAKS)})"
     return PanelSpec(
-        title="Leaks and double frees found, all pools (checks)",
+        title="Leaks and double frees, all pools (leak checks)",
         description=(
             "Leaks found since start, over every pool, per instance (an unchanged leak counts "
             "once). Anything above 0 is a bug: slots were lost or freed twice. See 'Leaks and "
@@ -133,7 +133,7 @@ def host_tier_tokens() -> PanelSpec:
 def leaks_per_pool() -> PanelSpec:
     leaks = f"sum by (instance, pool, kind) ({series(catalog.MEMORY_LEAKS)})"
     return PanelSpec(
-        title="Leaks and double frees found per pool (checks since start)",
+        title="Leaks and double frees per pool (leak checks since start)",
         description=(
             "Leaks found since start, per instance, pool and kind (leak: slots lost; "
             "double_free: more slots free than exist; an unchanged leak counts once). Any step up "
