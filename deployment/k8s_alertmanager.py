@@ -1,0 +1,86 @@
+"""The compose stack's Alertmanager routes (`dashboards.alertmanager_config`) as an
+AlertmanagerConfig: the same receivers, severity routes, timings and inhibitions, translated to
+the CRD's camelCase and structured matchers, with receivers pointing at the in-cluster alert sink.
+
+NOTE: the operator adds a `namespace="<this object's namespace>"` matcher to the first-level route
+and to inhibitions unless the Alertmanager's `alertmanagerConfigMatcherStrategy` is `None` (the
+generated kube-prometheus-stack values set it, so SGLang alerts from pods in other namespaces are
+routed too); the first-level route therefore matches only this project's alerts by name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dashboards.alertmanager_config import alertmanager_document
+from dashboards.alerts import alert_rules
+from dashboards.sglang_alerts import alert_rules as sglang_alert_rules
+from deployment.k8s_names import ALERT_SINK, metadata, monitoring_labels
+
+NAME = "poolscope"
+_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"(.*)"\s*$')
+_TIMINGS = {"group_wait": "groupWait", "group_interval": "groupInterval",
+            "repeat_interval": "repeatInterval"}  # fmt: skip
+
+
+def sink_url(namespace: str) -> str:
+    return f"http://{ALERT_SINK.name}.{namespace}.svc:{ALERT_SINK.port}"
+
+
+def matcher(text: str) -> dict[str, str]:
+    """`severity="critical"` → {"name": "severity", "matchType": "=", "value": "critical"}."""
+    found = _MATCHER.match(text)
+    if found is None:
+        raise ValueError(f"not a label matcher: {text!r}")
+    name, op, value = found.groups()
+    return {"name": name, "matchType": op, "value": value}
+
+
+def project_alerts() -> list[str]:
+    """Every alert this project's rules can raise (poolscope's and SGLang's), sorted."""
+    return sorted({rule.name for rule in [*alert_rules(), *sglang_alert_rules()]})
+
+
+def _route(route: dict[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {"receiver": route["receiver"]}
+    if "group_by" in route:
+        out["groupBy"] = list(route["group_by"])  # type: ignore[call-overload]
+    for key, camel in _TIMINGS.items():
+        if key in route:
+            out[camel] = route[key]
+    if "matchers" in route:
+        out["matchers"] = [matcher(m) for m in route["matchers"]]  # type: ignore[attr-defined]
+    if "routes" in route:
+        out["routes"] = [_route(r) for r in route["routes"]]  # type: ignore[attr-defined]
+    return out
+
+
+def _receiver(receiver: dict[str, object]) -> dict[str, object]:
+    hooks = [{"url": hook["url"], "sendResolved": hook["send_resolved"]}
+             for hook in receiver["webhook_configs"]]  # type: ignore[attr-defined]  # fmt: skip
+    return {"name": receiver["name"], "webhookConfigs": hooks}
+
+
+def _inhibition(rule: dict[str, object]) -> dict[str, object]:
+    return {
+        "sourceMatch": [matcher(m) for m in rule["source_matchers"]],  # type: ignore[attr-defined]
+        "targetMatch": [matcher(m) for m in rule["target_matchers"]],  # type: ignore[attr-defined]
+        "equal": list(rule["equal"]),  # type: ignore[call-overload]
+    }
+
+
+def alertmanager_config(namespace: str) -> dict[str, object]:
+    """The AlertmanagerConfig for an overlay whose alert sink runs in `namespace`."""
+    doc = alertmanager_document(sink_url=sink_url(namespace))
+    route = _route(doc["route"])  # type: ignore[arg-type]
+    names = "|".join(re.escape(name) for name in project_alerts())
+    route["matchers"] = [{"name": "alertname", "matchType": "=~", "value": names}]
+    return {
+        "apiVersion": "monitoring.coreos.com/v1alpha1", "kind": "AlertmanagerConfig",
+        "metadata": metadata(NAME, monitoring_labels()),
+        "spec": {
+            "route": route,
+            "receivers": [_receiver(r) for r in doc["receivers"]],  # type: ignore[attr-defined]
+            "inhibitRules": [_inhibition(r) for r in doc["inhibit_rules"]],  # type: ignore
+        },
+    }  # fmt: skip
