@@ -4,13 +4,20 @@ are wired as the issue asks (probes, non-root, read-only root, Secret, volumes, 
 
 from __future__ import annotations
 
+import os
+import re
+import textwrap
+from pathlib import Path
+
 import kubernetes_validate
 import pytest
 
 from dashboards import stack
 from dashboards.alerts import SCRAPE_JOB
 from deployment import k8s_names as names
+from deployment.k8s_build import DEPLOY_K8S
 from tests.deploy.support import K8S_VERSION, OVERLAYS, crd_errors, find, render
+from tests.test_layout import ROOT
 
 CRD_GROUP = "monitoring.coreos.com"
 
@@ -170,3 +177,22 @@ def test_dashboards_are_configmaps_for_the_grafana_sidecar(overlay: str) -> None
         (variable,) = [v for v in json.loads(text)["templating"]["list"]
                        if v["type"] == "datasource"]  # fmt: skip
         assert variable["current"]["value"] == names.KPS_DATASOURCE_UID
+
+
+def test_the_docs_model_patch_swaps_the_volume_for_a_claim(tmp_path: Path) -> None:
+    """The patch docs/kubernetes.md shows, applied over overlays/poolscope, leaves the models
+    volume a read-only PersistentVolumeClaim (no emptyDir beside it) and passes --model."""
+    text = (ROOT / "docs" / "kubernetes.md").read_text()
+    (patch,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "claimName" in b]
+    overlay = tmp_path / "mine"
+    overlay.mkdir()
+    (overlay / "model.yaml").write_text(textwrap.dedent(patch))
+    base = os.path.relpath(DEPLOY_K8S / "overlays" / "poolscope", overlay)  # kustomize: relative
+    (overlay / "kustomization.yaml").write_text(
+        f"resources: [{base}]\npatches: [{{path: model.yaml}}]\n")
+    (deployment,) = find(render("mine", tmp_path), "Deployment", names.RUNTIME.name)
+    spec = deployment["spec"]["template"]["spec"]
+    (models,) = [v for v in spec["volumes"] if v["name"] == "models"]
+    assert models == {"name": "models",
+                      "persistentVolumeClaim": {"claimName": "my-models", "readOnly": True}}
+    assert "--model" in spec["containers"][0]["args"]
