@@ -14,9 +14,10 @@ import yaml
 
 from deployment.k8s_build import DEPLOY_K8S, generated_files, stale, write
 from deployment.k8s_names import IMAGE
+from telemetry import catalog
 from tests.deploy.support import CRD_SCHEMAS
 from tests.schemas import SHARED
-from tests.test_layout import ROOT, _imports
+from tests.test_layout import ROOT, _imports, _string_literals
 
 
 def test_committed_manifests_are_current() -> None:
@@ -60,6 +61,13 @@ def test_cli_builds_and_checks_without_importing_torch(tmp_path: Path) -> None:
 def test_generator_imports_only_catalogs_and_dashboards() -> None:
     """deployment/ imports telemetry and dashboards, never the runtime."""
     assert _imports("deployment") <= {"telemetry", "dashboards"}
+
+
+def test_generator_spells_no_metric_name() -> None:
+    """deployment/ takes metric names from catalog entries, never from a string literal."""
+    names = {n for spec in catalog.METRICS + catalog.EXPORTER_METRICS
+             for n in (spec.otel_name, spec.prometheus_name)}  # fmt: skip
+    assert [text for _, text in _string_literals("deployment") if text in names] == []
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in CRD_SCHEMAS.iterdir()))
