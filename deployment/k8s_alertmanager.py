@@ -3,9 +3,10 @@ AlertmanagerConfig: the same receivers, severity routes, timings and inhibitions
 the CRD's camelCase and structured matchers, with receivers pointing at the in-cluster alert sink.
 
 NOTE: the operator adds a `namespace="<this object's namespace>"` matcher to the first-level route
-and to inhibitions unless the Alertmanager's `alertmanagerConfigMatcherStrategy` is `None` (the
-generated kube-prometheus-stack values set it, so SGLang alerts from pods in other namespaces are
-routed too); the first-level route therefore matches only this project's alerts by name.
+and to the inhibitions (its default `alertmanagerConfigMatcherStrategy`, OnNamespace): the routes
+take the alerts of series from pods in this namespace. The first-level route also matches this
+project's alert names only, so that with the strategy `None` (cluster-wide; docs/kubernetes.md)
+other teams' alerts still never reach these receivers.
 """
 
 from __future__ import annotations

@@ -1,40 +1,20 @@
-"""Helm values for kube-prometheus-stack that make its Prometheus, Alertmanager and Grafana pick
-up what the overlays create, whatever the chart's defaults of the day:
-`helm upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack -f`."""
+"""Helm values for kube-prometheus-stack: only what its defaults lack for the overlays' objects.
+
+With the chart's defaults, its Prometheus already selects PodMonitors and PrometheusRules labelled
+`release: <release>` in every namespace (the overlays set that label), and its Alertmanager every
+AlertmanagerConfig in every namespace; values that narrowed those selectors would drop other
+teams' objects on a shared stack, so none are set. Grafana's dashboard sidecar, though, watches
+only its own namespace by default: these values make it load the overlays' dashboard ConfigMaps
+from every namespace, into the folder their annotation names.
+
+NOTE: left at the operator's default on purpose: `alertmanagerConfigMatcherStrategy` (OnNamespace)
+confines an AlertmanagerConfig to alerts from its own namespace. docs/kubernetes.md says when to
+change it (SGLang pods in another namespace) and what that costs (it is cluster-wide).
+"""
 
 from __future__ import annotations
 
-from deployment.k8s_names import (
-    DASHBOARD_LABEL,
-    FOLDER_ANNOTATION,
-    PART_OF,
-    RELEASE,
-)
-
-PART_OF_SELECTOR = {"matchLabels": {"app.kubernetes.io/part-of": PART_OF}}
-
-
-def _prometheus_spec() -> dict[str, object]:
-    """Select PodMonitors and PrometheusRules by the `release` label the overlays set, in every
-    namespace (SGLang's pods and the poolscope namespaces alike)."""
-    by_release = {"matchLabels": {"release": RELEASE}}
-    return {
-        "podMonitorSelector": by_release, "podMonitorNamespaceSelector": {},
-        "serviceMonitorSelector": by_release, "serviceMonitorNamespaceSelector": {},
-        "ruleSelector": by_release, "ruleNamespaceSelector": {},
-    }  # fmt: skip
-
-
-def _alertmanager_spec() -> dict[str, object]:
-    """NOTE: matcher strategy `None`: without it the operator confines an AlertmanagerConfig
-    to alerts from its own namespace, and SGLang's alerts carry the SGLang pods' namespace. It
-    is a cluster-wide choice, so the generated AlertmanagerConfig matches this project's alert
-    names only."""
-    return {
-        "alertmanagerConfigSelector": PART_OF_SELECTOR,
-        "alertmanagerConfigNamespaceSelector": PART_OF_SELECTOR,
-        "alertmanagerConfigMatcherStrategy": {"type": "None"},
-    }
+from deployment.k8s_names import DASHBOARD_LABEL, FOLDER_ANNOTATION
 
 
 def _grafana() -> dict[str, object]:
@@ -48,8 +28,4 @@ def _grafana() -> dict[str, object]:
 
 
 def values_document() -> dict[str, object]:
-    return {
-        "prometheus": {"prometheusSpec": _prometheus_spec()},
-        "alertmanager": {"alertmanagerSpec": _alertmanager_spec()},
-        "grafana": _grafana(),
-    }
+    return {"grafana": _grafana()}

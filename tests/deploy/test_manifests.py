@@ -196,3 +196,16 @@ def test_the_docs_model_patch_swaps_the_volume_for_a_claim(tmp_path: Path) -> No
     assert models == {"name": "models",
                       "persistentVolumeClaim": {"claimName": "my-models", "readOnly": True}}
     assert "--model" in spec["containers"][0]["args"]
+
+
+def test_helm_values_make_grafana_load_the_dashboard_configmaps() -> None:
+    """The generated kube-prometheus-stack values point Grafana's sidecar at every namespace,
+    at the label the dashboard ConfigMaps carry and at their folder annotation."""
+    import yaml
+
+    values = yaml.safe_load((DEPLOY_K8S / "kube-prometheus-stack-values.yaml").read_text())
+    sidecar = values["grafana"]["sidecar"]["dashboards"]
+    (configmap,) = find(render("poolscope"), "ConfigMap", "poolscope-dashboard")
+    assert configmap["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
+    assert sidecar["folderAnnotation"] in configmap["metadata"]["annotations"]
+    assert sidecar["searchNamespace"] == "ALL"
