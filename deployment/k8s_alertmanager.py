@@ -12,6 +12,7 @@ other teams' alerts still never reach these receivers.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dashboards.alertmanager_config import alertmanager_document
 from dashboards.alerts import alert_rules
@@ -42,38 +43,38 @@ def project_alerts() -> list[str]:
     return sorted({rule.name for rule in [*alert_rules(), *sglang_alert_rules()]})
 
 
-def _route(route: dict[str, object]) -> dict[str, object]:
+def _route(route: dict[str, Any]) -> dict[str, object]:
     out: dict[str, object] = {"receiver": route["receiver"]}
     if "group_by" in route:
-        out["groupBy"] = list(route["group_by"])  # type: ignore[call-overload]
+        out["groupBy"] = list(route["group_by"])
     for key, camel in _TIMINGS.items():
         if key in route:
             out[camel] = route[key]
     if "matchers" in route:
-        out["matchers"] = [matcher(m) for m in route["matchers"]]  # type: ignore[attr-defined]
+        out["matchers"] = [matcher(m) for m in route["matchers"]]
     if "routes" in route:
-        out["routes"] = [_route(r) for r in route["routes"]]  # type: ignore[attr-defined]
+        out["routes"] = [_route(r) for r in route["routes"]]
     return out
 
 
-def _receiver(receiver: dict[str, object]) -> dict[str, object]:
+def _receiver(receiver: dict[str, Any]) -> dict[str, object]:
     hooks = [{"url": hook["url"], "sendResolved": hook["send_resolved"]}
-             for hook in receiver["webhook_configs"]]  # type: ignore[attr-defined]  # fmt: skip
+             for hook in receiver["webhook_configs"]]  # fmt: skip
     return {"name": receiver["name"], "webhookConfigs": hooks}
 
 
-def _inhibition(rule: dict[str, object]) -> dict[str, object]:
+def _inhibition(rule: dict[str, Any]) -> dict[str, object]:
     return {
-        "sourceMatch": [matcher(m) for m in rule["source_matchers"]],  # type: ignore[attr-defined]
-        "targetMatch": [matcher(m) for m in rule["target_matchers"]],  # type: ignore[attr-defined]
-        "equal": list(rule["equal"]),  # type: ignore[call-overload]
+        "sourceMatch": [matcher(m) for m in rule["source_matchers"]],
+        "targetMatch": [matcher(m) for m in rule["target_matchers"]],
+        "equal": list(rule["equal"]),
     }
 
 
 def alertmanager_config(namespace: str) -> dict[str, object]:
     """The AlertmanagerConfig for an overlay whose alert sink runs in `namespace`."""
-    doc = alertmanager_document(sink_url=sink_url(namespace))
-    route = _route(doc["route"])  # type: ignore[arg-type]
+    doc: dict[str, Any] = alertmanager_document(sink_url=sink_url(namespace))
+    route = _route(doc["route"])
     names = "|".join(re.escape(name) for name in project_alerts())
     route["matchers"] = [{"name": "alertname", "matchType": "=~", "value": names}]
     return {
@@ -81,7 +82,7 @@ def alertmanager_config(namespace: str) -> dict[str, object]:
         "metadata": metadata(NAME, monitoring_labels()),
         "spec": {
             "route": route,
-            "receivers": [_receiver(r) for r in doc["receivers"]],  # type: ignore[attr-defined]
-            "inhibitRules": [_inhibition(r) for r in doc["inhibit_rules"]],  # type: ignore
+            "receivers": [_receiver(r) for r in doc["receivers"]],
+            "inhibitRules": [_inhibition(r) for r in doc["inhibit_rules"]],
         },
     }  # fmt: skip

@@ -27,8 +27,9 @@ def _folder(folder: str, objects: dict[str, dict[str, object]]) -> dict[str, str
 
 
 def _kustomized(folder: str, objects: dict, kustomization: dict) -> dict[str, str]:
-    return {**_folder(folder, objects), f"{folder}/kustomization.yaml": to_yaml(kustomization,
-                                                                                HEADER)}
+    files = _folder(folder, objects)
+    files[f"{folder}/kustomization.yaml"] = to_yaml(kustomization, HEADER)
+    return files
 
 
 def manifest_files() -> dict[str, str]:
@@ -72,7 +73,5 @@ def stale(out_dir: Path = DEPLOY_K8S) -> list[str]:
     expected = generated_files()
     differ = [name for name, content in expected.items()
               if not (out_dir / name).is_file() or (out_dir / name).read_text() != content]
-    extra = [str(p.relative_to(out_dir)) for p in out_dir.rglob("*")
-             if p.is_file() and str(p.relative_to(out_dir)) not in expected] if out_dir.is_dir() \
-        else []  # fmt: skip
-    return sorted(differ + extra)
+    present = [p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()]
+    return sorted(differ + [name for name in present if name not in expected])

@@ -4,6 +4,8 @@ files list exactly the objects of their folder."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from dashboards import serving_memory, sglang_alerts, sglang_serving_memory, stack
 from dashboards.alerts import rules_document
 from deployment import k8s_monitoring as mon
@@ -57,12 +59,10 @@ def sglang() -> Objects:
 def sglang_receivers_patch() -> dict[str, object]:
     """The monitoring base's AlertmanagerConfig with receivers posting to this namespace's
     alert sink (a list in a CRD is replaced whole by a strategic-merge patch)."""
-    full = alertmanager_config(SGLANG_NAMESPACE)
-    spec = full["spec"]
-    assert isinstance(spec, dict)
+    full: dict[str, Any] = alertmanager_config(SGLANG_NAMESPACE)
     return {"apiVersion": full["apiVersion"], "kind": full["kind"],
-            "metadata": {"name": full["metadata"]["name"]},  # type: ignore[index]
-            "spec": {"receivers": spec["receivers"]}}  # fmt: skip
+            "metadata": {"name": full["metadata"]["name"]},
+            "spec": {"receivers": full["spec"]["receivers"]}}  # fmt: skip
 
 
 def kustomization(

@@ -61,9 +61,8 @@ LOG_EXPORTER = Component(stack.LOG_EXPORTER.name, stack.LOG_EXPORTER, "log-expor
 
 def metadata(name: str, labels: dict[str, str] | None = None, **extra: object) -> dict:
     """`metadata` without a namespace: the overlays' kustomization sets it."""
-    meta: dict[str, object] = {"name": name, "labels": {"app.kubernetes.io/part-of": PART_OF}}
-    meta["labels"] = {**meta["labels"], **(labels or {})}  # type: ignore[dict-item]
-    return {**meta, **extra}
+    return {"name": name, "labels": {"app.kubernetes.io/part-of": PART_OF, **(labels or {})},
+            **extra}  # fmt: skip
 
 
 def monitoring_labels() -> dict[str, str]:
