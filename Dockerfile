@@ -29,6 +29,7 @@ COPY pyproject.toml README.md ./
 COPY runtime ./runtime
 COPY telemetry ./telemetry
 COPY dashboards ./dashboards
+COPY deployment ./deployment
 RUN pip install . \
     && python -c "import torch; assert torch.__version__.startswith('${TORCH_VERSION}'), torch.__version__" \
     && rm -rf /tmp/poolscope-src

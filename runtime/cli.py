@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     from runtime.cli_alert_sink import add_parser as add_alert_sink
     from runtime.cli_bench import add_parser as add_bench
     from runtime.cli_dashboards import add_parser as add_dashboards
+    from runtime.cli_deploy import add_parser as add_deploy
     from runtime.cli_logs import add_parser as add_logs
     from runtime.loadgen.args import add_parser as add_loadgen
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_loadgen(sub)
     add_logs(sub)
     add_dashboards(sub)
+    add_deploy(sub)
     add_alert_sink(sub)
     add_bench(sub)
     return parser
@@ -140,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime.cli_alert_sink import main as alert_sink_main
 
         return alert_sink_main(argv[1:])
+    if argv[:1] == ["deploy"]:  # writes manifests only: no engine imports either
+        from runtime.cli_deploy import main as deploy_main
+
+        return deploy_main(argv[1:])
     from runtime.memory.checker import LeakDetected
 
     args = build_parser().parse_args(argv)
