@@ -116,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     from runtime.cli_bench import add_parser as add_bench
     from runtime.cli_dashboards import add_parser as add_dashboards
     from runtime.cli_logs import add_parser as add_logs
+    from runtime.cli_parser import CommandParser
     from runtime.loadgen.args import add_parser as add_loadgen
 
-    parser = argparse.ArgumentParser(prog="poolscope", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="poolscope", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
     _add_serve(sub)
     _add_generate(sub)

@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     """`poolscope alert-sink ARGV...` on its own parser, so that no engine code (torch) is
     imported: exit 0 after a signal, 2 with one `poolscope: error:` line when it cannot bind."""
-    parser = argparse.ArgumentParser(prog="poolscope")
+    from runtime.cli_parser import CommandParser
+
+    parser = CommandParser(prog="poolscope")
     add_parser(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(["alert-sink", *argv])
     try:

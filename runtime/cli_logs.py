@@ -178,7 +178,9 @@ def _report(stats: ParseStats) -> None:
 def main(argv: Sequence[str]) -> int:
     """`poolscope logs ARGV...` on its own parser, so that nothing heavy is imported: exit 0, or
     2 with one `poolscope: error:` line for a missing file or a log with nothing to plot."""
-    parser = argparse.ArgumentParser(prog="poolscope")
+    from runtime.cli_parser import CommandParser
+
+    parser = CommandParser(prog="poolscope")
     add_parser(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(["logs", *argv])
     try:
