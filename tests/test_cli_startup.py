@@ -78,7 +78,7 @@ def test_alert_sink_does_not_import_torch() -> None:
     "argv, usage",
     [
         (["serve", "--bogus"], "usage: poolscope serve"),
-        (["generate", "--max-token", "3"], "usage: poolscope generate"),
+        (["generate", "--max-tokenz", "3"], "usage: poolscope generate"),
         (["loadgen", "--bogus"], "usage: poolscope loadgen"),
         (["logs", "summary", "x.log", "--bogus"], "usage: poolscope logs summary"),
         (["dashboards", "build", "--bogus"], "usage: poolscope dashboards build"),
@@ -91,6 +91,5 @@ def test_unknown_flag_shows_the_verbs_usage(argv: list[str], usage: str) -> None
     proc = _probe(argv)
     assert proc.returncode == 2
     assert proc.stderr.startswith(usage), proc.stderr
-    assert f"unrecognized arguments: {argv[-1] if argv[-1] != '3' else '--max-token 3'}" in (
-        proc.stderr
-    )
+    unknown = "--max-tokenz 3" if argv[-1] == "3" else argv[-1]
+    assert f"unrecognized arguments: {unknown}" in proc.stderr
