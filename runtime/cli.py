@@ -160,8 +160,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    serve(engine, settings, observability, on_ready=ready)
-    return 0
+    reason = serve(engine, settings, observability, on_ready=ready)
+    return 1 if reason == "engine_error" else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

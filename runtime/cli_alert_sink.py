@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dashboards.stack import ALERT_SINK
+from runtime.cli_errors import bind_error
 from telemetry.logging import FORMATS, LEVELS
 
 
@@ -64,7 +65,10 @@ def main(argv: Sequence[str]) -> int:
     add_parser(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(["alert-sink", *argv])
     try:
-        return args.run(args)
+        try:
+            return args.run(args)
+        except OSError as exc:
+            raise bind_error(exc, args.host, args.port) from exc
     except (ValueError, OSError) as exc:
         print(f"poolscope: error: {exc}", file=sys.stderr)
         return 2
