@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 
@@ -32,6 +33,21 @@ ENGINE_WATCH_S = 0.2  # how often `serve` looks for a failed engine loop
 def model_name(engine: Engine) -> str:
     """The id /v1/models lists: the built-in default's name, or the model directory's."""
     return DEFAULT_MODEL_NAME if engine.config.model == "default" else engine.lm.path.name
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, remembering the signal that stopped it.
+
+    NOTE: uvicorn re-raises that signal after its graceful shutdown, with the handler that was
+    there before; where SIGINT is ignored (a job started in the background by a script) nothing
+    is raised, so the signal is taken from here instead.
+    """
+
+    exit_signal: int | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.exit_signal = sig
+        super().handle_exit(sig, frame)
 
 
 class RunningServer:
@@ -57,7 +73,7 @@ class RunningServer:
         # log_config=None: uvicorn's records go through the root logger, in our layout.
         config = uvicorn.Config(create_app(self.state, settings), log_level="warning",
                                 log_config=None, timeout_graceful_shutdown=5)  # fmt: skip
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._started_at = time.monotonic()
@@ -157,6 +173,14 @@ def _stop_on_engine_error(running: RunningServer, done: threading.Event) -> None
             return
 
 
+def _stop_reason(running: RunningServer) -> str:
+    """Why `server.run` returned without an exception: a failed engine or a caught signal."""
+    if running.async_engine.error is not None:
+        return "engine_error"
+    sig = running.server.exit_signal
+    return signal.Signals(sig).name if sig is not None else "stopped"
+
+
 def serve(
     engine: Engine,
     settings: ServerSettings,
@@ -179,7 +203,7 @@ def serve(
         if on_ready is not None:
             on_ready(running.url)
         running.server.run(sockets=[sock])
-        reason = "engine_error" if running.async_engine.error is not None else "stopped"
+        reason = _stop_reason(running)
     except KeyboardInterrupt:
         reason = "SIGINT"
     except _Shutdown:

@@ -89,3 +89,27 @@ def test_engine_error_stops_the_server(nemotron_h_dir: Path, tmp_path: Path) -> 
     assert event["last_check_ok"] is False
     assert event["leaked_slots"]["mamba"] == 1  # type: ignore[index]
     assert event["num_leaks"] == 1
+
+
+def test_sigint_while_ignored_still_names_the_signal(nemotron_h_dir: Path, tmp_path: Path) -> None:
+    """A server started with SIGINT ignored (a background job of a script) and stopped by SIGINT
+    still logs reason SIGINT and exits 0."""
+    log = tmp_path / "serve.jsonl"
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "from runtime.cli import main; sys.exit(main(sys.argv[1:]))")
+    cmd = [sys.executable, "-c", code, "serve", "--model", str(nemotron_h_dir), "--port", "0",
+           "--log-file", str(log)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stderr is not None
+        url = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())
+        assert url
+        # an answer means uvicorn runs, with its signal handlers in place
+        assert httpx.post(f"{url.group(1)}/v1/completions", json=BODY, timeout=60).is_success
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _stopped_event(log)["reason"] == "SIGINT"
