@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runtime.engine import Engine
+    from runtime.engine_config import EngineConfig
     from runtime.scheduler.request import Request
+    from runtime.scheduler.sampling_params import SamplingParams
 
 PROMPT = "Hybrid models keep several memory pools at once:"
 MAX_STEPS = 5000  # a bound, never reached by these workloads: a demo must end
@@ -33,7 +35,7 @@ class Demo:
     settings: dict[str, object] = field(default_factory=dict)
 
 
-def _params(max_tokens: int = 8) -> object:
+def _params(max_tokens: int = 8) -> SamplingParams:
     from runtime.scheduler.sampling_params import SamplingParams
 
     return SamplingParams(max_tokens=max_tokens, ignore_eos=True)
@@ -101,7 +103,7 @@ DEMOS: dict[str, Demo] = {
 }  # fmt: skip
 
 
-def demo_config(args: argparse.Namespace, name: str) -> object:
+def demo_config(args: argparse.Namespace, name: str) -> EngineConfig:
     """The EngineConfig from the flags, with the fault on and the demo's settings applied."""
     from dataclasses import replace
 
