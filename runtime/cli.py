@@ -1,8 +1,12 @@
-"""The `poolscope` command. Each verb imports only what it needs, so `poolscope --help` is instant.
+"""The `poolscope` command: serve, generate, load, read logs, build dashboards, run benchmarks.
 
 poolscope serve --model default --port 8000
 poolscope generate --model default --prompt "Hello" --max-tokens 64
+poolscope generate --demo kv_double_free
 poolscope loadgen --url http://127.0.0.1:8000 --concurrency 4 --duration 30
+
+Each verb imports only what it runs: every `--help`, and the verbs that run no model (logs,
+dashboards, alert-sink, loadgen), start without importing torch (tests/test_cli_startup.py).
 """
 
 from __future__ import annotations
@@ -14,23 +18,42 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runtime.engine import Engine
+    from runtime.engine_config import EngineConfig
 
 DEFAULT_PROMPT = "Hybrid models keep several memory pools at once:"
+EXIT_LEAK = 3  # the memory check found a leak (raised, or counted without --on-leak count)
+GENERATE_EPILOG = f"""\
+exit status: 0 when the memory check stayed clean; {EXIT_LEAK} when it counted a leak or double free
+(with --on-leak raise, or unless --on-leak count is given explicitly); 2 for bad input.
+
+--demo FAULT turns the fault point on and runs a workload that makes it fire, for example
+  poolscope generate --demo session_close_leaks_mamba
+(the default prompt alone reaches none of them)."""
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     from runtime.engine_args import add_engine_args
+    from runtime.memory.faults import FAULT_POINTS
 
     p = sub.add_parser(
-        "generate", help="load a model, generate from prompts, print text and tokens/s"
-    )
+        "generate", help="load a model, generate from prompts, print text and tokens/s",
+        description="Generates offline through the engine and its memory pools, prints the "
+        "text, tokens/s and what the memory check counted.", epilog=GENERATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument("--prompt", action="append", help="prompt text; repeat for a batch")
     p.add_argument("--max-tokens", type=int, default=64, help="new tokens per prompt")
     p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--ignore-eos", action="store_true", help="always generate --max-tokens tokens")
+    p.add_argument(
+        "--demo", choices=sorted(FAULT_POINTS), metavar="FAULT", default=None,
+        help="show a memory fault point firing: turn it on and run a workload that reaches it "
+        "(instead of --prompt): " + ", ".join(sorted(FAULT_POINTS)),
+    )  # fmt: skip
     add_engine_args(p)
-    p.set_defaults(run=_run_generate)
+    # None tells an explicit `--on-leak count` (exit 0 on a counted leak) from the default
+    p.set_defaults(run=_run_generate, on_leak=None)
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -51,23 +74,40 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_serve)
 
 
-def _load_engine(args: argparse.Namespace) -> Engine:
+def _load_engine(args: argparse.Namespace, config: EngineConfig | None = None) -> Engine:
     from runtime.engine import Engine
     from runtime.engine_args import config_from_args
     from runtime.model.default_model import default_model_dir
 
-    config = config_from_args(args)
+    config = config or config_from_args(args)
     if config.model == "default" and not (default_model_dir() / "config.json").is_file():
         print(f"creating the default model in {default_model_dir()} ...", file=sys.stderr)
     return Engine.from_config(config)
 
 
 def _run_generate(args: argparse.Namespace) -> int:
+    from runtime.memory.memory_config import LeakPolicy
+
+    is_count_explicit = args.on_leak is LeakPolicy.COUNT
+    args.on_leak = args.on_leak or LeakPolicy.COUNT
+    if args.demo is not None:
+        from runtime.cli_demo import demo_config, run_demo
+
+        if args.prompt:
+            raise ValueError("--demo runs its own workload; leave out --prompt")
+        engine = _load_engine(args, demo_config(args, args.demo))
+        run_demo(engine, args.demo)
+    else:
+        engine = _load_engine(args)
+        _generate(engine, args)
+    return _report_memory_check(engine, is_count_explicit)
+
+
+def _generate(engine: Engine, args: argparse.Namespace) -> None:
     import time
 
     from runtime.scheduler.sampling_params import SamplingParams
 
-    engine = _load_engine(args)
     params = SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature,
                             seed=args.seed, ignore_eos=args.ignore_eos)  # fmt: skip
     prompts = args.prompt or [DEFAULT_PROMPT]
@@ -80,10 +120,23 @@ def _run_generate(args: argparse.Namespace) -> int:
     lm = engine.lm
     print(f"model {lm.config.model_type} on {engine.device} ({args.dtype}): {generated} tokens"
           f" in {seconds:.2f} s = {generated / max(seconds, 1e-9):.1f} tokens/s")  # fmt: skip
+
+
+def _report_memory_check(engine: Engine, is_count_explicit: bool) -> int:
+    """Prints what the checker counted; EXIT_LEAK when it counted anything, unless the user
+    asked for `--on-leak count` (count and carry on)."""
     leaks = engine.mm.leak_counts
     print("memory check: " + (", ".join(f"{pool} {kind} x{n}" for (pool, kind), n in
                                          sorted(leaks.items())) or "clean"))  # fmt: skip
-    return 0
+    faults = sorted(engine.config.faults)
+    if not leaks and faults:
+        print(f"note: fault point(s) {', '.join(faults)} did not fire on this workload; "
+              f"`poolscope generate --demo {faults[0]}` runs one that reaches it")  # fmt: skip
+    if not leaks or is_count_explicit:
+        return 0
+    print(f"poolscope: the memory check counted leaks: exit {EXIT_LEAK} "
+          "(--on-leak count exits 0)", file=sys.stderr)  # fmt: skip
+    return EXIT_LEAK
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -107,8 +160,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    serve(engine, settings, observability, on_ready=ready)
-    return 0
+    reason = serve(engine, settings, observability, on_ready=ready)
+    return 1 if reason == "engine_error" else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     from runtime.cli_dashboards import add_parser as add_dashboards
     from runtime.cli_deploy import add_parser as add_deploy
     from runtime.cli_logs import add_parser as add_logs
+    from runtime.cli_parser import CommandParser
     from runtime.loadgen.args import add_parser as add_loadgen
 
-    parser = argparse.ArgumentParser(prog="poolscope", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="poolscope", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
     _add_serve(sub)
     _add_generate(sub)
@@ -156,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except LeakDetected as exc:  # only with --on-leak raise
         print(f"poolscope: error: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_LEAK
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dashboards.stack import ALERT_SINK
+from runtime.cli_errors import bind_error
 from telemetry.logging import FORMATS, LEVELS
 
 
@@ -58,11 +59,16 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     """`poolscope alert-sink ARGV...` on its own parser, so that no engine code (torch) is
     imported: exit 0 after a signal, 2 with one `poolscope: error:` line when it cannot bind."""
-    parser = argparse.ArgumentParser(prog="poolscope")
+    from runtime.cli_parser import CommandParser
+
+    parser = CommandParser(prog="poolscope")
     add_parser(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(["alert-sink", *argv])
     try:
-        return args.run(args)
+        try:
+            return args.run(args)
+        except OSError as exc:
+            raise bind_error(exc, args.host, args.port) from exc
     except (ValueError, OSError) as exc:
         print(f"poolscope: error: {exc}", file=sys.stderr)
         return 2

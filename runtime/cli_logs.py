@@ -125,6 +125,7 @@ def run_export(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from runtime.cli_errors import bind_error
     from telemetry.export_settings import ExportSettings
     from telemetry.log_exporter import LogExporter
     from telemetry.log_tail import TailSettings
@@ -140,13 +141,16 @@ def run_export(args: argparse.Namespace) -> int:
     # first, so that a signal during start-up is a clean stop too
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if not args.follow:
+        if not args.follow or args.file.is_dir():  # a followed file may appear later
             _check_file(args.file)
         tail = TailSettings(args.file, from_start=args.from_start)
         settings = ExportSettings(tail, follow=args.follow, host=args.host, port=args.port,
                                   source=args.source)  # fmt: skip
         configure_logging(LogSettings())  # JSON events on stdout
-        exporter = LogExporter(settings).start()
+        try:
+            exporter = LogExporter(settings).start()
+        except OSError as exc:
+            raise bind_error(exc, args.host, args.port) from exc
         try:
             exporter.run(stop)
         finally:
@@ -167,6 +171,12 @@ def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]
 
 
 def _check_file(path: Path) -> None:
+    """Raises OSError with one line saying what `path` is instead of a log file."""
+    if path.is_dir():
+        names = sorted(p.name for p in path.iterdir() if p.is_file())
+        more = ", ..." if len(names) > 3 else ""
+        hint = f" (it holds {', '.join(names[:3])}{more})" if names else ""
+        raise IsADirectoryError(f"{path} is a folder, not a log file; give a file in it{hint}")
     if not path.is_file():
         raise FileNotFoundError(f"no such log file: {path}")
 
@@ -178,7 +188,9 @@ def _report(stats: ParseStats) -> None:
 def main(argv: Sequence[str]) -> int:
     """`poolscope logs ARGV...` on its own parser, so that nothing heavy is imported: exit 0, or
     2 with one `poolscope: error:` line for a missing file or a log with nothing to plot."""
-    parser = argparse.ArgumentParser(prog="poolscope")
+    from runtime.cli_parser import CommandParser
+
+    parser = CommandParser(prog="poolscope")
     add_parser(parser.add_subparsers(dest="verb", required=True))
     args = parser.parse_args(["logs", *argv])
     try:

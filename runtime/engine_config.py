@@ -8,15 +8,20 @@ split from `mem_budget_mb` by `plan_capacity`. The resolved `MemoryConfig` is de
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-import torch
-
-from runtime.memory.capacity import plan_capacity
 from runtime.memory.checker import CheckMode
 from runtime.memory.faults import parse_faults
 from runtime.memory.memory_config import HostTierConfig, LeakPolicy, MambaStrategy, MemoryConfig
-from runtime.model.config import ModelConfig
-from runtime.scheduler.scheduler import SchedulerConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from runtime.model.config import ModelConfig
+    from runtime.scheduler.scheduler import SchedulerConfig
+
+# NOTE: torch, the model and the scheduler are imported where they are used, not here: the CLI
+# reads this module's defaults for `poolscope serve --help`, which must start without torch.
 
 MIB = 1 << 20
 
@@ -71,6 +76,8 @@ class EngineConfig:
 
     @property
     def scheduler(self) -> SchedulerConfig:
+        from runtime.scheduler.scheduler import SchedulerConfig
+
         return SchedulerConfig(self.chunked_prefill_size, self.max_running_requests)
 
     @property
@@ -91,6 +98,8 @@ def _round_up(n: int, page: int) -> int:
 
 def memory_config(config: EngineConfig, model: ModelConfig, dtype: torch.dtype) -> MemoryConfig:
     """The pools this engine runs with: explicit sizes where given, else the budget's split."""
+    from runtime.memory.capacity import plan_capacity
+
     window = model.attention.sliding_window if model.num_swa_layers else None
     base = MemoryConfig(
         req_rows=config.num_rows, page_size=config.page_size,

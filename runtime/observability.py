@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telemetry.logging import FORMATS, LEVELS, LogSettings
-from telemetry.metrics import Metrics, MetricsSettings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from runtime.engine import Engine
+    from telemetry.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ def instrument(
     """Creates the catalog's instruments for this engine's pools and attaches the observer that
     feeds them and writes the log events."""
     from runtime.engine_telemetry import EngineTelemetry
+    from telemetry.metrics import Metrics, MetricsSettings  # OpenTelemetry: not for `--help`
 
     metrics = Metrics(MetricsSettings(
         model=model_name, pools=tuple(engine.last_stats.pools),

@@ -303,6 +303,15 @@ SERVER_STARTED = EventSpec(
     "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
     "The HTTP server accepts requests; `pools` holds each pool's capacity.",
 )  # fmt: skip
+SERVER_STOPPED = EventSpec(
+    "server_stopped",
+    ("reason", "uptime_s", "num_requests_served", "last_check_ok", "leaked_slots", "num_leaks",
+     "error"),
+    "The server stopped: `reason` SIGTERM, SIGINT, engine_error (the engine loop failed; "
+    "`error` says how) or stopped (closed by its owner); requests finished since start; the "
+    "last memory check's result (null when none ran) with each pool's signed leaked slots, and "
+    "the leaks counted since start.",
+)  # fmt: skip
 LOG_EXPORT_STARTED = EventSpec(
     "log_export_started", ("file", "url", "port", "source", "follow", "from_start"),
     "`poolscope logs export` serves the metrics of a log file at `url` (on `port`); a file "
@@ -327,8 +336,8 @@ ALERT_RECEIVED = EventSpec(
 
 EVENTS: tuple[EventSpec, ...] = (
     PREFILL_BATCH, DECODE_BATCH, IDLE_CHECK, MEMORY_LEAK, REQUEST_RETRACTED, REQUEST_FINISHED,
-    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED, ALERT_RECEIVED, LOG_EXPORT_STARTED,
-    LOG_FILE_SWITCHED, LOG_EXPORT_STOPPED,
+    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED, SERVER_STOPPED, ALERT_RECEIVED,
+    LOG_EXPORT_STARTED, LOG_FILE_SWITCHED, LOG_EXPORT_STOPPED,
 )  # fmt: skip
 
 

@@ -151,13 +151,18 @@ def test_bad_checkpoint_in_process_exits_2(
 def test_injected_fault_is_counted_or_raised(
     nemotron_h_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--inject-fault kv_double_free on two identical prompts: counted by default (and the run
-    succeeds), exit 3 with the leak on one line under --on-leak raise; clean without it."""
+    """--inject-fault kv_double_free on two identical prompts: counted and exit 3 by default,
+    exit 0 with an explicit --on-leak count, exit 3 with the leak on one line under --on-leak
+    raise; clean (exit 0) without it."""
     argv = ["generate", "--model", str(nemotron_h_dir), "--max-tokens", "3", "--ignore-eos",
             "--prompt", "ab", "--prompt", "ab"]  # fmt: skip
     assert main(argv) == 0
     assert "memory check: clean" in capsys.readouterr().out
-    assert main([*argv, "--inject-fault", "kv_double_free"]) == 0
+    assert main([*argv, "--inject-fault", "kv_double_free"]) == 3
+    captured = capsys.readouterr()
+    assert "memory check: full double_free x1" in captured.out
+    assert "counted leaks: exit 3 (--on-leak count exits 0)" in captured.err
+    assert main([*argv, "--inject-fault", "kv_double_free", "--on-leak", "count"]) == 0
     assert "memory check: full double_free x1" in capsys.readouterr().out
     assert main([*argv, "--inject-fault", "kv_double_free", "--on-leak", "raise"]) == 3
     line = _single_error_line(capsys.readouterr().err)

@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import torch
-
 
 @dataclass(frozen=True)
 class Machine:
@@ -27,6 +25,8 @@ class Machine:
 
     @classmethod
     def here(cls) -> Machine:
+        import torch  # here, not at the top: `poolscope bench --help` starts without torch
+
         return cls(
             cores=os.cpu_count() or 0, torch_threads=torch.get_num_threads(),
             torch_version=torch.__version__, python=platform.python_version(),

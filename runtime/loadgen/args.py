@@ -12,9 +12,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.loadgen.lengths import LengthDist, LengthSpec
 from runtime.loadgen.workload import DEFAULT_URL, LoadgenConfig
+
+if TYPE_CHECKING:
+    from runtime.loadgen.report import Summary
 
 DEFAULT_CONCURRENCY = 4  # closed loop only; with --request-rate the default is no cap
 
@@ -47,7 +51,7 @@ _FLAGS: tuple[_Flag, ...] = (
     _Flag("--shared-prefix-share", "shared_prefix_share", float, 0.0,
           "fraction of conversations whose prompt starts with one common prefix"),
     _Flag("--shared-prefix-len", "shared_prefix_len", int, 32,
-          "words in the common prefix (prepended to the sampled prompt)"),
+          "tokens in the common prefix (prepended to the sampled prompt)"),
     _Flag("--session-share", "session_share", float, 0.0,
           "fraction of conversations run as streaming sessions"),
     _Flag("--session-turns", "session_turns", int, 3, "requests per session, sent in order"),
@@ -55,11 +59,18 @@ _FLAGS: tuple[_Flag, ...] = (
     _Flag("--api-key", "api_key", str, None, "sent as 'Authorization: Bearer KEY'"),
     _Flag("--timeout", "timeout_s", float, 60.0,
           "seconds one request may take; also the wait for requests in flight at the end"),
-    _Flag("--json", "json_path", _optional_path, Path("loadgen.json"),
-          "where to write the JSON report ('' for none)"),
+    _Flag("--json", "json_path", _optional_path, None,
+          "write the JSON report to this file (default: none)"),
+    _Flag("--max-failure-rate", "max_failure_rate", float, 0.01,
+          "exit 1 when more than this share of the requests failed"),
+    _Flag("--max-connect-errors", "max_connect_errors", int, 10,
+          "stop the run after this many connection errors in a row (server gone)"),
 )  # fmt: skip
 
-_LENGTHS = (("prompt", 64, "words (about tokens)"), ("output", 32, "tokens"))
+_LENGTHS = (
+    ("prompt", 64, "tokens of the served model (counted through its API before the run)"),
+    ("output", 32, "tokens"),
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -110,9 +121,10 @@ def config_from_args(args: argparse.Namespace) -> LoadgenConfig:
 def run_loadgen(args: argparse.Namespace) -> int:
     """Runs the load, prints the table, writes the JSON report.
 
-    Returns 0, or 1 when no request succeeded (all failed, or none was sent) or the server
-    cannot be reached (one `poolscope: error:` line on stderr, no traceback). Invalid flags
-    raise ValueError, which the CLI turns into one error line.
+    Returns 0, or 1 (one `poolscope: error:` line on stderr, no traceback) when the server
+    cannot be reached, the run stopped after a run of connection errors, no request succeeded,
+    or the share of failed requests is above `--max-failure-rate`. Invalid flags raise
+    ValueError, which the CLI turns into one error line.
     """
     import asyncio
 
@@ -133,9 +145,23 @@ def run_loadgen(args: argparse.Namespace) -> int:
     if config.json_path is not None:
         summary.write_json(config.json_path)
         print(f"report written to {config.json_path}")
-    if summary.num_requests_ok == 0:
-        top = f" (most common: {summary.errors[0][0]})" if summary.errors else ""
-        num = summary.num_requests_failed
-        print(f"poolscope: error: no request succeeded, {num} failed{top}", file=sys.stderr)
+    problem = _failure(summary)
+    if problem is not None:
+        print(f"poolscope: error: {problem}", file=sys.stderr)
         return 1
     return 0
+
+
+def _failure(summary: Summary) -> str | None:
+    """Why the run counts as failed, in one line; None when it passed."""
+    top = f" (most common: {summary.errors[0][0]})" if summary.errors else ""
+    num_failed, limit = summary.num_requests_failed, summary.config.max_failure_rate
+    if summary.stop_reason is not None:
+        return f"loadgen {summary.stop_reason}; {num_failed} failed in all"
+    if summary.num_requests_ok == 0:
+        return f"no request succeeded, {num_failed} failed{top}"
+    if summary.failure_rate > limit:
+        num = summary.num_requests_ok + num_failed
+        return (f"{num_failed} of {num} requests failed ({summary.failure_rate:.1%}, above "
+                f"--max-failure-rate {limit:g}){top}")  # fmt: skip
+    return None

@@ -76,8 +76,10 @@ class CompletionClient:
         try:
             async with asyncio.timeout(self._config.timeout_s):
                 await self._stream(self._payload(spec, session_id), builder)
-        except TimeoutError:
+        except (TimeoutError, httpx.TimeoutException):
             builder.fail(f"timed out after {self._config.timeout_s:g} s")
+        except httpx.TransportError as exc:  # refused, reset, dropped: no HTTP answer
+            builder.fail(_describe(exc), is_connect_error=True)
         except httpx.HTTPError as exc:
             builder.fail(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         except (LoadgenError, ValueError) as exc:  # ValueError: a chunk that is not JSON
@@ -120,10 +122,16 @@ class CompletionClient:
             if response.status_code >= 400:
                 raise LoadgenError(f"{method} {path}: {await _http_error(response)}")
             return response.json()
-        except TimeoutError as exc:
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise LoadgenError(f"{method} {path}: timed out") from exc
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"{method} {path}: {_describe(exc)}") from exc
         except (httpx.HTTPError, ValueError) as exc:  # ValueError: an answer that is not JSON
             raise LoadgenError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _take_all(events: list[str], builder: RecordBuilder) -> bool:

@@ -20,6 +20,8 @@ class RequestRecord:
 
     `start_time` is the wall-clock (epoch) time the request was sent. Token counts come from
     the server's `usage` and are None when it sent none. `error` is set exactly when not `is_ok`.
+    `is_connect_error` marks a failure where the server could not be reached or dropped the
+    connection (no HTTP answer), as opposed to an HTTP error status or a bad stream.
     """
 
     start_time: float
@@ -31,6 +33,7 @@ class RequestRecord:
     is_ok: bool
     error: str | None = None
     is_session: bool = False
+    is_connect_error: bool = False
 
     def __post_init__(self) -> None:
         if self.is_ok == (self.error is not None):
@@ -52,6 +55,7 @@ class RecordBuilder:
         self._last_tokens: int | None = None  # usage.completion_tokens on the last content chunk
         self._usage: Usage | None = None
         self._error: str | None = None
+        self._is_connect_error = False
 
     def take(self, chunk: StreamChunk, now: float) -> None:
         """Records the usage and, if it has text, the timing of `chunk`, seen at `now`."""
@@ -70,9 +74,9 @@ class RecordBuilder:
             self._itl.extend([gap / carried] * carried)
         self._last_content, self._last_tokens = now, tokens
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, *, is_connect_error: bool = False) -> None:
         """Marks the request failed with `message` (the last call wins)."""
-        self._error = message
+        self._error, self._is_connect_error = message, is_connect_error
 
     def build(self, end: float, *, is_session: bool = False) -> RequestRecord:
         """The record of the request, ended at monotonic time `end`."""
@@ -87,4 +91,5 @@ class RecordBuilder:
             is_ok=self._error is None,
             error=self._error,
             is_session=is_session,
+            is_connect_error=self._error is not None and self._is_connect_error,
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from runtime.loadgen.record import RequestRecord
+from runtime.loadgen.token_scale import TokenScale
 from runtime.loadgen.workload import LoadgenConfig
 
 PERCENTILES = (50, 90, 99)
@@ -62,10 +63,20 @@ class LatencyStats:
         cells = {"p50": self.p50, "p90": self.p90, "p99": self.p99, "mean": self.mean}
         return {"count": self.count} | {k: _ms(v) for k, v in cells.items()}
 
+    def to_dict(self) -> dict[str, float | int | None]:
+        """The JSON form of plain values (token counts): count, p50 / p90 / p99 / mean."""
+        return {"count": self.count, "p50": self.p50, "p90": self.p90, "p99": self.p99,
+                "mean": self.mean}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Summary:
-    """The result of one run; `errors` holds (message, count) pairs, most frequent first."""
+    """The result of one run; `errors` holds (message, count) pairs, most frequent first.
+
+    `prompt_tokens` are the real prompt lengths the server counted for the successful requests
+    that are not session turns (a turn's count includes its session's history); `scale` is how
+    lengths were turned into words; `stop_reason` says why the run stopped early, if it did.
+    """
 
     config: LoadgenConfig
     num_requests_ok: int
@@ -79,10 +90,19 @@ class Summary:
     num_sessions: int
     num_sessions_completed: int
     errors: tuple[tuple[str, int], ...]
+    prompt_tokens: LatencyStats = LatencyStats(0, None, None, None, None)
+    scale: TokenScale = TokenScale()
+    stop_reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
             raise ValueError(f"summary duration must be > 0, got {self.duration_s}")
+
+    @property
+    def failure_rate(self) -> float:
+        """Failed requests over all requests sent (0 when none was sent)."""
+        num = self.num_requests_ok + self.num_requests_failed
+        return self.num_requests_failed / num if num else 0.0
 
     @property
     def request_throughput(self) -> float:
@@ -118,6 +138,10 @@ class Summary:
             "num_sessions": self.num_sessions,
             "num_sessions_completed": self.num_sessions_completed,
             "errors": dict(self.errors),
+            "failure_rate": self.failure_rate,
+            "prompt_tokens": self.prompt_tokens.to_dict(),
+            "token_scale": self.scale.to_dict(),
+            "stop_reason": self.stop_reason,
         }
 
     def write_json(self, path: Path) -> None:
@@ -145,12 +169,31 @@ class Summary:
         for name, stats in (("TTFT", self.ttft), ("ITL", self.itl), ("E2E", self.e2e)):
             cells = (stats.p50, stats.p90, stats.p99, stats.mean)
             print(f"{name:<16}" + "".join(_ms_cell(x) for x in cells), file=out)
+        self._print_prompt_tokens(out)
         for message, count in self.errors:
             print(f"error x{count}: {message}", file=out)
+        if self.stop_reason is not None:
+            print(f"run {self.stop_reason}", file=out)
+
+    def _print_prompt_tokens(self, out: TextIO) -> None:
+        stats = self.prompt_tokens
+        cells = (stats.p50, stats.p90, stats.p99, stats.mean)
+        print(f"{'prompt tokens':<16}" + "".join(_count_cell(x) for x in cells), file=out)
+        target = self.config.prompt_len.mean
+        if self.scale.is_measured:
+            how = (f"{self.scale.tokens_per_word:.2f} tokens per word, measured through the "
+                   "server's usage counts")  # fmt: skip
+        else:
+            how = "the server sent no token counts, so one word was taken as one token"
+        print(f"  (asked: mean {target} + shared prefix when drawn; {how})", file=out)
 
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000.0
+
+
+def _count_cell(value: float | None) -> str:
+    return f"{'-':>10}" if value is None else f"{value:>10.1f}"
 
 
 def _ms_cell(seconds: float | None) -> str:
@@ -163,6 +206,9 @@ def summarize(
     duration_s: float,
     num_sessions: int = 0,
     num_sessions_completed: int = 0,
+    *,
+    scale: TokenScale | None = None,
+    stop_reason: str | None = None,
 ) -> Summary:
     """Folds request records into a Summary; a missing `usage` counts as 0 tokens."""
     done = list(records)
@@ -181,4 +227,9 @@ def summarize(
         num_sessions=num_sessions,
         num_sessions_completed=num_sessions_completed,
         errors=tuple(errors.most_common(MAX_ERRORS_SHOWN)),
+        prompt_tokens=LatencyStats.of(
+            [r.prompt_tokens for r in ok if r.prompt_tokens is not None and not r.is_session]
+        ),
+        scale=scale or TokenScale(),
+        stop_reason=stop_reason,
     )

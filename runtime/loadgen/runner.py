@@ -17,17 +17,25 @@ import time
 import httpx
 from tqdm import tqdm
 
-from runtime.loadgen.client import CompletionClient, LoadgenError, make_http_client
+from runtime.loadgen.client import (
+    CompletionClient,
+    LoadgenError,
+    ServerUnreachable,
+    make_http_client,
+)
 from runtime.loadgen.record import RequestRecord
 from runtime.loadgen.report import Summary, summarize
+from runtime.loadgen.token_scale import TokenScale, measure
 from runtime.loadgen.workload import Conversation, LoadgenConfig, RequestSpec, Workload
 
 # After the deadline, a conversation may still be in one request and then a session delete,
 # each bounded by timeout_s; the grace covers task switching on a loaded machine.
 DRAIN_GRACE_S = 5.0
-# NOTE: a closed-loop worker pauses this long after a failed conversation, so a server that
-# fails fast (or is gone) is not hammered in a tight loop that piles up millions of records.
+# NOTE: a closed-loop worker pauses after a failed conversation, doubling the pause with each
+# failure in a row (up to MAX_FAILURE_PAUSE_S), so a server that fails fast (or is gone) is not
+# hammered in a tight loop that piles up thousands of failed records.
 FAILURE_PAUSE_S = 0.05
+MAX_FAILURE_PAUSE_S = 2.0
 
 
 async def run(
@@ -38,13 +46,15 @@ async def run(
 ) -> Summary:
     """Runs `config` to completion and returns its Summary; writes no files.
 
-    Bounded in time (about duration_s + 2 * timeout_s) and, with max_requests, in count.
-    Raises ServerUnreachable (before sending any completion) when the server answers nothing.
-    `transport` replaces the network, for tests.
+    Bounded in time (about duration_s + 2 * timeout_s) and, with max_requests, in count; it
+    stops issuing early after `max_connect_errors` connection errors in a row (the summary's
+    `stop_reason` says so). Raises ServerUnreachable (before sending any completion) when the
+    server answers nothing. `transport` replaces the network, for tests.
     """
     async with make_http_client(config, transport) as http:
         client = CompletionClient(http, config)
         await client.check_reachable()
+        scale = await measure(client) if config.is_token_scale_measured else TokenScale()
         with tqdm(
             total=config.max_requests,
             unit="req",
@@ -53,24 +63,30 @@ async def run(
             disable=not is_progress_shown,
             dynamic_ncols=True,
         ) as bar:
-            state = _Run(config, client, bar)
+            state = _Run(config, client, bar, scale)
             start = time.perf_counter()
             await state.execute()
             duration_s = max(time.perf_counter() - start, 1e-9)
     return summarize(
-        config, state.records, duration_s, state.num_sessions, state.num_sessions_completed
-    )
+        config, state.records, duration_s, state.num_sessions, state.num_sessions_completed,
+        scale=scale, stop_reason=state.stop_reason,
+    )  # fmt: skip
 
 
 class _Run:
     """The mutable state of one run: request budget, records, session counts."""
 
-    def __init__(self, config: LoadgenConfig, client: CompletionClient, bar: tqdm) -> None:
+    def __init__(
+        self, config: LoadgenConfig, client: CompletionClient, bar: tqdm, scale: TokenScale
+    ) -> None:
         self._config, self._client, self._bar = config, client, bar
-        self._workload = Workload(config)
+        self._workload = Workload(config, scale)
         self._deadline = 0.0
         self._num_started = 0
         self._num_failed = 0
+        self._num_failed_in_row = 0
+        self._num_connect_errors_in_row = 0
+        self.stop_reason: str | None = None
         cap = config.concurrency if config.is_open_loop else None
         self._in_flight_cap = asyncio.Semaphore(cap) if cap is not None else None
         self.records: list[RequestRecord] = []
@@ -90,7 +106,8 @@ class _Run:
     def _can_start(self) -> bool:
         max_requests = self._config.max_requests
         is_under_budget = max_requests is None or self._num_started < max_requests
-        return is_under_budget and time.perf_counter() < self._deadline
+        is_on = self.stop_reason is None
+        return is_on and is_under_budget and time.perf_counter() < self._deadline
 
     def _take_slot(self) -> bool:
         """Counts one request as started, if the deadline and budget allow it."""
@@ -101,10 +118,10 @@ class _Run:
 
     async def _worker(self) -> None:
         while self._can_start():
-            num_failed = self._num_failed
             await self._converse(next(self._workload))
-            if self._num_failed > num_failed:
-                await asyncio.sleep(FAILURE_PAUSE_S)
+            if self._num_failed_in_row:
+                exponent = min(self._num_failed_in_row - 1, 16)
+                await asyncio.sleep(min(MAX_FAILURE_PAUSE_S, FAILURE_PAUSE_S * 2**exponent))
 
     async def _arrivals(self) -> list[asyncio.Task[None]]:
         """Starts conversations at Poisson arrival times until the deadline or the budget."""
@@ -153,7 +170,8 @@ class _Run:
             elapsed_s = time.perf_counter() - start
             self._add(
                 RequestRecord(
-                    start_time, None, (), elapsed_s, None, None, False, str(exc), is_session=True
+                    start_time, None, (), elapsed_s, None, None, False, str(exc), is_session=True,
+                    is_connect_error=isinstance(exc, ServerUnreachable),
                 )
             )
             return
@@ -182,6 +200,14 @@ class _Run:
     def _add(self, record: RequestRecord) -> None:
         self.records.append(record)
         self._num_failed += int(not record.is_ok)
+        self._num_failed_in_row = 0 if record.is_ok else self._num_failed_in_row + 1
+        in_row = self._num_connect_errors_in_row + 1 if record.is_connect_error else 0
+        self._num_connect_errors_in_row = in_row
+        if in_row >= self._config.max_connect_errors and self.stop_reason is None:
+            self.stop_reason = (
+                f"stopped after {in_row} connection errors in a row: the server at "
+                f"{self._config.base_url} is not answering (last: {record.error})"
+            )
         self._bar.update(1)
         if self._num_failed:
             self._bar.set_postfix(failed=self._num_failed, refresh=False)

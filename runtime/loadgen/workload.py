@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.loadgen.lengths import LengthSpec
+from runtime.loadgen.token_scale import TokenScale
 from runtime.loadgen.words import draw_words
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -29,7 +30,11 @@ class LoadgenConfig:
     flight then get up to `timeout_s` to finish. A fraction `shared_prefix_share` of the
     conversations start with one common prefix of `shared_prefix_len` words, prepended to the
     sampled prompt. A fraction `session_share` run as sessions of `session_turns` turns.
-    `json_path` None writes no report file.
+    Lengths (`prompt_len`, `shared_prefix_len`) are in tokens of the served model, converted to
+    words by a TokenScale the runner measures first unless `is_token_scale_measured` is False.
+    The run stops early after `max_connect_errors` requests in a row found no server; the CLI
+    fails a run whose share of failed requests is above `max_failure_rate`.
+    `json_path` None (the default) writes no report file.
     """
 
     url: str = DEFAULT_URL
@@ -47,7 +52,10 @@ class LoadgenConfig:
     seed: int = 0
     api_key: str | None = None
     timeout_s: float = 60.0
-    json_path: Path | None = Path("loadgen.json")
+    json_path: Path | None = None
+    max_failure_rate: float = 0.01
+    max_connect_errors: int = 10
+    is_token_scale_measured: bool = True
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -63,6 +71,8 @@ class LoadgenConfig:
         _check_share("session_share", self.session_share)
         _check_positive_int("session_turns", self.session_turns)
         _check_positive_float("timeout_s", self.timeout_s)
+        _check_share("max_failure_rate", self.max_failure_rate)
+        _check_positive_int("max_connect_errors", self.max_connect_errors)
 
     @property
     def is_open_loop(self) -> bool:
@@ -92,6 +102,8 @@ class LoadgenConfig:
             "seed": self.seed,
             "api_key": None if self.api_key is None else "***",
             "timeout_s": self.timeout_s,
+            "max_failure_rate": self.max_failure_rate,
+            "max_connect_errors": self.max_connect_errors,
         }
 
 
@@ -120,12 +132,14 @@ def _is_number(value: object) -> bool:
 
 @dataclass(frozen=True)
 class RequestSpec:
-    """One completion request: its prompt text (`num_words` words), and `max_tokens`."""
+    """One completion request: its prompt text (`num_words` words, drawn for about
+    `target_tokens` tokens; None: not drawn for a length), and `max_tokens`."""
 
     prompt: str
     num_words: int
     max_tokens: int
     is_shared_prefix: bool = False
+    target_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -152,12 +166,15 @@ class Workload:
     generator, so they never shift the conversations drawn.
     """
 
-    def __init__(self, config: LoadgenConfig) -> None:
+    def __init__(self, config: LoadgenConfig, scale: TokenScale | None = None) -> None:
         self._config = config
+        self._scale = scale or TokenScale()
         self._rng = random.Random(config.seed)
         self._arrival_rng = random.Random(f"arrivals-{config.seed}")
         prefix_rng = random.Random(f"prefix-{config.seed}")
-        self.shared_prefix = draw_words(prefix_rng, config.shared_prefix_len)
+        self._num_prefix_words = self._scale.words_for(config.shared_prefix_len,
+                                                       is_whole_prompt=False)  # fmt: skip
+        self.shared_prefix = draw_words(prefix_rng, self._num_prefix_words)
         self._num_drawn = 0
 
     def __iter__(self) -> Iterator[Conversation]:
@@ -184,9 +201,12 @@ class Workload:
 
     def _turn(self, is_shared: bool) -> RequestSpec:
         config = self._config
-        num_words = config.prompt_len.sample(self._rng)
+        num_tokens = config.prompt_len.sample(self._rng)
+        num_words = self._scale.words_for(num_tokens)
         text = draw_words(self._rng, num_words)
         if is_shared:
             text = f"{self.shared_prefix} {text}"
-            num_words += config.shared_prefix_len
-        return RequestSpec(text, num_words, config.output_len.sample(self._rng), is_shared)
+            num_words += self._num_prefix_words
+            num_tokens += config.shared_prefix_len
+        max_tokens = config.output_len.sample(self._rng)
+        return RequestSpec(text, num_words, max_tokens, is_shared, target_tokens=num_tokens)

@@ -11,10 +11,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 
 from runtime.async_engine import AsyncEngine
+from runtime.cli_errors import bind_error
 from runtime.engine import Engine
 from runtime.observability import ObservabilitySettings, instrument
 from runtime.server.app import ServerSettings, create_app
@@ -25,11 +27,27 @@ from telemetry.logging import get_logger
 
 DEFAULT_MODEL_NAME = "poolscope-hybrid"
 START_TIMEOUT_S = 30.0
+ENGINE_WATCH_S = 0.2  # how often `serve` looks for a failed engine loop
 
 
 def model_name(engine: Engine) -> str:
     """The id /v1/models lists: the built-in default's name, or the model directory's."""
     return DEFAULT_MODEL_NAME if engine.config.model == "default" else engine.lm.path.name
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, remembering the signal that stopped it.
+
+    NOTE: uvicorn re-raises that signal after its graceful shutdown, with the handler that was
+    there before; where SIGINT is ignored (a job started in the background by a script) nothing
+    is raised, so the signal is taken from here instead.
+    """
+
+    exit_signal: int | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.exit_signal = sig
+        super().handle_exit(sig, frame)
 
 
 class RunningServer:
@@ -55,9 +73,10 @@ class RunningServer:
         # log_config=None: uvicorn's records go through the root logger, in our layout.
         config = uvicorn.Config(create_app(self.state, settings), log_level="warning",
                                 log_config=None, timeout_graceful_shutdown=5)  # fmt: skip
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._started_at = time.monotonic()
 
     @property
     def url(self) -> str:
@@ -72,7 +91,11 @@ class RunningServer:
         # connection (each Prometheus scrape) stalls ~40 ms on the client's delayed ACK.
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.settings.host, self.settings.port))
+        try:
+            sock.bind((self.settings.host, self.settings.port))
+        except OSError as exc:  # one line naming the address and the way out, not [Errno 98]
+            sock.close()
+            raise bind_error(exc, self.settings.host, self.settings.port) from exc
         sock.listen(128)
         sock.set_inheritable(True)
         self._socket = sock
@@ -94,6 +117,7 @@ class RunningServer:
         return self.url
 
     def log_started(self) -> None:
+        self._started_at = time.monotonic()
         pools = {name: part.capacity for name, part in self.engine.last_stats.pools.items()}
         get_logger("poolscope.server").info(
             catalog.SERVER_STARTED.name, url=self.url, model=self.state.model_name,
@@ -101,11 +125,25 @@ class RunningServer:
             decode_log_interval=self.observability.decode_log_interval,
         )  # fmt: skip
 
+    def log_stopped(self, reason: str) -> None:
+        """The `server_stopped` event; call after the engine loop stopped (it reads the engine)."""
+        mm, error = self.engine.mm, self.async_engine.error
+        leaked = dict(mm.leaked_slots)
+        get_logger("poolscope.server").info(
+            catalog.SERVER_STOPPED.name, reason=reason,
+            uptime_s=round(time.monotonic() - self._started_at, 3),
+            num_requests_served=self.engine.counters["finished"],
+            last_check_ok=not any(leaked.values()) if mm.check_counts else None,
+            leaked_slots=leaked, num_leaks=sum(mm.leak_counts.values()),
+            **({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),
+        )  # fmt: skip
+
     def stop(self) -> None:
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
         self.async_engine.stop()
+        self.log_stopped("engine_error" if self.async_engine.error is not None else "stopped")
         self.metrics.shutdown()
         if self._socket is not None:
             self._socket.close()
@@ -126,27 +164,55 @@ def _raise_shutdown(signum: int, frame: object) -> None:
     raise _Shutdown
 
 
+def _stop_on_engine_error(running: RunningServer, done: threading.Event) -> None:
+    """Ends the HTTP server once the engine loop has failed: a server that can only answer
+    503 should exit, so that its supervisor sees it and restarts it."""
+    while not done.wait(ENGINE_WATCH_S):
+        if running.async_engine.error is not None:
+            running.server.should_exit = True
+            return
+
+
+def _stop_reason(running: RunningServer) -> str:
+    """Why `server.run` returned without an exception: a failed engine or a caught signal."""
+    if running.async_engine.error is not None:
+        return "engine_error"
+    sig = running.server.exit_signal
+    return signal.Signals(sig).name if sig is not None else "stopped"
+
+
 def serve(
     engine: Engine,
     settings: ServerSettings,
     observability: ObservabilitySettings | None = None,
     on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serves until Ctrl-C or SIGTERM, then stops the engine loop. uvicorn drains requests
-    first and re-raises the signal afterwards; that re-raise ends here as a clean return."""
+) -> str:
+    """Serves until Ctrl-C, SIGTERM or a failed engine loop, then stops the engine loop and
+    logs `server_stopped`; returns its reason (SIGINT, SIGTERM, engine_error). uvicorn drains
+    requests first and re-raises the signal afterwards; that re-raise ends here."""
     running = RunningServer(engine, settings, observability)
     sock = running.bind()
     running.async_engine.start()
+    done = threading.Event()
+    threading.Thread(target=_stop_on_engine_error, args=(running, done),
+                     name="poolscope-engine-watch", daemon=True).start()  # fmt: skip
     previous = signal.signal(signal.SIGTERM, _raise_shutdown)
+    reason = "error"  # an exception out of uvicorn: it propagates after the event
     try:
         running.log_started()
         if on_ready is not None:
             on_ready(running.url)
         running.server.run(sockets=[sock])
-    except (KeyboardInterrupt, _Shutdown):
-        pass
+        reason = _stop_reason(running)
+    except KeyboardInterrupt:
+        reason = "SIGINT"
+    except _Shutdown:
+        reason = "SIGTERM"
     finally:
+        done.set()
         signal.signal(signal.SIGTERM, previous)
         running.async_engine.stop()
+        running.log_stopped(reason)
         running.metrics.shutdown()
         sock.close()
+    return reason

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -60,9 +60,17 @@ class FakeServer:
     """Answers /v1/models, /v1/sessions and streamed /v1/completions; see the module docstring.
 
     `completion_status` other than 200 makes every completion fail with that status.
+    `count_tokens` is its tokenizer: prompt text -> token count (default: one per word).
     """
 
-    def __init__(self, *, piece_size: int = 7, completion_status: int = 200) -> None:
+    def __init__(
+        self,
+        *,
+        piece_size: int = 7,
+        completion_status: int = 200,
+        count_tokens: Callable[[str], int] | None = None,
+    ) -> None:
+        self.count_tokens = count_tokens or (lambda text: len(text.split()))
         self.piece_size = piece_size
         self.completion_status = completion_status
         self.completions: list[dict[str, object]] = []
@@ -104,7 +112,7 @@ class FakeServer:
         session_id = body.get("session_id")
         if session_id is not None and session_id not in self.open_sessions:
             return _error(404, f"no session {session_id}")
-        num_prompt_tokens = len(str(body["prompt"]).split())
+        num_prompt_tokens = self.count_tokens(str(body["prompt"]))
         stream = completion_stream(num_prompt_tokens, int(body["max_tokens"]))
         return httpx.Response(
             200, content=self._tracked(stream), headers={"content-type": "text/event-stream"}

@@ -51,3 +51,6 @@ def test_open_loop_at_a_request_rate(nemotron_h_dir: Path, tmp_path: Path) -> No
     data = json.loads(report.read_text())
     assert code == 0
     assert (data["num_requests_ok"], data["num_requests_failed"]) == (8, 0)
+    # lengths are the model's tokens (byte-level here: several per word), counted via its API
+    assert data["token_scale"]["is_measured"] and data["token_scale"]["tokens_per_word"] > 2
+    assert 8 <= data["prompt_tokens"]["mean"] <= 24

@@ -53,7 +53,7 @@ def test_defaults_match_the_config_defaults() -> None:
     config = config_from_args(args)
     assert (config.url, config.concurrency, config.duration_s) == ("http://127.0.0.1:8000", 4, 30)
     assert (config.prompt_len.mean, config.output_len.mean) == (64, 32)
-    assert config.json_path == Path("loadgen.json")
+    assert config.json_path is None  # a report file only when asked for
 
 
 def test_every_flag_reaches_the_config() -> None:
@@ -97,6 +97,10 @@ def test_every_flag_reaches_the_config() -> None:
         "7",
         "--json",
         "out/r.json",
+        "--max-failure-rate",
+        "0.2",
+        "--max-connect-errors",
+        "3",
         "--no-progress",
     )
     assert config_from_args(args) == LoadgenConfig(
@@ -116,6 +120,8 @@ def test_every_flag_reaches_the_config() -> None:
         api_key="k",
         timeout_s=7.0,
         json_path=Path("out/r.json"),
+        max_failure_rate=0.2,
+        max_connect_errors=3,
     )
     assert args.no_progress
 
@@ -127,7 +133,7 @@ def test_request_rate_alone_leaves_concurrency_uncapped() -> None:
 
 
 def test_empty_json_path_writes_no_report() -> None:
-    """`--json ''` turns the report file off."""
+    """`--json ''` (like no --json at all) writes no report file."""
     assert config_from_args(_parse("--json", "")).json_path is None
 
 

@@ -27,6 +27,7 @@ def _config(**kwargs: object) -> LoadgenConfig:
         "prompt_len": LengthSpec(6),
         "output_len": LengthSpec(3),
         "json_path": None,
+        "is_token_scale_measured": False,  # no probe requests: the counts below are exact
     }
     return LoadgenConfig(**(base | kwargs))
 

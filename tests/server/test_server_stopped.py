@@ -1,0 +1,115 @@
+"""`poolscope serve` logs `server_stopped` on every way it stops: SIGTERM, Ctrl-C (SIGINT), and
+a failed engine loop (after which it exits 1 instead of answering 503 forever)."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BODY = {"prompt": "hello", "max_tokens": 3, "temperature": 0, "ignore_eos": True}
+
+
+def _start(model: Path, log: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
+           "--log-file", str(log), *flags]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+    if url is None:
+        proc.kill()
+        raise AssertionError(line + proc.stderr.read())
+    return proc, url.group(1)
+
+
+def _stopped_event(log: Path) -> dict[str, object]:
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    stopped = [e for e in events if e["event"] == "server_stopped"]
+    assert len(stopped) == 1, [e["event"] for e in events]
+    assert events[-1] is stopped[0]  # the last word of the log
+    return stopped[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_signal_stop_logs_server_stopped(
+    sig: signal.Signals, nemotron_h_dir: Path, tmp_path: Path
+) -> None:
+    """After two requests and a signal, the server exits 0 and its last log line is
+    server_stopped with the signal, its uptime, 2 requests served and a clean last check."""
+    log = tmp_path / "serve.jsonl"
+    proc, url = _start(nemotron_h_dir, log)
+    try:
+        for _ in range(2):
+            assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    event = _stopped_event(log)
+    assert event["reason"] == sig.name
+    assert isinstance(event["uptime_s"], float) and event["uptime_s"] > 0
+    assert event["num_requests_served"] == 2
+    assert event["last_check_ok"] is True and event["num_leaks"] == 0
+    assert set(event["leaked_slots"]) == {"full", "mamba", "req"}  # nemotron_h's pools
+    assert "error" not in event
+
+
+def test_engine_error_stops_the_server(nemotron_h_dir: Path, tmp_path: Path) -> None:
+    """When the engine loop fails (here: a leak under --on-leak raise), the server stops by
+    itself, exits 1, and logs server_stopped with reason engine_error, the error and the
+    failed check."""
+    log = tmp_path / "serve.jsonl"
+    proc, url = _start(nemotron_h_dir, log, "--inject-fault", "session_close_leaks_mamba",
+                       "--on-leak", "raise")  # fmt: skip
+    try:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            sid = client.post("/v1/sessions", json={}).json()["id"]
+            assert client.post("/v1/completions", json={**BODY, "session_id": sid}).is_success
+            assert client.delete(f"/v1/sessions/{sid}").is_success
+            client.post("/v1/completions", json=BODY)  # its idle check finds the leak
+        assert proc.wait(timeout=30) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    event = _stopped_event(log)
+    assert event["reason"] == "engine_error"
+    assert "LeakDetected" in str(event["error"]) and "mamba" in str(event["error"])
+    assert event["last_check_ok"] is False
+    assert event["leaked_slots"]["mamba"] == 1  # type: ignore[index]
+    assert event["num_leaks"] == 1
+
+
+def test_sigint_while_ignored_still_names_the_signal(nemotron_h_dir: Path, tmp_path: Path) -> None:
+    """A server started with SIGINT ignored (a background job of a script) and stopped by SIGINT
+    still logs reason SIGINT and exits 0."""
+    log = tmp_path / "serve.jsonl"
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "from runtime.cli import main; sys.exit(main(sys.argv[1:]))")
+    cmd = [sys.executable, "-c", code, "serve", "--model", str(nemotron_h_dir), "--port", "0",
+           "--log-file", str(log)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stderr is not None
+        url = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())
+        assert url
+        # an answer means uvicorn runs, with its signal handlers in place
+        assert httpx.post(f"{url.group(1)}/v1/completions", json=BODY, timeout=60).is_success
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _stopped_event(log)["reason"] == "SIGINT"
