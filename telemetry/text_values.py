@@ -5,6 +5,8 @@ Keys are normalised the same way for SGLang's labels and ours: `#running-req` �
 `gen throughput (token/s)` → `gen_throughput`, `self.max_total_num_tokens` → `max_total_num_tokens`,
 `cuda graph` → `graph`. Values: integral text → int, other numbers → float, `True`/`False` → bool,
 `NN.NN%` → a fraction (12.50% → 0.125), `"..."` → the JSON-decoded string, anything else → the text.
+A bare value ends at whitespace or a comma, so `#queue-req: 5,` at the end of a line reads as 5.
+A field of `telemetry.numeric_fields` whose value is no number is left out: a number or nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import orjson
 
 from telemetry.log_record import FieldValue
+from telemetry.numeric_fields import NUMERIC_FIELDS, is_number
 from telemetry.pair_templates import PairTemplates
 
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -95,7 +98,7 @@ def scan_pairs(text: str, pos: int = 0) -> dict[str, FieldValue]:
     parts = text[pos:].split(", ")
     if parts[-1] == "":  # SGLang's comma form ends with `, `; an empty part holds no pair
         parts.pop()
-    return _scan_parts(parts)
+    return _numbers_only(_scan_parts(parts))
 
 
 def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
@@ -106,7 +109,7 @@ def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
     for part in parts:
         label, colon, value = part.partition(": ")
         key = _plain_key(label) if colon else None
-        if key is not None and value and " " not in value and "=" not in value and ":" not in value:
+        if key is not None and value and _is_plain_value(value):
             pairs[key] = _VALUES[value]
             labels.append(label)
             keys.append(key)
@@ -117,11 +120,27 @@ def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
     return pairs
 
 
+def _is_plain_value(value: str) -> bool:
+    """What the split path takes as a whole value; the rest goes to the regex (`5,` at the end
+    of a line, `5 ` before trailing spaces, a value with `=` or `:`)."""
+    return " " not in value and "," not in value and "=" not in value and ":" not in value
+
+
 def _scan_regex(text: str, pos: int) -> dict[str, FieldValue]:
-    return {
-        normalise_key(key): _typed(whole, decimal, other)
-        for key, whole, decimal, other in _PAIR.findall(text, pos)
-    }
+    return _numbers_only(
+        {
+            normalise_key(key): _typed(whole, decimal, other)
+            for key, whole, decimal, other in _PAIR.findall(text, pos)
+        }
+    )
+
+
+def _numbers_only(pairs: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    """`pairs` without the numeric fields whose value is no number (mutated and returned)."""
+    odd = [k for k, v in pairs.items() if k in NUMERIC_FIELDS and not is_number(v)]
+    for key in odd:
+        del pairs[key]
+    return pairs
 
 
 class _ValueMemo(dict[str, FieldValue]):
@@ -143,7 +162,7 @@ class _ValueMemo(dict[str, FieldValue]):
 
 _MEMO_SIZE = 1 << 16
 _VALUES = _ValueMemo()
-_TEMPLATES = PairTemplates(_VALUES)
+_TEMPLATES = PairTemplates(_VALUES, NUMERIC_FIELDS)
 
 
 def _typed(whole: str, decimal: str, other: str) -> FieldValue:
