@@ -24,7 +24,9 @@ from enum import Enum
 from functools import lru_cache
 
 from telemetry import catalog
+from telemetry.leak_terms import pool_leaks
 from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
+from telemetry.sglang_leaks import HEADER, message_fields
 from telemetry.text_layout import LABELS
 from telemetry.text_values import scan_pairs
 
@@ -56,7 +58,7 @@ class _Prefix:
     word: str | None = None  # a bare lower-case `[word]`, e.g. the pool of a leak line
 
 
-_HEADER = re.compile(r"(?<!\S)(Decode|Prefill) batch|leak detected!")  # a message starts it
+_HEADER = re.compile(rf"(?<!\S)(Decode|Prefill) batch|{HEADER}")  # a message starts it
 _BATCH_TAIL = re.compile(
     r"[ \t]*(?:\[(\d+)\])?[ \t]*(?:\(mixed #running-req:[ \t]*(\d+)\))?[ \t]*[.,]"
 )
@@ -73,15 +75,12 @@ _FAST_BATCH = re.compile(
 _RANK = re.compile(r"\b([A-Z]{2,4})(\d+)\b")
 _WORD = re.compile(r"[a-z][a-z_]*")
 _POOL_LINE = re.compile(rf"\[({'|'.join(catalog.POOLS)})\][ \t]+(?=[A-Za-z_.]+=)")
+_HEADLESS_DECODE = "#running-req: "  # SGLang's first decode line (early 2024) had no header
+_CHECK_LOG = "[Mem Check"  # SGLang's busy-check trace lines: the figures of a check, no leak
 _LEVEL_EVENT = re.compile(r"(?:^|\] )(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)")
 _EVENT_NAMES = frozenset(spec.name for spec in catalog.EVENTS)
 _KV_PART = LABELS["kv_token_usage"] + ":"
 _WARNING = "Warning:"
-# Allocator or pool name (lower case, without `_` and spaces) → pool; the first hit wins.
-_POOL_HINTS = (
-    ("mamba", "mamba"), ("swa", "swa"), ("reqtotoken", "req"), ("host", "host"),
-    ("tokentokv", "full"), ("kvcache", "full"),
-)  # fmt: skip
 
 
 def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
@@ -129,22 +128,24 @@ def _batch_record(
 
 
 def _leak_record(line: str, header: re.Match[str], prefix: _Prefix) -> LogRecord:
-    pool = prefix.word or _infer_pool(line[: header.start()])
-    fields: dict[str, FieldValue] = {"pool": pool} if pool else {}
-    fields.update(prefix.fields)
-    fields.update(scan_pairs(line, header.end()))
+    fields = message_fields(line, header.end(), line[: header.start()], prefix.word)
+    if "pool" in fields:  # first, as it always was
+        fields = {"pool": fields.pop("pool"), **prefix.fields, **fields}
+    else:
+        fields = {**prefix.fields, **fields}
     source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
     return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
 
 
 def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
+    if _CHECK_LOG in line:
+        return LineKind.OTHER
     pool_line = _POOL_LINE.search(line)
     if pool_line is not None:
-        prefix = _read_prefix(line[: pool_line.start()])
-        fields: dict[str, FieldValue] = {"pool": pool_line.group(1), **prefix.fields}
-        fields.update(scan_pairs(line, pool_line.end()))
-        source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
-        return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
+        return _pool_line_record(line, pool_line)
+    decode = line.find(_HEADLESS_DECODE)
+    if decode >= 0 and _is_prefix_only(line[:decode]):
+        return _batch_record(line, decode, "Decode", (None, None), _read_prefix(line[:decode]))
     warning = line.find(_WARNING)
     if warning >= 0:
         pairs = scan_pairs(line, warning + len(_WARNING))
@@ -154,6 +155,24 @@ def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
     if named is not None and named.group(1) in _EVENT_NAMES:
         return LineKind.OTHER
     return LineKind.UNKNOWN
+
+
+def _pool_line_record(line: str, pool_line: re.Match[str]) -> LogRecord | LineKind:
+    """A `[swa] total=64, available=60, …` line on its own (no message before it): a leak
+    record when its terms do not add up, else no leak (SGLang lists every pool once one leaks;
+    the lines of one message are joined by `telemetry.logparse`)."""
+    prefix = _read_prefix(line[: pool_line.start()])
+    fields: dict[str, FieldValue] = {"pool": pool_line.group(1), **prefix.fields}
+    fields.update(scan_pairs(line, pool_line.end()))
+    if all(leak.difference == 0 for leak in pool_leaks(fields)):
+        return LineKind.OTHER
+    source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
+    return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
+
+
+def _is_prefix_only(text: str) -> bool:
+    """Whether `text` holds nothing but bracketed prefixes and spaces."""
+    return not _BRACKET.sub("", text).strip()
 
 
 def _read_prefix(text: str) -> _Prefix:
@@ -197,12 +216,3 @@ def _ranks(text: str) -> tuple[tuple[str, int], ...]:
     of a process repeats them. `text[0]` is the timestamp's last character: it decides whether
     a tag right after the timestamp starts at a word boundary."""
     return tuple((f"{name.lower()}_rank", int(rank)) for name, rank in _RANK.findall(text, 1))
-
-
-def _infer_pool(head: str) -> str | None:
-    """The pool a leak message names before `leak detected!`, if it names one."""
-    text = _BRACKET.sub("", head).lower().replace("_", "").replace(" ", "")
-    for hint, pool in _POOL_HINTS:
-        if hint in text:
-            return pool
-    return None
