@@ -177,7 +177,8 @@ def render_summary(summary: LogSummary) -> str:
     rows += [_pool_row(p) for p in summary.pools] or ["(no usage samples)"]
     shown = {p.pool for p in summary.pools}
     for word, counts in (("leaks", summary.leaks), ("double frees", summary.double_frees)):
-        rows += [f"{word} in {pool}: {n}" for pool, n in sorted(counts.items()) if pool not in shown]
+        apart = sorted((pool, n) for pool, n in counts.items() if pool not in shown)
+        rows += [f"{word} in {pool}: {n}" for pool, n in apart]
     throughput = summary.mean_gen_throughput
     per_event = ", ".join(f"{name} {num}" for name, num in sorted(summary.records.items()))
     rows += [

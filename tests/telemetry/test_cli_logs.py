@@ -64,7 +64,7 @@ def test_summary_prints_the_table(log_file: Path, capsys) -> None:
     """summary prints a row per pool and the leak, request and throughput figures."""
     assert main(["logs", "summary", str(log_file)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[2].split() == ["token", "2", "0.95", "0.72", "4.0", "s", "0"]
+    assert out.splitlines()[2].split() == ["token", "2", "0.95", "0.72", "4.0", "s", "0", "0"]
     assert "leaks in mamba: 1" in out and "mean decode throughput: 60.00 token/s" in out
 
 
