@@ -39,6 +39,7 @@ __all__ = ["LogRecord", "ParseStats", "convert", "iter_records", "parse_line"]
 
 IDLE_READS_TO_FLUSH = 5  # with `logs export`'s 0.2 s polls: a held leak waits about 1 s
 _LEAK = catalog.MEMORY_LEAK.name
+_TEXT_STARTS = frozenset("[#ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz/")
 
 _SCALARS = frozenset((int, float, bool, str))  # what orjson gives besides None, dict and list
 RECORD_EVENTS = frozenset(
@@ -97,7 +98,10 @@ def iter_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[Log
             if joiner.take(line):
                 continue
             yield from joiner.release()
-        outcome = _read_line(line)
+        if line[:1] in _TEXT_STARTS:  # neither JSON nor blank: a text line, read directly
+            outcome = read_text_line(line.rstrip("\r\n"))
+        else:
+            outcome = _read_line(line)
         if type(outcome) is LogRecord and joiner.pending is None and outcome.event != _LEAK:
             stats.records[outcome.event] = stats.records.get(outcome.event, 0) + 1
             yield outcome  # the common case, first

@@ -3,36 +3,59 @@
 A log repeats a handful of label sequences (the decode line, the prefill line), and only the
 values change. Once a line whose parts are all plain `label: value` pairs has been read the slow
 way, its labels (regex-escaped) are compiled into one regex that matches exactly that text with
-new values: ` #running-req: 3, token usage: 0.21` gives
+new values: ` #running-req: 3, token usage: 0.21, cuda graph: True` gives
 
-    ` #running-req: (NUMBER), token usage: (NUMBER)(?:,[ \t]*|[ \t]+)?`
+    ` #running-req: (-?\\d+), token usage: (-?\\d+\\.\\d*), cuda graph: ([^ =:,]+)` + END
 
 A full match proves that splitting the text on `, ` and each part on `: ` gives these labels
 and values that the plain path accepts (a value holds no space, `,`, `=` or `:`; labels hold no
-`,` or `:`), so one C-level `fullmatch` replaces a Python loop over the parts. The value of a
-numeric field (`telemetry.numeric_fields`) must look like a number (`12`, `-0.5`, `1e-05`,
-`12.50%`), so that a template never hands on text for it; a line whose value is odd falls to the
-slow path. The end may carry a comma and spaces (`#queue-req: 5,`, `#queue-req: 5, `).
+`,` or `:`), so one C-level `fullmatch` replaces a Python loop over the parts. END lets the line
+end in a comma and spaces (`#queue-req: 5,`, `#queue-req: 5, `).
+
+Each value's group is typed by the line the template was learned from: an integer (`812`) or a
+decimal (`0.50`) there must be one again, and is converted by `int`/`float` in C, without a
+Python call per value; other numbers (`12.50%`, `1e-05`) and text go through the value memo. So
+a numeric field (`telemetry.numeric_fields`) never gets text from a template: a line whose
+value is odd fails the match and falls to the slow path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
+from operator import itemgetter
 
 from telemetry.log_record import FieldValue
 
-_VALUE = r"([^ =:,]+)"  # what the plain path takes as a value: non-empty, no space , = :
-_NUMBER = r"(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?%?)"  # what parse_value reads as a number
+_INT, _FLOAT, _NUMBER, _TEXT = "int", "float", "number", "text"
+_GROUPS = {
+    _INT: r"(-?\d+)",
+    _FLOAT: r"(-?\d+\.\d*)",
+    _NUMBER: r"(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?%?)",  # what parse_value reads as a number
+    _TEXT: r"([^ =:,]+)",  # what the plain path takes as a value: no space , = :
+}
+_INT_TEXT = re.compile(_GROUPS[_INT])
+_FLOAT_TEXT = re.compile(_GROUPS[_FLOAT])
 _SEPARATOR = ", "
 _END = r"(?:,[ \t]*|[ \t]+)?"
+Groups = tuple[str, ...]
+
+
+# A template's reader: (int keys, their getter, float keys, getter, other keys, getter). The
+# pairs come int fields first, then decimals, then the rest (a dict: order carries no meaning).
+_Reader = tuple[
+    tuple[str, ...], Callable[[Groups], tuple[str, ...]],
+    tuple[str, ...], Callable[[Groups], tuple[str, ...]],
+    tuple[str, ...], Callable[[Groups], tuple[str, ...]],
+]  # fmt: skip
 
 
 class PairTemplates:
-    """The label templates of the most recently learned lines, newest first. `read` mutates
-    nothing; `learn` adds a template and drops the oldest beyond `size`."""
+    """The label templates of the most recently learned lines, the last one read first. `read`
+    moves the template it used to the front; `learn` adds a template and drops the oldest
+    beyond `size`."""
 
     def __init__(
         self, values: Mapping[str, FieldValue], numeric: AbstractSet[str], size: int = 8
@@ -40,32 +63,69 @@ class PairTemplates:
         self._typed = values.__getitem__  # value text → typed value
         self._numeric = numeric  # keys whose value must be a number
         self._size = size
-        self._recent: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
+        self._recent: list[tuple[re.Pattern[str], _Reader]] = []
 
     def read(self, text: str, pos: int) -> dict[str, FieldValue] | None:
-        """The pairs of `text[pos:]` (values typed through the mapping given at construction)
-        when a known template matches all of it, else None."""
-        for pattern, keys in self._recent:
+        """The pairs of `text[pos:]` (values typed as the module docstring says) when a known
+        template matches all of it, else None."""
+        recent = self._recent
+        for index, (pattern, reader) in enumerate(recent):
             match = pattern.fullmatch(text, pos)
             if match is not None:
-                return dict(zip(keys, map(self._typed, match.groups()), strict=True))
+                if index:  # a log mixes forms in runs: keep the one in use first
+                    recent.insert(0, recent.pop(index))
+                groups = match.groups()
+                int_keys, ints, float_keys, floats, other_keys, others = reader
+                pairs = dict(zip(int_keys, map(int, ints(groups)), strict=True))
+                if float_keys:
+                    pairs.update(zip(float_keys, map(float, floats(groups)), strict=True))
+                if other_keys:
+                    pairs.update(zip(other_keys, map(self._typed, others(groups)), strict=True))
+                return pairs
         return None
 
-    def learn(self, labels: Sequence[str], keys: Sequence[str]) -> None:
+    def learn(self, labels: Sequence[str], keys: Sequence[str], values: Sequence[str]) -> None:
         """Remember the template of a text whose parts were all plain: `labels` as written
-        (before `: `) and their normalised `keys`, in order."""
-        numeric = tuple(key in self._numeric for key in keys)
-        template = (_compile(tuple(labels), numeric), tuple(keys))
+        (before `: `), their normalised `keys` and the `values` as written, in order."""
+        kinds = tuple(self._kind(key, value) for key, value in zip(keys, values, strict=True))
+        template = _compile(tuple(labels), tuple(keys), kinds)
         if template in self._recent:
             return
         self._recent.insert(0, template)
         del self._recent[self._size :]
 
+    def _kind(self, key: str, value: str) -> str:
+        if _INT_TEXT.fullmatch(value):
+            return _INT
+        if _FLOAT_TEXT.fullmatch(value):
+            return _FLOAT
+        return _NUMBER if key in self._numeric else _TEXT
+
 
 @lru_cache(maxsize=256)
-def _compile(labels: tuple[str, ...], numeric: tuple[bool, ...]) -> re.Pattern[str]:
+def _compile(
+    labels: tuple[str, ...], keys: tuple[str, ...], kinds: tuple[str, ...]
+) -> tuple[re.Pattern[str], _Reader]:
     body = _SEPARATOR.join(
-        f"{re.escape(label)}: {_NUMBER if is_number else _VALUE}"
-        for label, is_number in zip(labels, numeric, strict=True)
+        f"{re.escape(label)}: {_GROUPS[kind]}" for label, kind in zip(labels, kinds, strict=True)
     )
-    return re.compile(f"{body}{_END}")
+    reader: _Reader = (
+        *_getter(keys, kinds, (_INT,)),
+        *_getter(keys, kinds, (_FLOAT,)),
+        *_getter(keys, kinds, (_NUMBER, _TEXT)),
+    )
+    return re.compile(f"{body}{_END}"), reader
+
+
+def _getter(
+    keys: tuple[str, ...], kinds: tuple[str, ...], wanted: tuple[str, ...]
+) -> tuple[tuple[str, ...], Callable[[Groups], tuple[str, ...]]]:
+    """The keys of the groups of the `wanted` kinds, and a C-level getter of those groups."""
+    indices = [i for i, kind in enumerate(kinds) if kind in wanted]
+    names = tuple(keys[i] for i in indices)
+    if len(indices) == 1:
+        only = indices[0]
+        return names, lambda groups: (groups[only],)
+    if not indices:
+        return names, lambda groups: ()
+    return names, itemgetter(*indices)

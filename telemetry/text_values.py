@@ -106,6 +106,7 @@ def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
     pairs: dict[str, FieldValue] = {}
     labels: list[str] = []
     keys: list[str] = []
+    values: list[str] = []
     for part in parts:
         label, colon, value = part.partition(": ")
         key = _plain_key(label) if colon else None
@@ -113,10 +114,11 @@ def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
             pairs[key] = _VALUES[value]
             labels.append(label)
             keys.append(key)
+            values.append(value)
         elif part:
             pairs.update(_scan_regex(part, 0))
     if labels and len(labels) == len(parts):
-        _TEMPLATES.learn(labels, keys)
+        _TEMPLATES.learn(labels, keys, values)
     return pairs
 
 
