@@ -76,11 +76,12 @@ class PairTemplates:
                     recent.insert(0, recent.pop(index))
                 groups = match.groups()
                 int_keys, ints, float_keys, floats, other_keys, others = reader
-                pairs = dict(zip(int_keys, map(int, ints(groups)), strict=True))
+                # NOTE: zip without strict: each getter yields exactly its keys' groups
+                pairs = dict(zip(int_keys, map(int, ints(groups))))  # noqa: B905
                 if float_keys:
-                    pairs.update(zip(float_keys, map(float, floats(groups)), strict=True))
+                    pairs.update(zip(float_keys, map(float, floats(groups))))  # noqa: B905
                 if other_keys:
-                    pairs.update(zip(other_keys, map(self._typed, others(groups)), strict=True))
+                    pairs.update(zip(other_keys, map(self._typed, others(groups))))  # noqa: B905
                 return pairs
         return None
 

@@ -113,22 +113,18 @@ def _fast_record(line: str, fast: re.Match[str]) -> LogRecord | LineKind:
         return LineKind.UNKNOWN
     date, separator, clock, rest, name, iteration, mixed = fast.groups()
     timestamp = None
-    fields: dict[str, FieldValue] = {}
     source = SOURCE_SGLANG
     if date is not None:
         if separator == "T" and not rest:  # our layout: kept exactly as written
             timestamp, source = f"{date}T{clock}", SOURCE_POOLSCOPE
         else:
             timestamp = f"{date}T{clock.replace(',', '.')}"
-            if rest:
-                fields.update(_ranks(clock[-1] + rest))
+            if rest:  # rank tags after the pairs: a dict's order carries no meaning
+                pairs.update(_ranks(clock[-1] + rest))
     if iteration is not None:
-        fields["iteration"] = int(iteration)
+        pairs["iteration"] = int(iteration)
     if mixed is not None:
-        fields["mixed_running_req"] = int(mixed)
-    if fields:
-        fields.update(pairs)
-        pairs = fields
+        pairs["mixed_running_req"] = int(mixed)
     if source is SOURCE_SGLANG and _KV_PART in line:
         source = SOURCE_POOLSCOPE
     return LogRecord(_DECODE if name == "Decode" else _PREFILL, source, timestamp, pairs)

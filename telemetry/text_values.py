@@ -34,13 +34,16 @@ _END = r"(?=[\s,]|$)"
 _KEY = re.compile(r"#?[A-Za-z_][\w .#/()\-]*")
 # One pair: the key (SGLang labels have spaces, `#`, hyphens and a `(unit)`), `:` or `=`, and a
 # value: an int or a plain decimal (own groups, the common case, typed without a second match),
-# else a JSON string, a compact JSON object/list (orjson writes no spaces) or bare text. A value
+# else a JSON string, a flat `{...}`/`[...]` (a Python set or list, spaces allowed: SGLang's
+# `leaked_mamba_pages={3, 17}`), a compact JSON object/list (orjson writes no spaces) or bare
+# text. A value
 # must end at whitespace, a comma or the end, so `Warning: available_size=10` reads as
 # available_size=10, not as warning="available_size".
 _PAIR = re.compile(
     r"(?<![\w#.\-/])(#?[A-Za-z_][\w .#/()\-]*?)[ \t]*[:=][ \t]*"
     rf"(?:(-?\d+){_END}|(-?\d+\.\d*){_END}"
-    rf"|(\"(?:[^\"\\]|\\.)*\"|[\[{{]\S*?(?=,?(?:\s|$))|{_BARE_CHARS}+{_END}))"
+    rf"|(\"(?:[^\"\\]|\\.)*\"|\{{[^{{}}]*\}}{_END}|\[[^\[\]]*\]{_END}"
+    rf"|[\[{{]\S*?(?=,?(?:\s|$))|{_BARE_CHARS}+{_END}))"
 )
 
 
