@@ -52,47 +52,47 @@ _Reader = tuple[
 ]  # fmt: skip
 
 
+Spec = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # labels, keys, kinds
+Template = tuple[re.Pattern[str], _Reader]
+
+
 class PairTemplates:
     """The label templates of the most recently learned lines, the last one read first. `read`
-    moves the template it used to the front; `learn` adds a template and drops the oldest
-    beyond `size`."""
+    moves the template it used to the front and keeps its spec in `last_hit` (for a caller
+    that compiles whole-line templates with `with_prefix`); `learn` adds a template and drops
+    the oldest beyond `size`."""
 
     def __init__(
         self, values: Mapping[str, FieldValue], numeric: AbstractSet[str], size: int = 8
     ) -> None:
-        self._typed = values.__getitem__  # value text → typed value
+        self.typed = values.__getitem__  # value text → typed value
         self._numeric = numeric  # keys whose value must be a number
         self._size = size
-        self._recent: list[tuple[re.Pattern[str], _Reader]] = []
+        self._recent: list[tuple[re.Pattern[str], _Reader, Spec]] = []
+        self.last_hit: Spec | None = None
 
     def read(self, text: str, pos: int) -> dict[str, FieldValue] | None:
         """The pairs of `text[pos:]` (values typed as the module docstring says) when a known
         template matches all of it, else None."""
         recent = self._recent
-        for index, (pattern, reader) in enumerate(recent):
+        for index, (pattern, reader, spec) in enumerate(recent):
             match = pattern.fullmatch(text, pos)
             if match is not None:
                 if index:  # a log mixes forms in runs: keep the one in use first
                     recent.insert(0, recent.pop(index))
-                groups = match.groups()
-                int_keys, ints, float_keys, floats, other_keys, others = reader
-                # NOTE: zip without strict: each getter yields exactly its keys' groups
-                pairs = dict(zip(int_keys, map(int, ints(groups))))  # noqa: B905
-                if float_keys:
-                    pairs.update(zip(float_keys, map(float, floats(groups))))  # noqa: B905
-                if other_keys:
-                    pairs.update(zip(other_keys, map(self._typed, others(groups))))  # noqa: B905
-                return pairs
+                self.last_hit = spec
+                return read_groups(reader, match.groups(), self.typed)
+        self.last_hit = None
         return None
 
     def learn(self, labels: Sequence[str], keys: Sequence[str], values: Sequence[str]) -> None:
         """Remember the template of a text whose parts were all plain: `labels` as written
         (before `: `), their normalised `keys` and the `values` as written, in order."""
         kinds = tuple(self._kind(key, value) for key, value in zip(keys, values, strict=True))
-        template = _compile(tuple(labels), tuple(keys), kinds)
-        if template in self._recent:
+        spec = (tuple(labels), tuple(keys), kinds)
+        if any(known == spec for _, _, known in self._recent):
             return
-        self._recent.insert(0, template)
+        self._recent.insert(0, (*_compile(*spec, "", 0), spec))
         del self._recent[self._size :]
 
     def _kind(self, key: str, value: str) -> str:
@@ -103,27 +103,49 @@ class PairTemplates:
         return _NUMBER if key in self._numeric else _TEXT
 
 
+def with_prefix(spec: Spec, prefix: str, num_prefix_groups: int) -> Template:
+    """The template `spec` behind the regex `prefix` (which has `num_prefix_groups` groups): one
+    fullmatch reads a whole line; the reader skips the prefix's groups."""
+    return _compile(*spec, prefix, num_prefix_groups)
+
+
+def read_groups(
+    reader: _Reader, groups: Groups, typed: Callable[[str], FieldValue]
+) -> dict[str, FieldValue]:
+    """The typed pairs of a template match's `groups`."""
+    int_keys, ints, float_keys, floats, other_keys, others = reader
+    # NOTE: zip without strict: each getter yields exactly its keys' groups
+    pairs: dict[str, FieldValue] = dict(zip(int_keys, map(int, ints(groups))))  # noqa: B905
+    if float_keys:
+        pairs.update(zip(float_keys, map(float, floats(groups))))  # noqa: B905
+    if other_keys:
+        pairs.update(zip(other_keys, map(typed, others(groups))))  # noqa: B905
+    return pairs
+
+
 @lru_cache(maxsize=256)
 def _compile(
-    labels: tuple[str, ...], keys: tuple[str, ...], kinds: tuple[str, ...]
-) -> tuple[re.Pattern[str], _Reader]:
+    labels: tuple[str, ...], keys: tuple[str, ...], kinds: tuple[str, ...], prefix: str,
+    offset: int,
+) -> Template:  # fmt: skip
     body = _SEPARATOR.join(
         f"{re.escape(label)}: {_GROUPS[kind]}" for label, kind in zip(labels, kinds, strict=True)
     )
     reader: _Reader = (
-        *_getter(keys, kinds, (_INT,)),
-        *_getter(keys, kinds, (_FLOAT,)),
-        *_getter(keys, kinds, (_NUMBER, _TEXT)),
+        *_getter(keys, kinds, (_INT,), offset),
+        *_getter(keys, kinds, (_FLOAT,), offset),
+        *_getter(keys, kinds, (_NUMBER, _TEXT), offset),
     )
-    return re.compile(f"{body}{_END}"), reader
+    return re.compile(f"{prefix}{body}{_END}"), reader
 
 
 def _getter(
-    keys: tuple[str, ...], kinds: tuple[str, ...], wanted: tuple[str, ...]
+    keys: tuple[str, ...], kinds: tuple[str, ...], wanted: tuple[str, ...], offset: int
 ) -> tuple[tuple[str, ...], Callable[[Groups], tuple[str, ...]]]:
-    """The keys of the groups of the `wanted` kinds, and a C-level getter of those groups."""
-    indices = [i for i, kind in enumerate(kinds) if kind in wanted]
-    names = tuple(keys[i] for i in indices)
+    """The keys of the groups of the `wanted` kinds, and a C-level getter of those groups (the
+    first `offset` groups belong to a prefix)."""
+    indices = [offset + i for i, kind in enumerate(kinds) if kind in wanted]
+    names = tuple(keys[i - offset] for i in indices)
     if len(indices) == 1:
         only = indices[0]
         return names, lambda groups: (groups[only],)

@@ -26,9 +26,10 @@ from functools import lru_cache
 from telemetry import catalog
 from telemetry.leak_terms import pool_leaks
 from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
+from telemetry.pair_templates import Template, read_groups, with_prefix
 from telemetry.sglang_leaks import HEADER, message_fields
 from telemetry.text_layout import LABELS
-from telemetry.text_values import scan_pairs
+from telemetry.text_values import TEMPLATES, scan_pairs
 
 
 class LineKind(Enum):
@@ -72,6 +73,13 @@ _TIMESTAMP = re.compile(
 _FAST_BATCH = re.compile(
     rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] )?(Decode|Prefill) batch{_BATCH_TAIL.pattern}"
 )
+_NUM_FAST_GROUPS = _FAST_BATCH.groups
+# Whole-line templates: _FAST_BATCH's pattern followed by a label template (see
+# `telemetry.pair_templates`), so that the common line is read by one fullmatch.
+_LINE_TEMPLATES: list[Template] = []
+_CACHE_LINES = 8
+_PLAIN_RESTS: dict[str, bool] = {}
+_CACHE_SIZE = 256
 _RANK = re.compile(r"\b([A-Z]{2,4})(\d+)\b")
 _WORD = re.compile(r"[a-z][a-z_]*")
 _POOL_LINE = re.compile(rf"\[({'|'.join(catalog.POOLS)})\][ \t]+(?=[A-Za-z_.]+=)")
@@ -87,12 +95,24 @@ _WARNING = "Warning:"
 def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
     what kind of line it was. Never raises; a truncated line yields what it holds."""
+    for index, (pattern, reader) in enumerate(_LINE_TEMPLATES):
+        match = pattern.fullmatch(line)
+        if match is not None:
+            groups = match.groups()
+            if _is_plain_rest(groups[3]):
+                if index:  # a log mixes forms in runs: keep the one in use first
+                    _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
+                return _fast_record(line, groups, read_groups(reader, groups, TEMPLATES.typed))
+            break
     fast = _FAST_BATCH.match(line)
-    if fast is not None:
-        rest = fast.group(4)
-        # NOTE: _HEADER would stop earlier at a header inside the bracket; leave those to it.
-        if not rest or ("batch" not in rest and _HEADER.search(rest) is None):
-            return _fast_record(line, fast)
+    if fast is not None and _is_plain_rest(fast.group(4)):
+        TEMPLATES.last_hit = None  # set again only when a label template reads the parts
+        pairs = scan_pairs(line, fast.end())
+        if not pairs:
+            return LineKind.UNKNOWN
+        if TEMPLATES.last_hit is not None:
+            _learn_line(with_prefix(TEMPLATES.last_hit, _FAST_BATCH.pattern, _NUM_FAST_GROUPS))
+        return _fast_record(line, fast.groups(), pairs)
     header = _HEADER.search(line)
     if header is None:
         return _read_headless(line)
@@ -105,13 +125,13 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     return _batch_record(line, tail.end(), header.group(1), tail.groups(), prefix)
 
 
-def _fast_record(line: str, fast: re.Match[str]) -> LogRecord | LineKind:
-    """The record of a batch line that `_FAST_BATCH` matched: `_batch_record` with its prefix
-    read inline, as one call (the common line; see `runtime.bench.parser_speed`)."""
-    pairs = scan_pairs(line, fast.end())
-    if not pairs:
-        return LineKind.UNKNOWN
-    date, separator, clock, rest, name, iteration, mixed = fast.groups()
+def _fast_record(
+    line: str, groups: tuple[str | None, ...], pairs: dict[str, FieldValue]
+) -> LogRecord:
+    """The record of a batch line that `_FAST_BATCH` (or a whole-line template behind it)
+    matched, whose `groups` start with _FAST_BATCH's and whose parts read as `pairs`: as one
+    call (the common line; see `runtime.bench.parser_speed`)."""
+    date, separator, clock, rest, name, iteration, mixed = groups[:_NUM_FAST_GROUPS]
     timestamp = None
     source = SOURCE_SGLANG
     if date is not None:
@@ -128,6 +148,26 @@ def _fast_record(line: str, fast: re.Match[str]) -> LogRecord | LineKind:
     if source is SOURCE_SGLANG and _KV_PART in line:
         source = SOURCE_POOLSCOPE
     return LogRecord(_DECODE if name == "Decode" else _PREFILL, source, timestamp, pairs)
+
+
+def _is_plain_rest(rest: str | None) -> bool:
+    """Whether a timestamp bracket's rest (` DP0 TP3`) holds no message header: a header inside
+    the bracket is left to `_HEADER`, which stops at the first one. Cached: a log repeats it."""
+    if not rest:
+        return True
+    known = _PLAIN_RESTS.get(rest)
+    if known is None:
+        known = "batch" not in rest and _HEADER.search(rest) is None
+        if len(_PLAIN_RESTS) >= _CACHE_SIZE:
+            _PLAIN_RESTS.clear()
+        _PLAIN_RESTS[rest] = known
+    return known
+
+
+def _learn_line(template: Template) -> None:
+    if template not in _LINE_TEMPLATES:
+        _LINE_TEMPLATES.insert(0, template)
+        del _LINE_TEMPLATES[_CACHE_LINES:]
 
 
 def _batch_record(

@@ -168,6 +168,7 @@ class _ValueMemo(dict[str, FieldValue]):
 _MEMO_SIZE = 1 << 16
 _VALUES = _ValueMemo()
 _TEMPLATES = PairTemplates(_VALUES, NUMERIC_FIELDS)
+TEMPLATES = _TEMPLATES  # the batch lines' label templates, for whole-line templates
 
 
 def _typed(whole: str, decimal: str, other: str) -> FieldValue:
