@@ -31,6 +31,7 @@ class Part:
 
 
 INT, USAGE, RATE, PERCENT, BOOL = "int", "usage", "rate", "percent", "bool"
+# fmt: off
 RUNNING, QUEUE = Part("#running-req", "running_req", INT), Part("#queue-req", "queue_req", INT)
 PLAIN = [Part("#token", "token", INT), Part("token usage", "token_usage", USAGE)]
 FULL = [Part("#full token", "full_token", INT), Part("full token usage", "full_token_usage", USAGE)]
