@@ -64,14 +64,17 @@ _BATCH_TAIL = re.compile(
     r"[ \t]*(?:\[(\d+)\])?[ \t]*(?:\(mixed #running-req:[ \t]*(\d+)\))?[ \t]*[.,]"
 )
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
+_HEADLESS_DECODE = "#running-req: "  # SGLang's first decode line (early 2024) had no header
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
 )
-# The common batch line in one anchored match instead of a search of the whole line: no bracket
-# or one timestamp bracket (groups as _TIMESTAMP.match of its content, then the rest), one space,
-# the header, then _BATCH_TAIL's groups.
+# The common batch line in one anchored match instead of a search of the whole line: no bracket,
+# one timestamp bracket (groups as _TIMESTAMP.match of its content, then the rest) or a 2024
+# `[gpu=N]`/`[gpu_id=N]` bracket (name, number), one space, then the header with _BATCH_TAIL's
+# groups, or no header before `#running-req: ` (the early 2024 decode line).
 _FAST_BATCH = re.compile(
-    rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] )?(Decode|Prefill) batch{_BATCH_TAIL.pattern}"
+    rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] |\[(gpu|gpu_id)=(\d+)\] )?"
+    rf"(?:(Decode|Prefill) batch{_BATCH_TAIL.pattern}|(?={_HEADLESS_DECODE}))"
 )
 _NUM_FAST_GROUPS = _FAST_BATCH.groups
 # Whole-line templates: _FAST_BATCH's pattern followed by a label template (see
@@ -83,7 +86,6 @@ _CACHE_SIZE = 256
 _RANK = re.compile(r"\b([A-Z]{2,4})(\d+)\b")
 _WORD = re.compile(r"[a-z][a-z_]*")
 _POOL_LINE = re.compile(rf"\[({'|'.join(catalog.POOLS)})\][ \t]+(?=[A-Za-z_.]+=)")
-_HEADLESS_DECODE = "#running-req: "  # SGLang's first decode line (early 2024) had no header
 _CHECK_LOG = "[Mem Check"  # SGLang's busy-check trace lines: the figures of a check, no leak
 _LEVEL_EVENT = re.compile(r"(?:^|\] )(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)")
 _EVENT_NAMES = frozenset(spec.name for spec in catalog.EVENTS)
@@ -131,7 +133,9 @@ def _fast_record(
     """The record of a batch line that `_FAST_BATCH` (or a whole-line template behind it)
     matched, whose `groups` start with _FAST_BATCH's and whose parts read as `pairs`: as one
     call (the common line; see `runtime.bench.parser_speed`)."""
-    date, separator, clock, rest, name, iteration, mixed = groups[:_NUM_FAST_GROUPS]
+    date, separator, clock, rest, gpu, gpu_number, name, iteration, mixed = groups[
+        :_NUM_FAST_GROUPS
+    ]
     timestamp = None
     source = SOURCE_SGLANG
     if date is not None:
@@ -141,13 +145,15 @@ def _fast_record(
             timestamp = f"{date}T{clock.replace(',', '.')}"
             if rest:  # rank tags after the pairs: a dict's order carries no meaning
                 pairs.update(_ranks(clock[-1] + rest))
+    elif gpu is not None:
+        pairs[gpu] = int(gpu_number)  # type: ignore[arg-type]
     if iteration is not None:
         pairs["iteration"] = int(iteration)
     if mixed is not None:
         pairs["mixed_running_req"] = int(mixed)
     if source is SOURCE_SGLANG and _KV_PART in line:
         source = SOURCE_POOLSCOPE
-    return LogRecord(_DECODE if name == "Decode" else _PREFILL, source, timestamp, pairs)
+    return LogRecord(_PREFILL if name == "Prefill" else _DECODE, source, timestamp, pairs)
 
 
 def _is_plain_rest(rest: str | None) -> bool:
