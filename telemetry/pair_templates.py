@@ -14,7 +14,8 @@ end in a comma and spaces (`#queue-req: 5,`, `#queue-req: 5, `).
 
 Each value's group is typed by the line the template was learned from: an integer (`812`) or a
 decimal (`0.50`) there must be one again, and is converted by `int`/`float` in C, without a
-Python call per value; other numbers (`12.50%`, `1e-05`) and text go through the value memo. So
+Python call per value, unless its field's values repeat (usages, request counts: the value
+memo's C-level hit is cheaper); other numbers (`12.50%`, `1e-05`) and text go through the memo. So
 a numeric field (`telemetry.numeric_fields`) never gets text from a template: a line whose
 value is odd fails the match and falls to the slow path.
 """
@@ -52,7 +53,8 @@ _Reader = tuple[
 ]  # fmt: skip
 
 
-Spec = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # labels, keys, kinds
+# labels, keys, kinds (the group of each value), memo (whether a value goes through the memo)
+Spec = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[bool, ...]]
 Template = tuple[re.Pattern[str], _Reader]
 
 
@@ -63,10 +65,12 @@ class PairTemplates:
     the oldest beyond `size`."""
 
     def __init__(
-        self, values: Mapping[str, FieldValue], numeric: AbstractSet[str], size: int = 8
-    ) -> None:
+        self, values: Mapping[str, FieldValue], numeric: AbstractSet[str],
+        repeating: AbstractSet[str] = frozenset(), size: int = 8,
+    ) -> None:  # fmt: skip
         self.typed = values.__getitem__  # value text → typed value
         self._numeric = numeric  # keys whose value must be a number
+        self._repeating = repeating  # keys whose values repeat: typed through the memo
         self._size = size
         self._recent: list[tuple[re.Pattern[str], _Reader, Spec]] = []
         self.last_hit: Spec | None = None
@@ -89,7 +93,8 @@ class PairTemplates:
         """Remember the template of a text whose parts were all plain: `labels` as written
         (before `: `), their normalised `keys` and the `values` as written, in order."""
         kinds = tuple(self._kind(key, value) for key, value in zip(keys, values, strict=True))
-        spec = (tuple(labels), tuple(keys), kinds)
+        memo = tuple(key in self._repeating for key in keys)
+        spec = (tuple(labels), tuple(keys), kinds, memo)
         if any(known == spec for _, _, known in self._recent):
             return
         self._recent.insert(0, (*_compile(*spec, "", 0), spec))
@@ -114,27 +119,33 @@ def read_groups(
 ) -> dict[str, FieldValue]:
     """The typed pairs of a template match's `groups`."""
     int_keys, ints, float_keys, floats, other_keys, others = reader
-    # NOTE: zip without strict: each getter yields exactly its keys' groups
-    pairs: dict[str, FieldValue] = dict(zip(int_keys, map(int, ints(groups))))  # noqa: B905
+    # NOTE: zip without strict: a getter may repeat its one group (see _getter)
+    pairs: dict[str, FieldValue] = (
+        dict(zip(other_keys, map(typed, others(groups)))) if other_keys else {}  # noqa: B905
+    )
+    if int_keys:
+        pairs.update(zip(int_keys, map(int, ints(groups))))  # noqa: B905
     if float_keys:
         pairs.update(zip(float_keys, map(float, floats(groups))))  # noqa: B905
-    if other_keys:
-        pairs.update(zip(other_keys, map(typed, others(groups))))  # noqa: B905
     return pairs
 
 
 @lru_cache(maxsize=256)
 def _compile(
-    labels: tuple[str, ...], keys: tuple[str, ...], kinds: tuple[str, ...], prefix: str,
-    offset: int,
+    labels: tuple[str, ...], keys: tuple[str, ...], kinds: tuple[str, ...],
+    memo: tuple[bool, ...], prefix: str, offset: int,
 ) -> Template:  # fmt: skip
     body = _SEPARATOR.join(
         f"{re.escape(label)}: {_GROUPS[kind]}" for label, kind in zip(labels, kinds, strict=True)
     )
+    routes = tuple(
+        _TEXT if is_memo or kind == _NUMBER else kind
+        for kind, is_memo in zip(kinds, memo, strict=True)
+    )
     reader: _Reader = (
-        *_getter(keys, kinds, (_INT,), offset),
-        *_getter(keys, kinds, (_FLOAT,), offset),
-        *_getter(keys, kinds, (_NUMBER, _TEXT), offset),
+        *_getter(keys, routes, (_INT,), offset),
+        *_getter(keys, routes, (_FLOAT,), offset),
+        *_getter(keys, routes, (_TEXT,), offset),
     )
     return re.compile(f"{prefix}{body}{_END}"), reader
 
@@ -146,9 +157,7 @@ def _getter(
     first `offset` groups belong to a prefix)."""
     indices = [offset + i for i, kind in enumerate(kinds) if kind in wanted]
     names = tuple(keys[i - offset] for i in indices)
-    if len(indices) == 1:
-        only = indices[0]
-        return names, lambda groups: (groups[only],)
     if not indices:
-        return names, lambda groups: ()
-    return names, itemgetter(*indices)
+        return names, lambda groups: ()  # never called: read_groups skips empty key tuples
+    # itemgetter of one index gives no tuple: ask for it twice (zip stops at the one name)
+    return names, itemgetter(*indices, *indices[:1]) if len(indices) < 2 else itemgetter(*indices)

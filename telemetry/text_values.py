@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from telemetry.log_record import FieldValue
-from telemetry.numeric_fields import NUMERIC_FIELDS, is_number
+from telemetry.numeric_fields import NUMERIC_FIELDS, REPEATING_FIELDS, is_number
 from telemetry.pair_templates import PairTemplates
 
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -167,7 +167,7 @@ class _ValueMemo(dict[str, FieldValue]):
 
 _MEMO_SIZE = 1 << 16
 _VALUES = _ValueMemo()
-_TEMPLATES = PairTemplates(_VALUES, NUMERIC_FIELDS)
+_TEMPLATES = PairTemplates(_VALUES, NUMERIC_FIELDS, REPEATING_FIELDS)
 TEMPLATES = _TEMPLATES  # the batch lines' label templates, for whole-line templates
 
 
