@@ -82,6 +82,7 @@ _NUM_FAST_GROUPS = _FAST_BATCH.groups
 _LINE_TEMPLATES: list[Template] = []
 _CACHE_LINES = 8
 _PLAIN_RESTS: dict[str, bool] = {}
+_RANKS_AFTER: dict[str, tuple[tuple[str, int], ...]] = {}
 _CACHE_SIZE = 256
 _RANK = re.compile(r"\b([A-Z]{2,4})(\d+)\b")
 _WORD = re.compile(r"[a-z][a-z_]*")
@@ -101,7 +102,8 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
         match = pattern.fullmatch(line)
         if match is not None:
             groups = match.groups()
-            if _is_plain_rest(groups[3]):
+            rest = groups[3]
+            if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
                 if index:  # a log mixes forms in runs: keep the one in use first
                     _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
                 return _fast_record(line, groups, read_groups(reader, groups, TEMPLATES.typed))
@@ -144,7 +146,8 @@ def _fast_record(
         else:
             timestamp = f"{date}T{clock.replace(',', '.')}"
             if rest:  # rank tags after the pairs: a dict's order carries no meaning
-                pairs.update(_ranks(clock[-1] + rest))
+                ranks = _RANKS_AFTER.get(rest) if rest[0] == " " else None
+                pairs.update(_ranks(clock[-1] + rest) if ranks is None else ranks)
     elif gpu is not None:
         pairs[gpu] = int(gpu_number)  # type: ignore[arg-type]
     if iteration is not None:
@@ -285,5 +288,9 @@ def _stamp_prefix(date: str, separator: str, clock: str, rest: str) -> _Prefix:
 def _ranks(text: str) -> tuple[tuple[str, int], ...]:
     """The rank tags in `text[1:]` (` DP0 TP3` → dp_rank 0, tp_rank 3), cached because every line
     of a process repeats them. `text[0]` is the timestamp's last character: it decides whether
-    a tag right after the timestamp starts at a word boundary."""
-    return tuple((f"{name.lower()}_rank", int(rank)) for name, rank in _RANK.findall(text, 1))
+    a tag right after the timestamp starts at a word boundary (it always does after a space, so
+    such a rest is also kept in `_RANKS_AFTER`, a plain dict: a C-level lookup per line)."""
+    ranks = tuple((f"{name.lower()}_rank", int(rank)) for name, rank in _RANK.findall(text, 1))
+    if text[1:2] == " " and len(_RANKS_AFTER) < _CACHE_SIZE:
+        _RANKS_AFTER[text[1:]] = ranks
+    return ranks
