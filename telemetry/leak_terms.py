@@ -62,7 +62,7 @@ class _Terms:
             return None
         if self.states:
             return capacity - sum(self.states)
-        accounted = self.accounted if self.accounted is not None else None
+        accounted = self.accounted
         if accounted is None and self.capacity is not None:
             accounted = self.total  # `full_total=95 vs full_tokens_per_layer=100`
         return None if accounted is None else capacity - accounted

@@ -78,7 +78,8 @@ class ParseStats:
 
 def parse_line(line: str) -> LogRecord | None:
     """The record of one line (its line end may be present), or None when the line holds none.
-    Stateless: the 2024 two-line leak form needs `iter_records` to attach the warning's numbers."""
+    Stateless: the 2024 two-line leak form and the lines that continue a leak message need
+    `iter_records`, which joins them to their record."""
     outcome = _read_line(line)
     return outcome if isinstance(outcome, LogRecord) else None
 
