@@ -81,6 +81,7 @@ _NUM_FAST_GROUPS = _FAST_BATCH.groups
 # `telemetry.pair_templates`), so that the common line is read by one fullmatch.
 _LINE_TEMPLATES: list[Template] = []
 _CACHE_LINES = 8
+_TYPED = TEMPLATES.typed
 _PLAIN_RESTS: dict[str, bool] = {}
 _RANKS_AFTER: dict[str, tuple[tuple[str, int], ...]] = {}
 _CACHE_SIZE = 256
@@ -106,7 +107,7 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
             if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
                 if index:  # a log mixes forms in runs: keep the one in use first
                     _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
-                return _fast_record(line, groups, read_groups(reader, groups, TEMPLATES.typed))
+                return _fast_record(line, groups, read_groups(reader, groups, _TYPED))
             break
     fast = _FAST_BATCH.match(line)
     if fast is not None and _is_plain_rest(fast.group(4)):
