@@ -1,14 +1,17 @@
 """Human log lines into LogRecords: SGLang's lines of every era, and our text layout (which is
 SGLang's layout with an ISO timestamp).
 
-Forms read: `Decode batch. …` (2024, periods) and `Decode batch, …` (2025+, commas), each with an
-optional iteration (`Decode batch [123], …`); `Prefill batch` lines, also with `(mixed
-#running-req: N)`; any mix of plain, SWA, mamba and HiSparse parts (the body is read by a general
-`key: value` scanner, see `telemetry.text_values`); leak messages (`… memory leak detected! k=v,
-…`, the 2024 pair `Warning: available_size=…` + `KV cache pool leak detected!`, and per-pool lines
-`[full] total=100, available=90, …`). Prefixes before the message: `[gpu=0]`, `[2024-08-10
-10:00:00 TP0]`, `[2025-01-01 10:00:00 DP0 TP3]`, `[2026-11-21T10:00:00.123456Z]`; rank tags become
-fields (`tp_rank`, `dp_rank`, …) and `[gpu=N]` the field `gpu`.
+Forms read: the early 2024 decode line without a header (`#running-req: …`), `Decode batch. …`
+(2024, periods) and `Decode batch, …` (2025+, commas), each with an optional iteration (`Decode
+batch [123], …`); `Prefill batch` lines, also with `(mixed #running-req: N)`; any mix of plain,
+SWA, mamba and HiSparse parts (the body is read by a general `key: value` scanner, see
+`telemetry.text_values`); the first line of a leak message (`telemetry.sglang_leaks`; the lines
+that continue it are joined by `telemetry.logparse`), the 2024 pair `Warning: available_size=…` +
+`KV cache pool leak detected!`, and per-pool lines `[full] total=100, available=90, …` whose terms
+do not add up. Prefixes before the message: `[gpu=0]`, `[gpu_id=0]`, `[2024-08-10 10:00:00 TP0]`,
+`[2025-01-01 10:00:00 DP0 TP3]`, `[2026-11-21T10:00:00.123456Z]`; rank tags become fields
+(`tp_rank`, `dp_rank`, …) and `[gpu=N]` the field `gpu`. The common batch line is read by one
+whole-line template (`telemetry.pair_templates`) once its form has been seen.
 
 Source rule: a line is ours (`poolscope`) when its timestamp bracket holds exactly an ISO-8601
 timestamp with `T` (our layout; SGLang writes a space), or when it has a `kv token usage` part
