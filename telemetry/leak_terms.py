@@ -9,11 +9,17 @@ Every leak form the parser reads carries some of these terms (see `telemetry.sgl
     [swa] total=64, available=60, evictable=1, ...             → swa: 3 (leak)
     {"event": "memory_leak", "pool": "mamba", "difference": -9, ...} → mamba: -9 (double_free)
 
-A term's pool is its key's prefix (`mamba_`, `swa_`, ...) or else the record's pool. Per pool, a
-direct figure (`difference`, `leaked`, `num_used`) wins; otherwise the total (`total`,
-`capacity`, `size`, `max_total_num_tokens`, ...) minus the sum of the state terms (`available`,
-`evictable`, `protected`, `session_held`, `running`, `uncached`). Positive: slots lost (`leak`);
-negative: more slots free than exist (`double_free`).
+A term's pool is named by its key: the pool prefix of its last dotted part that has one
+(`mamba_available_size`, `self.tree_cache.mamba_protected_size()`,
+`self.req_to_token_pool.mamba_pool.size` → mamba; `req_to_token_pool.size` → req), else the
+record's pool. Per pool, a direct figure (`difference`, `diff`, `leaked`, `num_used`) wins;
+otherwise the capacity (`size`, `max_total_num_tokens`, `tokens_per_layer`, `total_size`, ...;
+a bare `total` when nothing stronger is given) minus the sum of the state terms (`available`,
+`evictable`, `protected`, `session_held`, `running`, `uncached`), or minus the accounted sum
+when only that is given (`total_tokens=95 vs self.max_total_num_tokens=100`; `full_total=.. vs
+self.full_tokens_per_layer=..`). Positive: slots lost (`leak`); negative: more slots free than
+exist (`double_free`). SGLang's hybrid messages list every pool once one leaks: a pool whose
+difference is 0 is no leak, and a message whose pools all come to 0 counts once for its own pool.
 """
 
 from __future__ import annotations
@@ -26,11 +32,15 @@ from telemetry.log_record import FieldValue
 # SGLang's generic messages (`token_to_kv_pool_allocator`, `KV cache pool`) are about the
 # full-attention KV pool, so a message that names no pool is counted there.
 DEFAULT_POOL = "full"
-_DIRECT = frozenset(("difference", "leaked", "leaked_slots", "num_used"))
-_TOTAL = frozenset(
-    ("total", "capacity", "size", "max_total_num_tokens", "total_num_tokens", "tokens_per_layer")
-)
+_DIRECT = frozenset(("difference", "diff", "leaked", "leaked_slots", "num_used"))
+_CAPACITY = frozenset(
+    ("capacity", "size", "total_size", "total_slots", "max_total_num_tokens",
+     "max_total_num_token", "total_num_tokens", "tokens_per_layer")
+)  # fmt: skip
+_WEAK_TOTAL = "total"  # a capacity, or the accounted sum beside a stronger capacity
+_ACCOUNTED = frozenset(("total_tokens", "total_accounted", "accounted"))
 _STATES = ("available", "evictable", "protected", "session_held", "running", "uncached")
+_POOL_PREFIXES = tuple((pool, f"{pool}_") for pool in catalog.POOLS)
 
 
 @dataclass
@@ -38,16 +48,24 @@ class _Terms:
     """The terms of one pool found in a message."""
 
     direct: int | None = None
+    capacity: int | None = None
     total: int | None = None
+    accounted: int | None = None
     states: list[int] = field(default_factory=list)
 
     @property
     def difference(self) -> int | None:
         if self.direct is not None:
             return self.direct
-        if self.total is None or not self.states:
+        capacity = self.capacity if self.capacity is not None else self.total
+        if capacity is None:
             return None
-        return self.total - sum(self.states)
+        if self.states:
+            return capacity - sum(self.states)
+        accounted = self.accounted
+        if accounted is None and self.capacity is not None:
+            accounted = self.total  # `full_total=95 vs full_tokens_per_layer=100`
+        return None if accounted is None else capacity - accounted
 
 
 @dataclass(frozen=True)
@@ -61,41 +79,52 @@ class PoolLeak:
 
 
 def pool_leaks(fields: dict[str, FieldValue]) -> list[PoolLeak]:
-    """Every pool a leak record's `fields` speak of (at least one), with its kind. A message
-    without usable terms keeps its own `kind` field when it has a valid one, else is a leak: the
-    line says a leak was detected."""
+    """Every pool a leak record's `fields` show a nonzero difference for, with its kind; at
+    least one: a message without usable terms, or whose pools all come to 0, is one entry for
+    its own pool (its `kind` field when valid, else a leak: the line says a leak was
+    detected)."""
     pool = fields.get("pool")
     own_pool = pool if isinstance(pool, str) and pool in catalog.POOLS else DEFAULT_POOL
     terms: dict[str, _Terms] = {}
     for key, value in fields.items():
         if type(value) is int:  # bools, floats and text are no slot counts
             _add(terms, *_split(key, own_pool), value)
-    leaks = [
-        PoolLeak(p, _kind(t.difference, fields), t.difference)
-        for p, t in terms.items()
-        if t.difference is not None
-    ]
-    return leaks or [PoolLeak(own_pool, _kind(None, fields), None)]
+    differences = {p: t.difference for p, t in terms.items() if t.difference is not None}
+    leaks = [PoolLeak(p, _kind(d, fields), d) for p, d in differences.items() if d != 0]
+    if leaks:
+        return leaks
+    difference = differences.get(own_pool, 0 if differences else None)
+    return [PoolLeak(own_pool, _kind(None if not difference else difference, fields), difference)]
 
 
-def _split(key: str, own_pool: str) -> tuple[str, str, str]:
-    """(pool, term) of a key: `mamba_available_size` → (mamba, available_size); the term is the
-    key's last dotted part (`token_to_kv_pool_allocator.size` → size)."""
-    pool = own_pool
-    for candidate in catalog.POOLS:
-        if key.startswith((f"{candidate}_", f"{candidate}.")):
-            pool, key = candidate, key[len(candidate) + 1 :]
-            break
-    return pool, key, key.rpartition(".")[2]
+def _split(key: str, own_pool: str) -> tuple[str, str]:
+    """(pool, term) of a key: `mamba_available_size` → (mamba, available_size),
+    `req_to_token_pool.mamba_pool.size` → (mamba, size), `tree_cache.full_protected_size` →
+    (full, protected_size); the term is the key's last dotted part, without its pool prefix."""
+    parts = key.split(".")
+    term = parts[-1]
+    for index in range(len(parts) - 1, -1, -1):
+        part = parts[index]
+        for pool, prefix in _POOL_PREFIXES:
+            if part.startswith(prefix) or part == pool:
+                if index == len(parts) - 1:
+                    term = part[len(prefix) :]
+                return pool, term
+    return own_pool, term
 
 
-def _add(terms: dict[str, _Terms], pool: str, key: str, term: str, value: int) -> None:
-    if term in _DIRECT or key in _DIRECT:
-        terms.setdefault(pool, _Terms()).direct = value
+def _add(terms: dict[str, _Terms], pool: str, term: str, value: int) -> None:
+    pool_terms = terms.setdefault(pool, _Terms())
+    if term in _DIRECT:
+        pool_terms.direct = value
+    elif term in _ACCOUNTED:
+        pool_terms.accounted = value
+    elif term == _WEAK_TOTAL:
+        pool_terms.total = value
+    elif term in _CAPACITY:
+        pool_terms.capacity = value
     elif any(state in term for state in _STATES):
-        terms.setdefault(pool, _Terms()).states.append(value)
-    elif term in _TOTAL:
-        terms.setdefault(pool, _Terms()).total = value
+        pool_terms.states.append(value)
 
 
 def _kind(difference: int | None, fields: dict[str, FieldValue]) -> str:

@@ -140,7 +140,7 @@ class LogExporter:
             self._read(read_once(self.settings.tail, stop))
             stop.wait()
 
-    def _read(self, lines: Iterable[str]) -> None:
+    def _read(self, lines: Iterable[str | None]) -> None:
         for record in iter_records(lines, self.stats):
             with self._lock:
                 self.state.apply(record)

@@ -1,7 +1,7 @@
 """Reading a log file as lines while it grows, like `tail -F`, in constant memory.
 
     tail = LogTail(TailSettings(Path("server.log")), on_switch=print)
-    for line in follow(tail, stop, poll_s=0.2):   # until stop.set()
+    for line in follow(tail, stop, poll_s=0.2):   # until stop.set(); None: nothing new
         ...
 
 - Appends are read as they come; a line is handed on once its newline arrives (an unfinished
@@ -154,14 +154,20 @@ class LogTail:
             yield from self._drain()
 
 
-def follow(tail: LogTail, stop: threading.Event, poll_s: float) -> Iterator[str]:
+def follow(tail: LogTail, stop: threading.Event, poll_s: float) -> Iterator[str | None]:
     """Lines of `tail` as they come, polling every `poll_s` seconds, until `stop` is set (checked
-    between lines too, so a long backlog does not delay a shutdown)."""
+    between lines too, so a long backlog does not delay a shutdown). A poll that finds nothing
+    new yields `None`, so that a reader holding an unfinished multi-line message
+    (`telemetry.logparse.iter_records`) can tell a quiet file from one still being written."""
     while not stop.is_set():
+        is_quiet = True
         for line in tail.poll():
+            is_quiet = False
             yield line
             if stop.is_set():
                 return
+        if is_quiet:
+            yield None
         stop.wait(poll_s)
 
 

@@ -10,6 +10,13 @@ JSON lines (objects with an `event` key) yield records for `decode_batch`, `pref
 `telemetry.sglang_lines`. Unknown, garbled and truncated lines are counted in `num_skipped`,
 never raised. A JSON line and the text line (`telemetry.text_layout`) of the same event convert
 to equal records.
+
+SGLang's leak messages may span lines (the mamba or SWA terms, `[swa]`/`[mamba]` sections on
+the lines after the first; see `telemetry.sglang_leaks`): `iter_records` holds a leak record
+until a line comes that does not continue it, and folds the continuation lines into it. A
+followed file hands on `None` when a read found nothing new (`telemetry.log_tail.follow`): the
+continuation may still come in a later read, so a held record waits for `IDLE_READS_TO_FLUSH`
+such reads in a row before it is let out.
 """
 
 from __future__ import annotations
@@ -22,12 +29,17 @@ from typing import IO, Any
 import orjson
 
 from telemetry import catalog
-from telemetry.log_record import SOURCE_POOLSCOPE, LogRecord
+from telemetry.log_record import SOURCE_POOLSCOPE, FieldValue, LogRecord
 from telemetry.logfile import read_lines
+from telemetry.sglang_leaks import read_continuation
 from telemetry.sglang_lines import LeakNumbers, LineKind, read_text_line
 from telemetry.text_values import compact_json
 
 __all__ = ["LogRecord", "ParseStats", "convert", "iter_records", "parse_line"]
+
+IDLE_READS_TO_FLUSH = 5  # with `logs export`'s 0.2 s polls: a held leak waits about 1 s
+_LEAK = catalog.MEMORY_LEAK.name
+_TEXT_STARTS = frozenset("[#ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz/")
 
 _SCALARS = frozenset((int, float, bool, str))  # what orjson gives besides None, dict and list
 RECORD_EVENTS = frozenset(
@@ -39,8 +51,8 @@ RECORD_EVENTS = frozenset(
 class ParseStats:
     """Counts over the lines read: every line is counted in `num_lines` and in exactly one of
     `num_blank`, `num_skipped` (unknown or truncated), `num_other` (a known event that is no
-    batch or leak), `num_merged` (a 2024 leak warning folded into the next line's record) or
-    `records` (per event name)."""
+    batch or leak), `num_merged` (a 2024 leak warning folded into the next line's record, or a
+    line that continues a leak message) or `records` (per event name)."""
 
     num_lines: int = 0
     num_blank: int = 0
@@ -66,38 +78,102 @@ class ParseStats:
 
 def parse_line(line: str) -> LogRecord | None:
     """The record of one line (its line end may be present), or None when the line holds none.
-    Stateless: the 2024 two-line leak form needs `iter_records` to attach the warning's numbers."""
+    Stateless: the 2024 two-line leak form and the lines that continue a leak message need
+    `iter_records`, which joins them to their record."""
     outcome = _read_line(line)
     return outcome if isinstance(outcome, LogRecord) else None
 
 
-def iter_records(lines: Iterable[str], stats: ParseStats) -> Iterator[LogRecord]:
+def iter_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[LogRecord]:
     """Lazily yields the record of each line that holds one, counting every line into `stats`
-    (mutated as the generator advances). Never raises for the content of a line."""
-    pending: LeakNumbers | None = None
+    (mutated as the generator advances); a leak message's continuation lines are folded into
+    its record. A `None` item means "nothing new for now" (see the module docstring). Never
+    raises for the content of a line."""
+    joiner = _Joiner(stats)
     for line in lines:
-        stats.num_lines += 1
-        outcome = _read_line(line)
-        if type(outcome) is LogRecord and pending is None:  # the common case, first
-            stats.records[outcome.event] = stats.records.get(outcome.event, 0) + 1
-            yield outcome
+        if line is None:
+            yield from joiner.idle()
             continue
-        if pending is not None:
-            if isinstance(outcome, LogRecord) and outcome.event == catalog.MEMORY_LEAK.name:
-                _merge(outcome, pending)
+        stats.num_lines += 1
+        if joiner.held is not None:
+            if joiner.take(line):
+                continue
+            yield from joiner.release()
+        if line[:1] in _TEXT_STARTS:  # neither JSON nor blank: a text line, read directly
+            outcome = read_text_line(line.rstrip("\r\n"))
+        else:
+            outcome = _read_line(line)
+        if type(outcome) is LogRecord and joiner.pending is None and outcome.event != _LEAK:
+            stats.records[outcome.event] = stats.records.get(outcome.event, 0) + 1
+            yield outcome  # the common case, first
+        else:
+            yield from joiner.add(outcome)
+    yield from joiner.finish()
+
+
+class _Joiner:
+    """The lines that belong to another: a 2024 leak warning (`pending`) lends its numbers to
+    the leak line after it; a leak record (`held`) takes the lines that continue it."""
+
+    def __init__(self, stats: ParseStats) -> None:
+        self.stats = stats
+        self.pending: LeakNumbers | None = None
+        self.held: LogRecord | None = None
+        self.num_idle = 0
+
+    def add(self, outcome: LogRecord | LeakNumbers | LineKind) -> Iterator[LogRecord]:
+        """Takes the outcome of a line that continues no held record."""
+        stats = self.stats
+        if self.pending is not None:
+            if isinstance(outcome, LogRecord) and outcome.event == _LEAK:
+                _merge(outcome, self.pending.fields)
                 stats.num_merged += 1
             else:
                 stats.num_skipped += 1
-            pending = None
+            self.pending = None
         if isinstance(outcome, LogRecord):
-            stats.records[outcome.event] = stats.records.get(outcome.event, 0) + 1
-            yield outcome
+            if outcome.event == _LEAK:
+                self.held, self.num_idle = outcome, 0
+            else:
+                yield self._counted(outcome)
         elif isinstance(outcome, LeakNumbers):
-            pending = outcome
+            self.pending = outcome
         else:
             _count(outcome, stats)
-    if pending is not None:
-        stats.num_skipped += 1
+
+    def take(self, line: str) -> bool:
+        """Folds `line` into the held record when it continues it."""
+        assert self.held is not None
+        pairs = read_continuation(line.rstrip("\r\n"))
+        if pairs is None:
+            return False
+        _merge(self.held, pairs)
+        self.stats.num_merged += 1
+        self.num_idle = 0
+        return True
+
+    def release(self) -> Iterator[LogRecord]:
+        if self.held is not None:
+            held, self.held = self.held, None
+            yield self._counted(held)
+
+    def idle(self) -> Iterator[LogRecord]:
+        """A read found nothing new: after enough such reads, the held record is complete."""
+        if self.held is not None:
+            self.num_idle += 1
+            if self.num_idle >= IDLE_READS_TO_FLUSH:
+                yield from self.release()
+
+    def finish(self) -> Iterator[LogRecord]:
+        yield from self.release()
+        if self.pending is not None:
+            self.stats.num_skipped += 1
+            self.pending = None
+
+    def _counted(self, record: LogRecord) -> LogRecord:
+        records = self.stats.records
+        records[record.event] = records.get(record.event, 0) + 1
+        return record
 
 
 def convert(path: str | Path, out: IO[bytes], *, progress: bool = True) -> ParseStats:
@@ -147,8 +223,9 @@ def _flatten_odd(obj: dict[str, Any]) -> None:
             obj[key] = compact_json(obj[key])
 
 
-def _merge(record: LogRecord, pending: LeakNumbers) -> None:
-    for key, value in pending.fields.items():
+def _merge(record: LogRecord, fields: dict[str, FieldValue]) -> None:
+    """Adds `fields` to the record's; a key it has already keeps its value."""
+    for key, value in fields.items():
         record.fields.setdefault(key, value)
 
 

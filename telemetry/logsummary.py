@@ -1,6 +1,11 @@
 """A streaming summary of parsed log records (constant memory): per pool the samples, peak and
-mean usage, the time (or share of samples) above 90 % and the leaks; request peaks and the mean
-decode throughput. `poolscope logs summary` prints `render_summary(summarise(records))`.
+mean usage, the time (or share of samples) above 90 %, the leaks and the double frees; request
+peaks and the mean decode throughput. `poolscope logs summary` prints
+`render_summary(summarise(records))`.
+
+Each leak message counts once per pool it shows a difference for, as a leak (slots lost) or a
+double free (more slots free than exist), by `telemetry.leak_terms.pool_leaks`: one SGLang
+hybrid message whose mamba terms leak and whose full terms add up is one mamba leak.
 
 Pools are named by the usage fields of batch records: `token` (token_usage, the max over all
 pools), `kv` (kv_token_usage), `full`, `swa`, `mamba`, `gpu`, `cpu`; only pools that appear are
@@ -13,10 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from telemetry import catalog
+from telemetry.leak_terms import pool_leaks
 from telemetry.log_record import LogRecord, epoch_seconds
 
 HIGH_USAGE = 0.9
-NO_POOL = "?"  # leak records that name no pool
+LEAK, DOUBLE_FREE = catalog.LEAK_KINDS
 
 
 def usage_pools() -> dict[str, str]:
@@ -39,16 +45,18 @@ class PoolSummary:
     share_above: float
     seconds_above: float | None
     num_leaks: int
+    num_double_frees: int
 
 
 @dataclass
 class LogSummary:
-    """The whole log: pools in catalog order, leaks per pool (pools without usage samples too),
-    request peaks, the mean decode throughput (None without decode records) and records per
-    event."""
+    """The whole log: pools in catalog order, leaks and double frees per pool (pools without
+    usage samples too), request peaks, the mean decode throughput (None without decode records)
+    and records per event."""
 
     pools: list[PoolSummary]
     leaks: dict[str, int]
+    double_frees: dict[str, int]
     peak_running: int | None
     peak_queued: int | None
     mean_gen_throughput: float | None
@@ -82,6 +90,7 @@ class _PoolAcc:
 class _Acc:
     pools: dict[str, _PoolAcc] = field(default_factory=dict)
     leaks: dict[str, int] = field(default_factory=dict)
+    double_frees: dict[str, int] = field(default_factory=dict)
     records: dict[str, int] = field(default_factory=dict)
     peak_running: int | None = None
     peak_queued: int | None = None
@@ -96,11 +105,16 @@ def summarise(records: Iterable[LogRecord]) -> LogSummary:
     for record in records:
         acc.records[record.event] = acc.records.get(record.event, 0) + 1
         if record.event == catalog.MEMORY_LEAK.name:
-            pool = str(record.fields.get("pool", NO_POOL))
-            acc.leaks[pool] = acc.leaks.get(pool, 0) + 1
+            _add_leak(acc, record)
         else:
             _add_batch(acc, record, pools)
     return _finish(acc, pools)
+
+
+def _add_leak(acc: _Acc, record: LogRecord) -> None:
+    for leak in pool_leaks(record.fields):
+        counts = acc.double_frees if leak.kind == DOUBLE_FREE else acc.leaks
+        counts[leak.pool] = counts.get(leak.pool, 0) + 1
 
 
 def _add_batch(acc: _Acc, record: LogRecord, pools: dict[str, str]) -> None:
@@ -119,16 +133,15 @@ def _add_batch(acc: _Acc, record: LogRecord, pools: dict[str, str]) -> None:
 
 
 def _finish(acc: _Acc, pools: dict[str, str]) -> LogSummary:
-    summaries = [
-        _pool_summary(p, acc.pools[p], acc.leaks.get(p, 0)) for p in pools if p in acc.pools
-    ]
+    summaries = [_pool_summary(p, acc.pools[p], acc) for p in pools if p in acc.pools]
     throughput = acc.sum_throughput / acc.num_decode if acc.num_decode else None
     return LogSummary(
-        summaries, dict(acc.leaks), acc.peak_running, acc.peak_queued, throughput, acc.records
-    )
+        summaries, dict(acc.leaks), dict(acc.double_frees), acc.peak_running, acc.peak_queued,
+        throughput, acc.records,
+    )  # fmt: skip
 
 
-def _pool_summary(pool: str, a: _PoolAcc, num_leaks: int) -> PoolSummary:
+def _pool_summary(pool: str, a: _PoolAcc, acc: _Acc) -> PoolSummary:
     return PoolSummary(
         pool=pool,
         num_samples=a.num,
@@ -136,7 +149,8 @@ def _pool_summary(pool: str, a: _PoolAcc, num_leaks: int) -> PoolSummary:
         mean=a.total / a.num,
         share_above=a.num_above / a.num,
         seconds_above=a.seconds_above if a.has_all_times else None,
-        num_leaks=num_leaks,
+        num_leaks=acc.leaks.get(pool, 0),
+        num_double_frees=acc.double_frees.get(pool, 0),
     )
 
 
@@ -153,15 +167,18 @@ def _max(current: int | None, value: float | None) -> int | None:
 
 
 def render_summary(summary: LogSummary) -> str:
-    """A plain-text table: one row per pool, then leaks of pools without usage samples, request
-    peaks, the mean decode throughput and the records per event."""
-    header = f"{'pool':<7}{'samples':>9}{'peak':>7}{'mean':>7}{'>90%':>12}{'leaks':>7}"
+    """A plain-text table: one row per pool, then leaks and double frees of pools without usage
+    samples, request peaks, the mean decode throughput and the records per event."""
+    header = (
+        f"{'pool':<7}{'samples':>9}{'peak':>7}{'mean':>7}{'>90%':>12}{'leaks':>7}"
+        f"{'double frees':>14}"
+    )
     rows = [header, "-" * len(header)]
     rows += [_pool_row(p) for p in summary.pools] or ["(no usage samples)"]
     shown = {p.pool for p in summary.pools}
-    for pool, num in sorted(summary.leaks.items()):
-        if pool not in shown:
-            rows.append(f"leaks in {pool}: {num}")
+    for word, counts in (("leaks", summary.leaks), ("double frees", summary.double_frees)):
+        apart = sorted((pool, n) for pool, n in counts.items() if pool not in shown)
+        rows += [f"{word} in {pool}: {n}" for pool, n in apart]
     throughput = summary.mean_gen_throughput
     per_event = ", ".join(f"{name} {num}" for name, num in sorted(summary.records.items()))
     rows += [
@@ -175,7 +192,10 @@ def render_summary(summary: LogSummary) -> str:
 
 def _pool_row(p: PoolSummary) -> str:
     above = f"{p.seconds_above:.1f} s" if p.seconds_above is not None else f"{p.share_above:.1%}"
-    return f"{p.pool:<7}{p.num_samples:>9}{p.peak:>7.2f}{p.mean:>7.2f}{above:>12}{p.num_leaks:>7}"
+    return (
+        f"{p.pool:<7}{p.num_samples:>9}{p.peak:>7.2f}{p.mean:>7.2f}{above:>12}{p.num_leaks:>7}"
+        f"{p.num_double_frees:>14}"
+    )
 
 
 def _text(value: float | int | None) -> str:

@@ -1,14 +1,17 @@
 """Human log lines into LogRecords: SGLang's lines of every era, and our text layout (which is
 SGLang's layout with an ISO timestamp).
 
-Forms read: `Decode batch. …` (2024, periods) and `Decode batch, …` (2025+, commas), each with an
-optional iteration (`Decode batch [123], …`); `Prefill batch` lines, also with `(mixed
-#running-req: N)`; any mix of plain, SWA, mamba and HiSparse parts (the body is read by a general
-`key: value` scanner, see `telemetry.text_values`); leak messages (`… memory leak detected! k=v,
-…`, the 2024 pair `Warning: available_size=…` + `KV cache pool leak detected!`, and per-pool lines
-`[full] total=100, available=90, …`). Prefixes before the message: `[gpu=0]`, `[2024-08-10
-10:00:00 TP0]`, `[2025-01-01 10:00:00 DP0 TP3]`, `[2026-11-21T10:00:00.123456Z]`; rank tags become
-fields (`tp_rank`, `dp_rank`, …) and `[gpu=N]` the field `gpu`.
+Forms read: the early 2024 decode line without a header (`#running-req: …`), `Decode batch. …`
+(2024, periods) and `Decode batch, …` (2025+, commas), each with an optional iteration (`Decode
+batch [123], …`); `Prefill batch` lines, also with `(mixed #running-req: N)`; any mix of plain,
+SWA, mamba and HiSparse parts (the body is read by a general `key: value` scanner, see
+`telemetry.text_values`); the first line of a leak message (`telemetry.sglang_leaks`; the lines
+that continue it are joined by `telemetry.logparse`), the 2024 pair `Warning: available_size=…` +
+`KV cache pool leak detected!`, and per-pool lines `[full] total=100, available=90, …` whose terms
+do not add up. Prefixes before the message: `[gpu=0]`, `[gpu_id=0]`, `[2024-08-10 10:00:00 TP0]`,
+`[2025-01-01 10:00:00 DP0 TP3]`, `[2026-11-21T10:00:00.123456Z]`; rank tags become fields
+(`tp_rank`, `dp_rank`, …) and `[gpu=N]` the field `gpu`. The common batch line is read by one
+whole-line template (`telemetry.pair_templates`) once its form has been seen.
 
 Source rule: a line is ours (`poolscope`) when its timestamp bracket holds exactly an ISO-8601
 timestamp with `T` (our layout; SGLang writes a space), or when it has a `kv token usage` part
@@ -24,9 +27,12 @@ from enum import Enum
 from functools import lru_cache
 
 from telemetry import catalog
+from telemetry.leak_terms import pool_leaks
 from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
+from telemetry.pair_templates import Template, read_groups, with_prefix
+from telemetry.sglang_leaks import HEADER, message_fields
 from telemetry.text_layout import LABELS
-from telemetry.text_values import scan_pairs
+from telemetry.text_values import TEMPLATES, scan_pairs
 
 
 class LineKind(Enum):
@@ -56,44 +62,65 @@ class _Prefix:
     word: str | None = None  # a bare lower-case `[word]`, e.g. the pool of a leak line
 
 
-_HEADER = re.compile(r"(?<!\S)(Decode|Prefill) batch|leak detected!")  # a message starts it
+_HEADER = re.compile(rf"(?<!\S)(Decode|Prefill) batch|{HEADER}")  # a message starts it
 _BATCH_TAIL = re.compile(
     r"[ \t]*(?:\[(\d+)\])?[ \t]*(?:\(mixed #running-req:[ \t]*(\d+)\))?[ \t]*[.,]"
 )
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
+_HEADLESS_DECODE = "#running-req: "  # SGLang's first decode line (early 2024) had no header
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
 )
-# The common batch line in one anchored match instead of a search of the whole line: no bracket
-# or one timestamp bracket (groups as _TIMESTAMP.match of its content, then the rest), one space,
-# the header, then _BATCH_TAIL's groups.
+# The common batch line in one anchored match instead of a search of the whole line: no bracket,
+# one timestamp bracket (groups as _TIMESTAMP.match of its content, then the rest) or a 2024
+# `[gpu=N]`/`[gpu_id=N]` bracket (name, number), one space, then the header with _BATCH_TAIL's
+# groups, or no header before `#running-req: ` (the early 2024 decode line).
 _FAST_BATCH = re.compile(
-    rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] )?(Decode|Prefill) batch{_BATCH_TAIL.pattern}"
+    rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] |\[(gpu|gpu_id)=(\d+)\] )?"
+    rf"(?:(Decode|Prefill) batch{_BATCH_TAIL.pattern}|(?={_HEADLESS_DECODE}))"
 )
+_NUM_FAST_GROUPS = _FAST_BATCH.groups
+# Whole-line templates: _FAST_BATCH's pattern followed by a label template (see
+# `telemetry.pair_templates`), so that the common line is read by one fullmatch.
+_LINE_TEMPLATES: list[Template] = []
+_CACHE_LINES = 8
+_TYPED = TEMPLATES.typed
+_PLAIN_RESTS: dict[str, bool] = {}
+_RANKS_AFTER: dict[str, tuple[tuple[str, int], ...]] = {}
+_CACHE_SIZE = 256
 _RANK = re.compile(r"\b([A-Z]{2,4})(\d+)\b")
 _WORD = re.compile(r"[a-z][a-z_]*")
 _POOL_LINE = re.compile(rf"\[({'|'.join(catalog.POOLS)})\][ \t]+(?=[A-Za-z_.]+=)")
+_CHECK_LOG = "[Mem Check"  # SGLang's busy-check trace lines: the figures of a check, no leak
 _LEVEL_EVENT = re.compile(r"(?:^|\] )(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+)")
 _EVENT_NAMES = frozenset(spec.name for spec in catalog.EVENTS)
 _KV_PART = LABELS["kv_token_usage"] + ":"
+_DECODE, _PREFILL = catalog.DECODE_BATCH.name, catalog.PREFILL_BATCH.name
 _WARNING = "Warning:"
-# Allocator or pool name (lower case, without `_` and spaces) → pool; the first hit wins.
-_POOL_HINTS = (
-    ("mamba", "mamba"), ("swa", "swa"), ("reqtotoken", "req"), ("host", "host"),
-    ("tokentokv", "full"), ("kvcache", "full"),
-)  # fmt: skip
 
 
 def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
     what kind of line it was. Never raises; a truncated line yields what it holds."""
+    for index, (pattern, reader) in enumerate(_LINE_TEMPLATES):
+        match = pattern.fullmatch(line)
+        if match is not None:
+            groups = match.groups()
+            rest = groups[3]
+            if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
+                if index:  # a log mixes forms in runs: keep the one in use first
+                    _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
+                return _fast_record(line, groups, read_groups(reader, groups, _TYPED))
+            break
     fast = _FAST_BATCH.match(line)
-    if fast is not None:
-        date, separator, clock, rest, name, iteration, mixed = fast.groups()
-        # NOTE: _HEADER would stop earlier at a header inside the bracket; leave those to it.
-        if not rest or ("batch" not in rest and "leak detected!" not in rest):
-            prefix = _Prefix() if date is None else _stamp_prefix(date, separator, clock, rest)
-            return _batch_record(line, fast.end(), name, (iteration, mixed), prefix)
+    if fast is not None and _is_plain_rest(fast.group(4)):
+        TEMPLATES.last_hit = None  # set again only when a label template reads the parts
+        pairs = scan_pairs(line, fast.end())
+        if not pairs:
+            return LineKind.UNKNOWN
+        if TEMPLATES.last_hit is not None:
+            _learn_line(with_prefix(TEMPLATES.last_hit, _FAST_BATCH.pattern, _NUM_FAST_GROUPS))
+        return _fast_record(line, fast.groups(), pairs)
     header = _HEADER.search(line)
     if header is None:
         return _read_headless(line)
@@ -104,6 +131,56 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     if tail is None:  # e.g. "Decode batch size list: …" is no batch line
         return LineKind.UNKNOWN
     return _batch_record(line, tail.end(), header.group(1), tail.groups(), prefix)
+
+
+def _fast_record(
+    line: str, groups: tuple[str | None, ...], pairs: dict[str, FieldValue]
+) -> LogRecord:
+    """The record of a batch line that `_FAST_BATCH` (or a whole-line template behind it)
+    matched, whose `groups` start with _FAST_BATCH's and whose parts read as `pairs`: as one
+    call (the common line; see `runtime.bench.parser_speed`)."""
+    date, separator, clock, rest, gpu, gpu_number, name, iteration, mixed = groups[
+        :_NUM_FAST_GROUPS
+    ]
+    timestamp = None
+    source = SOURCE_SGLANG
+    if date is not None:
+        if separator == "T" and not rest:  # our layout: kept exactly as written
+            timestamp, source = f"{date}T{clock}", SOURCE_POOLSCOPE
+        else:
+            timestamp = f"{date}T{clock.replace(',', '.')}"
+            if rest:  # rank tags after the pairs: a dict's order carries no meaning
+                ranks = _RANKS_AFTER.get(rest) if rest[0] == " " else None
+                pairs.update(_ranks(clock[-1] + rest) if ranks is None else ranks)
+    elif gpu is not None:
+        pairs[gpu] = int(gpu_number)  # type: ignore[arg-type]
+    if iteration is not None:
+        pairs["iteration"] = int(iteration)
+    if mixed is not None:
+        pairs["mixed_running_req"] = int(mixed)
+    if source is SOURCE_SGLANG and _KV_PART in line:
+        source = SOURCE_POOLSCOPE
+    return LogRecord(_PREFILL if name == "Prefill" else _DECODE, source, timestamp, pairs)
+
+
+def _is_plain_rest(rest: str | None) -> bool:
+    """Whether a timestamp bracket's rest (` DP0 TP3`) holds no message header: a header inside
+    the bracket is left to `_HEADER`, which stops at the first one. Cached: a log repeats it."""
+    if not rest:
+        return True
+    known = _PLAIN_RESTS.get(rest)
+    if known is None:
+        known = "batch" not in rest and _HEADER.search(rest) is None
+        if len(_PLAIN_RESTS) >= _CACHE_SIZE:
+            _PLAIN_RESTS.clear()
+        _PLAIN_RESTS[rest] = known
+    return known
+
+
+def _learn_line(template: Template) -> None:
+    if template not in _LINE_TEMPLATES:
+        _LINE_TEMPLATES.insert(0, template)
+        del _LINE_TEMPLATES[_CACHE_LINES:]
 
 
 def _batch_record(
@@ -121,7 +198,7 @@ def _batch_record(
     if mixed is not None:
         fields["mixed_running_req"] = int(mixed)
     fields.update(pairs)
-    event = catalog.DECODE_BATCH.name if name == "Decode" else catalog.PREFILL_BATCH.name
+    event = _DECODE if name == "Decode" else _PREFILL
     is_ours = prefix.is_ours or _KV_PART in line
     return LogRecord(
         event, SOURCE_POOLSCOPE if is_ours else SOURCE_SGLANG, prefix.timestamp, fields
@@ -129,22 +206,24 @@ def _batch_record(
 
 
 def _leak_record(line: str, header: re.Match[str], prefix: _Prefix) -> LogRecord:
-    pool = prefix.word or _infer_pool(line[: header.start()])
-    fields: dict[str, FieldValue] = {"pool": pool} if pool else {}
-    fields.update(prefix.fields)
-    fields.update(scan_pairs(line, header.end()))
+    fields = message_fields(line, header.end(), line[: header.start()], prefix.word)
+    if "pool" in fields:  # first, as it always was
+        fields = {"pool": fields.pop("pool"), **prefix.fields, **fields}
+    else:
+        fields = {**prefix.fields, **fields}
     source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
     return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
 
 
 def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
+    if _CHECK_LOG in line:
+        return LineKind.OTHER
     pool_line = _POOL_LINE.search(line)
     if pool_line is not None:
-        prefix = _read_prefix(line[: pool_line.start()])
-        fields: dict[str, FieldValue] = {"pool": pool_line.group(1), **prefix.fields}
-        fields.update(scan_pairs(line, pool_line.end()))
-        source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
-        return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
+        return _pool_line_record(line, pool_line)
+    decode = line.find(_HEADLESS_DECODE)
+    if decode >= 0 and _is_prefix_only(line[:decode]):
+        return _batch_record(line, decode, "Decode", (None, None), _read_prefix(line[:decode]))
     warning = line.find(_WARNING)
     if warning >= 0:
         pairs = scan_pairs(line, warning + len(_WARNING))
@@ -154,6 +233,24 @@ def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
     if named is not None and named.group(1) in _EVENT_NAMES:
         return LineKind.OTHER
     return LineKind.UNKNOWN
+
+
+def _pool_line_record(line: str, pool_line: re.Match[str]) -> LogRecord | LineKind:
+    """A `[swa] total=64, available=60, …` line on its own (no message before it): a leak
+    record when its terms do not add up, else no leak (SGLang lists every pool once one leaks;
+    the lines of one message are joined by `telemetry.logparse`)."""
+    prefix = _read_prefix(line[: pool_line.start()])
+    fields: dict[str, FieldValue] = {"pool": pool_line.group(1), **prefix.fields}
+    fields.update(scan_pairs(line, pool_line.end()))
+    if all(leak.difference == 0 for leak in pool_leaks(fields)):
+        return LineKind.OTHER
+    source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
+    return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
+
+
+def _is_prefix_only(text: str) -> bool:
+    """Whether `text` holds nothing but bracketed prefixes and spaces."""
+    return not _BRACKET.sub("", text).strip()
 
 
 def _read_prefix(text: str) -> _Prefix:
@@ -195,14 +292,9 @@ def _stamp_prefix(date: str, separator: str, clock: str, rest: str) -> _Prefix:
 def _ranks(text: str) -> tuple[tuple[str, int], ...]:
     """The rank tags in `text[1:]` (` DP0 TP3` → dp_rank 0, tp_rank 3), cached because every line
     of a process repeats them. `text[0]` is the timestamp's last character: it decides whether
-    a tag right after the timestamp starts at a word boundary."""
-    return tuple((f"{name.lower()}_rank", int(rank)) for name, rank in _RANK.findall(text, 1))
-
-
-def _infer_pool(head: str) -> str | None:
-    """The pool a leak message names before `leak detected!`, if it names one."""
-    text = _BRACKET.sub("", head).lower().replace("_", "").replace(" ", "")
-    for hint, pool in _POOL_HINTS:
-        if hint in text:
-            return pool
-    return None
+    a tag right after the timestamp starts at a word boundary (it always does after a space, so
+    such a rest is also kept in `_RANKS_AFTER`, a plain dict: a C-level lookup per line)."""
+    ranks = tuple((f"{name.lower()}_rank", int(rank)) for name, rank in _RANK.findall(text, 1))
+    if text[1:2] == " " and len(_RANKS_AFTER) < _CACHE_SIZE:
+        _RANKS_AFTER[text[1:]] = ranks
+    return ranks

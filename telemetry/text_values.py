@@ -5,6 +5,8 @@ Keys are normalised the same way for SGLang's labels and ours: `#running-req` �
 `gen throughput (token/s)` → `gen_throughput`, `self.max_total_num_tokens` → `max_total_num_tokens`,
 `cuda graph` → `graph`. Values: integral text → int, other numbers → float, `True`/`False` → bool,
 `NN.NN%` → a fraction (12.50% → 0.125), `"..."` → the JSON-decoded string, anything else → the text.
+A bare value ends at whitespace or a comma, so `#queue-req: 5,` at the end of a line reads as 5.
+A field of `telemetry.numeric_fields` whose value is no number is left out: a number or nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import orjson
 
 from telemetry.log_record import FieldValue
+from telemetry.numeric_fields import NUMERIC_FIELDS, REPEATING_FIELDS, is_number
 from telemetry.pair_templates import PairTemplates
 
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
@@ -31,13 +34,16 @@ _END = r"(?=[\s,]|$)"
 _KEY = re.compile(r"#?[A-Za-z_][\w .#/()\-]*")
 # One pair: the key (SGLang labels have spaces, `#`, hyphens and a `(unit)`), `:` or `=`, and a
 # value: an int or a plain decimal (own groups, the common case, typed without a second match),
-# else a JSON string, a compact JSON object/list (orjson writes no spaces) or bare text. A value
+# else a JSON string, a flat `{...}`/`[...]` (a Python set or list, spaces allowed: SGLang's
+# `leaked_mamba_pages={3, 17}`), a compact JSON object/list (orjson writes no spaces) or bare
+# text. A value
 # must end at whitespace, a comma or the end, so `Warning: available_size=10` reads as
 # available_size=10, not as warning="available_size".
 _PAIR = re.compile(
     r"(?<![\w#.\-/])(#?[A-Za-z_][\w .#/()\-]*?)[ \t]*[:=][ \t]*"
     rf"(?:(-?\d+){_END}|(-?\d+\.\d*){_END}"
-    rf"|(\"(?:[^\"\\]|\\.)*\"|[\[{{]\S*?(?=,?(?:\s|$))|{_BARE_CHARS}+{_END}))"
+    rf"|(\"(?:[^\"\\]|\\.)*\"|\{{[^{{}}]*\}}{_END}|\[[^\[\]]*\]{_END}"
+    rf"|[\[{{]\S*?(?=,?(?:\s|$))|{_BARE_CHARS}+{_END}))"
 )
 
 
@@ -95,7 +101,7 @@ def scan_pairs(text: str, pos: int = 0) -> dict[str, FieldValue]:
     parts = text[pos:].split(", ")
     if parts[-1] == "":  # SGLang's comma form ends with `, `; an empty part holds no pair
         parts.pop()
-    return _scan_parts(parts)
+    return _numbers_only(_scan_parts(parts))
 
 
 def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
@@ -103,25 +109,43 @@ def _scan_parts(parts: list[str]) -> dict[str, FieldValue]:
     pairs: dict[str, FieldValue] = {}
     labels: list[str] = []
     keys: list[str] = []
+    values: list[str] = []
     for part in parts:
         label, colon, value = part.partition(": ")
         key = _plain_key(label) if colon else None
-        if key is not None and value and " " not in value and "=" not in value and ":" not in value:
+        if key is not None and value and _is_plain_value(value):
             pairs[key] = _VALUES[value]
             labels.append(label)
             keys.append(key)
+            values.append(value)
         elif part:
             pairs.update(_scan_regex(part, 0))
     if labels and len(labels) == len(parts):
-        _TEMPLATES.learn(labels, keys)
+        _TEMPLATES.learn(labels, keys, values)
     return pairs
 
 
+def _is_plain_value(value: str) -> bool:
+    """What the split path takes as a whole value; the rest goes to the regex (`5,` at the end
+    of a line, `5 ` before trailing spaces, a value with `=` or `:`)."""
+    return " " not in value and "," not in value and "=" not in value and ":" not in value
+
+
 def _scan_regex(text: str, pos: int) -> dict[str, FieldValue]:
-    return {
-        normalise_key(key): _typed(whole, decimal, other)
-        for key, whole, decimal, other in _PAIR.findall(text, pos)
-    }
+    return _numbers_only(
+        {
+            normalise_key(key): _typed(whole, decimal, other)
+            for key, whole, decimal, other in _PAIR.findall(text, pos)
+        }
+    )
+
+
+def _numbers_only(pairs: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    """`pairs` without the numeric fields whose value is no number (mutated and returned)."""
+    odd = [k for k, v in pairs.items() if k in NUMERIC_FIELDS and not is_number(v)]
+    for key in odd:
+        del pairs[key]
+    return pairs
 
 
 class _ValueMemo(dict[str, FieldValue]):
@@ -143,7 +167,8 @@ class _ValueMemo(dict[str, FieldValue]):
 
 _MEMO_SIZE = 1 << 16
 _VALUES = _ValueMemo()
-_TEMPLATES = PairTemplates(_VALUES)
+_TEMPLATES = PairTemplates(_VALUES, NUMERIC_FIELDS, REPEATING_FIELDS)
+TEMPLATES = _TEMPLATES  # the batch lines' label templates, for whole-line templates
 
 
 def _typed(whole: str, decimal: str, other: str) -> FieldValue:

@@ -1,6 +1,7 @@
-"""Realistic decode-log lines for the parser benchmark: our JSON and text layouts and two of
-SGLang's text forms (2024 period form; the comma form with SWA and mamba parts). One line in ten
-is a prefill line, the rest decode lines."""
+"""Realistic decode-log lines for the parser benchmark: our JSON and text layouts and SGLang's
+text forms of each era (early 2024 `[gpu_id=N]` lines without a decode header; the 2024 period
+form; the 2025 comma form of a plain KV model with iteration and `accept len`; the comma form
+with SWA and mamba parts; HiSparse). One line in ten is a prefill line, the rest decode lines."""
 
 from __future__ import annotations
 
@@ -78,11 +79,66 @@ def _sglang_comma(rng: random.Random, i: int) -> str:
     )
 
 
+def _sglang_early(rng: random.Random, i: int) -> str:
+    num, usage = rng.randint(0, 100_000), rng.random()
+    if i % PREFILL_EVERY == 0:
+        return (
+            f"[gpu_id=0] Prefill batch. #new-seq: {rng.randint(1, 8)}, "
+            f"#new-token: {rng.randint(16, 8192)}, #cached-token: {rng.randint(0, 4096)}, "
+            f"cache hit rate: {rng.random() * 100:.2f}%, #running-req: {rng.randint(0, 256)}, "
+            f"#queue-req: {rng.randint(0, 64)}"
+        )
+    return (
+        f"[gpu_id=0] #running-req: {rng.randint(1, 256)}, #token: {num}, "
+        f"token usage: {usage:.2f}, gen throughput (token/s): {rng.uniform(10, 5000):.2f}, "
+        f"#queue-req: {rng.randint(0, 64)}"
+    )
+
+
+def _sglang_plain(rng: random.Random, i: int) -> str:
+    stamp = (START + timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
+    usage = rng.random()
+    kv = f"#token: {int(usage * 500_000)}, token usage: {usage:.2f}, "
+    if i % PREFILL_EVERY == 0:
+        return (
+            f"[{stamp} TP0] Prefill batch [{i}], #new-seq: {rng.randint(1, 8)}, "
+            f"#new-token: {rng.randint(16, 8192)}, #cached-token: {rng.randint(0, 4096)}, "
+            f"token usage: {usage:.2f}, #running-req: {rng.randint(0, 256)}, "
+            f"#queue-req: {rng.randint(0, 64)}, "
+        )
+    return (
+        f"[{stamp} TP0] Decode batch [{i}], #running-req: {rng.randint(1, 256)}, {kv}"
+        f"accept len: {rng.uniform(1, 4):.2f}, cuda graph: True, "
+        f"gen throughput (token/s): {rng.uniform(10, 5000):.2f}, #queue-req: {rng.randint(0, 64)}, "
+    )
+
+
+def _sglang_hisparse(rng: random.Random, i: int) -> str:
+    stamp = (START + timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
+    gpu, cpu = rng.random(), rng.random()
+    if i % PREFILL_EVERY == 0:
+        return (
+            f"[{stamp} TP0] Prefill batch, #new-seq: {rng.randint(1, 8)}, "
+            f"#new-token: {rng.randint(16, 8192)}, #cached-token: {rng.randint(0, 4096)}, "
+            f"token usage: {gpu:.2f}, #running-req: {rng.randint(0, 256)}, "
+            f"#queue-req: {rng.randint(0, 64)}, "
+        )
+    return (
+        f"[{stamp} TP0] Decode batch, #running-req: {rng.randint(1, 256)}, "
+        f"#gpu token: {int(gpu * 60_000)}, gpu token usage: {gpu:.2f}, "
+        f"#cpu token: {int(cpu * 900_000)}, cpu token usage: {cpu:.2f}, cuda graph: True, "
+        f"gen throughput (token/s): {rng.uniform(10, 5000):.2f}, #queue-req: {rng.randint(0, 64)}, "
+    )
+
+
 FORMATS: dict[str, Callable[[random.Random, int], str]] = {
     "poolscope_json": lambda rng, i: orjson.dumps(_event(rng, i)).decode(),
     "poolscope_text": lambda rng, i: render_text(_event(rng, i)),
+    "sglang_2024_early": _sglang_early,
     "sglang_2024_period": _sglang_2024,
+    "sglang_comma_plain": _sglang_plain,
     "sglang_comma_swa_mamba": _sglang_comma,
+    "sglang_comma_hisparse": _sglang_hisparse,
 }
 
 

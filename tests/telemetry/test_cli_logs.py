@@ -64,8 +64,53 @@ def test_summary_prints_the_table(log_file: Path, capsys) -> None:
     """summary prints a row per pool and the leak, request and throughput figures."""
     assert main(["logs", "summary", str(log_file)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[2].split() == ["token", "2", "0.95", "0.72", "4.0", "s", "0"]
+    assert out.splitlines()[2].split() == ["token", "2", "0.95", "0.72", "4.0", "s", "0", "0"]
     assert "leaks in mamba: 1" in out and "mean decode throughput: 60.00 token/s" in out
+
+
+HYBRID_LOG = (
+    "[2025-10-01 10:00:00 TP0] Decode batch, #running-req: 1, #full token: 10, "
+    "full token usage: 0.01, mamba num: 2, mamba usage: 0.03, cuda graph: True, "
+    "gen throughput (token/s): 9.00, #queue-req: 0,\n"
+    "[2025-10-01 10:00:09 TP0] token_to_kv_pool_allocator memory leak detected! "
+    "full_available_size=1000, full_evictable_size=0, self.token_to_kv_pool_allocator.size=1000, "
+    "self.tree_cache.full_protected_size()=0\n"
+    "mamba_available_size=60, mamba_evictable_size=2, self.req_to_token_pool.mamba_pool.size=64, "
+    "self.tree_cache.mamba_protected_size()=0, leaked_full_pages=None, "
+    "leaked_mamba_pages={3, 17}\n"
+    "\n"
+    "[2025-10-01 10:00:19 TP0] pool memory leak detected! [full] total=1000, available=1003, "
+    "evictable=0, protected=0, session_held=0, uncached=0\n"
+    "[mamba] total=64, available=64, evictable=0, protected=0, session_held=0, uncached=0, "
+    "leaked_full_pages=None, leaked_mamba_pages=None\n"
+)
+
+
+def test_summary_counts_hybrid_leaks_and_double_frees_apart(tmp_path: Path, capsys) -> None:
+    """summary joins each multi-line SGLang leak message and reports per pool a mamba leak
+    (from the second line) apart from a full-pool double free, and no full-pool leak."""
+    path = tmp_path / "sglang.log"
+    path.write_text(HYBRID_LOG)
+    assert main(["logs", "summary", str(path)]) == 0
+    out = capsys.readouterr().out
+    full = next(line for line in out.splitlines() if line.startswith("full "))
+    assert full.split()[-2:] == ["0", "1"]  # leaks, double frees
+    mamba = next(line for line in out.splitlines() if line.startswith("mamba "))
+    assert mamba.split()[-2:] == ["1", "0"]
+    assert "memory_leak 2" in out
+
+
+def test_convert_joins_the_continuation_lines(tmp_path: Path, capsys) -> None:
+    """convert writes one record per multi-line leak message, with every pool's terms."""
+    path = tmp_path / "sglang.log"
+    path.write_text(HYBRID_LOG)
+    out = tmp_path / "records.jsonl"
+    assert main(["logs", "convert", str(path), "-o", str(out), "--no-progress"]) == 0
+    rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    leaks = [row for row in rows if row["event"] == catalog.MEMORY_LEAK.name]
+    assert len(leaks) == 2 and leaks[0]["mamba_available_size"] == 60
+    assert (leaks[1]["full_available"], leaks[1]["mamba_available"]) == (1003, 64)
+    assert rows[0]["queue_req"] == 0 and "6 lines: 3 records" in capsys.readouterr().err
 
 
 def test_plot_writes_png(log_file: Path, tmp_path: Path) -> None:

@@ -257,3 +257,34 @@ def test_cli_busy_port_exits_2(tmp_path: Path, capsys) -> None:
         port = taken.getsockname()[1]
         assert main(["logs", "export", str(path), "--port", str(port)]) == 2
     assert capsys.readouterr().err.startswith("poolscope: error:")
+
+
+def test_hybrid_leak_whose_mamba_line_comes_in_a_later_read_counts_mamba(tmp_path: Path) -> None:
+    """SGLang's hybrid leak message is counted once its second line, written after the first
+    one was read, brings the mamba terms: a mamba leak, and no full-pool leak (its terms add
+    up)."""
+    path = tmp_path / "sglang.log"
+    path.write_text("")
+    first = (
+        "[2025-10-01 10:00:00 TP0] token_to_kv_pool_allocator memory leak detected! "
+        "full_available_size=1000, full_evictable_size=0, "
+        "self.token_to_kv_pool_allocator.size=1000, self.tree_cache.full_protected_size()=0\n"
+    )
+    second = (
+        "mamba_available_size=60, mamba_evictable_size=2, "
+        "self.req_to_token_pool.mamba_pool.size=64, self.tree_cache.mamba_protected_size()=0, "
+        "leaked_full_pages=None, leaked_mamba_pages={3, 17}\n"
+    )
+    with exporting(path) as url:
+        src = {"source": path.name}
+        with path.open("a") as f:
+            f.write(first)
+        time.sleep(0.05)  # a few 0.02 s polls: the first line is read on its own
+        with path.open("a") as f:
+            f.write(second)
+        got = wait_for(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="mamba",
+                                             kind="leak", **src) == 1)  # fmt: skip
+        lines = wait_for(url, lambda s: value(s, catalog.LOG_LINES, result="parsed", **src) == 2)
+    assert value(got, catalog.MEMORY_LEAKS, pool="full", kind="leak", **src) == 0
+    assert value(got, catalog.POOL_LEAKED_SLOTS, pool="mamba", **src) == 2
+    assert value(lines, catalog.LOG_LINES, result="skipped", **src) == 0

@@ -318,13 +318,14 @@ def test_stats_account_for_every_line() -> None:
     """Every line lands in exactly one ParseStats count, and describe() names them."""
     opened = orjson.dumps({"event": catalog.SESSION_OPENED.name}).decode()
     lines = [D2024, "", "junk", opened, "Warning: available_size=1",
-             "KV cache pool leak detected!", "[full] total=1, available=1"]  # fmt: skip
+             "KV cache pool leak detected!", "[swa] total=1, available=0", "",
+             "[full] total=2, available=1"]  # fmt: skip
     stats = ParseStats()
     list(iter_records(lines, stats))
     total = stats.num_blank + stats.num_skipped + stats.num_other + stats.num_merged
-    assert stats.num_lines == total + stats.num_records == 7
-    assert stats.records == {DECODE: 1, LEAK: 2}
-    assert stats.describe().startswith(f"7 lines: 3 records ({DECODE} 1, {LEAK} 2)")
+    assert stats.num_lines == total + stats.num_records == 9
+    assert stats.records == {DECODE: 1, LEAK: 2} and stats.num_merged == 2
+    assert stats.describe().startswith(f"9 lines: 3 records ({DECODE} 1, {LEAK} 2)")
 
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gz"])

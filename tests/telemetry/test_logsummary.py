@@ -57,14 +57,30 @@ def test_without_timestamps_the_share_of_samples_is_reported() -> None:
 
 
 def test_leaks_are_counted_per_pool() -> None:
-    """memory_leak records count per pool, in the pool's row or apart when it has no usage."""
+    """memory_leak records count per pool, in the pool's row or apart when it has no usage; a
+    message that names no pool counts for the full-attention pool, as the exporter counts it."""
     records = [_at(0, full_token_usage=0.5), _at(1, LEAK, pool="full"),
                _at(2, LEAK, pool="full"), _at(3, LEAK, pool="mamba"), _at(4, LEAK)]  # fmt: skip
     summary = summarise(records)
-    assert summary.leaks == {"full": 2, "mamba": 1, "?": 1}
-    assert summary.pools[0].num_leaks == 2
+    assert summary.leaks == {"full": 3, "mamba": 1} and summary.double_frees == {}
+    assert summary.pools[0].num_leaks == 3
     text = render_summary(summary)
     assert "leaks in mamba: 1" in text and "leaks in full" not in text
+
+
+def test_double_frees_are_reported_apart_from_leaks() -> None:
+    """A negative difference counts as a double free, a positive one as a leak, per pool."""
+    records = [_at(0, full_token_usage=0.5),
+               _at(1, LEAK, pool="full", total=10, available=12),
+               _at(2, LEAK, pool="full", total=10, available=9),
+               _at(3, LEAK, pool="swa", difference=-3)]  # fmt: skip
+    summary = summarise(records)
+    assert (summary.leaks, summary.double_frees) == ({"full": 1}, {"full": 1, "swa": 1})
+    (full,) = summary.pools
+    assert (full.num_leaks, full.num_double_frees) == (1, 1)
+    text = render_summary(summary)
+    assert "double frees" in text.splitlines()[0] and "double frees in swa: 1" in text
+    assert "leaks in swa" not in text
 
 
 def test_request_peaks_and_decode_throughput_mean() -> None:
@@ -96,7 +112,8 @@ def test_render_of_an_empty_log_says_so() -> None:
 
 
 def test_render_shows_a_row_per_pool() -> None:
-    """The rendered table has one row per pool with samples, peak, mean and seconds above."""
+    """The rendered table has one row per pool: samples, peak, mean, seconds above, leaks and
+    double frees."""
     text = render_summary(summarise([_at(0, kv_token_usage=0.95), _at(3, kv_token_usage=0.25)]))
     row = next(line for line in text.splitlines() if line.startswith("kv "))
-    assert row.split() == ["kv", "2", "0.95", "0.60", "3.0", "s", "0"]
+    assert row.split() == ["kv", "2", "0.95", "0.60", "3.0", "s", "0", "0"]
