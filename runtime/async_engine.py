@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from runtime.engine import Engine
 from runtime.errors import EngineStopped
+from runtime.memory.checker import LeakDetected
 from runtime.scheduler.output_processor import output_of
 from runtime.scheduler.request import FinishReason, RequestOutput
 from runtime.scheduler.sampling_params import SamplingParams
@@ -129,6 +130,11 @@ class AsyncEngine:
                 continue
             try:
                 future.set_result(fn(self.engine))
+            except LeakDetected as exc:
+                # `--on-leak raise` found a leak on an idle-time check (a session close, an
+                # abort): it stops the loop as a step's would; the caller hears that it stopped.
+                future.set_exception(EngineStopped(f"the engine stopped after an error: {exc}"))
+                raise
             except Exception as exc:  # noqa: BLE001 - the caller gets it
                 future.set_exception(exc)
 

@@ -15,7 +15,9 @@ from runtime.engine import Engine
 from runtime.engine_args import add_engine_args, config_from_args
 from runtime.engine_config import EngineConfig
 from runtime.engine_telemetry import EngineTelemetry
-from runtime.memory.checker import LEAK
+from runtime.errors import EngineStopped
+from runtime.memory.checker import LEAK, LeakDetected
+from runtime.memory.memory_config import LeakPolicy
 from runtime.scheduler.sampling_params import SamplingParams
 from tests.server.harness import wait_until
 
@@ -139,3 +141,19 @@ def test_a_negative_idle_check_interval_is_refused() -> None:
     """A negative interval is a configuration error naming the field."""
     with pytest.raises(ValueError, match="idle_check_interval_s must be >= 0"):
         EngineConfig(idle_check_interval_s=-1)
+
+
+def test_a_leak_raised_by_an_idle_time_check_stops_the_loop(nemotron_h_dir: Path) -> None:
+    """With `--on-leak raise`, a leak found by the check of a session close on an idle engine
+    stops the engine loop as a step's leak would, and the close's caller hears EngineStopped."""
+    engine = _engine(nemotron_h_dir, "session_close_leaks_mamba", on_leak=LeakPolicy.RAISE)
+    sid = _session_with_a_turn(engine)
+    loop = AsyncEngine(engine)
+    loop.start()
+    try:
+        with pytest.raises(EngineStopped, match="memory invariant broken"):
+            loop.submit(lambda e: e.close_session(sid)).result(timeout=30)
+        wait_until(lambda: not loop.is_running, timeout=10)
+        assert isinstance(loop.error, LeakDetected)
+    finally:
+        loop.stop()
