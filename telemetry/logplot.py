@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telemetry import catalog
+from telemetry.extras import require_extra
 from telemetry.log_record import LogRecord, epoch_seconds
 from telemetry.logsummary import HIGH_USAGE, usage_pools
 
@@ -165,7 +166,8 @@ def typical_interval(series: Iterable[Series]) -> float:
 
 def figure(records: Iterable[LogRecord], *, title: str | None = None) -> Figure:
     """The two-panel figure (usage per pool above, requests below). Raises ValueError when
-    `records` holds no batch record."""
+    `records` holds no batch record, MissingExtra without matplotlib."""
+    require_extra("matplotlib", "plot", "poolscope logs plot")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

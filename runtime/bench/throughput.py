@@ -35,6 +35,7 @@ from runtime.memory.checker import CheckMode
 from runtime.scheduler.batch import Phase
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.step_record import StepRecord
+from telemetry.extras import require_extra
 
 TARGETS = {"uniform": 1.0, "mixed": 2.0}
 FIRST_TOKEN_ID = 4  # prompts avoid the low ids HF configs use for BOS, EOS and PAD
@@ -225,6 +226,7 @@ def _note(model_dir: Path, plan: Plan, vocab: int) -> str:
 
 
 def run(quick: bool) -> BenchResult:
+    require_extra("transformers", "bench", "poolscope bench throughput")
     plan = QUICK if quick else FULL
     bandwidth = copy_bandwidth(plan.copy_mib, repeats=3 if quick else 7)
     rows, rooflines, targets = [], [], []
