@@ -17,6 +17,9 @@ COMMON_LABELS = ("model",)
 # Label domains: the values a label may take. Counters are pre-created for every combination.
 POOLS = ("full", "swa", "mamba", "req", "host")
 STATES = ("available", "evictable", "protected", "session_held", "running")
+# SGLang's `token_usage` is the max over these pools (not only KV); kept for compatibility.
+TOKEN_USAGE_POOLS = ("full", "swa", "mamba")
+KV_USAGE_POOLS = ("full", "swa")  # kv_token_usage: the figure the name suggests
 CHECK_MODES = ("idle", "busy")
 LEAK_KINDS = ("leak", "double_free")
 PHASES = ("prefill", "decode")

@@ -34,7 +34,6 @@ _POOL_PARTS = (
 )
 _PLAIN_PART = ("full", "token", "token_usage")
 _SWA_FIELDS = ("swa_token", "swa_token_usage")
-_TOKEN_USAGE_POOLS = ("full", "swa", "mamba")
 _KV_POOLS = ("full", "swa")
 
 
@@ -90,8 +89,8 @@ class LogState:
             usage = _number(fields.get(usage_field))
             if usage is not None and pool not in seen:
                 self.usage[pool] = seen[pool] = usage
-        if any(pool in seen for pool in _TOKEN_USAGE_POOLS):
-            self.token_usage = max(seen.get(p, 0.0) for p in _TOKEN_USAGE_POOLS)
+        if any(pool in seen for pool in catalog.TOKEN_USAGE_POOLS):
+            self.token_usage = max(seen.get(p, 0.0) for p in catalog.TOKEN_USAGE_POOLS)
         if any(pool in seen for pool in _KV_POOLS):
             self.kv_token_usage = max(seen.get(p, 0.0) for p in _KV_POOLS)
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-POOL_NAMES = ("full", "swa", "mamba", "req", "host")
-STATES = ("available", "evictable", "protected", "session_held", "running")
-# SGLang's `token_usage` is the max over these pools (not only KV); kept for compatibility.
-TOKEN_USAGE_POOLS = ("full", "swa", "mamba")
-KV_USAGE_POOLS = ("full", "swa")
+from telemetry.catalog import KV_USAGE_POOLS, TOKEN_USAGE_POOLS
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from telemetry import catalog
 from telemetry.pool_stats import PoolPartition, PoolStats
 
 
@@ -24,8 +25,7 @@ class CheckMode(Enum):
     OFF = "off"
 
 
-LEAK = "leak"
-DOUBLE_FREE = "double_free"
+LEAK, DOUBLE_FREE = catalog.LEAK_KINDS  # the `kind` label values, named once in the catalog
 
 
 @dataclass(frozen=True)
