@@ -76,11 +76,13 @@ def sessions() -> PanelSpec:
         description=(
             "Streaming sessions open now and the slots they keep between turns, per pool. "
             "Slots held with no open session are a leak; many idle sessions holding memory "
-            "call for a shorter --session-timeout or a lower --max-sessions."
+            "call for a shorter --session-timeout or a lower --max-sessions. Evicted: idle "
+            "sessions per interval whose memory went to the prefix cache under pressure."
         ),
         queries=(
             Query(f"sum({series(catalog.SESSIONS_OPEN)})", "open sessions"),
             Query(f"sum by (pool) ({held})", "{{pool}} slots held"),
+            Query(increase(catalog.SESSIONS_EVICTED), "evicted"),
         ),
         unit="none", steps=(Step(GREEN),), min=0, width=8,
     )  # fmt: skip

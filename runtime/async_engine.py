@@ -19,7 +19,7 @@ from typing import TypeVar
 from runtime.engine import Engine
 from runtime.errors import EngineStopped
 from runtime.scheduler.output_processor import output_of
-from runtime.scheduler.request import FinishReason, RequestOutput
+from runtime.scheduler.request import AbortCode, FinishReason, RequestOutput
 from runtime.scheduler.sampling_params import SamplingParams
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ class AsyncEngine:
         """Ends every request with the error, and every queued command with EngineStopped."""
         for req in list(self.engine.requests.values()):
             req.finish_reason, req.error = FinishReason.ABORT, f"engine stopped: {exc}"
+            req.error_code = AbortCode.ENGINE_STOPPED
             if req.sink is not None:
                 req.sink(output_of(req, ""))
         while True:

@@ -46,6 +46,8 @@ class EngineConfig:
     max_running_requests: int = 32
     max_sessions: int = 16
     session_timeout_s: float = 600.0
+    session_min_idle_s: float = 2.0  # idle time before memory pressure may evict a session
+    queue_timeout_s: float = 300.0  # a request waiting longer for memory ends as pools-busy
     mem_check: CheckMode = CheckMode.IDLE
     on_leak: LeakPolicy = LeakPolicy.COUNT
     faults: frozenset[str] = field(default_factory=frozenset)
@@ -61,12 +63,15 @@ class EngineConfig:
                 raise ValueError(f"{name} must be >= 1 when given, got {value}")
         if self.max_sessions < 0 or self.session_timeout_s <= 0:
             raise ValueError("max_sessions must be >= 0 and session_timeout_s > 0")
+        if not self.queue_timeout_s > 0:
+            raise ValueError(f"queue_timeout_s must be > 0, got {self.queue_timeout_s}")
         self.scheduler  # validates the scheduler's fields  # noqa: B018
         self.host_tier_config  # noqa: B018
 
     @property
     def scheduler(self) -> SchedulerConfig:
-        return SchedulerConfig(self.chunked_prefill_size, self.max_running_requests)
+        return SchedulerConfig(self.chunked_prefill_size, self.max_running_requests,
+                               self.session_min_idle_s)  # fmt: skip
 
     @property
     def host_tier_config(self) -> HostTierConfig | None:

@@ -20,6 +20,7 @@ from runtime.errors import (
     SessionNotFound,
     TooManySessions,
 )
+from runtime.scheduler.request import AbortCode
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ STATUS_TYPES = {
     404: "not_found_error",
     405: "invalid_request_error",
     409: "conflict_error",
+    410: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     503: "server_error",
@@ -72,6 +74,16 @@ def from_engine_error(exc: Exception) -> APIError:
     return APIError(500, f"internal error: {exc}", None, "internal_error")
 
 
+# An aborted request's answer: the client's own doing is a 4xx, the server's state a 503.
+ABORT_STATUS = {AbortCode.SESSION_CLOSED: 410}
+
+
+def abort_error(message: str, code: AbortCode | None) -> APIError:
+    """The error that answers a request the engine aborted (`code` says why)."""
+    status = ABORT_STATUS.get(code, 503) if code is not None else 503
+    return APIError(status, message, None, code.value if code is not None else "request_aborted")
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
@@ -98,7 +110,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(APIError(exc.status_code, str(exc.detail)))
+        response = error_response(APIError(exc.status_code, str(exc.detail)))
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -114,6 +114,27 @@ class Lifecycles(RuleBasedStateMachine):
         if req is not None:
             self.reqs.append(req)
 
+    @rule()
+    def evict_idle_session(self) -> None:
+        """Memory pressure hands the least recently used idle session's memory to the cache."""
+        slot = min((s for s in self.mm.sessions.values() if s.lent_to is None and not s.is_empty),
+                   key=lambda s: s.idle_since, default=None)  # fmt: skip
+        eviction = self.mm.evict_idle_session(0.0)
+        assert (eviction is None) == (slot is None)
+        if slot is not None:
+            assert eviction is not None and eviction.sid == slot.sid and slot.is_empty
+
+    @precondition(lambda self: not self.mm.running)
+    @rule(tokens=TOKENS)
+    def arrive_alone(self, tokens: list[int]) -> None:
+        """With nothing running, a request that fits the empty pools is admitted once idle
+        sessions have given up their memory: it never needs to be aborted for memory."""
+        req = start(self.mm, self._rid(), tokens, self.chunk)
+        while req is None and self.mm.evict_idle_session(0.0) is not None:
+            req = start(self.mm, self._rid(), tokens, self.chunk)
+        assert req is not None
+        self.reqs.append(req)
+
     @rule(sid=st.integers(0, 8))  # most draws name no open session: sessions live a while
     def close(self, sid: int) -> None:
         if f"s{sid}" in self.mm.sessions:
