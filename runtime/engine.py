@@ -30,7 +30,7 @@ from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner
 from runtime.scheduler.output_processor import append_token, output_of
 from runtime.scheduler.request import AbortCode, FinishReason, OutputSink, Request
-from runtime.scheduler.request_checks import check_prompt, max_new_tokens
+from runtime.scheduler.request_checks import check_prompt, check_text, max_new_tokens
 from runtime.scheduler.sampler import Sampler, SampleRow, make_generator
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.scheduler import Scheduler
@@ -106,7 +106,10 @@ class Engine:
     ) -> Request:
         """Queues a completion; raises InvalidRequest (or a session error) when it cannot be
         served. `sink` receives each output delta, the last one with a finish reason."""
-        ids = self.lm.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        if isinstance(prompt, str):
+            ids = self.lm.tokenizer.encode(check_text(prompt, "prompt"))
+        else:
+            ids = list(prompt)
         rid = rid or f"cmpl-{uuid.uuid4().hex[:24]}"
         history = self.sessions.get(session_id).history if session_id else []
         check_prompt(ids, len(history), params, self.lm.config.vocab_size,

@@ -65,5 +65,25 @@ def token_capacity(memory: MemoryConfig) -> int:
     return memory.host_slots if memory.host_tier is not None else memory.full_slots
 
 
+def check_text(text: str, param: str) -> str:
+    """Returns `text` if it is valid Unicode the tokenizer can encode; raises InvalidRequest
+    naming `param` otherwise."""
+    problem = unicode_problem(text)
+    if problem is not None:
+        raise InvalidRequest(f"{param} is {problem}", param=param)
+    return text
+
+
+def unicode_problem(text: str) -> str | None:
+    """What makes `text` unencodable as UTF-8 (a lone surrogate, as the JSON escape "\\ud800"
+    gives), or None when it is valid text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"not valid Unicode text: a lone surrogate {text[exc.start]!r} at character "
+                f"{exc.start} (send UTF-8 text, or a complete surrogate pair in JSON)")  # fmt: skip
+    return None
+
+
 def _session(history: int) -> str:
     return f" ({history} of them the session's history)" if history else ""

@@ -13,6 +13,7 @@ from runtime.server.completion_routes import router as completion_router
 from runtime.server.errors import install_error_handlers
 from runtime.server.middleware import APIKeyMiddleware, BodyLimitMiddleware
 from runtime.server.misc_routes import router as misc_router
+from runtime.server.openapi import install_openapi
 from runtime.server.state import ServerState
 
 
@@ -35,7 +36,8 @@ class ServerSettings:
 
 
 def create_app(state: ServerState, settings: ServerSettings) -> FastAPI:
-    app = FastAPI(title="poolscope", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="poolscope", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    install_openapi(app)
     app.state.poolscope = state
     install_error_handlers(app)
     app.include_router(completion_router)

@@ -88,14 +88,26 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
         return "invalid request body", None
-    first = errors[0]
+    # In a union every member reports; a value check that ran (right type, wrong value) says
+    # more than the members whose type did not match.
+    first = next((e for e in errors if e.get("type") == "value_error"), errors[0])
     if first.get("type") == "json_invalid":
         return "the request body is not valid JSON", None
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    # Union members add their type to the path ("str", "list[int]", "function-after[...]"):
+    # the field is what the client named, so only names and list indices are kept.
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and _is_field_part(p)]
     param = ".".join(loc) or None
     where = f"field '{param}': " if param else ""
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return f"{where}{first.get('msg', 'invalid value')}{more}", param
+
+
+def _is_field_part(part: object) -> bool:
+    return isinstance(part, int) or (isinstance(part, str) and part.isidentifier()
+                                     and part not in _TYPE_TAGS)  # fmt: skip
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
