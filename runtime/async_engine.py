@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import TypeVar
 
 from runtime.engine import Engine
-from runtime.errors import EngineStopped
+from runtime.errors import EngineStopped, ShuttingDown
 from runtime.scheduler.output_processor import output_of
 from runtime.scheduler.request import AbortCode, FinishReason, RequestOutput
 from runtime.scheduler.sampling_params import SamplingParams
@@ -37,6 +37,7 @@ class AsyncEngine:
         )
         self._wake = threading.Event()
         self._stopping = False
+        self._accepting = True  # False once a shutdown drain began: no new work
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="poolscope-engine", daemon=True)
 
@@ -53,6 +54,15 @@ class AsyncEngine:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def stop_accepting(self) -> None:
+        """From now on new requests and sessions are refused with ShuttingDown; requests
+        already queued or running go on (the drain)."""
+        self._accepting = False
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            raise ShuttingDown("the server is shutting down and takes no new requests")
+
     def submit(self, fn: Callable[[Engine], T]) -> Future[T]:
         """Runs fn(engine) on the loop thread before its next step."""
         future: Future[T] = Future()
@@ -67,6 +77,7 @@ class AsyncEngine:
         return await asyncio.wrap_future(self.submit(fn))
 
     async def open_session(self) -> str:
+        self._check_accepting()
         return await self.call(lambda e: e.open_session())
 
     async def close_session(self, sid: str) -> None:
@@ -81,6 +92,7 @@ class AsyncEngine:
         session_id: str | None = None,
     ) -> AsyncIterator[RequestOutput]:
         """Queues a request (raising its validation error here) and yields its deltas."""
+        self._check_accepting()
         loop = asyncio.get_running_loop()
         outputs: asyncio.Queue[RequestOutput] = asyncio.Queue()
 

@@ -25,12 +25,15 @@ class ServerSettings:
     port: int = 8000
     api_key: str | None = None
     max_body_bytes: int = 1 << 20
+    drain_timeout_s: float = 30.0  # on shutdown, how long running requests may still finish
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
+        if not 0 <= self.drain_timeout_s <= 3600:
+            raise ValueError(f"drain_timeout_s must be in [0, 3600], got {self.drain_timeout_s}")
         if self.api_key is not None and not self.api_key:
             raise ValueError("api_key must not be empty")
 

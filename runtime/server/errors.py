@@ -18,6 +18,7 @@ from runtime.errors import (
     InvalidRequest,
     SessionBusy,
     SessionNotFound,
+    ShuttingDown,
     TooManySessions,
 )
 from runtime.scheduler.request import AbortCode
@@ -65,6 +66,7 @@ def from_engine_error(exc: Exception) -> APIError:
         (SessionNotFound, 404, "session_not_found"),
         (SessionBusy, 409, "session_busy"),
         (TooManySessions, 429, "too_many_sessions"),
+        (ShuttingDown, 503, "server_shutting_down"),
         (EngineStopped, 503, "engine_stopped"),
     ):
         if isinstance(exc, kind):

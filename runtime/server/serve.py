@@ -1,7 +1,9 @@
 """Starts the engine loop and uvicorn together; stops both.
 
 `RunningServer` runs uvicorn on a background thread (tests, embedding); `serve` blocks until
-Ctrl-C or SIGTERM (the `poolscope serve` verb).
+Ctrl-C or SIGTERM (the `poolscope serve` verb). Either way a stop drains first (see drain.py):
+no new requests, running ones finish within the drain timeout, the rest end with an error
+answer; then `_finish_stop` stops the engine loop and telemetry.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from runtime.engine import Engine
 from runtime.observability import ObservabilitySettings, instrument
 from runtime.server.app import ServerSettings, create_app
 from runtime.server.chat_template import ChatTemplate
+from runtime.server.drain import END_GRACE_S, DrainingServer
 from runtime.server.state import ServerState
 from telemetry import catalog
 from telemetry.logging import get_logger
@@ -54,8 +57,8 @@ class RunningServer:
         )  # fmt: skip
         # log_config=None: uvicorn's records go through the root logger, in our layout.
         config = uvicorn.Config(create_app(self.state, settings), log_level="warning",
-                                log_config=None, timeout_graceful_shutdown=5)  # fmt: skip
-        self.server = uvicorn.Server(config)
+                                log_config=None)  # fmt: skip
+        self.server = DrainingServer(config, self.async_engine, settings.drain_timeout_s)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
@@ -102,9 +105,15 @@ class RunningServer:
         )  # fmt: skip
 
     def stop(self) -> None:
+        """Drains (see drain.py), then finishes the stop."""
         self.server.should_exit = True
         if self._thread is not None:
-            self._thread.join(10)
+            self._thread.join(self.settings.drain_timeout_s + END_GRACE_S + 10)
+        self.finish_stop()
+
+    def finish_stop(self) -> None:
+        """The one place every stop ends, once uvicorn has drained and returned: the engine
+        loop and telemetry stop, the socket closes. (A `server_stopped` event belongs here.)"""
         self.async_engine.stop()
         self.metrics.shutdown()
         if self._socket is not None:
@@ -132,8 +141,8 @@ def serve(
     observability: ObservabilitySettings | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serves until Ctrl-C or SIGTERM, then stops the engine loop. uvicorn drains requests
-    first and re-raises the signal afterwards; that re-raise ends here as a clean return."""
+    """Serves until Ctrl-C or SIGTERM, then drains and stops. uvicorn re-raises the signal
+    after its shutdown (our drain included); that re-raise ends here as a clean return."""
     running = RunningServer(engine, settings, observability)
     sock = running.bind()
     running.async_engine.start()
@@ -147,6 +156,4 @@ def serve(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        running.async_engine.stop()
-        running.metrics.shutdown()
-        sock.close()
+        running.finish_stop()
