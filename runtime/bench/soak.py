@@ -4,7 +4,7 @@ every pool's slot partition. Prints the samples, the RSS slope after warm-up (MB
 client actions and per minute), and what the clients got (answers by class, aborts for memory).
 Target: the slope after warm-up stays under SLOPE_TARGET_MB_PER_1K.
 
-    poolscope bench soak [--quick]          # POOLSCOPE_SOAK_S overrides the duration
+    poolscope bench soak [--quick]          # 240 s (--quick: 20 s)
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from runtime.bench.report import BenchResult, Target
 from runtime.bench.soak_load import LoadShape, SoakLoad
+from runtime.config import bound_onednn_cache
 from runtime.engine import Engine
 from runtime.engine_config import EngineConfig
 from runtime.memory.checker import CheckMode
@@ -28,7 +29,7 @@ from telemetry.pool_stats import PoolStats
 
 SLOPE_TARGET_MB_PER_1K = 2.0
 WARMUP_FRACTION = 0.4  # samples before this share of the run are warm-up
-PAGE = 4096
+FULL_S, QUICK_S = 240.0, 20.0
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ def _partition(stats: PoolStats) -> dict[str, dict[str, int]]:
 
 
 def _engine(cache: Path) -> Engine:
+    bound_onednn_cache()  # as Engine.from_config does, but before the default model is built
     config = EngineConfig(model=str(ensure_default_model(cache)), full_tokens=2048,
-                          swa_tokens=1024, mamba_slots=24, max_sessions=8,
+                          swa_tokens=1024, mamba_slots=24, max_sessions=16,
                           mem_check=CheckMode.BUSY, session_min_idle_s=0.5)  # fmt: skip
     return Engine.from_config(config)
 
@@ -109,8 +111,8 @@ def _row(sample: Sample) -> dict:
     return row
 
 
-def run(quick: bool) -> BenchResult:
-    duration = float(os.environ.get("POOLSCOPE_SOAK_S", 20 if quick else 240))
+def run(quick: bool, duration_s: float | None = None) -> BenchResult:
+    duration = duration_s or (QUICK_S if quick else FULL_S)
     with tempfile.TemporaryDirectory(prefix="poolscope-soak-") as tmp, \
             open(os.devnull, "w") as devnull:  # fmt: skip
         configure_logging(LogSettings(format="json", file=Path(tmp) / "server.jsonl"), devnull)

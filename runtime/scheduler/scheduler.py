@@ -158,8 +158,9 @@ class Scheduler:
         return batch
 
     def _make_room(self, batch: ScheduledBatch, result: ScheduleResult) -> None:
-        """Retracts the next victim not already in this step's batch; a request left alone
-        that still cannot grow is out of memory."""
+        """Evicts an idle session if one may go, else retracts the next victim not already in
+        this step's batch. A request left alone that still cannot grow waits (retracted) while
+        young sessions hold memory, and is out of memory only when nothing else holds any."""
         if self._evict_session(result):
             return
         victim = pick_victim(r for r in self.running if r not in batch.reqs)
