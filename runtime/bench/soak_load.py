@@ -24,11 +24,12 @@ class LoadShape:
 
 
 class Counts:
-    """Shared counters: actions done, answers by status class, streams dropped."""
+    """Shared counters: actions done, answers by status class, streams dropped, transport
+    failures (no answer at all)."""
 
     def __init__(self, context: multiprocessing.context.SpawnContext) -> None:
-        self.values = {name: context.Value("q", 0)
-                       for name in ("actions", "ok", "4xx", "5xx", "dropped")}  # fmt: skip
+        names = ("actions", "ok", "4xx", "5xx", "dropped", "failed")
+        self.values = {name: context.Value("q", 0) for name in names}
 
     def add(self, name: str) -> None:
         value: Synchronized = self.values[name]
@@ -74,7 +75,11 @@ class _Client:
     async def run(self) -> None:
         actions = (self._whole, self._stream, self._turn, self._turn, self._bad)
         while True:
-            await self.rng.choice(actions)()
+            try:
+                await self.rng.choice(actions)()
+            except httpx.TransportError:  # the server went away (a stop under load)
+                self.counts.add("failed")
+                await asyncio.sleep(0.1)
             self.counts.add("actions")
 
     def _body(self) -> dict:
