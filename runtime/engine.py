@@ -78,9 +78,9 @@ class Engine:
         """Loads the model named by the config (creating the built-in default if needed)."""
         from runtime.config import bound_onednn_cache, resolve_device, resolve_dtype
         from runtime.model.default_model import resolve_model_path
+        from runtime.model.loader import load_model
 
         bound_onednn_cache()  # before the first matmul of this process
-        from runtime.model.loader import load_model
 
         device, dtype = resolve_device(config.device), resolve_dtype(config.dtype)
         lm = load_model(resolve_model_path(config.model), device=device, dtype=dtype)
