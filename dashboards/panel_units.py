@@ -13,6 +13,7 @@ SLOTS_PER_S = "suffix: slots/s"
 REQUESTS = "suffix: requests"
 REQUESTS_PER_S = "suffix: requests/s"
 SESSIONS = "suffix: sessions"
+SESSIONS_PER_S = "suffix: sessions/s"
 CHECKS = "suffix: checks"
 CHECKS_PER_S = "suffix: checks/s"
 TOKENS_PER_S = "suffix:tok/s"
@@ -20,7 +21,8 @@ TOKENS_PER_S = "suffix:tok/s"
 # What a title says to name its unit (a percent of capacity is a "usage").
 TITLE_WORDS = {
     PERCENT: "usage", SECONDS: "seconds", SLOTS: "slots", SLOTS_PER_S: "slots/s",
-    REQUESTS: "requests", REQUESTS_PER_S: "requests/s", SESSIONS: "sessions", CHECKS: "checks",
+    REQUESTS: "requests", REQUESTS_PER_S: "requests/s", SESSIONS: "sessions",
+    SESSIONS_PER_S: "sessions/s", CHECKS: "checks",
     CHECKS_PER_S: "checks/s", TOKENS_PER_S: "tok/s",
 }  # fmt: skip
 FLEET = "all selected instances"  # what the title of a panel summed over instances says

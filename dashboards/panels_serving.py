@@ -112,11 +112,11 @@ def sessions() -> PanelSpec:
         title="Open sessions (sessions)",
         description=(
             "Streaming sessions open now, per instance. Many idle sessions holding memory call "
-            "for a shorter --session-timeout or a lower --max-sessions; the slots they hold are "
-            "on the next panel."
+            "for a shorter --session-timeout or a lower --max-sessions; the slots they hold and "
+            "the sessions evicted under pressure are on the next panels."
         ),
         queries=(Query(_per_instance(catalog.SESSIONS_OPEN), "{{instance}} open sessions"),),
-        unit=units.SESSIONS, steps=(Step(GREEN),), min=0, width=12,
+        unit=units.SESSIONS, steps=(Step(GREEN),), min=0, width=8,
     )  # fmt: skip
 
 
@@ -129,7 +129,23 @@ def session_slots() -> PanelSpec:
             "held while the instance has no open session are a leak."
         ),
         queries=(Query(f"sum by (instance, pool) ({held})", "{{instance}} {{pool}}"),),
-        unit=units.SLOTS, steps=(Step(GREEN),), min=0, width=12,
+        unit=units.SLOTS, steps=(Step(GREEN),), min=0, width=8,
+    )  # fmt: skip
+
+
+def session_evictions() -> PanelSpec:
+    return PanelSpec(
+        title="Sessions evicted under memory pressure per second (sessions/s)",
+        description=(
+            "Idle sessions per second, per instance, whose memory went to the prefix cache so "
+            "that waiting requests could run (least recently used first, after "
+            "--session-min-idle). The sessions stay open; their next turn recomputes what the "
+            "cache no longer holds. Steady evictions mean the pools are too small for the "
+            "sessions kept open: raise the pool sizes or lower --max-sessions."
+        ),
+        queries=(Query(rate(catalog.SESSIONS_EVICTED, by=("instance",)),
+                       "{{instance}} evicted"),),  # fmt: skip
+        unit=units.SESSIONS_PER_S, steps=(Step(BLUE),), min=0, width=8,
     )  # fmt: skip
 
 
@@ -188,4 +204,4 @@ def latency() -> tuple[PanelSpec, ...]:
 
 def serving() -> tuple[PanelSpec, ...]:
     return (requests(), request_rates(), throughput(), prefix_hits(), evictions(),
-            track_alloc_failures(), sessions(), session_slots())  # fmt: skip
+            track_alloc_failures(), sessions(), session_slots(), session_evictions())  # fmt: skip

@@ -17,10 +17,10 @@ from concurrent.futures import Future
 from typing import TypeVar
 
 from runtime.engine import Engine
-from runtime.errors import EngineStopped
+from runtime.errors import EngineStopped, ShuttingDown
 from runtime.memory.checker import LeakDetected
 from runtime.scheduler.output_processor import output_of
-from runtime.scheduler.request import FinishReason, RequestOutput
+from runtime.scheduler.request import AbortCode, FinishReason, RequestOutput
 from runtime.scheduler.sampling_params import SamplingParams
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class AsyncEngine:
         )
         self._wake = threading.Event()
         self._stopping = False
+        self._accepting = True  # False once a shutdown drain began: no new work
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="poolscope-engine", daemon=True)
 
@@ -54,6 +55,15 @@ class AsyncEngine:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def stop_accepting(self) -> None:
+        """From now on new requests and sessions are refused with ShuttingDown; requests
+        already queued or running go on (the drain)."""
+        self._accepting = False
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            raise ShuttingDown("the server is shutting down and takes no new requests")
+
     def submit(self, fn: Callable[[Engine], T]) -> Future[T]:
         """Runs fn(engine) on the loop thread before its next step."""
         future: Future[T] = Future()
@@ -68,6 +78,7 @@ class AsyncEngine:
         return await asyncio.wrap_future(self.submit(fn))
 
     async def open_session(self) -> str:
+        self._check_accepting()
         return await self.call(lambda e: e.open_session())
 
     async def close_session(self, sid: str) -> None:
@@ -82,6 +93,7 @@ class AsyncEngine:
         session_id: str | None = None,
     ) -> AsyncIterator[RequestOutput]:
         """Queues a request (raising its validation error here) and yields its deltas."""
+        self._check_accepting()
         loop = asyncio.get_running_loop()
         outputs: asyncio.Queue[RequestOutput] = asyncio.Queue()
 
@@ -142,6 +154,7 @@ class AsyncEngine:
         """Ends every request with the error, and every queued command with EngineStopped."""
         for req in list(self.engine.requests.values()):
             req.finish_reason, req.error = FinishReason.ABORT, f"engine stopped: {exc}"
+            req.error_code = AbortCode.ENGINE_STOPPED
             if req.sink is not None:
                 req.sink(output_of(req, ""))
         while True:

@@ -69,6 +69,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "(default: $POOLSCOPE_API_KEY, else no key)",
     )  # fmt: skip
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="largest request body")
+    p.add_argument("--drain-timeout", type=float, default=30.0,
+                   help="on SIGTERM, seconds running requests may still finish; the rest then "
+                   "end with a 503 / error event saying the server is shutting down (default: "
+                   "30)")  # fmt: skip
     add_engine_args(p)
     add_observability_args(p)
     p.set_defaults(run=_run_serve)
@@ -148,7 +152,8 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     api_key = args.api_key or env_settings().api_key
     settings = ServerSettings(host=args.host, port=args.port, api_key=api_key,
-                              max_body_bytes=args.max_body_bytes)  # fmt: skip
+                              max_body_bytes=args.max_body_bytes,
+                              drain_timeout_s=args.drain_timeout)  # fmt: skip
     observability = observability_from_args(args)
     configure_logging(log_settings_from_args(args))
     engine = _load_engine(args)

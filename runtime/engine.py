@@ -29,8 +29,8 @@ from runtime.model.loader import LoadedModel
 from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner
 from runtime.scheduler.output_processor import append_token, output_of
-from runtime.scheduler.request import FinishReason, OutputSink, Request
-from runtime.scheduler.request_checks import check_prompt
+from runtime.scheduler.request import AbortCode, FinishReason, OutputSink, Request
+from runtime.scheduler.request_checks import check_prompt, check_text, max_new_tokens
 from runtime.scheduler.sampler import Sampler, SampleRow, make_generator
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.scheduler import Scheduler
@@ -77,9 +77,11 @@ class Engine:
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
         """Loads the model named by the config (creating the built-in default if needed)."""
-        from runtime.config import resolve_device, resolve_dtype
+        from runtime.config import bound_onednn_cache, resolve_device, resolve_dtype
         from runtime.model.default_model import resolve_model_path
         from runtime.model.loader import load_model
+
+        bound_onednn_cache()  # before the first matmul of this process
 
         device, dtype = resolve_device(config.device), resolve_dtype(config.dtype)
         lm = load_model(resolve_model_path(config.model), device=device, dtype=dtype)
@@ -90,9 +92,11 @@ class Engine:
         return self.memory_config.max_context
 
     def room_left(self, num_prompt: int, session_id: str | None = None) -> int:
-        """Tokens a prompt of `num_prompt` leaves in the context (after a session's history)."""
-        history = len(self.sessions.get(session_id).history) if session_id else 0
-        return self.max_context - history - num_prompt
+        """Tokens a prompt of `num_prompt` leaves in the context (after a session's history),
+        or in the KV pool when that holds less than the context."""
+        total = num_prompt + (len(self.sessions.get(session_id).history) if session_id else 0)
+        room = max_new_tokens(self.memory_config, total)
+        return min(self.max_context - total, self.max_context if room is None else room)
 
     def add_request(
         self,
@@ -105,7 +109,10 @@ class Engine:
     ) -> Request:
         """Queues a completion; raises InvalidRequest (or a session error) when it cannot be
         served. `sink` receives each output delta, the last one with a finish reason."""
-        ids = self.lm.tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        if isinstance(prompt, str):
+            ids = self.lm.tokenizer.encode(check_text(prompt, "prompt"))
+        else:
+            ids = list(prompt)
         rid = rid or f"cmpl-{uuid.uuid4().hex[:24]}"
         history = self.sessions.get(session_id).history if session_id else []
         check_prompt(ids, len(history), params, self.lm.config.vocab_size,
@@ -126,24 +133,32 @@ class Engine:
         self.scheduler.add(req)
         return req
 
-    def abort(self, rid: str, error: str = "aborted by the client") -> bool:
+    def abort(self, rid: str, error: str = "aborted by the client",
+              code: AbortCode = AbortCode.CLIENT) -> bool:  # fmt: skip
         """Stops a queued or running request and frees what it holds; False if unknown. Runs
         the idle check when the engine is idle."""
-        if not self._abort(rid, error):
+        if not self._abort(rid, error, code):
             return False
         self._check_at_rest(CheckTrigger.ABORT)
         return True
 
-    def _abort(self, rid: str, error: str) -> bool:
+    def _abort(self, rid: str, error: str, code: AbortCode) -> bool:
         req = self.requests.get(rid)
         if req is None:
             return False
         if req in self.scheduler.running:
             self.mm.abort(req.mem)
         self.scheduler.remove(req)
-        req.error = error
+        req.error, req.error_code = error, code
         self._end(req, FinishReason.ABORT, "")
         return True
+
+    def abort_all(self, error: str, code: AbortCode) -> int:
+        """Aborts every queued and running request with `error`; returns how many."""
+        rids = list(self.requests)
+        for rid in rids:
+            self.abort(rid, error, code)
+        return len(rids)
 
     def open_session(self) -> str:
         state = self.sessions.open(time.monotonic())
@@ -161,7 +176,8 @@ class Engine:
     def _close_session(self, sid: str, reason: str) -> None:
         state = self.sessions.get(sid)
         if state.active is not None:
-            self._abort(state.active.rid, error=f"session {sid} was closed")
+            self._abort(state.active.rid, error=f"session {sid} was closed during this turn",
+                        code=AbortCode.SESSION_CLOSED)  # fmt: skip
         self.mm.close_session(sid)
         self.sessions.remove(sid)
         for observer in self.observers:
@@ -188,13 +204,17 @@ class Engine:
     def step(self) -> bool:
         """Runs one batch; returns False (after the idle check) when there was none."""
         start = time.perf_counter()
+        self._expire_queued(start)
         result = self.scheduler.schedule()
-        self.scheduler.requeue(result.retracted)
+        self.scheduler.requeue(result.retracted, time.perf_counter())
         self.counters["retracted"] += len(result.retracted)
         self.counters["out_of_memory"] += len(result.out_of_memory)
         for req in result.out_of_memory:
-            req.error = _out_of_memory(req, self.last_stats)
+            req.error, req.error_code = _out_of_memory(req, self.last_stats), AbortCode.OOM
             self._end(req, FinishReason.ABORT, "")
+        for eviction in result.session_evictions:
+            for observer in self.observers:
+                observer.on_session_evicted(eviction)
         if result.batch is None:
             if not self._is_idle:
                 self._is_idle = True
@@ -211,6 +231,16 @@ class Engine:
         for observer in self.observers:
             observer.on_step(record)
         return True
+
+    def _expire_queued(self, now: float) -> None:
+        """Ends requests that waited longer than the queue timeout for memory (or a free
+        running slot) with a pools-busy error."""
+        limit = self.config.queue_timeout_s
+        for req in [r for r in self.scheduler.waiting if now - r.queued_at > limit]:
+            self.scheduler.remove(req)
+            self.counters["queue_timeouts"] += 1
+            req.error, req.error_code = _pools_busy(req, limit), AbortCode.POOLS_BUSY
+            self._end(req, FinishReason.ABORT, "")
 
     def _run(self, batch: ScheduledBatch) -> tuple[list[float], list[float]]:
         """Runs the batch, samples, and hands out the tokens; returns the step's time to
@@ -306,6 +336,11 @@ def _out_of_memory(req: Request, stats: PoolStats) -> str:
     sizes = ", ".join(f"{name} {part.capacity}" for name, part in stats.pools.items())
     return (f"out of memory: request {req.rid} ({len(req.tokens)} tokens) cannot fit the pools "
             f"even alone ({sizes} slots); raise the pool sizes or shorten the request")  # fmt: skip
+
+
+def _pools_busy(req: Request, limit: float) -> str:
+    return (f"the pools were busy: request {req.rid} waited over {limit:g} s in the queue "
+            "without the memory or running slot to start; retry later")  # fmt: skip
 
 
 def _allocate(

@@ -53,6 +53,10 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--max-running-requests", "max_running_requests", "requests running at once", int),
     Flag("--max-sessions", "max_sessions", "streaming sessions open at once", int),
     Flag("--session-timeout", "session_timeout_s", "seconds an idle session lives", float),
+    Flag("--session-min-idle", "session_min_idle_s", "seconds a session must be idle before "
+         "memory pressure may hand its memory to the prefix cache", float),
+    Flag("--queue-timeout", "queue_timeout_s", "seconds a request may wait in the queue for "
+         "memory before it ends with 503 (pools busy)", float),
     Flag("--mem-check", "mem_check", "memory invariant check: at idle, also after every step, "
          "or never", *_enum(CheckMode)),
     Flag("--idle-check-interval", "idle_check_interval_s", "seconds between memory checks "

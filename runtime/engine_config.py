@@ -51,6 +51,8 @@ class EngineConfig:
     max_running_requests: int = 32
     max_sessions: int = 16
     session_timeout_s: float = 600.0
+    session_min_idle_s: float = 2.0  # idle time before memory pressure may evict a session
+    queue_timeout_s: float = 300.0  # a request waiting longer for memory ends as pools-busy
     mem_check: CheckMode = CheckMode.IDLE
     on_leak: LeakPolicy = LeakPolicy.COUNT
     idle_check_interval_s: float = 5.0  # periodic idle check; 0 turns it off
@@ -71,6 +73,8 @@ class EngineConfig:
             raise ValueError(
                 f"idle_check_interval_s must be >= 0 (0: off), got {self.idle_check_interval_s}"
             )
+        if not self.queue_timeout_s > 0:
+            raise ValueError(f"queue_timeout_s must be > 0, got {self.queue_timeout_s}")
         self.scheduler  # validates the scheduler's fields  # noqa: B018
         self.host_tier_config  # noqa: B018
 
@@ -78,7 +82,8 @@ class EngineConfig:
     def scheduler(self) -> SchedulerConfig:
         from runtime.scheduler.scheduler import SchedulerConfig
 
-        return SchedulerConfig(self.chunked_prefill_size, self.max_running_requests)
+        return SchedulerConfig(self.chunked_prefill_size, self.max_running_requests,
+                               self.session_min_idle_s)  # fmt: skip
 
     @property
     def host_tier_config(self) -> HostTierConfig | None:

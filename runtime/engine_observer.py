@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from runtime.memory.checker import LeakReport
+from runtime.memory.sessions import SessionEviction
 from runtime.scheduler.request import Request
 from runtime.scheduler.step_record import StepRecord
 from telemetry.pool_stats import PoolStats
@@ -55,3 +56,6 @@ class EngineObserver:
 
     def on_session_closed(self, sid: str, reason: str, history_tokens: int, num_open: int) -> None:
         """After a session was closed by its client (`client`) or timed out (`expired`)."""
+
+    def on_session_evicted(self, eviction: SessionEviction) -> None:
+        """After an idle session's memory was handed to the prefix cache under pressure."""

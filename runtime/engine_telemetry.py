@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from runtime.engine_observer import CheckTrigger, EngineObserver, IdleRecord
 from runtime.memory.checker import LeakReport
+from runtime.memory.sessions import SessionEviction
 from runtime.scheduler.batch import Phase
 from runtime.scheduler.request import Request
 from runtime.scheduler.step_record import StepRecord
@@ -123,6 +124,11 @@ class EngineTelemetry(EngineObserver):
         self.log.info(catalog.SESSION_CLOSED.name, session_id=sid, reason=reason,
                       history_tokens=history_tokens, open_sessions=num_open)  # fmt: skip
 
+    def on_session_evicted(self, eviction: SessionEviction) -> None:
+        self.log.info(catalog.SESSION_EVICTED.name, session_id=eviction.sid,
+                      idle_s=round(eviction.idle_s, 3), tokens=eviction.num_tokens,
+                      open_sessions=len(self.engine.sessions))  # fmt: skip
+
     # -- metrics --------------------------------------------------------------------------
 
     def publish(self, stats: PoolStats) -> None:
@@ -163,6 +169,7 @@ class EngineTelemetry(EngineObserver):
             self._sync(catalog.POOL_EVICTED, total, pool=pool)
         self._sync(catalog.PREFIX_CACHE_QUERIES, mm.counters["prefix_queries"])
         self._sync(catalog.MAMBA_TRACK_ALLOC_FAILURES, mm.counters["track_alloc_failures"])
+        self._sync(catalog.SESSIONS_EVICTED, mm.counters["session_evictions"])
 
     def _sync(self, spec: MetricSpec, total: int, **labels: str) -> None:
         key = (spec.name, *sorted(labels.items()))

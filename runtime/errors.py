@@ -26,3 +26,7 @@ class TooManySessions(InvalidRequest):
 
 class EngineStopped(RuntimeError):
     """The engine loop has stopped (503)."""
+
+
+class ShuttingDown(EngineStopped):
+    """The server is draining for shutdown and takes no new work (503)."""

@@ -191,6 +191,12 @@ REQUESTS_FINISHED = _counter(
     "Requests finished, by finish reason (abort covers client aborts and out-of-memory).",
 )  # fmt: skip
 SESSIONS_OPEN = _gauge("sessions.open", "{session}", (), "Streaming sessions open now.")
+SESSIONS_EVICTED = _counter(
+    "sessions.evicted", "{session}", (),
+    "Idle sessions whose memory was handed to the prefix cache under memory pressure (least "
+    "recently used first); the session stays open and its next turn recomputes what the cache "
+    "no longer holds.",
+)  # fmt: skip
 TOKENS_PROMPT = _counter(
     "tokens.prompt", "{token}", (),
     "Prompt tokens computed by prefill (prefix-cache hits excluded; see tokens.cached).",
@@ -230,7 +236,8 @@ STEP_DURATION = _histogram(
 METRICS: tuple[MetricSpec, ...] = (
     POOL_SLOTS, POOL_CAPACITY, POOL_USAGE, POOL_LEAKED_SLOTS, TOKEN_USAGE, KV_TOKEN_USAGE,
     POOL_EVICTED, MEMORY_CHECKS, MEMORY_LEAKS, MAMBA_TRACK_ALLOC_FAILURES, REQUESTS_RUNNING,
-    REQUESTS_QUEUED, REQUESTS_RETRACTED, REQUESTS_FINISHED, SESSIONS_OPEN, TOKENS_PROMPT,
+    REQUESTS_QUEUED, REQUESTS_RETRACTED, REQUESTS_FINISHED, SESSIONS_OPEN, SESSIONS_EVICTED,
+    TOKENS_PROMPT,
     TOKENS_GENERATED, TOKENS_CACHED, PREFIX_CACHE_QUERIES, GENERATION_THROUGHPUT, REQUEST_TTFT,
     REQUEST_ITL, REQUEST_E2E, STEP_DURATION,
 )  # fmt: skip
@@ -302,6 +309,11 @@ SESSION_CLOSED = EventSpec(
     "session_closed", ("session_id", "reason", "history_tokens", "open_sessions"),
     "A streaming session was closed by its client or expired.",
 )  # fmt: skip
+SESSION_EVICTED = EventSpec(
+    "session_evicted", ("session_id", "idle_s", "tokens", "open_sessions"),
+    "Memory pressure handed an idle session's memory (`tokens` of KV and its state) to the "
+    "prefix cache; the session stays open.",
+)  # fmt: skip
 SERVER_STARTED = EventSpec(
     "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
     "The HTTP server accepts requests; `pools` holds each pool's capacity.",
@@ -339,7 +351,7 @@ ALERT_RECEIVED = EventSpec(
 
 EVENTS: tuple[EventSpec, ...] = (
     PREFILL_BATCH, DECODE_BATCH, IDLE_CHECK, MEMORY_LEAK, REQUEST_RETRACTED, REQUEST_FINISHED,
-    SESSION_OPENED, SESSION_CLOSED, SERVER_STARTED, SERVER_STOPPED, ALERT_RECEIVED,
+    SESSION_OPENED, SESSION_CLOSED, SESSION_EVICTED, SERVER_STARTED, SERVER_STOPPED, ALERT_RECEIVED,
     LOG_EXPORT_STARTED, LOG_FILE_SWITCHED, LOG_EXPORT_STOPPED,
 )  # fmt: skip
 

@@ -14,6 +14,7 @@ BENCHES: dict[str, str] = {
     "mamba": "mamba_strategies",
     "parser": "parser_speed",
     "scrape": "scrape_latency",
+    "soak": "soak",
 }
 
 

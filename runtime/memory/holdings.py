@@ -84,6 +84,7 @@ class SessionSlot:
     held: Holdings = field(default_factory=Holdings)
     lent_to: ReqMemory | None = None
     closing: bool = False  # close was asked while a turn ran; done when the turn ends
+    idle_since: float = 0.0  # time.monotonic() when its last turn ended (or it opened)
 
     @property
     def is_empty(self) -> bool:

@@ -25,17 +25,22 @@ class Release:
         if req.session is not None:
             self._save_to_session(req)
             return
-        held = req.held
+        self._cache_and_release(req.held, req.tokens)
+        req.reset()
+
+    def _cache_and_release(self: MemoryManager, held: Holdings, tokens: list[int]) -> None:
+        """Hands what `held` computed of `tokens` to the prefix cache (evictable from then on)
+        and releases the rest: uncached KV, mamba slots not donated to the tree, the row."""
         length, state = self._cacheable(held, at_finish=True)
         donated = None
         if length > held.protected:
-            tokens, slots = req.tokens[:length], self._slot_tensors(held, length)
-            result = self.cache.insert(tokens, slots, swa_evicted=held.swa_evicted, mamba=state)
+            slots = self._slot_tensors(held, length)
+            result = self.cache.insert(tokens[:length], slots, swa_evicted=held.swa_evicted,
+                                       mamba=state)  # fmt: skip
             self._free_kv(held, held.protected, result.already)  # the tree had these already
             held.protected = result.cached  # the tree owns [already, cached) now
             donated = state if result.mamba_taken else None
         self._release(held, keep_mamba=donated)
-        req.reset()
 
     def _cacheable(self: MemoryManager, held: Holdings, at_finish: bool) -> tuple[int, int | None]:
         """How much of the request the tree can take, and the mamba state that goes with it."""

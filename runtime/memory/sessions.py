@@ -3,13 +3,20 @@
 Restoring lends the slot's holdings to the turn's request (the slot stays intact, so a restored
 request can be turned down by admission and restored again); finishing or retracting the turn
 saves them back; closing frees everything the slot holds, mamba slots included.
+
+Under memory pressure an idle slot can be evicted (least recently used first, once it has been
+idle `min_idle_s`): its KV and state go to the prefix cache, where they are evictable like any
+finished request's, and the slot is left empty but open. The next turn then matches the prefix
+cache like a new request (a hit if the cache kept it, a recompute if not).
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from runtime.memory.holdings import ReqMemory, SessionSlot
+from runtime.memory.holdings import Holdings, ReqMemory, SessionSlot
 
 if TYPE_CHECKING:
     from runtime.memory.manager import MemoryManager
@@ -19,13 +26,22 @@ class SessionError(ValueError):
     """A session request that cannot be served as asked (unknown, busy, or history mismatch)."""
 
 
+@dataclass(frozen=True)
+class SessionEviction:
+    """An idle session whose memory was handed to the prefix cache under pressure."""
+
+    sid: str
+    idle_s: float  # how long it had been idle
+    num_tokens: int  # tokens of KV it held
+
+
 class Sessions:
     """Mixin for MemoryManager."""
 
     def open_session(self: MemoryManager, sid: str) -> SessionSlot:
         if sid in self.sessions:
             raise SessionError(f"session {sid!r} is already open")
-        slot = self.sessions[sid] = SessionSlot(sid)
+        slot = self.sessions[sid] = SessionSlot(sid, idle_since=time.monotonic())
         return slot
 
     def _restore(self: MemoryManager, req: ReqMemory) -> int:
@@ -48,7 +64,7 @@ class Sessions:
         slot = req.session
         assert slot is not None
         slot.held, slot.key = req.held, list(req.tokens[: req.held.allocated])
-        slot.lent_to = None
+        slot.lent_to, slot.idle_since = None, time.monotonic()
         req.reset()
         if slot.closing:
             self._release_session(slot)
@@ -72,3 +88,23 @@ class Sessions:
         self._release(held)
         slot.reset_after_close()
         del self.sessions[slot.sid]
+
+    def has_idle_session_memory(self: MemoryManager) -> bool:
+        """Whether an idle session holds memory (that it would give up once evictable)."""
+        return any(s.lent_to is None and not s.is_empty for s in self.sessions.values())
+
+    def evict_idle_session(self: MemoryManager, min_idle_s: float,
+                           now: float | None = None) -> SessionEviction | None:  # fmt: skip
+        """Hands the least recently used idle session's memory to the prefix cache, if one has
+        been idle at least `min_idle_s`; the slot stays open and empty. None if none can go."""
+        now = time.monotonic() if now is None else now
+        idle = [s for s in self.sessions.values() if s.lent_to is None and not s.is_empty
+                and now - s.idle_since >= min_idle_s]  # fmt: skip
+        if not idle:
+            return None
+        slot = min(idle, key=lambda s: s.idle_since)
+        eviction = SessionEviction(slot.sid, now - slot.idle_since, slot.held.allocated)
+        self._cache_and_release(slot.held, slot.key)
+        slot.held, slot.key = Holdings(), []
+        self.counters["session_evictions"] += 1
+        return eviction

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from runtime.memory.sessions import SessionEviction
 from runtime.scheduler.request import Request
 
 
@@ -41,10 +42,12 @@ class ScheduledBatch:
 @dataclass
 class ScheduleResult:
     """A step's batch (None when there is nothing to run) and the requests the step moved out
-    of the running set: retracted ones (requeued) and ones that can never fit (aborted)."""
+    of the running set: retracted ones (requeued) and ones that can never fit (aborted), and
+    the idle sessions whose memory it handed to the prefix cache to make room."""
 
     batch: ScheduledBatch | None
     retracted: list[Request] = field(default_factory=list)
     out_of_memory: list[Request] = field(default_factory=list)
     admitted: list[Request] = field(default_factory=list)
     cached_tokens: int = 0  # prefix-cache hits of the admitted requests
+    session_evictions: list[SessionEviction] = field(default_factory=list)

@@ -40,6 +40,7 @@ def output_of(
 ) -> RequestOutput:
     return RequestOutput(
         rid=req.rid, text=text, token_ids=token_ids, logprobs=logprobs,
-        finish_reason=req.finish_reason, error=req.error, prompt_tokens=req.prompt_len,
+        finish_reason=req.finish_reason, error=req.error, error_code=req.error_code,
+        prompt_tokens=req.prompt_len,
         completion_tokens=len(req.output_ids), cached_tokens=req.cached_tokens,
     )  # fmt: skip

@@ -15,6 +15,17 @@ from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.text_stream import TextStream
 
 
+class AbortCode(Enum):
+    """Why an aborted request ended; the server answers each with its own status."""
+
+    CLIENT = "client_abort"  # the client went away: nobody reads the answer
+    SESSION_CLOSED = "session_closed_during_turn"  # its client closed the session
+    POOLS_BUSY = "pools_busy"  # waited the queue timeout without memory to start
+    OOM = "out_of_memory"  # cannot fit even with nothing else holding memory
+    SHUTTING_DOWN = "server_shutting_down"  # still running when the drain timed out
+    ENGINE_STOPPED = "engine_stopped"  # the engine loop failed
+
+
 class FinishReason(Enum):
     """OpenAI's finish reasons, plus `abort` (client gone, session closed, or out of memory)."""
 
@@ -33,6 +44,7 @@ class RequestOutput:
     logprobs: tuple[SampledToken, ...]
     finish_reason: FinishReason | None = None
     error: str | None = None
+    error_code: AbortCode | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -64,10 +76,12 @@ class Request:
     cached_tokens: int = 0  # prefix hit of the first admission
     num_retractions: int = 0
     arrival: float = field(default_factory=time.perf_counter)
+    queued_at: float = field(default_factory=time.perf_counter)  # last (re)queued
     first_token_at: float | None = None  # perf_counter time of the first output token
     last_token_at: float = 0.0
     finish_reason: FinishReason | None = None
     error: str | None = None
+    error_code: AbortCode | None = None
     max_context: int = 0  # the engine's context limit, a hard stop
 
     @property

@@ -20,6 +20,7 @@ from runtime.scheduler.sampling_params import SamplingParams
 
 # Exponential noise of exactly 0 would turn p / q into inf or nan; clamp it above 0.
 _MIN_NOISE = 1e-10
+_MAX_TEMPERATURE = 1e30
 
 
 @dataclass
@@ -143,7 +144,11 @@ def _frequency_presence(sub: torch.Tensor, rows: Sequence[SampleRow]) -> torch.T
 def _draw(logits: torch.Tensor, rows: Sequence[SampleRow]) -> torch.Tensor:
     """Token ids [S] drawn from the penalized `logits` [S, V] of the non-greedy `rows`."""
     params = [row.params for row in rows]
-    scaled = logits / _column([p.temperature for p in params], logits.device)  # [S, V]
+    # NOTE: shifting by the row max first keeps every scaled logit <= 0 (the top one exactly 0),
+    # so no temperature overflows to inf or turns the softmax into NaN; huge temperatures are
+    # capped where float32 still holds them (they are uniform sampling long before that).
+    temperature = _column([min(p.temperature, _MAX_TEMPERATURE) for p in params], logits.device)
+    scaled = (logits - logits.amax(dim=-1, keepdim=True)) / temperature  # [S, V]
     if all(p.top_k == -1 and p.top_p >= 1 and p.min_p == 0 for p in params):
         return _race(torch.softmax(scaled, dim=-1), rows)
     sorted_logits, order = scaled.sort(dim=-1, descending=True)  # [S, V], [S, V]

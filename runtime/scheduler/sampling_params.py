@@ -14,19 +14,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.errors import InvalidRequest
+
 MAX_STOP_STRINGS = 16
 MAX_TOP_LOGPROBS = 20
 PENALTY_RANGE = 2.0
 _SEED_LIMIT = 1 << 64  # torch.Generator.manual_seed takes a 64-bit unsigned seed
+# Temperatures below this are greedy: dividing float32 logits by, say, 1e-45 (or by 1e-300,
+# which float32 rounds to 0) gives inf and then NaN probabilities; at 1e-5 a logit gap of
+# 0.001 already makes the top token 1e43 times likelier, so nothing is lost.
+GREEDY_TEMPERATURE = 1e-5
 
 
 @dataclass(frozen=True)
 class SamplingParams:
     """How one request picks its tokens; every field is range-checked on construction.
 
-    `temperature == 0` is greedy; `top_k == -1` turns top-k off; `logprobs` is None (off), 0 (the
-    chosen token's logprob only) or 1..20 (also that many top alternatives). Construction raises
-    ValueError naming the first bad field and its value.
+    `temperature < GREEDY_TEMPERATURE` (1e-5; 0 included) is greedy; `top_k == -1` turns top-k
+    off; `logprobs` is None (off), 0 (the chosen token's logprob only) or 1..20 (also that many
+    top alternatives). Construction raises InvalidRequest (a ValueError) naming the first bad
+    field and its value, with `param` set.
     """
 
     max_tokens: int = 16
@@ -47,12 +54,13 @@ class SamplingParams:
         for name, is_valid, expected in _RULES:
             value = getattr(self, name)
             if not is_valid(value):
-                raise ValueError(f"{name} must be {expected}, got {value!r}")
+                raise InvalidRequest(f"{name} must be {expected}, got {value!r}", param=name)
 
     @property
     def is_greedy(self) -> bool:
-        """True when the token is always the argmax: temperature 0 or top_k 1."""
-        return self.temperature == 0 or self.top_k == 1
+        """True when the token is always the argmax: temperature below GREEDY_TEMPERATURE (0
+        included) or top_k 1."""
+        return self.temperature < GREEDY_TEMPERATURE or self.top_k == 1
 
     @property
     def needs_penalties(self) -> bool:
@@ -85,11 +93,22 @@ def _valid_logprobs(value: Any) -> bool:
     return value is None or (_is_int(value) and 0 <= value <= MAX_TOP_LOGPROBS)
 
 
+def _is_text(value: Any) -> bool:
+    """A non-empty str of valid Unicode (no lone surrogate: it could never match output)."""
+    if not isinstance(value, str) or value == "":
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _valid_stop(value: Any) -> bool:
     return (
         isinstance(value, tuple)
         and len(value) <= MAX_STOP_STRINGS
-        and all(isinstance(s, str) and s != "" for s in value)
+        and all(_is_text(s) for s in value)
     )
 
 
@@ -107,7 +126,7 @@ _RULES: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("top_k", lambda v: _is_int(v) and (v == -1 or v >= 1), "-1 (off) or an int >= 1"),
     ("min_p", _in_range(0.0, 1.0), "in [0, 1]"),
     ("seed", _valid_seed, "None or an int in [0, 2**64)"),
-    ("stop", _valid_stop, f"a tuple of at most {MAX_STOP_STRINGS} non-empty strings"),
+    ("stop", _valid_stop, f"a tuple of at most {MAX_STOP_STRINGS} non-empty Unicode strings"),
     ("stop_token_ids", _valid_stop_ids, "a tuple of ints >= 0"),
     ("ignore_eos", lambda v: isinstance(v, bool), "a bool"),
     ("repetition_penalty", lambda v: _is_real(v) and v > 0, "a finite number > 0"),

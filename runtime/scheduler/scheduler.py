@@ -4,8 +4,10 @@ A step is a prefill batch when any prompt work can be scheduled (chunks of reque
 prefilling first, then new admissions in arrival order within `chunked_prefill_size` tokens),
 and otherwise a decode batch of every request that has finished its prefill. Slots are taken
 while scheduling, so each admission sees what the previous ones took. When decode runs out of
-memory, requests are retracted (least output first, ties longest prompt) and requeued; a
-request that cannot fit even alone is handed back as out of memory.
+memory, idle sessions give theirs up first (least recently used, once idle
+`session_min_idle_s`), then requests are retracted (least output first, ties longest prompt) and
+requeued. A request that does not fit now waits in the queue; only one that cannot fit even with
+nothing else holding memory is handed back as out of memory (admission refuses those up front).
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ from runtime.scheduler.retraction import keep_order, pick_victim
 
 @dataclass(frozen=True)
 class SchedulerConfig:
-    """Token budget of one prefill step, and the cap on requests running at once."""
+    """Token budget of one prefill step, the cap on requests running at once, and how long a
+    session must be idle before memory pressure may evict it."""
 
     chunked_prefill_size: int = 512
     max_running_requests: int = 32
+    session_min_idle_s: float = 2.0
 
     def __post_init__(self) -> None:
         if self.chunked_prefill_size < 1:
             raise ValueError(f"chunked_prefill_size must be >= 1, got {self.chunked_prefill_size}")
         if self.max_running_requests < 1:
             raise ValueError(f"max_running_requests must be >= 1, got {self.max_running_requests}")
+        if not self.session_min_idle_s >= 0:
+            raise ValueError(f"session_min_idle_s must be >= 0, got {self.session_min_idle_s}")
 
 
 class Scheduler:
@@ -49,9 +55,10 @@ class Scheduler:
     def add(self, req: Request) -> None:
         self.waiting.append(req)
 
-    def requeue(self, reqs: list[Request]) -> None:
-        """Retracted requests go back to the front, oldest first."""
+    def requeue(self, reqs: list[Request], now: float) -> None:
+        """Retracted requests go back to the front, oldest first; their queue wait restarts."""
         for req in sorted(reqs, key=lambda r: r.arrival, reverse=True):
+            req.queued_at = now
             self.waiting.appendleft(req)
 
     def remove(self, req: Request) -> None:
@@ -107,12 +114,16 @@ class Scheduler:
     ) -> int | None:
         """Admits the head of the queue with its first chunk; returns the chunk's length, 0 when
         it was dropped as out of memory, None when it must wait."""
-        cached = self.mm.match(req.mem)
-        n = self._chunk_len(req, budget)
-        if not self.mm.can_admit(req.mem, n):
+        while True:
+            cached = self.mm.match(req.mem)
+            n = self._chunk_len(req, budget)
+            if self.mm.can_admit(req.mem, n):
+                break
             self.mm.revert(req.mem)
-            if self.running or len(batch):
-                return None
+            if self._evict_session(result):
+                continue  # an idle session's memory became evictable: try again
+            if self.running or len(batch) or self.mm.has_idle_session_memory():
+                return None  # waits for memory that will come back
             self.waiting.popleft()  # nothing else holds memory it could wait for
             result.out_of_memory.append(req)
             return 0
@@ -147,16 +158,27 @@ class Scheduler:
         return batch
 
     def _make_room(self, batch: ScheduledBatch, result: ScheduleResult) -> None:
-        """Retracts the next victim not already in this step's batch; a request left alone
-        that still cannot grow is out of memory."""
+        """Evicts an idle session if one may go, else retracts the next victim not already in
+        this step's batch. A request left alone that still cannot grow waits (retracted) while
+        young sessions hold memory, and is out of memory only when nothing else holds any."""
+        if self._evict_session(result):
+            return
         victim = pick_victim(r for r in self.running if r not in batch.reqs)
         assert victim is not None  # the request that needs room is always a candidate
-        if len(self.running) == 1:
+        if len(self.running) == 1 and not self.mm.has_idle_session_memory():
             self.mm.abort(victim.mem)
             self.running.remove(victim)
             result.out_of_memory.append(victim)
             return
         self._retract(victim, result)
+
+    def _evict_session(self, result: ScheduleResult) -> bool:
+        """Makes the least recently used idle session's memory evictable (handed to the prefix
+        cache); False when no idle session may go yet."""
+        eviction = self.mm.evict_idle_session(self.config.session_min_idle_s)
+        if eviction is not None:
+            result.session_evictions.append(eviction)
+        return eviction is not None
 
     def _retract(self, req: Request, result: ScheduleResult) -> None:
         self.mm.retract(req.mem)

@@ -13,6 +13,7 @@ from runtime.server.completion_routes import router as completion_router
 from runtime.server.errors import install_error_handlers
 from runtime.server.middleware import APIKeyMiddleware, BodyLimitMiddleware
 from runtime.server.misc_routes import router as misc_router
+from runtime.server.openapi import install_openapi
 from runtime.server.state import ServerState
 
 
@@ -24,18 +25,22 @@ class ServerSettings:
     port: int = 8000
     api_key: str | None = None
     max_body_bytes: int = 1 << 20
+    drain_timeout_s: float = 30.0  # on shutdown, how long running requests may still finish
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
+        if not 0 <= self.drain_timeout_s <= 3600:
+            raise ValueError(f"drain_timeout_s must be in [0, 3600], got {self.drain_timeout_s}")
         if self.api_key is not None and not self.api_key:
             raise ValueError("api_key must not be empty")
 
 
 def create_app(state: ServerState, settings: ServerSettings) -> FastAPI:
-    app = FastAPI(title="poolscope", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="poolscope", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    install_openapi(app)
     app.state.poolscope = state
     install_error_handlers(app)
     app.include_router(completion_router)

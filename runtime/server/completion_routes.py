@@ -22,7 +22,7 @@ def _params(body: CompletionRequest | ChatCompletionRequest, max_tokens: int) ->
     try:
         return body.sampling_params(max_tokens)
     except ValueError as exc:
-        raise APIError(400, str(exc), code="invalid_request") from exc
+        raise APIError(400, str(exc), getattr(exc, "param", None), "invalid_request") from exc
 
 
 async def _answer(

@@ -15,12 +15,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from runtime.async_engine import AsyncEngine
-from runtime.scheduler.request import RequestOutput
+from runtime.scheduler.request import AbortCode, RequestOutput
 from runtime.scheduler.sampling_params import SamplingParams
-from runtime.server.errors import APIError, error_body, from_engine_error
+from runtime.server.errors import abort_error, error_body, from_engine_error
 from runtime.server.formats import Reply, ResponseFormat, Usage
-
-CLIENT_ABORT = "aborted by the client"
 
 
 def sse(data: dict | str) -> bytes:
@@ -53,8 +51,9 @@ def streamed(
             async for out in outputs:
                 yield sse(fmt.chunk(rid, created, out, first))
                 first, last = False, out
-            if last is not None and last.error and last.error != CLIENT_ABORT:
-                yield sse(error_body(503, last.error, code="request_aborted"))
+            if last is not None and last.error and last.error_code is not AbortCode.CLIENT:
+                error = abort_error(last.error, last.error_code)
+                yield sse(error_body(error.status, error.message, code=error.code))
             if include_usage and last is not None:
                 yield sse(fmt.usage_chunk(rid, created, Usage.of(last)))
             yield sse("[DONE]")
@@ -83,7 +82,7 @@ async def whole(
     deltas = collect.result()
     last = deltas[-1]
     if last.error:
-        raise APIError(503, last.error, code="request_aborted")
+        raise abort_error(last.error, last.error_code)
     reply = Reply(
         text="".join(d.text for d in deltas),
         token_ids=[t for d in deltas for t in d.token_ids],

@@ -18,8 +18,10 @@ from runtime.errors import (
     InvalidRequest,
     SessionBusy,
     SessionNotFound,
+    ShuttingDown,
     TooManySessions,
 )
+from runtime.scheduler.request import AbortCode
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ STATUS_TYPES = {
     404: "not_found_error",
     405: "invalid_request_error",
     409: "conflict_error",
+    410: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     503: "server_error",
@@ -63,6 +66,7 @@ def from_engine_error(exc: Exception) -> APIError:
         (SessionNotFound, 404, "session_not_found"),
         (SessionBusy, 409, "session_busy"),
         (TooManySessions, 429, "too_many_sessions"),
+        (ShuttingDown, 503, "server_shutting_down"),
         (EngineStopped, 503, "engine_stopped"),
     ):
         if isinstance(exc, kind):
@@ -72,18 +76,40 @@ def from_engine_error(exc: Exception) -> APIError:
     return APIError(500, f"internal error: {exc}", None, "internal_error")
 
 
+# An aborted request's answer: the client's own doing is a 4xx, the server's state a 503.
+ABORT_STATUS = {AbortCode.SESSION_CLOSED: 410}
+
+
+def abort_error(message: str, code: AbortCode | None) -> APIError:
+    """The error that answers a request the engine aborted (`code` says why)."""
+    status = ABORT_STATUS.get(code, 503) if code is not None else 503
+    return APIError(status, message, None, code.value if code is not None else "request_aborted")
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
         return "invalid request body", None
-    first = errors[0]
+    # In a union every member reports; a value check that ran (right type, wrong value) says
+    # more than the members whose type did not match.
+    first = next((e for e in errors if e.get("type") == "value_error"), errors[0])
     if first.get("type") == "json_invalid":
         return "the request body is not valid JSON", None
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    # Union members add their type to the path ("str", "list[int]", "function-after[...]"):
+    # the field is what the client named, so only names and list indices are kept.
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and _is_field_part(p)]
     param = ".".join(loc) or None
     where = f"field '{param}': " if param else ""
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return f"{where}{first.get('msg', 'invalid value')}{more}", param
+
+
+def _is_field_part(part: object) -> bool:
+    return isinstance(part, int) or (isinstance(part, str) and part.isidentifier()
+                                     and part not in _TYPE_TAGS)  # fmt: skip
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -98,7 +124,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(APIError(exc.status_code, str(exc.detail)))
+        response = error_response(APIError(exc.status_code, str(exc.detail)))
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.server.errors import error_body
 
-OPEN_PATHS = frozenset({"/health", "/metrics"})
+# The schema is open too: it is how clients find the API, and it holds no secret.
+OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json"})
 
 
 async def _send_error(send: Send, status: int, message: str, code: str) -> None:
@@ -23,7 +24,7 @@ async def _send_error(send: Send, status: int, message: str, code: str) -> None:
 
 
 class APIKeyMiddleware:
-    """Every route but /health and /metrics needs `Authorization: Bearer <key>`."""
+    """Every route but /health, /metrics and /openapi.json needs `Authorization: Bearer <key>`."""
 
     def __init__(self, app: ASGIApp, api_key: str) -> None:
         self.app, self.expected = app, f"Bearer {api_key}".encode()

@@ -3,15 +3,30 @@
 Beyond OpenAI's fields we accept vLLM/SGLang's sampling extensions (`top_k`, `min_p`,
 `repetition_penalty`, `stop_token_ids`, `ignore_eos`), `return_token_ids` (each choice then
 carries the generated ids) and `session_id` (the request continues that streaming session).
+Text fields take valid Unicode only, and max_tokens / max_completion_tokens must be >= 1, on
+both routes.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from runtime.scheduler.request_checks import unicode_problem
 from runtime.scheduler.sampling_params import SamplingParams
+
+
+def _unicode(text: str) -> str:
+    problem = unicode_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+# Every string the API reads: valid Unicode only. JSON can carry a lone surrogate ("\ud800"),
+# which no tokenizer can encode; it is refused as a 400 naming the field.
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 class StreamOptions(BaseModel):
@@ -24,13 +39,13 @@ class _SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    model: str | None = None
+    model: Text | None = None
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = -1
     min_p: float = 0.0
     seed: int | None = None
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
     stop_token_ids: list[int] | None = None
     ignore_eos: bool = False
     repetition_penalty: float = 1.0
@@ -39,9 +54,9 @@ class _SamplingFields(BaseModel):
     n: int = Field(default=1, ge=1, le=1, description="only n=1 is served")
     stream: bool = False
     stream_options: StreamOptions | None = None
-    session_id: str | None = None
+    session_id: Text | None = None
     return_token_ids: bool = False
-    user: str | None = None
+    user: Text | None = None
 
     def _params(self, max_tokens: int, logprobs: int | None) -> SamplingParams:
         stop = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
@@ -62,8 +77,8 @@ class _SamplingFields(BaseModel):
 class CompletionRequest(_SamplingFields):
     """POST /v1/completions. `prompt` is text or token ids (a one-element list is unwrapped)."""
 
-    prompt: str | list[int] | list[str] | list[list[int]]
-    max_tokens: int = 16
+    prompt: Text | list[int] | list[Text] | list[list[int]]
+    max_tokens: int = Field(default=16, ge=1)
     logprobs: int | None = Field(default=None, ge=0, le=20)
     echo: bool = False
 
@@ -83,15 +98,15 @@ class CompletionRequest(_SamplingFields):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
+    content: Text
 
 
 class ChatCompletionRequest(_SamplingFields):
     """POST /v1/chat/completions. Without max_tokens the answer may fill the context."""
 
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
 

@@ -1,7 +1,9 @@
 """Starts the engine loop and uvicorn together; stops both.
 
 `RunningServer` runs uvicorn on a background thread (tests, embedding); `serve` blocks until
-Ctrl-C or SIGTERM (the `poolscope serve` verb).
+Ctrl-C or SIGTERM (the `poolscope serve` verb). Either way a stop drains first (see drain.py):
+no new requests, running ones finish within the drain timeout, the rest end with an error
+answer; then `_finish_stop` stops the engine loop and telemetry.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from runtime.engine import Engine
 from runtime.observability import ObservabilitySettings, instrument
 from runtime.server.app import ServerSettings, create_app
 from runtime.server.chat_template import ChatTemplate
+from runtime.server.drain import END_GRACE_S, DrainingServer
 from runtime.server.state import ServerState
 from telemetry import catalog
 from telemetry.logging import get_logger
@@ -35,8 +38,8 @@ def model_name(engine: Engine) -> str:
     return DEFAULT_MODEL_NAME if engine.config.model == "default" else engine.lm.path.name
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, remembering the signal that stopped it.
+class _Server(DrainingServer):
+    """The draining server, remembering the signal that stopped it.
 
     NOTE: uvicorn re-raises that signal after its graceful shutdown, with the handler that was
     there before; where SIGINT is ignored (a job started in the background by a script) nothing
@@ -72,8 +75,8 @@ class RunningServer:
         )  # fmt: skip
         # log_config=None: uvicorn's records go through the root logger, in our layout.
         config = uvicorn.Config(create_app(self.state, settings), log_level="warning",
-                                log_config=None, timeout_graceful_shutdown=5)  # fmt: skip
-        self.server = _Server(config)
+                                log_config=None)  # fmt: skip
+        self.server = _Server(config, self.async_engine, settings.drain_timeout_s)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._started_at = time.monotonic()
@@ -139,11 +142,20 @@ class RunningServer:
         )  # fmt: skip
 
     def stop(self) -> None:
+        """Drains (see drain.py), then finishes the stop."""
         self.server.should_exit = True
         if self._thread is not None:
-            self._thread.join(10)
+            self._thread.join(self.settings.drain_timeout_s + END_GRACE_S + 10)
+        self.finish_stop()
+
+    def finish_stop(self, reason: str | None = None) -> None:
+        """The one place every stop ends, once uvicorn has drained and returned: the engine
+        loop stops, `server_stopped` is logged (with `reason`, else engine_error or stopped),
+        telemetry stops, the socket closes."""
         self.async_engine.stop()
-        self.log_stopped("engine_error" if self.async_engine.error is not None else "stopped")
+        if reason is None:
+            reason = "engine_error" if self.async_engine.error is not None else "stopped"
+        self.log_stopped(reason)
         self.metrics.shutdown()
         if self._socket is not None:
             self._socket.close()
@@ -187,9 +199,10 @@ def serve(
     observability: ObservabilitySettings | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> str:
-    """Serves until Ctrl-C, SIGTERM or a failed engine loop, then stops the engine loop and
-    logs `server_stopped`; returns its reason (SIGINT, SIGTERM, engine_error). uvicorn drains
-    requests first and re-raises the signal afterwards; that re-raise ends here."""
+    """Serves until Ctrl-C, SIGTERM or a failed engine loop, then drains (drain.py), stops the
+    engine loop and logs `server_stopped`; returns its reason (SIGINT, SIGTERM, engine_error).
+    uvicorn re-raises the signal after its shutdown (our drain included); that re-raise ends
+    here."""
     running = RunningServer(engine, settings, observability)
     sock = running.bind()
     running.async_engine.start()
@@ -211,8 +224,5 @@ def serve(
     finally:
         done.set()
         signal.signal(signal.SIGTERM, previous)
-        running.async_engine.stop()
-        running.log_stopped(reason)
-        running.metrics.shutdown()
-        sock.close()
+        running.finish_stop(reason)
     return reason

@@ -17,6 +17,7 @@ AGGREGATION = re.compile(r"\b(sum|min|max|avg|count|topk|bottomk)\s*(?:by\s*\(([
 UNIT_OF = {  # what a query draws → the panel unit that says it
     "1": units.PERCENT, "s": units.SECONDS, "slot": units.SLOTS, "slot/s": units.SLOTS_PER_S,
     "request": units.REQUESTS, "request/s": units.REQUESTS_PER_S, "session": units.SESSIONS,
+    "session/s": units.SESSIONS_PER_S,
     "check": units.CHECKS, "check/s": units.CHECKS_PER_S, "token/s": units.TOKENS_PER_S,
 }  # fmt: skip
 SPECS = {spec.prometheus_name: spec for spec in catalog.METRICS}

@@ -3,7 +3,7 @@ every operation (busy mode) and at every idle point, for every strategy and pool
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -114,6 +114,28 @@ class Lifecycles(RuleBasedStateMachine):
         if req is not None:
             self.reqs.append(req)
 
+    @rule()
+    def evict_idle_session(self) -> None:
+        """Memory pressure hands the least recently used idle session's memory to the cache."""
+        slot = min((s for s in self.mm.sessions.values() if s.lent_to is None and not s.is_empty),
+                   key=lambda s: s.idle_since, default=None)  # fmt: skip
+        eviction = self.mm.evict_idle_session(0.0)
+        assert (eviction is None) == (slot is None)
+        if slot is not None:
+            assert eviction is not None and eviction.sid == slot.sid and slot.is_empty
+
+    @precondition(lambda self: not self.mm.running)
+    @rule(tokens=st.lists(st.integers(0, 2), min_size=30, max_size=40))  # SWA pool: 48+
+    def arrive_alone(self, tokens: list[int]) -> None:
+        """With nothing running, a long prompt that fits the empty pools (admitted whole, as
+        one chunk) is admitted once idle sessions have given up their memory: it never needs
+        to be aborted for memory."""
+        req = start(self.mm, self._rid(), tokens, len(tokens))
+        while req is None and self.mm.evict_idle_session(0.0) is not None:
+            req = start(self.mm, self._rid(), tokens, len(tokens))
+        assert req is not None
+        self.reqs.append(req)
+
     @rule(sid=st.integers(0, 8))  # most draws name no open session: sessions live a while
     def close(self, sid: int) -> None:
         if f"s{sid}" in self.mm.sessions:
@@ -149,3 +171,56 @@ Lifecycles.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )  # fmt: skip
 TestLifecycles = Lifecycles.TestCase
+
+
+def _start_making_room(mm: MemoryManager, rid: str, tokens: list[int], chunk: int,
+                       session: object = None) -> tuple[ReqMemory, list[str]]:  # fmt: skip
+    """Admits the request, evicting idle sessions (least recently used first) while it cannot
+    be; returns it and the sessions evicted for it."""
+    evicted: list[str] = []
+    req = start(mm, rid, tokens, chunk, session)  # type: ignore[arg-type]
+    while req is None and (eviction := mm.evict_idle_session(0.0)) is not None:
+        evicted.append(eviction.sid)
+        req = start(mm, rid, tokens, chunk, session)  # type: ignore[arg-type]
+    assert req is not None, f"{rid} fits the empty pools but was not admitted"
+    return req, evicted
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    turns=st.lists(st.lists(st.integers(0, 2), min_size=8, max_size=30), min_size=2, max_size=5),
+    prompt_len=st.integers(1, 40),
+    mamba=st.booleans(),
+    strategy=st.sampled_from(list(MambaStrategy)),
+)
+def test_idle_sessions_give_way_to_any_request_that_fits_the_empty_pools(
+    turns: list[list[int]], prompt_len: int, mamba: bool, strategy: MambaStrategy
+) -> None:
+    """Sessions filling a small pool never keep out a request that fits the empty pools: idle
+    sessions hand their memory to the prefix cache, least recently used first, until it is
+    admitted; the identity holds throughout and everything is free once all is closed."""
+    mm = MemoryManager(MemoryConfig(
+        full_slots=64, swa_slots=48, mamba_slots=12 if mamba else 0, req_rows=7, window=8,
+        mamba_strategy=strategy, track_interval=4, max_context=128, check_mode=CheckMode.BUSY,
+        on_leak=LeakPolicy.RAISE,
+    ))  # fmt: skip
+    order: list[str] = []  # sessions by the end of their last turn
+    for i, tokens in enumerate(turns):
+        slot = mm.open_session(f"s{i}")
+        req, _ = _start_making_room(mm, f"t{i}", tokens, 4, slot)
+        while not prefilled(req):
+            if not step(mm, req, 4):  # the scheduler's _make_room: an idle session goes first
+                assert mm.evict_idle_session(0.0) is not None
+        req.tokens.append(1)
+        mm.finish(req)
+        order.append(slot.sid)
+    mm.check(idle=True)
+    holding = [sid for sid in order if not mm.sessions[sid].is_empty]
+    req, evicted = _start_making_room(mm, "big", [1] * prompt_len, prompt_len)
+    assert evicted == holding[: len(evicted)]
+    mm.abort(req)
+    for sid in list(mm.sessions):
+        assert mm.close_session(sid)
+    mm.cache.evict(mm.cache.components[0], 10**6)
+    for name, part in mm.stats().pools.items():
+        assert part.available + part.evictable == part.capacity, name

@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime.scheduler.sampler import (
     SampledToken,
@@ -15,7 +17,7 @@ from runtime.scheduler.sampler import (
     apply_penalties,
     make_generator,
 )
-from runtime.scheduler.sampling_params import SamplingParams
+from runtime.scheduler.sampling_params import GREEDY_TEMPERATURE, SamplingParams
 
 DEVICES = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
@@ -214,3 +216,34 @@ def test_sampled_row_without_generator_is_refused() -> None:
     row = SampleRow(SamplingParams(), (), (), None)
     with pytest.raises(ValueError, match="no generator"):
         Sampler().sample(torch.zeros(1, 8), [row])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    temperature=st.floats(min_value=0.0, max_value=1.7e308, allow_nan=False, allow_infinity=False),
+    filters=st.sampled_from([{}, {"top_p": 0.9}, {"top_k": 3}, {"min_p": 0.05}]),
+    seed=st.integers(0, 2**32),
+)
+def test_any_temperature_samples_a_real_token_and_tiny_ones_the_argmax(
+    temperature: float, filters: dict, seed: int
+) -> None:
+    """Over the whole float range of temperatures (tiny ones such as 1e-45 and 1e-300
+    included) the draw never meets NaN: it picks a token of the vocabulary, and the argmax
+    (never a fixed token 0) whenever the temperature is small against the logit gap."""
+    logits = torch.tensor([[0.5, -1.0, 3.0, 2.0, -4.0, 1.0]])  # argmax 2, gap 1.0
+    params = SamplingParams(temperature=temperature, seed=seed, **filters)
+    row = SampleRow(params, (), (), make_generator(seed, torch.device("cpu")))
+    token = Sampler().sample(logits, [row])[0].token_id
+    assert 0 <= token < logits.shape[1]
+    if temperature < 1e-2:
+        assert token == 2
+
+
+@pytest.mark.parametrize("temperature", [1e-45, 1e-300, 5e-324, 1e-6])
+def test_temperatures_below_the_epsilon_are_greedy(temperature: float) -> None:
+    """Positive temperatures below GREEDY_TEMPERATURE count as greedy (documented), so such a
+    request needs no generator and always takes the argmax."""
+    params = SamplingParams(temperature=temperature)
+    assert temperature < GREEDY_TEMPERATURE and params.is_greedy
+    logits = torch.tensor([[0.0, 1.0, 5.0, 2.0]])
+    assert Sampler().sample(logits, [SampleRow(params, (), (), None)])[0].token_id == 2

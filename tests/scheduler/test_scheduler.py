@@ -10,6 +10,7 @@ import pytest
 from runtime.engine import Engine
 from runtime.engine_config import EngineConfig
 from runtime.engine_observer import EngineObserver
+from runtime.errors import InvalidRequest
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.memory_config import LeakPolicy, MambaStrategy
@@ -78,16 +79,18 @@ def test_decode_out_of_memory_retracts_and_recomputes(nemotron_h_dir: Path) -> N
     assert_memory_clean(tight)
 
 
-def test_a_request_that_can_never_fit_is_aborted_with_a_clear_error(nemotron_h_dir: Path) -> None:
-    """A request whose decode outgrows the whole pool ends with abort and an out-of-memory
-    message; the engine keeps serving and its memory is clean."""
+def test_a_request_that_can_never_fit_is_refused_with_a_clear_error(nemotron_h_dir: Path) -> None:
+    """A request whose decode would outgrow the whole pool is refused before it is queued
+    (naming max_tokens); the largest that fits runs to its length, and memory stays clean."""
     engine = _engine(nemotron_h_dir, full_tokens=16)
-    result = engine.generate([list(range(3, 13))], SamplingParams(max_tokens=20, temperature=0,
-                                                                  ignore_eos=True))[0]  # fmt: skip
-    assert result.finish_reason is FinishReason.ABORT
-    assert result.error is not None and "out of memory" in result.error
-    assert len(result.token_ids) == 7  # 10 prompt + 6 outputs fill 16 slots; the 7th is sampled
-    assert engine.generate([[1, 2]], GREEDY)[0].finish_reason is FinishReason.LENGTH
+    too_long = SamplingParams(max_tokens=8, temperature=0, ignore_eos=True)
+    with pytest.raises(InvalidRequest, match="at most 7") as raised:
+        engine.generate([list(range(3, 13))], too_long)
+    assert raised.value.param == "max_tokens" and not engine.requests
+    fits = SamplingParams(max_tokens=7, temperature=0, ignore_eos=True)
+    result = engine.generate([list(range(3, 13))], fits)[0]  # 10 + 6 fed fill 16 slots
+    assert result.finish_reason is FinishReason.LENGTH and len(result.token_ids) == 7
+    assert engine.counters["out_of_memory"] == 0
     assert_memory_clean(engine)
 
 

@@ -51,16 +51,17 @@ def _still_serves(client: httpx.Client) -> None:
     [
         ({"max_tokens": 4}, 400, ["prompt", "Field required"], "prompt"),
         ({"prompt": "hi", "max_tokens": "4"}, 400, ["max_tokens", "valid integer"], "max_tokens"),
-        ({"prompt": 42}, 400, ["prompt"], "prompt.str"),
-        ({"prompt": "hi", "max_tokens": 0}, 400, ["max_tokens", ">= 1"], None),
-        ({"prompt": "hi", "max_tokens": -3}, 400, ["max_tokens"], None),
+        ({"prompt": 42}, 400, ["prompt"], "prompt"),
+        ({"prompt": "hi", "max_tokens": 0}, 400, ["max_tokens", "greater than or equal to 1"],
+         "max_tokens"),
+        ({"prompt": "hi", "max_tokens": -3}, 400, ["max_tokens"], "max_tokens"),
         ({"prompt": "hi", "max_tokens": 300}, 400, ["maximum context length is 256"],
          "max_tokens"),
         ({"prompt": [1] * 300, "max_tokens": 1}, 400, ["300 tokens", "256"], "prompt"),
         ({"prompt": "", "max_tokens": 1}, 400, ["empty"], "prompt"),
         ({"prompt": [9999], "max_tokens": 1}, 400, ["vocabulary"], "prompt"),
-        ({"prompt": "hi", "temperature": -1}, 400, ["temperature"], None),
-        ({"prompt": "hi", "top_p": 0}, 400, ["top_p"], None),
+        ({"prompt": "hi", "temperature": -1}, 400, ["temperature"], "temperature"),
+        ({"prompt": "hi", "top_p": 0}, 400, ["top_p"], "top_p"),
         ({"prompt": "hi", "n": 2}, 400, ["n"], "n"),
         ({"prompt": ["a", "b"]}, 400, ["batched prompts"], "prompt"),
         ({"prompt": "hi", "model": "gpt-9"}, 404, ["gpt-9"], "model"),
@@ -118,7 +119,80 @@ def test_a_wrong_or_missing_api_key_is_a_401(server: Served) -> None:
 
 
 def test_unknown_routes_and_methods_are_4xx(client: httpx.Client) -> None:
-    """A wrong path is a 404 and a wrong method a 405, both as OpenAI-style errors."""
+    """A wrong path is a 404 and a wrong method a 405 that names the allowed methods in
+    `Allow`, both as OpenAI-style errors."""
     _assert_error(client.get("/v1/nothing"), 404)
-    _assert_error(client.get("/v1/completions"), 405)
+    wrong = client.get("/v1/completions")
+    _assert_error(wrong, 405)
+    assert wrong.headers["allow"] == "POST"
     _assert_error(client.delete("/v1/sessions/sess-unknown"), 404, "not open")
+
+
+# JSON text with a lone surrogate: valid JSON, but not Unicode any tokenizer can encode.
+LONE = "a\\ud800b"
+SURROGATE_BODIES = [
+    ("/v1/completions", f'{{"prompt": "{LONE}"}}', "prompt"),
+    ("/v1/completions", f'{{"prompt": ["{LONE}"]}}', "prompt"),
+    ("/v1/completions", f'{{"prompt": "hi", "stop": "{LONE}"}}', "stop"),
+    ("/v1/completions", f'{{"prompt": "hi", "stop": ["ok", "{LONE}"]}}', "stop"),
+    ("/v1/completions", f'{{"prompt": "hi", "user": "{LONE}"}}', "user"),
+    ("/v1/completions", f'{{"prompt": "hi", "model": "{LONE}"}}', "model"),
+    ("/v1/chat/completions", f'{{"messages": [{{"role": "user", "content": "{LONE}"}}]}}',
+     "messages.0.content"),
+    ("/v1/chat/completions",
+     f'{{"messages": [{{"role": "user", "content": "hi"}}], "stop": ["{LONE}"]}}', "stop"),
+    ("/v1/chat/completions",
+     f'{{"messages": [{{"role": "user", "content": "hi"}}], "session_id": "{LONE}"}}',
+     "session_id"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "body", "param"), SURROGATE_BODIES)
+def test_text_with_a_lone_surrogate_is_a_400_naming_the_field(
+    client: httpx.Client, path: str, body: str, param: str
+) -> None:
+    """A lone surrogate in any text field (prompt, chat content, stop strings, ...) is a 400
+    whose param names that field, on every route, and the server keeps serving."""
+    json_type = {"content-type": "application/json"}
+    response = client.post(path, content=body.encode(), headers=json_type)
+    error = _assert_error(response, 400, "surrogate")
+    assert error["param"] is not None and error["param"].startswith(param), error
+    _still_serves(client)
+
+
+def test_a_surrogate_pair_is_valid_text(client: httpx.Client) -> None:
+    """A complete surrogate pair in JSON is one valid character, and is served."""
+    body = b'{"messages": [{"role": "user", "content": "\\ud83d\\ude00"}], "max_tokens": 2}'
+    response = client.post("/v1/chat/completions", content=body,
+                           headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+@pytest.mark.parametrize("value", [0, -1])
+def test_chat_refuses_max_tokens_below_one_like_completions(
+    client: httpx.Client, field: str, value: int
+) -> None:
+    """Chat applies the same rule as completions: max_tokens (or max_completion_tokens) below
+    1 is a 400 naming the field, never clamped to 1."""
+    body = {"messages": [{"role": "user", "content": "hi"}], field: value}
+    error = _assert_error(client.post("/v1/chat/completions", json=body), 400, field)
+    assert error["param"] == field
+    completions = client.post("/v1/completions", json={"prompt": "hi", "max_tokens": value})
+    assert _assert_error(completions, 400, "max_tokens")["param"] == "max_tokens"
+
+
+def test_the_openapi_schema_is_served_with_the_real_errors(server: Served) -> None:
+    """/openapi.json is served (without the API key), lists each route's real error replies
+    with the error body, and no 422 (validation problems are 400s)."""
+    with httpx.Client(base_url=server.url) as bare:
+        response = bare.get("/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    completions = schema["paths"]["/v1/completions"]["post"]["responses"]
+    assert {"200", "400", "401", "404", "409", "410", "503"} <= set(completions)
+    assert "text/event-stream" in completions["200"]["content"]
+    error = completions["400"]["content"]["application/json"]["schema"]["$ref"]
+    assert error.endswith("/ErrorResponse")
+    assert all("422" not in op["responses"] for ops in schema["paths"].values()
+               for op in ops.values())  # fmt: skip

@@ -29,6 +29,7 @@ FAMILIES = {
     "poolscope_requests_retracted": ("counter", {"model"}),
     "poolscope_requests_finished": ("counter", {"model", "reason"}),
     "poolscope_sessions_open": ("gauge", {"model"}),
+    "poolscope_sessions_evicted": ("counter", {"model"}),
     "poolscope_tokens_prompt": ("counter", {"model"}),
     "poolscope_tokens_generated": ("counter", {"model"}),
     "poolscope_tokens_cached": ("counter", {"model", "pool"}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -68,7 +70,29 @@ def test_a_second_concurrent_turn_is_refused_and_close_aborts_the_running_one(
             assert second.json()["error"]["code"] == "session_busy"
             assert client.delete(f"/v1/sessions/{sid}").status_code == 200
             rest = [line for line in lines if line.startswith("data: {")]
-        assert '"finish_reason":"abort"' in rest[-2] or '"finish_reason":"abort"' in rest[-1]
+        assert any('"finish_reason":"abort"' in line for line in rest[-2:])
+        error = json.loads(rest[-1].removeprefix("data: "))["error"]
+        assert error["code"] == "session_closed_during_turn" and "closed" in error["message"]
+        wait_idle(s.engine)
+    assert_memory_clean(s.engine)
+
+
+def test_closing_a_session_during_its_non_streamed_turn_answers_it_with_a_410(
+    nemotron_h_dir: Path,
+) -> None:
+    """The client closed the session, so the turn it was running is answered with a 4xx (410)
+    saying so, not a server error; memory is freed."""
+    with served(nemotron_h_dir) as s, httpx.Client(base_url=s.url, timeout=60) as client:
+        sid = client.post("/v1/sessions", json={}).json()["id"]
+        body = greedy_body([5, 6, 7], 3000, session_id=sid)
+        with ThreadPoolExecutor(1) as pool:
+            turn = pool.submit(client.post, "/v1/completions", json=body)
+            wait_until(lambda: bool(s.engine.scheduler.running))
+            assert client.delete(f"/v1/sessions/{sid}").status_code == 200
+            answer = turn.result()
+        assert answer.status_code == 410, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "session_closed_during_turn" and sid in error["message"]
         wait_idle(s.engine)
     assert_memory_clean(s.engine)
 
