@@ -204,7 +204,7 @@ class Engine:
     def step(self) -> bool:
         """Runs one batch; returns False (after the idle check) when there was none."""
         start = time.perf_counter()
-        self._expire_queued(start)
+        num_expired = self._expire_queued(start)
         result = self.scheduler.schedule()
         self.scheduler.requeue(result.retracted, time.perf_counter())
         self.counters["retracted"] += len(result.retracted)
@@ -219,7 +219,8 @@ class Engine:
             if not self._is_idle:
                 self._is_idle = True
                 self._check_at_rest(CheckTrigger.IDLE)
-            elif result.out_of_memory:  # dropped while idle: a revert may have freed slots
+            elif result.out_of_memory or num_expired:  # dropped while idle: a revert may have
+                # freed slots on an admission attempt
                 self._check_at_rest(CheckTrigger.ABORT)
             return False
         self._is_idle = False
@@ -232,15 +233,17 @@ class Engine:
             observer.on_step(record)
         return True
 
-    def _expire_queued(self, now: float) -> None:
+    def _expire_queued(self, now: float) -> int:
         """Ends requests that waited longer than the queue timeout for memory (or a free
-        running slot) with a pools-busy error."""
+        running slot) with a pools-busy error; returns how many."""
         limit = self.config.queue_timeout_s
-        for req in [r for r in self.scheduler.waiting if now - r.queued_at > limit]:
+        expired = [r for r in self.scheduler.waiting if now - r.queued_at > limit]
+        for req in expired:
             self.scheduler.remove(req)
             self.counters["queue_timeouts"] += 1
             req.error, req.error_code = _pools_busy(req, limit), AbortCode.POOLS_BUSY
             self._end(req, FinishReason.ABORT, "")
+        return len(expired)
 
     def _run(self, batch: ScheduledBatch) -> tuple[list[float], list[float]]:
         """Runs the batch, samples, and hands out the tokens; returns the step's time to

@@ -149,17 +149,19 @@ def test_a_session_that_expires_while_idle_shows_its_leak(
 def test_a_session_turn_dropped_while_idle_shows_its_double_free(
     nemotron_h_dir: Path, tmp_path: Path
 ) -> None:
-    """A session turn that cannot fit beside another idle session is reverted (the fault frees
-    the session's mamba slot) and dropped without a step running: the double free is on
-    /metrics with no further request."""
+    """A session turn that cannot fit beside another idle session (too young to be evicted) is
+    reverted (the fault frees the session's mamba slot), waits, and is dropped as pools-busy
+    without a step running: the double free is on /metrics with no further request, and the
+    drop ran the check."""
     flags = ("--inject-fault", "session_mamba_revert_free", "--full-tokens", "64",
-             "--mamba-slots", "8")  # fmt: skip
+             "--mamba-slots", "8", "--session-min-idle", "600", "--queue-timeout", "2")  # fmt: skip
     with serve(nemotron_h_dir, tmp_path, *flags) as s:
         big, small = s.open_session(), s.open_session()
         assert s.turn(list(range(10, 50)), big).status_code == 200  # holds 41 of 64 KV slots
         assert s.turn(list(range(60, 70)), small).status_code == 200  # 11 more
         s.wait_idle_logged()
         assert s.metric(LEAKS, pool="mamba", kind="double_free") == 0
-        s.turn(list(range(100, 130)), small)  # needs 30 more: out of memory, whatever the status
+        dropped = s.turn(list(range(100, 130)), small)  # needs 30 more: waits, then pools-busy
+        assert dropped.status_code == 503 and "pools_busy" in dropped.text
         wait_until(lambda: s.metric(LEAKS, pool="mamba", kind="double_free") == 1, TIMEOUT_S)
         assert "abort" in s.triggers()  # checked when dropped, not only by the periodic check
