@@ -24,8 +24,13 @@ class FleetRules:
     model: str  # the model label
     threshold: float  # "near full", the per-instance rules' (`alerts.NEAR_FULL`)
 
+    @property
+    def _u(self) -> str:
+        """The usage as one operand (SGLang's is an `or` of one gauge per pool)."""
+        return f"({self.usage})"
+
     def _per_instance(self) -> str:
-        return f"max by (instance, {self.model}) ({self.usage})"
+        return f"max by (instance, {self.model}) {self._u}"
 
     def near_full(self) -> AlertRule:
         busiest, m = self._per_instance(), self.model
@@ -46,10 +51,10 @@ class FleetRules:
         )  # fmt: skip
 
     def outlier(self) -> AlertRule:
-        u, m = self.usage, self.model
+        u, m = self._u, self.model
         group = f"{m}, pool"
-        others = f"sum by ({group}) ({u}) - on ({group}) group_right {u}"
-        peers = f"count by ({group}) ({u}) - 1 >= {MIN_PEERS}"
+        others = f"sum by ({group}) {u} - on ({group}) group_right () {u}"
+        peers = f"count by ({group}) {u} - 1 >= {MIN_PEERS}"
         mean = f"({others})\n/ on ({group}) group_left () ({peers})"
         return AlertRule(
             name=f"{self.prefix}InstanceUsageOutlier",
