@@ -105,11 +105,14 @@ _HIDE_TIME = {"matcher": {"id": "byName", "options": "Time"},
 
 def _table(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
     """Rows sorted by value, highest first, each cell coloured by the thresholds."""
+    # NOTE: cellOptions, Grafana's current field; grafana_json drops grafanalib's legacy
+    # displayMode, which Grafana would migrate over it.
+    custom = {"align": "auto", "cellOptions": {"type": "color-background"}, "filterable": False}
     defaults = {**_defaults(spec), "thresholds": {"mode": "absolute", "steps": _steps(spec)},
-                "color": {"mode": "thresholds"}}  # fmt: skip
+                "color": {"mode": "thresholds"}, "custom": custom}  # fmt: skip
     return g.Table(
         title=spec.title, description=spec.description, dataSource=DATASOURCE_VAR,
-        targets=_targets(spec), gridPos=pos, unit=spec.unit, displayMode="color-background",
+        targets=_targets(spec), gridPos=pos, unit=spec.unit,
         sortBy=[g.TableSortByField(displayName="Value", desc=True)], overrides=[_HIDE_TIME],
         extraJson={"fieldConfig": {"defaults": defaults}},
     )  # fmt: skip

@@ -76,7 +76,7 @@ def test_poolscope_fleet_panels_draw_one_unit_named_in_the_title() -> None:
 @pytest.mark.parametrize("name", BOARDS)
 def test_tables_rank_instances_now(name: str) -> None:
     """Every table is an instant table query sorted highest first (in PromQL and in the
-    table), grouped by instance, and hides the time column."""
+    table), grouped by instance, hides the time column and colours cells by the thresholds."""
     tables = [p for p in _panels(name) if p["type"] == "table"]
     assert len(tables) >= 5
     for panel in tables:
@@ -87,6 +87,8 @@ def test_tables_rank_instances_now(name: str) -> None:
         assert "by (instance" in target["expr"], panel["title"]
         (hidden,) = panel["fieldConfig"]["overrides"]
         assert hidden["matcher"]["options"] == "Time"
+        custom = panel["fieldConfig"]["defaults"]["custom"]  # coloured by the usage thresholds
+        assert custom["cellOptions"] == {"type": "color-background"} and "displayMode" not in custom
 
 
 @pytest.mark.parametrize("name", BOARDS)
