@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dashboards import stack
 from dashboards.alert_rule import AlertRule, rule_file, target_down_rule
+from dashboards.fleet_alerts import FleetRules
 from telemetry import catalog
 from telemetry.catalog import MetricSpec
 
@@ -114,7 +115,14 @@ def alert_rules() -> list[AlertRule]:
             ),
         ),  # fmt: skip
         target_down_rule("PoolscopeTargetDown", SCRAPE_JOB, "runtime", "poolscope"),
+        *fleet_rules().rules(),
     ]
+
+
+def fleet_rules() -> FleetRules:
+    """The rules over all instances of a model (one series per instance and pool)."""
+    usage = f"max by (instance, model, pool) ({catalog.POOL_USAGE.prometheus_name})"
+    return FleetRules("Poolscope", usage, "model", NEAR_FULL)
 
 
 def rules_document() -> dict[str, object]:

@@ -4,10 +4,11 @@ poolscope dashboards build                   # regenerate everything (what compo
 poolscope dashboards build --check           # exit 1 when a committed file differs (CI)
 poolscope dashboards build --source sglang --prefix sglang_ --out DIR   # an SGLang variant
 
-Sources: `poolscope` (its dashboard and rules from telemetry/catalog.py, and the Prometheus,
-Alertmanager and Grafana files of the compose stack) and `sglang` (the dashboard and rules over
-SGLang's own metrics from telemetry/sglang_metrics.tsv, under `sglang/`, for one prefix, and the
-Prometheus configuration of compose.sglang.yaml).
+Sources: `poolscope` (its dashboards, per instance and fleet, and rules from
+telemetry/catalog.py, and the Prometheus, Alertmanager and Grafana files of the compose stack)
+and `sglang` (the dashboards, per instance and fleet, and rules over SGLang's own metrics from
+telemetry/sglang_metrics.tsv, under `sglang/`, for one prefix, and the Prometheus configuration
+of compose.sglang.yaml).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from pathlib import Path
 
 import yaml
 
-from dashboards import serving_memory, sglang_alerts, sglang_serving_memory, stack
+from dashboards import (
+    fleet_serving_memory,
+    serving_memory,
+    sglang_alerts,
+    sglang_fleet_serving_memory,
+    sglang_serving_memory,
+    stack,
+)
 from dashboards.alertmanager_config import ALERTMANAGER_FILE, alertmanager_document
 from dashboards.alerts import RULES_FILE, rules_document
 from dashboards.grafana_json import dashboard_json
@@ -66,6 +74,7 @@ def poolscope_files() -> dict[str, str]:
         RULES_FILE: to_yaml(rules_document()),
         PROMETHEUS_FILE: to_yaml(prometheus_document()),
         stack.DASHBOARD_FILE: dashboard_json(serving_memory.dashboard()),
+        stack.FLEET_DASHBOARD_FILE: dashboard_json(fleet_serving_memory.dashboard()),
         DATASOURCES_FILE: to_yaml(datasources_document()),
         DASHBOARDS_FILE: to_yaml(dashboards_document()),
     }
@@ -78,6 +87,9 @@ def sglang_files(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
     header = SGLANG_HEADER.format(option=option, prefix=prefix)
     return {
         stack.SGLANG_DASHBOARD_FILE: dashboard_json(sglang_serving_memory.dashboard(prefix)),
+        stack.SGLANG_FLEET_DASHBOARD_FILE: dashboard_json(
+            sglang_fleet_serving_memory.dashboard(prefix)
+        ),
         sglang_alerts.RULES_FILE: to_yaml(sglang_alerts.rules_document(prefix), header),
         stack.SGLANG_PROMETHEUS_FILE: to_yaml(prometheus_sglang_document(), SGLANG_STACK_HEADER),
     }

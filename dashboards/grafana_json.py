@@ -9,7 +9,9 @@ fixed here rather than loosening the schema check:
 - template variables whose datasource is a plain string instead of a datasource reference;
 - a template variable's `current` without `text`;
 - an instant target without `"range": false` (Grafana writes both flags; one with only `instant`
-  may be run as a range query too).
+  may be run as a range query too);
+- a table's legacy `custom.displayMode` beside `custom.cellOptions` (Grafana migrates the legacy
+  field over the current one, so the cell colours would be lost).
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ def _fix_panel(panel: JSON) -> None:
     thresholds = config.get("defaults", {}).get("thresholds")
     if isinstance(thresholds, dict) and isinstance(thresholds.get("steps"), list):
         _fix_steps(thresholds["steps"])
+    custom = config.get("defaults", {}).get("custom", {})
+    if "cellOptions" in custom:
+        custom.pop("displayMode", None)
     for target in panel.get("targets", []) or []:
         if target.get("instant") is True:
             target["range"] = False

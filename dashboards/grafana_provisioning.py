@@ -2,9 +2,10 @@
 dashboards' default), and a file provider that loads the generated dashboards into a folder.
 
 The provider loads every dashboard JSON file under `stack.GRAFANA_DASHBOARDS_DIR`, so a stack
-provisions the SGLang dashboard by also binding its generated file there:
-`dashboard_mounts(include_sglang=True)` says which file goes where. Both dashboards default to
-the provisioned datasource and have their own uids, so one Grafana shows both.
+provisions the SGLang dashboards by also binding their generated files there:
+`dashboard_mounts(include_sglang=True)` says which file goes where. Every dashboard (per instance
+and fleet, of each source) defaults to the provisioned datasource and has its own uid, so one
+Grafana shows them all and the fleet views' links find the per-instance ones.
 """
 
 from __future__ import annotations
@@ -46,5 +47,7 @@ def dashboards_document() -> dict[str, object]:
 def dashboard_mounts(include_sglang: bool = False) -> dict[str, str]:
     """Generated dashboard file (relative to dashboards/generated/) → its path in the Grafana
     container, where the file provider above finds it."""
-    files = [stack.DASHBOARD_FILE] + ([stack.SGLANG_DASHBOARD_FILE] if include_sglang else [])
+    files = [stack.DASHBOARD_FILE, stack.FLEET_DASHBOARD_FILE]
+    if include_sglang:
+        files += [stack.SGLANG_DASHBOARD_FILE, stack.SGLANG_FLEET_DASHBOARD_FILE]
     return {f: f"{stack.GRAFANA_DASHBOARDS_DIR}/{PurePosixPath(f).name}" for f in files}

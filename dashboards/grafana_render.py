@@ -37,9 +37,12 @@ class _Cursor:
 
 
 def _targets(spec: PanelSpec) -> list[g.Target]:
+    # A table reads an instant query as rows (one per series, labels as columns).
+    form = "table" if spec.viz is Viz.TABLE else "time_series"
     return [
         g.Target(expr=q.expr, legendFormat=q.legend, refId=chr(ord("A") + i),
-                 datasource=DATASOURCE_VAR, intervalFactor=1, step=None, instant=q.is_instant)
+                 datasource=DATASOURCE_VAR, intervalFactor=1, step=None, instant=q.is_instant,
+                 format=form)
         for i, q in enumerate(spec.queries)
     ]  # fmt: skip
 
@@ -64,8 +67,10 @@ def _unstacked(spec: PanelSpec) -> list[dict[str, object]]:
 
 
 def _defaults(spec: PanelSpec) -> dict[str, object]:
-    """Field defaults grafanalib has no argument for: bounds and the no-data text."""
-    extra = {"min": spec.min, "max": spec.max, "noValue": spec.no_value or None}
+    """Field defaults grafanalib has no argument for: bounds, the no-data text, data links."""
+    links = [{"title": link.title, "url": link.url} for link in spec.links]
+    extra = {"min": spec.min, "max": spec.max, "noValue": spec.no_value or None,
+             "links": links or None}  # fmt: skip
     return {k: v for k, v in extra.items() if v is not None}
 
 
@@ -93,8 +98,31 @@ def _stat(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
     )  # fmt: skip
 
 
+# The time of an instant query's row says nothing a fleet table needs.
+_HIDE_TIME = {"matcher": {"id": "byName", "options": "Time"},
+              "properties": [{"id": "custom.hidden", "value": True}]}  # fmt: skip
+
+
+def _table(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
+    """Rows sorted by value, highest first, each cell coloured by the thresholds."""
+    # NOTE: cellOptions, Grafana's current field; grafana_json drops grafanalib's legacy
+    # displayMode, which Grafana would migrate over it.
+    custom = {"align": "auto", "cellOptions": {"type": "color-background"}, "filterable": False}
+    defaults = {**_defaults(spec), "thresholds": {"mode": "absolute", "steps": _steps(spec)},
+                "color": {"mode": "thresholds"}, "custom": custom}  # fmt: skip
+    return g.Table(
+        title=spec.title, description=spec.description, dataSource=DATASOURCE_VAR,
+        targets=_targets(spec), gridPos=pos, unit=spec.unit,
+        sortBy=[g.TableSortByField(displayName="Value", desc=True)], overrides=[_HIDE_TIME],
+        extraJson={"fieldConfig": {"defaults": defaults}},
+    )  # fmt: skip
+
+
+_RENDER = {Viz.TIMESERIES: _timeseries, Viz.STAT: _stat, Viz.TABLE: _table}
+
+
 def _panel(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
-    return (_stat if spec.viz is Viz.STAT else _timeseries)(spec, pos)
+    return _RENDER[spec.viz](spec, pos)
 
 
 def _row(row: RowSpec, pos: g.GridPos, children: list[g.Panel]) -> g.RowPanel:

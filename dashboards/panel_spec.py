@@ -13,6 +13,7 @@ GREEN, YELLOW, ORANGE, RED, BLUE = "green", "yellow", "orange", "red", "blue"
 class Viz(Enum):
     TIMESERIES = "timeseries"
     STAT = "stat"
+    TABLE = "table"  # one row per series of an instant query, sorted by value (fleet views)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,15 @@ class Step:
 
     color: str
     value: float | None = None
+
+
+@dataclass(frozen=True)
+class DataLink:
+    """A link on every value of a panel (a table row, a series): Grafana fills in `${...}`
+    placeholders such as `${__field.labels.instance}` from the value clicked."""
+
+    title: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class PanelSpec:
     show_thresholds: bool = False  # draw the threshold steps as lines on a time series
     unstacked_pattern: str = ""  # regex of legends drawn as plain lines, like unstacked_series
     no_value: str = ""  # what the panel says when its queries return nothing ("" = Grafana's)
+    links: tuple[DataLink, ...] = ()  # data links on every value (fleet rows → one instance)
 
     def __post_init__(self) -> None:
         if not self.queries:

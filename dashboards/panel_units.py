@@ -17,12 +17,13 @@ SESSIONS_PER_S = "suffix: sessions/s"
 CHECKS = "suffix: checks"
 CHECKS_PER_S = "suffix: checks/s"
 TOKENS_PER_S = "suffix:tok/s"
+INSTANCES = "suffix: instances"  # a count of instances (fleet views)
 
 # What a title says to name its unit (a percent of capacity is a "usage").
 TITLE_WORDS = {
     PERCENT: "usage", SECONDS: "seconds", SLOTS: "slots", SLOTS_PER_S: "slots/s",
     REQUESTS: "requests", REQUESTS_PER_S: "requests/s", SESSIONS: "sessions",
     SESSIONS_PER_S: "sessions/s", CHECKS: "checks",
-    CHECKS_PER_S: "checks/s", TOKENS_PER_S: "tok/s",
+    CHECKS_PER_S: "checks/s", TOKENS_PER_S: "tok/s", INSTANCES: "instances",
 }  # fmt: skip
 FLEET = "all selected instances"  # what the title of a panel summed over instances says

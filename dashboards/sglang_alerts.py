@@ -8,7 +8,8 @@ from __future__ import annotations
 from dashboards import stack
 from dashboards.alert_rule import AlertRule, rule_file, target_down_rule
 from dashboards.alerts import NEAR_FULL, RETRACTIONS_PER_S
-from dashboards.sglang_fallbacks import SGLangFallbacks
+from dashboards.fleet_alerts import FleetRules
+from dashboards.sglang_fallbacks import SGLangFallbacks, first_of, labelled
 from dashboards.sglang_promql import SGLangQueries
 from telemetry import sglang_catalog as sg
 
@@ -103,7 +104,25 @@ def alert_rules(prefix: str = sg.DEFAULT_PREFIX) -> list[AlertRule]:
         usage_stuck_at_idle(prefix),
         retraction_storm(prefix),
         target_down_rule("SGLangTargetDown", stack.SGLANG_SCRAPE_JOB, "SGLang server", "SGLang"),
+        *fleet_rules(prefix).rules(),
     ]
+
+
+def _server_usage(prefix: str) -> str:
+    """Each server's usage per pool (highest over its ranks), labelled `pool`; the full pool's
+    from token_usage on releases before full_token_usage."""
+
+    def per_server(metric: sg.SGLangMetric) -> str:
+        return f"max by ({', '.join(SERVER)}) ({metric.series(prefix)})"
+
+    terms = {pool: per_server(metric) for pool, metric in sg.POOL_USAGE.items()}
+    terms["full"] = first_of([terms["full"], per_server(sg.TOKEN_USAGE)], SERVER)
+    return " or ".join(labelled(expr, "pool", pool) for pool, expr in terms.items())
+
+
+def fleet_rules(prefix: str = sg.DEFAULT_PREFIX) -> FleetRules:
+    """The rules over all servers of a model (`fleet_alerts`)."""
+    return FleetRules("SGLang", _server_usage(prefix), sg.MODEL_LABEL, NEAR_FULL)
 
 
 def rules_document(prefix: str = sg.DEFAULT_PREFIX) -> dict[str, object]:

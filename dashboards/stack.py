@@ -51,3 +51,9 @@ SGLANG_TARGETS_FILE = "sglang.json"
 SGLANG_TARGETS_WRITE_DIR = "/var/lib/poolscope/targets"  # in poolscope's image (the Dockerfile)
 PROMETHEUS_TARGETS_DIR = "/etc/prometheus/targets"  # the same volume in Prometheus's container
 SGLANG_PROMETHEUS_FILE = "sglang/prometheus-sglang.yml"
+
+# The fleet views (every instance at once, each row linking to the per-instance dashboard).
+FLEET_DASHBOARD_UID = "poolscope-serving-memory-fleet"
+FLEET_DASHBOARD_FILE = "poolscope-serving-memory-fleet.json"
+SGLANG_FLEET_DASHBOARD_UID = "sglang-serving-memory-fleet"
+SGLANG_FLEET_DASHBOARD_FILE = "sglang/sglang-serving-memory-fleet.json"

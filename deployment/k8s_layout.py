@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards import serving_memory, sglang_alerts, sglang_serving_memory, stack
+from dashboards import (
+    fleet_serving_memory,
+    serving_memory,
+    sglang_alerts,
+    sglang_fleet_serving_memory,
+    sglang_serving_memory,
+    stack,
+)
 from dashboards.alerts import rules_document
 from deployment import k8s_monitoring as mon
 from deployment import k8s_otlp, k8s_runtime, k8s_sglang
@@ -34,9 +41,12 @@ def base() -> Objects:
 def monitoring() -> Objects:
     dashboard = mon.dashboard_configmap("poolscope-dashboard", stack.DASHBOARD_FILE,
                                         serving_memory.dashboard())  # fmt: skip
+    fleet = mon.dashboard_configmap("poolscope-fleet-dashboard", stack.FLEET_DASHBOARD_FILE,
+                                    fleet_serving_memory.dashboard())  # fmt: skip
     return {
         "poolscope-prometheusrule.yaml": mon.prometheus_rule("poolscope", rules_document()),
         "poolscope-dashboard.yaml": dashboard,
+        "poolscope-fleet-dashboard.yaml": fleet,
         "alertmanagerconfig.yaml": alertmanager_config(NAMESPACE),
         "alert-sink-deployment.yaml": mon.alert_sink_deployment(),
         "alert-sink-service.yaml": mon.alert_sink_service(),
@@ -46,11 +56,14 @@ def monitoring() -> Objects:
 def sglang() -> Objects:
     dashboard = mon.dashboard_configmap("sglang-dashboard", stack.SGLANG_DASHBOARD_FILE,
                                         sglang_serving_memory.dashboard())  # fmt: skip
+    fleet = mon.dashboard_configmap("sglang-fleet-dashboard", stack.SGLANG_FLEET_DASHBOARD_FILE,
+                                    sglang_fleet_serving_memory.dashboard())  # fmt: skip
     rule = mon.prometheus_rule("sglang", sglang_alerts.rules_document())
     return {
         "sglang-podmonitor.yaml": k8s_sglang.sglang_podmonitor(),
         "sglang-prometheusrule.yaml": rule,
         "sglang-dashboard.yaml": dashboard,
+        "sglang-fleet-dashboard.yaml": fleet,
         "log-exporter-daemonset.yaml": k8s_sglang.log_exporter_daemonset(),
         "log-exporter-podmonitor.yaml": k8s_sglang.log_exporter_podmonitor(),
     }

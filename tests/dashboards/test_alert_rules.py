@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboards.alerts import RULES_FILE, alert_rules
+from dashboards.alerts import RULES_FILE, alert_rules, fleet_rules
 from dashboards.build import GENERATED, stale
+from tests.dashboards.fleet_alert_cases import fleet_cases
 from tests.dashboards.promtool_cases import (
     case,
     check_rules,
@@ -111,6 +112,13 @@ CASES = {
         [{"series": 'up{instance="rt:8000",job="poolscope"}', "values": "1x5"}],
         "PoolscopeTargetDown", "3m", []),
 }  # fmt: skip
+
+
+def _usage(instance: str, pool: str, usage: float) -> dict[str, str]:
+    return series("poolscope_pool_usage", f"{usage}x20", {**RT, "instance": instance}, pool=pool)
+
+
+CASES |= fleet_cases(fleet_rules(), _usage, RT["model"])
 
 
 def test_committed_rules_are_current_and_promtool_accepts_them() -> None:

@@ -35,7 +35,8 @@ def test_both_sources_make_up_the_generated_folder() -> None:
     poolscope, sglang = generated_files("poolscope"), generated_files("sglang")
     assert poolscope.keys().isdisjoint(sglang) and generated_files() == poolscope | sglang
     assert sorted(sglang) == sorted(
-        [stack.SGLANG_DASHBOARD_FILE, sglang_alerts.RULES_FILE, stack.SGLANG_PROMETHEUS_FILE]
+        [stack.SGLANG_DASHBOARD_FILE, stack.SGLANG_FLEET_DASHBOARD_FILE, sglang_alerts.RULES_FILE,
+         stack.SGLANG_PROMETHEUS_FILE]
     )
     assert all(name.startswith("sglang/") for name in sglang)
     with pytest.raises(ValueError):

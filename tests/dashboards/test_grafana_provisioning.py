@@ -20,9 +20,11 @@ def _provider_path() -> PurePosixPath:
 
 
 def test_default_mounts_are_poolscope_only() -> None:
-    """Without SGLang the mounts are exactly the poolscope dashboard, as compose binds it now."""
+    """Without SGLang the mounts are exactly the poolscope dashboards (per instance and fleet),
+    as compose binds them now."""
     assert dashboard_mounts() == {
-        stack.DASHBOARD_FILE: f"{stack.GRAFANA_DASHBOARDS_DIR}/{stack.DASHBOARD_FILE}"
+        name: f"{stack.GRAFANA_DASHBOARDS_DIR}/{name}"
+        for name in (stack.DASHBOARD_FILE, stack.FLEET_DASHBOARD_FILE)
     }
 
 
@@ -30,9 +32,10 @@ def test_both_dashboards_land_where_the_provider_reads() -> None:
     """With SGLang, each dashboard is a generated file bound to its own path inside the file
     provider's folder."""
     mounts = dashboard_mounts(include_sglang=True)
-    assert set(mounts) == {stack.DASHBOARD_FILE, stack.SGLANG_DASHBOARD_FILE}
+    assert set(mounts) == {stack.DASHBOARD_FILE, stack.SGLANG_DASHBOARD_FILE,
+                           stack.FLEET_DASHBOARD_FILE, stack.SGLANG_FLEET_DASHBOARD_FILE}
     assert set(mounts) <= set(generated_files())
-    assert len(set(mounts.values())) == 2
+    assert len(set(mounts.values())) == 4
     for target in mounts.values():
         assert PurePosixPath(target).parent == _provider_path()
         assert target.endswith(".json")
@@ -48,4 +51,5 @@ def test_both_dashboards_use_the_provisioned_datasource_and_own_uids() -> None:
         variables = {v["name"]: v for v in board["templating"]["list"]}
         assert variables["datasource"]["current"]["value"] == source["uid"]
         uids.add(board["uid"])
-    assert uids == {stack.DASHBOARD_UID, stack.SGLANG_DASHBOARD_UID}
+    assert uids == {stack.DASHBOARD_UID, stack.SGLANG_DASHBOARD_UID, stack.FLEET_DASHBOARD_UID,
+                    stack.SGLANG_FLEET_DASHBOARD_UID}

@@ -11,6 +11,8 @@ import pytest
 
 from dashboards import sglang_alerts
 from dashboards.build import GENERATED, sglang_files, stale
+from telemetry import sglang_catalog as sg
+from tests.dashboards.fleet_alert_cases import fleet_cases
 from tests.dashboards.promtool_cases import (
     case,
     check_rules,
@@ -37,6 +39,10 @@ def cases(p: str) -> dict[str, dict]:
 
     def s(name: str, values: str, **labels: str) -> dict[str, str]:
         return series(p + name, values, SG, **labels)
+
+    def pool_usage(instance: str, pool: str, usage: float) -> dict[str, str]:
+        """SGLang's gauge of that pool (one per pool), for one server."""
+        return series(sg.POOL_USAGE[pool].series(p), f"{usage}x20", {**SG, "instance": instance})
 
     idle = [s("token_usage", "0.2x15"), s("num_running_reqs", "0x15")]
     return {
@@ -89,6 +95,11 @@ def cases(p: str) -> dict[str, dict]:
             [_fired(p, "SGLangTargetDown", instance="sg:30000", job="sglang")]),
         "a target that is up is fine": case(
             [{"series": UP, "values": "1x5"}], "SGLangTargetDown", "3m", []),
+        "fleet rules read token_usage where full_token_usage is missing": case(
+            [series(p + "token_usage", "0.97x10", {**SG, "instance": i}) for i in "ab"],
+            "SGLangFleetNearFull", "7m",
+            [_fired(p, "SGLangFleetNearFull", model_name="m")]),
+        **fleet_cases(sglang_alerts.fleet_rules(p), pool_usage, SG["model_name"]),
     }  # fmt: skip
 
 
@@ -112,7 +123,9 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     """Each SGLang rule is covered by a case where it fires and one where it does not."""
     rules = sglang_alerts.alert_rules()
     assert {r.name for r in rules} == {"SGLangPoolNearFull", "SGLangUsageStuckAtIdle",
-                                       "SGLangRetractionStorm", "SGLangTargetDown"}  # fmt: skip
+                                       "SGLangRetractionStorm", "SGLangTargetDown",
+                                       "SGLangFleetNearFull",
+                                       "SGLangInstanceUsageOutlier"}  # fmt: skip
     for rule in rules:
         assert has_firing_and_quiet_case(rule, list(cases("sglang:").values())), rule.name
 
