@@ -19,7 +19,7 @@ from runtime.errors import EngineStopped
 from runtime.memory.checker import LEAK, LeakDetected
 from runtime.memory.memory_config import LeakPolicy
 from runtime.scheduler.sampling_params import SamplingParams
-from tests.server.harness import wait_until
+from tests.support import wait_until
 
 GREEDY = SamplingParams(max_tokens=3, temperature=0, ignore_eos=True)
 

@@ -20,16 +20,9 @@ from dashboards.alerts import fleet_rules
 from dashboards.fleet_serving_memory import panel_specs
 from dashboards.panel_spec import PanelSpec, Viz
 from runtime.memory.checker import CheckMode
-from tests.dashboards.processes import free_port, prometheus
-from tests.dashboards.test_stack_e2e import (
-    FAULT,
-    load,
-    panel_expr,
-    prometheus_config,
-    query,
-    runtime,
-    wait_for,
-)
+from tests.dashboards.processes import prometheus
+from tests.dashboards.test_stack_e2e import FAULT, load, panel_expr, prometheus_config, runtime
+from tests.support import free_port, query, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -56,7 +49,8 @@ def test_fleet_panels_have_data_and_rank_the_faulty_instance_first(
         unused_alertmanager = f"http://127.0.0.1:{free_port()}"  # alerts are not under test
         config = prometheus_config(tmp_path, [r.instance for r in runtimes], unused_alertmanager)
         with prometheus(config, tmp_path) as prom:
-            wait_for(lambda: len(query(prom, 'up{job="poolscope"} == 1')) == NUM_RUNTIMES)
+            up = 'up{job="poolscope"} == 1'
+            wait_until(lambda: len(query(prom, up)) == NUM_RUNTIMES, timeout=30)
             with ThreadPoolExecutor(NUM_RUNTIMES) as pool:
                 list(pool.map(load, [r.url for r in runtimes]))
             time.sleep(3)  # a few scrapes after the load

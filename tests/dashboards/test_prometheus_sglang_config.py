@@ -9,13 +9,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 
-import httpx
 import pytest
 import yaml
 
@@ -25,6 +23,7 @@ from dashboards.prometheus_config import PROMETHEUS_FILE
 from dashboards.prometheus_sglang_config import prometheus_sglang_document, targets_file
 from dashboards.sglang_targets import parse_url, write_file_sd
 from tests.dashboards.processes import prometheus
+from tests.support import wait_for_series
 
 PROMTOOL = shutil.which("promtool")
 # A few of SGLang's gauges as its /metrics shows them.
@@ -110,20 +109,6 @@ def _fake_sglang() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def _query(prom: str, expr: str) -> list[dict]:
-    answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=5).json()
-    assert answer["status"] == "success", (expr, answer)
-    return answer["data"]["result"]
-
-
-def _wait_for_series(prom: str, expr: str) -> list[dict]:
-    deadline = time.monotonic() + WAIT_S
-    while not (result := _query(prom, expr)):
-        assert time.monotonic() < deadline, f"no series for {expr}"
-        time.sleep(0.5)
-    return result
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus")
 def test_prometheus_scrapes_sglang_found_through_the_targets_file(tmp_path: Path) -> None:
@@ -144,11 +129,11 @@ def test_prometheus_scrapes_sglang_found_through_the_targets_file(tmp_path: Path
         path = tmp_path / "prometheus.yml"
         path.write_text(yaml.safe_dump(config))
         with prometheus(path, tmp_path) as prom:
-            (usage,) = _wait_for_series(prom, 'sglang:token_usage{job="sglang"}')
+            (usage,) = wait_for_series(prom, 'sglang:token_usage{job="sglang"}', WAIT_S)
             assert usage["metric"]["instance"] == f"{address}/sglang"
             assert usage["metric"]["model_name"] == "m" and usage["value"][1] == "0.5"
-            (up,) = _wait_for_series(prom, 'up{job="sglang"} == 1')
+            (up,) = wait_for_series(prom, 'up{job="sglang"} == 1', WAIT_S)
             assert up["metric"]["instance"] == f"{address}/sglang"
-            (exporter,) = _wait_for_series(prom, 'up{job="poolscope"} == 1')
+            (exporter,) = wait_for_series(prom, 'up{job="poolscope"} == 1', WAIT_S)
             assert exporter["metric"]["instance"] == stack.LOG_EXPORTER.name
     assert "/sglang/metrics" in _Metrics.paths

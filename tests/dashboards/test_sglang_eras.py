@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -23,6 +22,7 @@ from tests.dashboards.processes import prometheus, serve_metrics
 from tests.dashboards.promql_names import metric_names
 from tests.dashboards.promtool_cases import case, fired, run_rule_tests, series
 from tests.dashboards.sglang_eras import Era, eras
+from tests.support import query
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None or shutil.which("promtool") is None,
@@ -55,12 +55,6 @@ def for_target(expr: str, target: str, dp_rank: str = ".*") -> str:
                             ("$tp_rank", ".*"), ("$pp_rank", ".*")):  # fmt: skip
         expr = expr.replace(variable, value)
     return expr
-
-
-def query(url: str, expr: str) -> list[dict]:
-    answer = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert answer["status"] == "success", (expr, answer)
-    return answer["data"]["result"]
 
 
 def _wait_for_scrapes(url: str, targets: int, timeout: float = 60.0) -> None:

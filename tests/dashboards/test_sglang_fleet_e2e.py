@@ -22,9 +22,10 @@ from dashboards import sglang_alerts, stack
 from dashboards.build import GENERATED
 from dashboards.panel_spec import PanelSpec, Viz
 from dashboards.sglang_fleet_serving_memory import panel_specs
-from tests.dashboards.processes import free_port, prometheus, serve_metrics, stop, wait_http
+from tests.dashboards.processes import prometheus, serve_metrics, stop, wait_http
 from tests.dashboards.sglang_eras import eras
-from tests.dashboards.test_sglang_eras import _wait_for_scrapes, for_target, query
+from tests.dashboards.test_sglang_eras import _wait_for_scrapes, for_target
+from tests.support import free_port, query
 
 pytestmark = [
     pytest.mark.slow,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +40,7 @@ from runtime.server.serve import RunningServer
 from telemetry import catalog
 from telemetry.alert_sink import AlertSink
 from tests.dashboards.processes import alertmanager, prometheus
+from tests.support import firing, query, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -122,28 +123,10 @@ def routes(tmp: Path, sink: AlertSink) -> Path:
     return path
 
 
-def query(prom: str, expr: str) -> list[dict]:
-    answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert answer["status"] == "success", (expr, answer)
-    return answer["data"]["result"]
-
-
 def panel_expr(expr: str, instance: str = ALL) -> str:
     """What Grafana sends for one instance (or All) and every model."""
     return (expr.replace(RATE_WINDOW, WINDOW).replace("$instance", instance)
             .replace("$model", ".*"))  # fmt: skip
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
-
-
-def firing(prom: str) -> list[dict]:
-    alerts = httpx.get(f"{prom}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
-    return [a for a in alerts if a["state"] == "firing"]
 
 
 def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: Path) -> None:
@@ -159,7 +142,7 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
     ):
         config = prometheus_config(tmp_path, [ok.instance, bad.instance], manager)
         with prometheus(config, tmp_path) as prom:
-            wait_for(lambda: len(query(prom, 'up{job="poolscope"} == 1')) == 2)
+            wait_until(lambda: len(query(prom, 'up{job="poolscope"} == 1')) == 2, timeout=30)
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(load, (ok.url, bad.url)))
             time.sleep(3)  # a few scrapes after the load
@@ -169,7 +152,7 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
             _assert_partition_is_per_instance(prom, ok.instance, bad.instance)
             _assert_bottleneck_is_one_pool_now(prom, {ok.instance, bad.instance})
             _assert_rules_evaluate(prom)
-            wait_for(lambda: len(double_frees(prom)) >= len(FAULT_POOLS))
+            wait_until(lambda: len(double_frees(prom)) >= len(FAULT_POOLS), timeout=30)
             fired = firing(prom)
             assert sink.wait_for(lambda got: len(got) >= len(FAULT_POOLS), timeout_s=30)
     leaks = {(a["labels"]["alertname"], a["labels"]["instance"], a["labels"]["pool"])

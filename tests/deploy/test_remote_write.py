@@ -17,16 +17,10 @@ from dashboards.build import GENERATED
 from dashboards.prometheus_config import prometheus_document
 from deployment.k8s_build import DEPLOY_K8S
 from deployment.remote_write import CLUSTER_LABEL, STORES, Store
-from tests.dashboards.processes import _server, free_port
-from tests.dashboards.test_stack_e2e import (
-    TEST_INTERVAL,
-    _assert_panels_have_data,
-    load,
-    query,
-    runtime,
-    wait_for,
-)
+from tests.dashboards.processes import _server
+from tests.dashboards.test_stack_e2e import TEST_INTERVAL, _assert_panels_have_data, load, runtime
 from tests.deploy.support import require
+from tests.support import free_port, query, wait_until
 
 
 def _generated(store: Store, name: str) -> dict:
@@ -126,10 +120,10 @@ def test_dashboards_and_rules_hold_in_the_long_term_store(hybrid_dir: Path, tmp_
         args = [f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'sender/tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]  # fmt: skip
         with _server("prometheus", args, port, tmp_path / "sender"):
-            wait_for(lambda: bool(query(store, 'up{job="poolscope"} == 1')), timeout=60)
+            wait_until(lambda: bool(query(store, 'up{job="poolscope"} == 1')), timeout=60)
             load(rt.url)
             # Scrapes after the load, and their remote writes, arrive when they arrive: poll.
-            wait_for(lambda: _panels_have_data(store, rt.instance), timeout=60)
+            wait_until(lambda: _panels_have_data(store, rt.instance), timeout=60)
             groups = httpx.get(f"{store}/api/v1/rules", timeout=10).json()["data"]["groups"]
             loaded = {r["name"]: r for g in groups for r in g["rules"]}
             assert set(loaded) == {r.name for r in alert_rules()}

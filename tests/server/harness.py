@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from runtime.memory.memory_config import LeakPolicy
 from runtime.observability import ObservabilitySettings
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
+from tests.support import wait_until
 
 _HF_MODELS: dict[str, torch.nn.Module] = {}
 
@@ -59,13 +59,6 @@ def served(
     assert not engine.requests
     if not engine.sessions.sessions:
         assert_memory_clean(engine)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def wait_idle(engine: Engine) -> None:

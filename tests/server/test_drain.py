@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.harness import wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 

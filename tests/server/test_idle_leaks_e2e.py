@@ -26,7 +26,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.server.harness import wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 

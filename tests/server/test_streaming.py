@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from runtime.memory.memory_config import LeakPolicy
-from tests.server.harness import assert_memory_clean, greedy_body, served, wait_idle, wait_until
+from tests.server.harness import assert_memory_clean, greedy_body, served, wait_idle
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 

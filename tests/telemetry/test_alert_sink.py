@@ -23,6 +23,7 @@ from structlog.testing import capture_logs
 from telemetry import catalog
 from telemetry.alert_sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
 from telemetry.logging import reset_logging
+from tests.support import free_port
 
 STARTS_AT = "2025-01-02T03:04:05.678Z"
 
@@ -191,12 +192,6 @@ def test_memory_keeps_only_the_latest_alerts() -> None:
         AlertSink(capacity=0)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -212,7 +207,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout_s: float = 30) 
 def test_cli_verb_logs_json_lines_and_stops_on_sigterm() -> None:
     """`poolscope alert-sink` in a fresh interpreter answers /health, writes one JSON line per
     alert to stdout, exits 0 on SIGTERM and never imports torch."""
-    port = _free_port()
+    port = free_port()
     code = (
         "import sys; from runtime.cli import main; "
         f"rc = main(['alert-sink', '--port', '{port}']); print(rc, 'torch' in sys.modules)"

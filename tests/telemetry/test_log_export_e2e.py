@@ -24,7 +24,8 @@ from dashboards.alerts import RULES_FILE
 from dashboards.build import GENERATED
 from telemetry import catalog
 from telemetry.text_layout import render_text
-from tests.dashboards.processes import free_port, prometheus, wait_http
+from tests.dashboards.processes import prometheus, wait_http
+from tests.support import free_port
 
 pytestmark = [
     pytest.mark.slow,
