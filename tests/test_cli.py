@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from runtime.cli import main
+from runtime.cli.main import main
 from runtime.model.default_model import DEFAULT_NAME
 
 POOLSCOPE = Path(sys.executable).parent / "poolscope"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import main
-from runtime.cli_demo import DEMOS, run_demo
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
+from runtime.cli.demo import DEMOS, run_demo
+from runtime.cli.main import main
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
 from runtime.memory.faults import FAULT_POINTS
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Runs main(argv) and then reports on stderr whether torch was imported along the way.
 _PROBE = """
 import sys
-from runtime.cli import main
+from runtime.cli.main import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as exc:
@@ -65,7 +65,7 @@ def test_model_free_verbs_do_not_import_torch(tmp_path: Path) -> None:
 def test_alert_sink_does_not_import_torch() -> None:
     """`poolscope alert-sink` imports no torch on its way to serving (checked in-process)."""
     code = (
-        "import sys\nfrom runtime.cli_alert_sink import add_parser\n"
+        "import sys\nfrom runtime.cli.alert_sink import add_parser\n"
         "from telemetry.alert_sink import AlertSink\n"
         "print('torch' in sys.modules)"
     )

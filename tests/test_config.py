@@ -20,8 +20,9 @@ def test_the_onednn_cache_is_off_unless_the_user_sized_it() -> None:
 
 def test_an_engine_process_runs_with_the_cache_bounded(nemotron_h_dir: object) -> None:
     """Engine.from_config sets the bound before the model's first matmul, in a fresh process."""
-    code = ("import os; from runtime.engine import Engine; from runtime.engine_config import "
-            f"EngineConfig; Engine.from_config(EngineConfig(model={str(nemotron_h_dir)!r}));"
+    code = ("import os; from runtime.engine.engine import Engine; "
+            "from runtime.engine.config import EngineConfig;"
+            f" Engine.from_config(EngineConfig(model={str(nemotron_h_dir)!r}));"
             f" print(os.environ[{ONEDNN_CACHE_ENV!r}])")  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != ONEDNN_CACHE_ENV}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,

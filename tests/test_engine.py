@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
 from runtime.errors import InvalidRequest
 from runtime.memory.checker import CheckMode, LeakDetected
 from runtime.memory.memory_config import LeakPolicy

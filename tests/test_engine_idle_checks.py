@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from runtime.async_engine import AsyncEngine
-from runtime.engine import Engine
-from runtime.engine_args import add_engine_args, config_from_args
-from runtime.engine_config import EngineConfig
-from runtime.engine_telemetry import EngineTelemetry
+from runtime.engine.args import add_engine_args, config_from_args
+from runtime.engine.async_engine import AsyncEngine
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
+from runtime.engine.telemetry import EngineTelemetry
 from runtime.errors import EngineStopped
 from runtime.memory.checker import LEAK, LeakDetected
 from runtime.memory.memory_config import LeakPolicy

@@ -13,12 +13,12 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
-from runtime.engine_telemetry import EngineTelemetry
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
+from runtime.engine.observability import ObservabilitySettings, instrument
+from runtime.engine.telemetry import EngineTelemetry
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
-from runtime.observability import ObservabilitySettings, instrument
 from runtime.scheduler.sampling_params import SamplingParams
 from telemetry import catalog
 from telemetry.logging import LogSettings, configure_logging, reset_logging

@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 
 from runtime.bench.report import BenchResult, Spread, Target
-from runtime.engine import Completion, Engine
-from runtime.engine_config import EngineConfig
-from runtime.engine_observer import EngineObserver
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Completion, Engine
+from runtime.engine.observer import EngineObserver
 from runtime.memory.memory_config import MambaStrategy
 from runtime.model.default_model import DEFAULT_CONFIG, write_checkpoint
 from runtime.model.loader import LoadedModel, load_model

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from runtime.bench.report import timed
-from runtime.engine import Engine
+from runtime.engine.engine import Engine
 from runtime.model.config import FULL_ATTENTION, SLIDING_ATTENTION
 from runtime.model.loader import LoadedModel
 from runtime.scheduler.sampling_params import SamplingParams

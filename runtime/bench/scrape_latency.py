@@ -22,8 +22,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.bench.report import BenchResult, Target
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
 from runtime.loadgen.report import percentile
 from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings

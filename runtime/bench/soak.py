@@ -18,8 +18,8 @@ from pathlib import Path
 from runtime.bench.report import BenchResult, Target
 from runtime.bench.soak_load import LoadShape, SoakLoad
 from runtime.config import bound_onednn_cache
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
 from runtime.memory.checker import CheckMode
 from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings

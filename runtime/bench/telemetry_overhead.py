@@ -20,9 +20,9 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 
 from runtime.bench.report import BenchResult, Spread, Target
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
-from runtime.engine_telemetry import EngineTelemetry
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
+from runtime.engine.telemetry import EngineTelemetry
 from runtime.model.default_model import ensure_default_model
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.step_record import StepRecord

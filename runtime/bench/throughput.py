@@ -28,9 +28,9 @@ import torch
 from runtime.bench.checkpoints import MODEL_TYPES, build_checkpoint
 from runtime.bench.report import BenchResult, Spread, Target
 from runtime.bench.roofline import Roofline, copy_bandwidth, decode_bytes, profile_decode
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
-from runtime.engine_observer import EngineObserver
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
+from runtime.engine.observer import EngineObserver
 from runtime.memory.checker import CheckMode
 from runtime.scheduler.batch import Phase
 from runtime.scheduler.sampling_params import SamplingParams

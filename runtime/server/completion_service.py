@@ -14,7 +14,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from runtime.async_engine import AsyncEngine
+from runtime.engine.async_engine import AsyncEngine
 from runtime.scheduler.request import AbortCode, RequestOutput
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.server.errors import abort_error, error_body, from_engine_error

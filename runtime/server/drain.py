@@ -17,7 +17,7 @@ import socket
 
 import uvicorn
 
-from runtime.async_engine import AsyncEngine
+from runtime.engine.async_engine import AsyncEngine
 from runtime.scheduler.request import AbortCode
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,13 @@ from types import FrameType
 
 import uvicorn
 
-from runtime.async_engine import AsyncEngine
-from runtime.cli_errors import bind_error
-from runtime.engine import Engine
-from runtime.observability import ObservabilitySettings, instrument
+from runtime.engine.async_engine import AsyncEngine
+from runtime.engine.engine import Engine
+from runtime.engine.observability import ObservabilitySettings, instrument
 from runtime.server.app import ServerSettings, create_app
 from runtime.server.chat_template import ChatTemplate
 from runtime.server.drain import END_GRACE_S, DrainingServer
+from runtime.server.listen_errors import bind_error
 from runtime.server.state import ServerState
 from telemetry import catalog
 from telemetry.logging import get_logger

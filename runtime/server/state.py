@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from prometheus_client import CollectorRegistry
 
-from runtime.async_engine import AsyncEngine
+from runtime.engine.async_engine import AsyncEngine
 from runtime.model.tokenizer import Tokenizer
 from runtime.server.chat_template import ChatTemplate
 from runtime.server.errors import APIError

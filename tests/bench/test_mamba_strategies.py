@@ -10,7 +10,7 @@ import pytest
 
 from runtime.bench import mamba_strategies
 from runtime.bench.report import BenchResult
-from runtime.cli import main
+from runtime.cli.main import main
 from runtime.memory.memory_config import MambaStrategy
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.bench.log_lines import FORMATS
-from runtime.cli import main
+from runtime.cli.main import main
 
 
 def test_quick_parser_bench_writes_every_layout(tmp_path: Path) -> None:

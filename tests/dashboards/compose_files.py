@@ -19,7 +19,7 @@ from dashboards.alerts import RULES_FILE
 from dashboards.grafana_provisioning import DASHBOARDS_FILE, DATASOURCES_FILE, dashboard_mounts
 from dashboards.prometheus_config import PROMETHEUS_FILE
 from dashboards.prometheus_sglang_config import rule_mounts
-from runtime.cli import build_parser
+from runtime.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED_DIR = "dashboards/generated"

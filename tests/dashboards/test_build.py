@@ -9,7 +9,7 @@ import pytest
 
 from dashboards import sglang_alerts, stack
 from dashboards.build import GENERATED, generated_files, stale, write
-from runtime.cli import main
+from runtime.cli.main import main
 
 
 def test_check_passes_on_the_committed_files(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from dashboards import stack
 from dashboards.alertmanager_config import ALERTMANAGER_FILE
 from dashboards.build import generated_files
 from dashboards.grafana_provisioning import DATASOURCES_FILE
-from runtime.engine_args import config_from_args as engine_config_from_args
+from runtime.engine.args import config_from_args as engine_config_from_args
 from runtime.loadgen.args import config_from_args as loadgen_config_from_args
 from tests.dashboards.compose_files import (
     DEMO,

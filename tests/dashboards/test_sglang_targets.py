@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.sglang_targets import SGLangTarget, file_sd_document, parse_url, write_file_sd
-from runtime.cli import main
+from runtime.cli.main import main
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,8 @@ from dashboards.panels_memory import slot_partition as partition_panel
 from dashboards.prometheus_config import PROMETHEUS_FILE
 from dashboards.promql import RATE_WINDOW, selector
 from dashboards.serving_memory import panel_specs
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
 from runtime.memory.checker import CheckMode
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer

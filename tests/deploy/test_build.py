@@ -38,7 +38,7 @@ def test_check_reports_changed_missing_and_leftover_files(tmp_path: Path) -> Non
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    code = ("import sys; from runtime.cli import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from runtime.cli.main import main; rc = main(sys.argv[1:]); "
             "print(rc, 'torch' in sys.modules)")  # fmt: skip
     return subprocess.run([sys.executable, "-c", code, "deploy", "build", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)  # fmt: skip

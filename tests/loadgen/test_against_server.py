@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import main
+from runtime.cli.main import main
 from runtime.memory.memory_config import MambaStrategy
 from tests.server.harness import served
 

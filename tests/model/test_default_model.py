@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
 from runtime.model.config import FULL_ATTENTION, MAMBA, SLIDING_ATTENTION
 from runtime.model.default_model import (
     DEFAULT_CONFIG,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
-from runtime.engine_observer import EngineObserver
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
+from runtime.engine.observer import EngineObserver
 from runtime.errors import InvalidRequest
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy

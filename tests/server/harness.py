@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import torch
 
-from runtime.engine import Engine
-from runtime.engine_config import EngineConfig
+from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
+from runtime.engine.observability import ObservabilitySettings
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
-from runtime.observability import ObservabilitySettings
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
 from tests.support import wait_until

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from runtime.config import env_settings
-from runtime.observability import ObservabilitySettings
+from runtime.engine.observability import ObservabilitySettings
 from telemetry import catalog
 from tests.server.harness import complete_all, greedy_body, served, wait_idle
 

@@ -100,7 +100,7 @@ def test_sigint_while_ignored_still_names_the_signal(nemotron_h_dir: Path, tmp_p
     still logs reason SIGINT and exits 0."""
     log = tmp_path / "serve.jsonl"
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-            "from runtime.cli import main; sys.exit(main(sys.argv[1:]))")
+            "from runtime.cli.main import main; sys.exit(main(sys.argv[1:]))")
     cmd = [sys.executable, "-c", code, "serve", "--model", str(nemotron_h_dir), "--port", "0",
            "--log-file", str(log)]  # fmt: skip
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)

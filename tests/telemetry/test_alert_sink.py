@@ -209,7 +209,7 @@ def test_cli_verb_logs_json_lines_and_stops_on_sigterm() -> None:
     alert to stdout, exits 0 on SIGTERM and never imports torch."""
     port = free_port()
     code = (
-        "import sys; from runtime.cli import main; "
+        "import sys; from runtime.cli.main import main; "
         f"rc = main(['alert-sink', '--port', '{port}']); print(rc, 'torch' in sys.modules)"
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -1,4 +1,4 @@
-"""Tests for runtime.cli_logs: `poolscope logs convert|summary|plot` on files, counts on stderr,
+"""Tests for runtime.cli.logs: `poolscope logs convert|summary|plot` on files, counts on stderr,
 a missing file as one error line with exit 2, and no torch import."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from runtime.cli import main
+from runtime.cli.main import main
 from telemetry import catalog
 from telemetry.logplot import NO_BATCH_RECORDS
 
@@ -141,7 +141,7 @@ def test_plot_without_batch_records_exits_2(tmp_path: Path, capsys) -> None:
 def test_logs_verb_runs_without_torch(log_file: Path, tmp_path: Path) -> None:
     """`poolscope logs` in a fresh interpreter converts a file without importing torch."""
     code = (
-        "import sys; from runtime.cli import main; "
+        "import sys; from runtime.cli.main import main; "
         f"rc = main(['logs', 'convert', {str(log_file)!r}, '-o', {str(tmp_path / 'o.jsonl')!r}]);"
         " print(rc, 'torch' in sys.modules)"
     )
@@ -161,8 +161,8 @@ def test_console_script_missing_file_has_no_traceback(tmp_path: Path) -> None:
 
 def test_full_parser_registers_the_logs_verb() -> None:
     """`poolscope --help`'s parser knows `logs` and dispatches each command to its runner."""
-    from runtime.cli import build_parser
-    from runtime.cli_logs import run_plot
+    from runtime.cli.logs import run_plot
+    from runtime.cli.main import build_parser
 
     args = build_parser().parse_args(["logs", "plot", "x.log", "-o", "x.png"])
     assert args.run is run_plot and args.out == Path("x.png")

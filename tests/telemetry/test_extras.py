@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.bench.registry import runner
-from runtime.cli_logs import main as logs_main
+from runtime.cli.logs import main as logs_main
 from telemetry.extras import MissingExtra, require_extra
 from telemetry.logplot import figure
 

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from runtime.cli import main
+from runtime.cli.main import main
 from telemetry import catalog
 from telemetry.export_settings import ExportSettings
 from telemetry.log_exporter import LogExporter
@@ -209,7 +209,7 @@ def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     path.write_text("")
     port = _free_port()
     code = (
-        "import sys; from runtime.cli import main; "
+        "import sys; from runtime.cli.main import main; "
         f"rc = main(['logs', 'export', {str(path)!r}, '--follow', '--port', '{port}']); "
         "print(rc, 'torch' in sys.modules)"
     )

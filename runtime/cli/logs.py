@@ -125,7 +125,7 @@ def run_export(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from runtime.cli_errors import bind_error
+    from runtime.server.listen_errors import bind_error
     from telemetry.export_settings import ExportSettings
     from telemetry.log_exporter import LogExporter
     from telemetry.log_tail import TailSettings
@@ -188,7 +188,7 @@ def _report(stats: ParseStats) -> None:
 def main(argv: Sequence[str]) -> int:
     """`poolscope logs ARGV...` on its own parser, so that nothing heavy is imported: exit 0, or
     2 with one `poolscope: error:` line for a missing file or a log with nothing to plot."""
-    from runtime.cli_parser import CommandParser
+    from runtime.cli.parser import CommandParser
 
     parser = CommandParser(prog="poolscope")
     add_parser(parser.add_subparsers(dest="verb", required=True))

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from typing import TypeVar
 
-from runtime.engine import Engine
+from runtime.engine.engine import Engine
 from runtime.errors import EngineStopped, ShuttingDown
 from runtime.memory.checker import LeakDetected
 from runtime.scheduler.output_processor import output_of

@@ -16,7 +16,7 @@ from telemetry.logging import FORMATS, LEVELS, LogSettings
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from runtime.engine import Engine
+    from runtime.engine.engine import Engine
     from telemetry.metrics import Metrics
 
 
@@ -73,7 +73,7 @@ def instrument(
 ) -> Metrics:
     """Creates the catalog's instruments for this engine's pools and attaches the observer that
     feeds them and writes the log events."""
-    from runtime.engine_telemetry import EngineTelemetry
+    from runtime.engine.telemetry import EngineTelemetry
     from telemetry.metrics import Metrics, MetricsSettings  # OpenTelemetry: not for `--help`
 
     metrics = Metrics(MetricsSettings(

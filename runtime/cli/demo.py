@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.engine import Engine
-    from runtime.engine_config import EngineConfig
+    from runtime.engine.config import EngineConfig
+    from runtime.engine.engine import Engine
     from runtime.scheduler.request import Request
     from runtime.scheduler.sampling_params import SamplingParams
 
@@ -107,7 +107,7 @@ def demo_config(args: argparse.Namespace, name: str) -> EngineConfig:
     """The EngineConfig from the flags, with the fault on and the demo's settings applied."""
     from dataclasses import replace
 
-    from runtime.engine_args import config_from_args
+    from runtime.engine.args import config_from_args
     from runtime.memory.checker import CheckMode
 
     config = config_from_args(args)

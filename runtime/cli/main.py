@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runtime.engine import Engine
-    from runtime.engine_config import EngineConfig
+    from runtime.engine.config import EngineConfig
+    from runtime.engine.engine import Engine
 
 DEFAULT_PROMPT = "Hybrid models keep several memory pools at once:"
 EXIT_LEAK = 3  # the memory check found a leak (raised, or counted without --on-leak count)
@@ -32,7 +32,7 @@ exit status: 0 when the memory check stayed clean; {EXIT_LEAK} when it counted a
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
-    from runtime.engine_args import add_engine_args
+    from runtime.engine.args import add_engine_args
     from runtime.memory.faults import FAULT_POINTS
 
     p = sub.add_parser(
@@ -57,8 +57,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
-    from runtime.engine_args import add_engine_args
-    from runtime.observability import add_observability_args
+    from runtime.engine.args import add_engine_args
+    from runtime.engine.observability import add_observability_args
 
     p = sub.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
@@ -79,8 +79,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _load_engine(args: argparse.Namespace, config: EngineConfig | None = None) -> Engine:
-    from runtime.engine import Engine
-    from runtime.engine_args import config_from_args
+    from runtime.engine.args import config_from_args
+    from runtime.engine.engine import Engine
     from runtime.model.default_model import default_model_dir
 
     config = config or config_from_args(args)
@@ -95,7 +95,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     is_count_explicit = args.on_leak is LeakPolicy.COUNT
     args.on_leak = args.on_leak or LeakPolicy.COUNT
     if args.demo is not None:
-        from runtime.cli_demo import demo_config, run_demo
+        from runtime.cli.demo import demo_config, run_demo
 
         if args.prompt:
             raise ValueError("--demo runs its own workload; leave out --prompt")
@@ -145,7 +145,7 @@ def _report_memory_check(engine: Engine, is_count_explicit: bool) -> int:
 
 def _run_serve(args: argparse.Namespace) -> int:
     from runtime.config import env_settings
-    from runtime.observability import log_settings_from_args, observability_from_args
+    from runtime.engine.observability import log_settings_from_args, observability_from_args
     from runtime.server.app import ServerSettings
     from runtime.server.serve import serve
     from telemetry.logging import configure_logging
@@ -170,12 +170,12 @@ def _run_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from runtime.cli_alert_sink import add_parser as add_alert_sink
-    from runtime.cli_bench import add_parser as add_bench
-    from runtime.cli_dashboards import add_parser as add_dashboards
-    from runtime.cli_deploy import add_parser as add_deploy
-    from runtime.cli_logs import add_parser as add_logs
-    from runtime.cli_parser import CommandParser
+    from runtime.cli.alert_sink import add_parser as add_alert_sink
+    from runtime.cli.bench import add_parser as add_bench
+    from runtime.cli.dashboards import add_parser as add_dashboards
+    from runtime.cli.deploy import add_parser as add_deploy
+    from runtime.cli.logs import add_parser as add_logs
+    from runtime.cli.parser import CommandParser
     from runtime.loadgen.args import add_parser as add_loadgen
 
     parser = CommandParser(prog="poolscope", description=__doc__.splitlines()[0])
@@ -194,15 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["logs"]:  # reads log files only: skip the engine imports (torch)
-        from runtime.cli_logs import main as logs_main
+        from runtime.cli.logs import main as logs_main
 
         return logs_main(argv[1:])
     if argv[:1] == ["alert-sink"]:  # an HTTP receiver only: no engine imports either
-        from runtime.cli_alert_sink import main as alert_sink_main
+        from runtime.cli.alert_sink import main as alert_sink_main
 
         return alert_sink_main(argv[1:])
     if argv[:1] == ["deploy"]:  # writes manifests only: no engine imports either
-        from runtime.cli_deploy import main as deploy_main
+        from runtime.cli.deploy import main as deploy_main
 
         return deploy_main(argv[1:])
     from runtime.memory.checker import LeakDetected

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dashboards.stack import ALERT_SINK
-from runtime.cli_errors import bind_error
+from runtime.server.listen_errors import bind_error
 from telemetry.logging import FORMATS, LEVELS
 
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str]) -> int:
     """`poolscope alert-sink ARGV...` on its own parser, so that no engine code (torch) is
     imported: exit 0 after a signal, 2 with one `poolscope: error:` line when it cannot bind."""
-    from runtime.cli_parser import CommandParser
+    from runtime.cli.parser import CommandParser
 
     parser = CommandParser(prog="poolscope")
     add_parser(parser.add_subparsers(dest="verb", required=True))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from enum import Enum
 
-from runtime.engine_config import EngineConfig
+from runtime.engine.config import EngineConfig
 from runtime.memory.checker import CheckMode
 from runtime.memory.faults import FAULT_POINTS
 from runtime.memory.memory_config import LeakPolicy, MambaStrategy

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from runtime.engine_config import EngineConfig, memory_config
-from runtime.engine_observer import CheckTrigger, EngineObserver, IdleRecord
+from runtime.engine.config import EngineConfig, memory_config
+from runtime.engine.observer import CheckTrigger, EngineObserver, IdleRecord
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager

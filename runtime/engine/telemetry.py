@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from runtime.engine_observer import CheckTrigger, EngineObserver, IdleRecord
+from runtime.engine.observer import CheckTrigger, EngineObserver, IdleRecord
 from runtime.memory.checker import LeakReport
 from runtime.memory.sessions import SessionEviction
 from runtime.scheduler.batch import Phase
@@ -27,7 +27,7 @@ from telemetry.metrics import Metrics
 from telemetry.pool_stats import PoolStats
 
 if TYPE_CHECKING:
-    from runtime.engine import Engine
+    from runtime.engine.engine import Engine
 
 THROUGHPUT_WINDOW_S = 1.0  # the gauge's measurement window
 
