@@ -163,11 +163,11 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]:
     from telemetry.logfile import read_lines
-    from telemetry.logparse import ParseStats, iter_records
+    from telemetry.logparse import ParseStats, read_records
 
     _check_file(args.file)
     stats = ParseStats()
-    return iter_records(read_lines(args.file, progress=not args.no_progress), stats), stats
+    return read_records(read_lines(args.file, progress=not args.no_progress), stats), stats
 
 
 def _check_file(path: Path) -> None:

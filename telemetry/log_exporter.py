@@ -29,7 +29,7 @@ from telemetry.export_settings import ExportSettings
 from telemetry.log_state import LogState
 from telemetry.log_tail import LogTail, follow, read_once
 from telemetry.logging import get_logger
-from telemetry.logparse import ParseStats, iter_records
+from telemetry.logparse import ParseStats, read_records
 
 _log = get_logger("poolscope.logs.export")
 
@@ -141,7 +141,7 @@ class LogExporter:
             stop.wait()
 
     def _read(self, lines: Iterable[str | None]) -> None:
-        for record in iter_records(lines, self.stats):
+        for record in read_records(lines, self.stats):
             with self._lock:
                 self.state.apply(record)
 
