@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 ROTATED, TRUNCATED, APPEARED = "rotated", "truncated", "appeared"
+FOUND, GONE = "found", "gone"  # a glob's new file, and one let go (`telemetry.log_exporter`)
 SwitchCallback = Callable[[str, int], None]  # (reason, bytes read of the file before; 0 if none)
 
 
