@@ -2,6 +2,8 @@
 each, taken from its path:
 
     /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log  → <namespace>/<pod>/<container>
+    /var/log/containers/<pod>_<namespace>_<container>-<id>.log  → <namespace>/<pod>/<container>
+                                    (kubelet's links to the files above, named for humans)
     /var/lib/docker/containers/<id>/<id>-json.log               → <id>[:12], Docker's short id
     anything else        → the path below the glob's fixed folders (`a/sglang.log` for
                            `/logs/*/sglang.log`)
@@ -26,6 +28,7 @@ _ROTATED = re.compile(r"\.log[.-]\d[\d-]*(\.gz|\.tmp)*\Z|\.(gz|tmp)\Z")
 # Kubernetes names have no `_`; the uid is a UUID (a 32-hex hash for static pods)
 _POD_DIR = re.compile(r"([^_/]+)_([^_/]+)_[0-9a-f-]{32,36}")
 _RESTART_LOG = re.compile(r"\d+\.log")
+_CONTAINER_LINK = re.compile(r"([^_/]+)_([^_/]+)_([^/]+)-[0-9a-f]{64}\.log")
 _DOCKER_ID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -55,6 +58,9 @@ def source_of(path: Path, pattern: str) -> str:
     if is_cri and (pod := _POD_DIR.fullmatch(parts[-3])) is not None:
         namespace, name = pod.groups()
         return f"{namespace}/{name}/{parts[-2]}"
+    if (link := _CONTAINER_LINK.fullmatch(path.name)) is not None:
+        pod, namespace, container = link.groups()
+        return f"{namespace}/{pod}/{container}"
     if len(parts) >= 2 and _DOCKER_ID.fullmatch(parts[-2]) and path.name.startswith(parts[-2]):
         return parts[-2][:12]
     root = _fixed_root(pattern)

@@ -83,11 +83,14 @@ def exporting(pattern: str, follow: bool = True, gone_s: float = 60) -> Iterator
 
 
 def test_sources_come_from_the_path() -> None:
-    """A pod log's source is namespace/pod/container, a Docker log's the short id, any other
-    file's its path below the glob's fixed folders."""
+    """A pod log's source is namespace/pod/container (by its folders, or by the name of
+    kubelet's link to it), a Docker log's the short id, any other file's its path below the
+    glob's fixed folders."""
     pattern = "/var/log/pods/*_sglang*_*/*/*.log"
     pod = Path(f"/var/log/pods/serving_sglang-0_{UID}/sglang/1.log")
     assert source_of(pod, pattern) == "serving/sglang-0/sglang"
+    link = Path(f"/var/log/containers/sglang-0_serving_sglang-{'c' * 64}.log")
+    assert source_of(link, "/var/log/containers/sglang*.log") == "serving/sglang-0/sglang"
     docker_id = "ab" * 32
     docker = Path(f"/var/lib/docker/containers/{docker_id}/{docker_id}-json.log")
     assert source_of(docker, "/var/lib/docker/containers/*/*-json.log") == "abababababab"
