@@ -40,9 +40,11 @@ MAX_CHARS = 1 << 20  # the longest joined line kept (as log_tail's max_line_byte
 _DIGITS = frozenset("0123456789")
 _DOCKER_STARTS = ('{"log"', '{ "log"')  # Docker's own, and Python's json.dumps
 _LEAK = catalog.MEMORY_LEAK.name
-# time, stream, tags (`F`, `P`; a `:`-separated list in the CRI spec), then the line (it may be
-# empty, its separating space too)
-_CRI = re.compile(r"(\d{4}-\d\d-\d\dT[^ ]+) (stdout|stderr) ([A-Z:]+)(?: (.*))?", re.DOTALL)
+# time, stream, tags (`F` or `P`, more `:`-separated ones allowed by the CRI spec; none before
+# Kubernetes 1.10), then the line (it may be empty, its separating space too)
+_CRI = re.compile(
+    r"(\d{4}-\d\d-\d\dT[^ ]+) (stdout|stderr) (?:([FP](?::[^ ]*)?)(?: |\Z))?(.*)", re.DOTALL
+)
 
 Entry = tuple[str | None, str, bool, str]  # time, stream, is partial, text
 
@@ -116,7 +118,7 @@ def _entry(line: str) -> Entry | None:
     if match is None:
         return None
     time, stream, tags, text = match.groups()
-    return time, stream, "P" in tags.split(":"), text or ""
+    return time, stream, tags is not None and tags[0] == "P", text
 
 
 def _docker(line: str) -> Entry | None:

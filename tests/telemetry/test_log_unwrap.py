@@ -108,6 +108,14 @@ def test_a_leak_let_out_by_quiet_reads_or_the_end_keeps_its_own_time() -> None:
     assert (quiet[0].timestamp, ended[0].timestamp) == (T1, T0)
 
 
+def test_cri_lines_without_tags_as_before_kubernetes_1_10_are_full_lines() -> None:
+    """An entry with no `F`/`P` tag (the first CRI format) is a whole line; extra tags after
+    `F:` are allowed."""
+    got = records([f"{T0} stdout {BARE}", cri(T1, STAMPED, tag="F:x")])
+    assert [r.fields for r in got] == [r.fields for r in bare_records([BARE, STAMPED])]
+    assert got[0].timestamp == T0
+
+
 def test_detection_is_per_line_and_leaves_other_lines_alone() -> None:
     """Bare lines between wrapped ones are read as they are (no container time lent to
     them); a line that starts with a date but is no CRI entry, and a JSON line with no `log`
