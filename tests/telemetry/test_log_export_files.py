@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 import pytest
 from structlog.testing import capture_logs
 
@@ -186,3 +187,20 @@ def test_cli_refuses_a_source_with_a_glob_and_a_glob_read_once_matching_nothing(
     assert "leave --source out" in capsys.readouterr().err
     assert main(["logs", "export", pattern, "--port", "0"]) == 2
     assert "no log file matches" in capsys.readouterr().err
+
+
+def test_a_followed_docker_log_joins_a_line_split_across_reads(tmp_path: Path) -> None:
+    """A Docker json-file log followed by its short id: a line cut into two entries that
+    arrive in different reads is one line, and shows once its last piece is written."""
+    docker_id = "ab" * 32
+    path = tmp_path / docker_id / f"{docker_id}-json.log"
+    path.parent.mkdir()
+    line = decode(6)
+    piece = orjson.dumps({"log": line[:30], "stream": "stdout", "time": TIME}).decode()
+    path.write_text(piece + "\n")
+    with exporting(str(tmp_path / "*" / "*-json.log")) as url:
+        wait_for(url, lambda s: value(s, catalog.LOG_LINES, source=docker_id[:12],
+                                      result="parsed") == 0)  # fmt: skip
+        rest = orjson.dumps({"log": line[30:] + "\n", "stream": "stdout", "time": TIME})
+        append(path, rest.decode() + "\n")
+        wait_for(url, lambda s: value(s, QUEUED, source=docker_id[:12]) == 6)
