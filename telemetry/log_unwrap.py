@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import orjson
 
@@ -49,6 +50,15 @@ _CRI = re.compile(
 Entry = tuple[str | None, str, bool, str]  # time, stream, is partial, text
 
 
+@dataclass
+class _Pieces:
+    """The pieces of one stream's unfinished line, and the time of the first."""
+
+    time: str | None
+    parts: list[str]
+    num_chars: int
+
+
 class Unwrapper:
     """Takes the wrapping off each line (`lines`) and stamps records with the container time
     (`stamped`). One per file: it holds that file's unfinished pieces."""
@@ -57,7 +67,7 @@ class Unwrapper:
         self.max_chars = max_chars
         self.time: str | None = None  # container time of the line handed on last
         self.leak_time: str | None = None  # of the last line before the current item
-        self._pieces: dict[str, tuple[str | None, list[str]]] = {}  # stream → first time, parts
+        self._pieces: dict[str, _Pieces] = {}  # per stream
 
     def lines(self, source: Iterable[str | None]) -> Iterator[str | None]:
         """The lines of `source` unwrapped and joined; others (and `None`) as they are."""
@@ -93,9 +103,10 @@ class Unwrapper:
         held = self._pieces.get(stream)
         if is_partial:
             if held is None:
-                self._pieces[stream] = (time, [text[: self.max_chars]])
-            elif sum(map(len, held[1])) < self.max_chars:
-                held[1].append(text)
+                self._pieces[stream] = _Pieces(time, [text], len(text))
+            elif held.num_chars < self.max_chars:
+                held.parts.append(text)
+                held.num_chars += len(text)
             return
         if held is None:
             self.leak_time, self.time = self.time, time
@@ -104,10 +115,11 @@ class Unwrapper:
             yield self._joined(stream, text)
 
     def _joined(self, stream: str, last: str) -> str:
-        time, parts = self._pieces.pop(stream)
-        parts.append(last)
-        self.leak_time, self.time = self.time, time
-        return "".join(parts)[: self.max_chars]
+        held = self._pieces.pop(stream)
+        if held.num_chars < self.max_chars:
+            held.parts.append(last)
+        self.leak_time, self.time = self.time, held.time
+        return "".join(held.parts)[: self.max_chars]
 
 
 def _entry(line: str) -> Entry | None:
