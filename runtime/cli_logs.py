@@ -87,8 +87,8 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help="port to bind (default: %(default)s; 0: any free port)")  # fmt: skip
     p.add_argument("--source", default=None, metavar="NAME",
-                   help="value of the source label (default: the file name; not with a "
-                   "glob, whose files are labelled by their paths)")  # fmt: skip
+                   help="value of the source label (default: the file name; with a glob, "
+                   "put before each file's own, which its path gives)")  # fmt: skip
     p.set_defaults(run=run_export)
 
 

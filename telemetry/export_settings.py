@@ -22,8 +22,8 @@ class ExportSettings:
     """The file and how to read it (`tail`), whether to follow it, where to serve (port 0: any
     free port), and the `source` label (default: the file name). A `tail.path` with glob
     characters names every file it matches, each with the source its path gives
-    (`telemetry.log_files`): matched again every `rescan_s` when followed, a file missing for
-    `gone_s` let go."""
+    (`telemetry.log_files`), after `source/` when one is given: matched again every `rescan_s`
+    when followed, a file missing for `gone_s` let go."""
 
     tail: TailSettings
     follow: bool = False
@@ -41,11 +41,6 @@ class ExportSettings:
             raise ValueError("poll_s, rescan_s and gone_s must be positive")
         if self.source is not None and not self.source:
             raise ValueError("source must not be empty")
-        if self.source is not None and self.is_glob:
-            raise ValueError(
-                "a source names one file's series; with a glob each file's source is taken "
-                "from its path (leave --source out)"
-            )
 
     @property
     def is_glob(self) -> bool:
@@ -53,9 +48,9 @@ class ExportSettings:
 
     @property
     def source_label(self) -> str:
-        """The one file's source; for a glob, a word saying each file has its own."""
+        """The one file's source; for a glob, what comes before each file's own."""
         if self.is_glob:
-            return "per file"
+            return f"{self.source}/<from each path>" if self.source else "<from each path>"
         return self.source or self.tail.path.name
 
     @property

@@ -231,9 +231,11 @@ class LogExporter:
         return matching_files(str(self.settings.tail.path))
 
     def _source(self, path: Path) -> str:
-        if self.settings.is_glob:
-            return source_of(path, str(self.settings.tail.path))
-        return self.settings.source_label
+        settings = self.settings
+        if not settings.is_glob:
+            return settings.source_label
+        own = source_of(path, str(settings.tail.path))
+        return f"{settings.source}/{own}" if settings.source else own
 
     def _open_tail(self, path: Path, from_start: bool) -> LogTail:
         settings = replace(self.settings.tail, path=path, from_start=from_start)

@@ -66,10 +66,13 @@ def append(path: Path, text: str) -> None:
 
 
 @contextmanager
-def exporting(pattern: str, follow: bool = True, gone_s: float = 60) -> Iterator[str]:
+def exporting(
+    pattern: str, follow: bool = True, gone_s: float = 60, source: str | None = None
+) -> Iterator[str]:
     """An exporter over `pattern` on a free port, reading on a thread; yields its /metrics URL."""
     settings = ExportSettings(TailSettings(Path(pattern), from_start=True), follow=follow,
-                              port=0, poll_s=0.02, rescan_s=0.05, gone_s=gone_s)  # fmt: skip
+                              port=0, source=source, poll_s=0.02, rescan_s=0.05,
+                              gone_s=gone_s)  # fmt: skip
     exporter = LogExporter(settings).start()
     stop = threading.Event()
     reader = threading.Thread(target=exporter.run, args=(stop,), daemon=True)
@@ -177,14 +180,18 @@ def test_a_glob_read_once_serves_every_file(tmp_path: Path) -> None:
                  and value(s, QUEUED, source="serving/sglang-1/sglang") == 5)  # fmt: skip
 
 
-def test_cli_refuses_a_source_with_a_glob_and_a_glob_read_once_matching_nothing(
-    tmp_path: Path, capsys
-) -> None:
-    """`--source` with a glob, and a glob without --follow that matches no file, are one error
-    line and exit 2."""
+def test_a_given_source_goes_before_each_files_own(tmp_path: Path) -> None:
+    """With a glob, `source` is put before the source each file's path gives."""
+    pod_log(tmp_path, "sglang-0").write_text(cri_lines(decode(3)))
+    with exporting(str(tmp_path / "*/*/*.log"), source="node-3") as url:
+        samples = wait_for(url, lambda s: value(s, QUEUED, source="node-3/serving/sglang-0/sglang")
+                           == 3)  # fmt: skip
+    assert {dict(labels)["source"] for _, labels in samples} == {"node-3/serving/sglang-0/sglang"}
+
+
+def test_cli_a_glob_read_once_matching_nothing_exits_2(tmp_path: Path, capsys) -> None:
+    """A glob without --follow that matches no file is one error line and exit 2."""
     pattern = str(tmp_path / "*.log")
-    assert main(["logs", "export", pattern, "--follow", "--port", "0", "--source", "x"]) == 2
-    assert "leave --source out" in capsys.readouterr().err
     assert main(["logs", "export", pattern, "--port", "0"]) == 2
     assert "no log file matches" in capsys.readouterr().err
 
