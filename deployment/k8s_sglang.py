@@ -61,7 +61,7 @@ def log_exporter_podmonitor() -> dict[str, object]:
 def _exporter_container() -> dict[str, object]:
     # no --source: each file's comes from its path (namespace/pod/container)
     args = ["logs", "export", f"$({LOG_GLOB_ENV})", "--follow",
-            "--host", "0.0.0.0", "--port", str(LOG_EXPORTER.port)]
+            "--host", "0.0.0.0", "--port", str(LOG_EXPORTER.port)]  # fmt: skip
     return {
         "name": "log-exporter", "image": IMAGE, "args": args,
         "env": [{"name": LOG_GLOB_ENV, "value": LOG_GLOB}, {"name": "HOME", "value": "/tmp"}],

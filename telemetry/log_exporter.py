@@ -36,7 +36,7 @@ from telemetry.catalog import EXPORT_LABELS, Kind, MetricSpec
 from telemetry.export_settings import ExportSettings
 from telemetry.log_files import matching_files, source_of
 from telemetry.log_state import LogState
-from telemetry.log_tail import FOUND, GONE, LogTail, follow, read_once
+from telemetry.log_tail import FOUND, GONE, UNREADABLE, LogTail, follow, read_once
 from telemetry.logging import get_logger
 from telemetry.logparse import ParseStats, read_records
 
@@ -131,6 +131,7 @@ class LogExporter:
         self._thread: threading.Thread | None = None
         self._tails: dict[Path, LogTail] = {}  # followed files (glob: run's thread only)
         self._readers: dict[Path, threading.Thread] = {}
+        self._unreadable: set[Path] = set()
 
     @property
     def url(self) -> str:
@@ -145,10 +146,13 @@ class LogExporter:
         settings = self.settings
         if settings.is_glob and not settings.follow and not self._matches():
             raise FileNotFoundError(f"no log file matches {settings.tail.path}")
-        if settings.follow:
-            paths = self._matches() if settings.is_glob else [settings.tail.path]
-            for path in paths:
-                self._tails[path] = self._open_tail(path, settings.tail.from_start)
+        if settings.follow and not settings.is_glob:
+            path = settings.tail.path
+            self._tails[path] = self._open_tail(path, settings.tail.from_start)
+        elif settings.follow:
+            for path in self._matches():
+                if (tail := self._try_open(path, settings.tail.from_start)) is not None:
+                    self._tails[path] = tail
         try:
             self._server, self._thread = start_http_server(
                 settings.port, settings.host, self.registry
@@ -173,8 +177,13 @@ class LogExporter:
             path = settings.tail.path
             self._read(path, follow(self._tails[path], stop, settings.poll_s))
             return
-        for path in self._matches() if settings.is_glob else [settings.tail.path]:
-            self._read(path, read_once(replace(settings.tail, path=path), stop))
+        if not settings.is_glob:
+            self._read(settings.tail.path, read_once(settings.tail, stop))
+        for path in self._matches() if settings.is_glob else []:
+            try:
+                self._read(path, read_once(replace(settings.tail, path=path), stop))
+            except OSError:
+                self._switched(path, UNREADABLE, 0)
         stop.wait()
 
     def _follow_glob(self, stop: threading.Event) -> None:
@@ -185,8 +194,8 @@ class LogExporter:
         while not stop.wait(self.settings.rescan_s):
             self._let_go_of_finished()
             for path in self._matches():
-                if path not in self._readers:
-                    self._tails[path] = tail = self._open_tail(path, from_start=True)
+                if path not in self._readers and (tail := self._try_open(path, True)):
+                    self._tails[path] = tail
                     self._switched(path, FOUND, 0)
                     self._start_reader(path, tail, stop)
         for reader in self._readers.values():
@@ -236,6 +245,19 @@ class LogExporter:
             return settings.source_label
         own = source_of(path, str(settings.tail.path))
         return f"{settings.source}/{own}" if settings.source else own
+
+    def _try_open(self, path: Path, from_start: bool) -> LogTail | None:
+        """A glob's file opened, or None when it cannot be (logged once; tried again at the
+        next match): one unreadable file must not stop the others."""
+        try:
+            tail = self._open_tail(path, from_start)
+        except OSError:
+            if path not in self._unreadable:
+                self._unreadable.add(path)
+                self._switched(path, UNREADABLE, 0)
+            return None
+        self._unreadable.discard(path)
+        return tail
 
     def _open_tail(self, path: Path, from_start: bool) -> LogTail:
         settings = replace(self.settings.tail, path=path, from_start=from_start)
