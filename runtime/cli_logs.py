@@ -153,7 +153,7 @@ def run_export(args: argparse.Namespace) -> int:
     # first, so that a signal during start-up is a clean stop too
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if is_glob(str(args.file)):
+        if is_glob(str(args.file)) and not args.file.is_file():
             if not args.follow and not matching_files(str(args.file)):
                 raise FileNotFoundError(f"no log file matches {args.file}")
         elif not args.follow or args.file.is_dir():  # a followed file may appear later

@@ -4,6 +4,7 @@ import (the CLI reads the defaults when it builds its parser)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from telemetry.log_files import is_glob
 from telemetry.log_tail import TailSettings
@@ -42,9 +43,10 @@ class ExportSettings:
         if self.source is not None and not self.source:
             raise ValueError("source must not be empty")
 
-    @property
+    @cached_property
     def is_glob(self) -> bool:
-        return is_glob(str(self.tail.path))
+        """Whether the path has glob characters and is no file (`sglang[1].log` may be)."""
+        return is_glob(str(self.tail.path)) and not self.tail.path.is_file()
 
     @property
     def source_label(self) -> str:

@@ -101,6 +101,14 @@ def test_sources_come_from_the_path() -> None:
     assert source_of(Path("/logs/node-3/sglang.log"), "/logs/*/sglang.log") == "node-3/sglang.log"
 
 
+def test_a_file_named_like_a_glob_is_that_file(tmp_path: Path) -> None:
+    """A path with glob characters that is an existing file is read as that one file."""
+    path = tmp_path / "sglang[1].log"
+    path.write_text(decode(3) + "\n")
+    assert not ExportSettings(TailSettings(path)).is_glob
+    assert ExportSettings(TailSettings(tmp_path / "sglang[2].log")).is_glob
+
+
 def test_rotated_copies_are_not_matched(tmp_path: Path) -> None:
     """kubelet's, Docker's and logrotate's rotated names, compressed or half-compressed copies
     and folders are left out of a glob's matches; live logs are kept."""
