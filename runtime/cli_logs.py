@@ -139,7 +139,6 @@ def run_export(args: argparse.Namespace) -> int:
     from runtime.cli_errors import bind_error
     from telemetry.export_settings import ExportSettings
     from telemetry.log_exporter import LogExporter
-    from telemetry.log_files import is_glob, matching_files
     from telemetry.log_tail import TailSettings
     from telemetry.logging import LogSettings, configure_logging
 
@@ -153,11 +152,7 @@ def run_export(args: argparse.Namespace) -> int:
     # first, so that a signal during start-up is a clean stop too
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if is_glob(str(args.file)) and not args.file.is_file():
-            if not args.follow and not matching_files(str(args.file)):
-                raise FileNotFoundError(f"no log file matches {args.file}")
-        elif not args.follow or args.file.is_dir():  # a followed file may appear later
-            _check_file(args.file)
+        _check_export_file(args.file, args.follow)
         tail = TailSettings(args.file, from_start=args.from_start)
         settings = ExportSettings(tail, follow=args.follow, host=args.host, port=args.port,
                                   source=args.source)  # fmt: skip
@@ -183,6 +178,18 @@ def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]
     _check_file(args.file)
     stats = ParseStats()
     return read_records(read_lines(args.file, progress=not args.no_progress), stats), stats
+
+
+def _check_export_file(path: Path, follow: bool) -> None:
+    """Raises OSError when export cannot read `path`: a followed file or glob may match later,
+    a file read once must be there, a glob read once must match."""
+    from telemetry.log_files import is_glob, matching_files
+
+    if is_glob(str(path)) and not path.is_file():
+        if not follow and not matching_files(str(path)):
+            raise FileNotFoundError(f"no log file matches {path}")
+    elif not follow or path.is_dir():
+        _check_file(path)
 
 
 def _check_file(path: Path) -> None:
