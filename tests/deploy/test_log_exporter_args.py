@@ -69,10 +69,11 @@ def test_daemonset_args_serve_every_sglang_pod_by_its_source(tmp_path: Path) -> 
         _pod_log(root, "serving", "sglang-0", partial)  # pods that start after the exporter
         _pod_log(root, "serving", "other-0", f"{TIME} stdout F {SWA_LINE.format(q=9)}\n")
         first = {"source": "serving/sglang-0/sglang", "pool": "swa"}
-        wait_for(url, lambda s: value(s, usage, **first) == 0.4)
+        wait_for(url, lambda s: value(s, usage, **first) == 0.4, timeout_s=30)  # 2 s rescans
         _pod_log(root, "team-b", "sglang-1", f"{TIME} stdout F {SWA_LINE.format(q=5)}\n")
-        samples = wait_for(url, lambda s: value(s, catalog.REQUESTS_QUEUED,
-                                                source="team-b/sglang-1/sglang") == 5)  # fmt: skip
+        second = {"source": "team-b/sglang-1/sglang"}
+        queued = catalog.REQUESTS_QUEUED
+        samples = wait_for(url, lambda s: value(s, queued, **second) == 5, timeout_s=30)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     finally:
