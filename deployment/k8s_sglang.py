@@ -37,11 +37,11 @@ LOG_GLOB_ENV = "SGLANG_LOG_GLOB"
 # pod whose name starts with "sglang".
 LOG_GLOB = f"{POD_LOG_DIR}/*_sglang*_*/*/*.log"
 EXPORT_NOTE = (
-    "NOTE: the overlay expects `poolscope logs export` to expand FILE as a glob (every match, and "
-    "files that appear later, each labelled by its path) and to unwrap CRI log lines "
-    "(`<time> <stream> <F|P> <line>`, P = partial). Until it does, FILE is one literal path, "
-    "waited for while missing: patch SGLANG_LOG_GLOB to one pod's log file, e.g. "
-    f"{POD_LOG_DIR}/<namespace>_<pod>_<uid>/<container>/0.log."
+    "`poolscope logs export` follows every file that SGLANG_LOG_GLOB matches (files that appear "
+    "later too, from their start; rotated copies such as 0.log.20261205-100000 are never read "
+    "twice), takes the CRI wrapping off each line (`<time> <stream> <F|P> <line>`, P = partial, "
+    "joined), and labels each file's series with source=<namespace>/<pod>/<container> from its "
+    "path. A log file missing for a minute (its pod deleted) is let go with its series."
 )
 
 
@@ -59,8 +59,9 @@ def log_exporter_podmonitor() -> dict[str, object]:
 
 
 def _exporter_container() -> dict[str, object]:
+    # no --source: each file's comes from its path (namespace/pod/container)
     args = ["logs", "export", f"$({LOG_GLOB_ENV})", "--follow",
-            "--host", "0.0.0.0", "--port", str(LOG_EXPORTER.port), "--source", "sglang"]
+            "--host", "0.0.0.0", "--port", str(LOG_EXPORTER.port)]  # fmt: skip
     return {
         "name": "log-exporter", "image": IMAGE, "args": args,
         "env": [{"name": LOG_GLOB_ENV, "value": LOG_GLOB}, {"name": "HOME", "value": "/tmp"}],

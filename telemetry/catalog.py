@@ -336,6 +336,8 @@ LOG_FILE_SWITCHED = EventSpec(
     "log_file_switched", ("file", "reason", "num_bytes_read"),
     "The followed log file was rotated (a new file at the path: the old one is read to its end "
     "first), truncated (read again from the start) or appeared (it was missing until now); "
+    "with a glob, a file was found (a new match, read from its start), is gone (missing for "
+    "a minute: let go, its series removed) or is unreadable (skipped, tried again); "
     "`num_bytes_read` is how far the file before was read.",
 )  # fmt: skip
 LOG_EXPORT_STOPPED = EventSpec(

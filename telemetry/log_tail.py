@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 ROTATED, TRUNCATED, APPEARED = "rotated", "truncated", "appeared"
+# a glob's new file, one let go, one that cannot be read (`telemetry.log_exporter`)
+FOUND, GONE, UNREADABLE = "found", "gone", "unreadable"
 SwitchCallback = Callable[[str, int], None]  # (reason, bytes read of the file before; 0 if none)
 
 

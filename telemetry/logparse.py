@@ -30,12 +30,13 @@ import orjson
 
 from telemetry import catalog
 from telemetry.log_record import SOURCE_POOLSCOPE, FieldValue, LogRecord
+from telemetry.log_unwrap import Unwrapper
 from telemetry.logfile import read_lines
 from telemetry.sglang_leaks import read_continuation
 from telemetry.sglang_lines import LeakNumbers, LineKind, read_text_line
 from telemetry.text_values import compact_json
 
-__all__ = ["LogRecord", "ParseStats", "convert", "iter_records", "parse_line"]
+__all__ = ["LogRecord", "ParseStats", "convert", "iter_records", "parse_line", "read_records"]
 
 IDLE_READS_TO_FLUSH = 5  # with `logs export`'s 0.2 s polls: a held leak waits about 1 s
 _LEAK = catalog.MEMORY_LEAK.name
@@ -111,6 +112,14 @@ def iter_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[Log
     yield from joiner.finish()
 
 
+def read_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[LogRecord]:
+    """`iter_records` of `lines` as a file holds them: the CRI or Docker json-file wrapping of
+    each line, when it has one, taken off first, and the container time given to a record
+    whose line had no time (`telemetry.log_unwrap`)."""
+    unwrapper = Unwrapper()
+    return unwrapper.stamped(iter_records(unwrapper.lines(lines), stats))
+
+
 class _Joiner:
     """The lines that belong to another: a 2024 leak warning (`pending`) lends its numbers to
     the leak line after it; a leak record (`held`) takes the lines that continue it."""
@@ -177,11 +186,11 @@ class _Joiner:
 
 
 def convert(path: str | Path, out: IO[bytes], *, progress: bool = True) -> ParseStats:
-    """Streams the log at `path` (`.gz` too) into `out` as JSON lines, one LogRecord.to_dict()
-    per line, in constant memory; a progress bar goes to stderr when it is a terminal and
-    `progress` is set. Raises OSError when `path` cannot be read."""
+    """Streams the log at `path` (`.gz` too; CRI or Docker-wrapped too) into `out` as JSON
+    lines, one LogRecord.to_dict() per line, in constant memory; a progress bar goes to stderr
+    when it is a terminal and `progress` is set. Raises OSError when `path` cannot be read."""
     stats = ParseStats()
-    for record in iter_records(read_lines(path, progress=progress), stats):
+    for record in read_records(read_lines(path, progress=progress), stats):
         out.write(orjson.dumps(record.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
     return stats
 

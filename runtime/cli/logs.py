@@ -5,6 +5,7 @@ poolscope logs convert server.log -o records.jsonl
 poolscope logs summary server.log
 poolscope logs plot server.log -o usage.png
 poolscope logs export sglang.log --follow --port 9466 --source node-3
+poolscope logs export '/var/log/pods/*_sglang*_*/*/*.log' --follow   # every SGLang pod's log
 
 `export` serves what the log says on `http://HOST:PORT/metrics` (loopback and port 9466 unless
 told): per-pool usage and used slots (HiSparse gpu/cpu tokens as the full/host pools, SWA and
@@ -14,7 +15,12 @@ SGLang deployment; every series carries `source` (default: the file name), and l
 by result. With `--follow` it reads like `tail -F` (from the end unless `--from-start`; across
 rotation and truncation; waiting for a missing file); without it, it reads the file once and
 keeps serving the final figures. Either way it runs until SIGTERM or Ctrl-C, then closes the
-server and exits 0. Its JSON log events (started, file switched, stopped) go to stdout.
+server and exits 0. Its JSON log events (started, file switched, stopped) go to stdout. A FILE
+with glob characters (quoted, so that the shell leaves it) names every file it matches, new ones
+picked up, each with its own `source` from its path (a Kubernetes pod log: namespace/pod/container).
+
+Every command reads lines as Kubernetes (CRI) and Docker (json-file) write a container's output
+too, told apart per line, partial lines joined (`telemetry/log_unwrap.py`).
 
 Only telemetry modules are imported, and only when a command runs: `poolscope logs` loads no
 engine and no torch. Parse counts go to stderr; a missing file is one error line and exit 2.
@@ -39,7 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "logs",
         help="convert, summarise, plot or export a log (poolscope's or SGLang's)",
         description="Reads batch and leak events from a log: poolscope JSON or text lines, or "
-        "SGLang's text lines of any version (.gz files too).",
+        "SGLang's text lines of any version (.gz files too), bare or as Kubernetes (CRI) or "
+        "Docker (json-file) container logs hold them.",
     )
     commands = p.add_subparsers(dest="logs_command", required=True, metavar="COMMAND")
     convert = commands.add_parser("convert", help="write one JSON record per batch or leak line")
@@ -64,9 +71,12 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         "export", help="serve a log's pool usage, requests and leaks as Prometheus metrics",
         description="Serves what a log says as poolscope metrics on /metrics until SIGTERM or "
         "Ctrl-C: reads the file once and keeps serving its final figures, or follows it with "
-        "--follow. Every series carries a `source` label.",
+        "--follow. Every series carries a `source` label. FILE may be a glob (quote it): every "
+        "matching file is read, each with the source its path gives, and with --follow new "
+        "matches are picked up.",
     )  # fmt: skip
-    p.add_argument("file", type=Path, metavar="FILE", help="log file (.gz only without --follow)")
+    p.add_argument("file", type=Path, metavar="FILE",
+                   help="log file (.gz only without --follow), or a glob of them")  # fmt: skip
     p.add_argument("--follow", action="store_true",
                    help="keep reading as it grows, across rotation and truncation (tail -F); "
                    "wait for it when missing")  # fmt: skip
@@ -77,7 +87,8 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help="port to bind (default: %(default)s; 0: any free port)")  # fmt: skip
     p.add_argument("--source", default=None, metavar="NAME",
-                   help="value of the source label (default: the file name)")  # fmt: skip
+                   help="value of the source label (default: the file name; with a glob, "
+                   "put before each file's own, which its path gives)")  # fmt: skip
     p.set_defaults(run=run_export)
 
 
@@ -141,8 +152,7 @@ def run_export(args: argparse.Namespace) -> int:
     # first, so that a signal during start-up is a clean stop too
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if not args.follow or args.file.is_dir():  # a followed file may appear later
-            _check_file(args.file)
+        _check_export_file(args.file, args.follow)
         tail = TailSettings(args.file, from_start=args.from_start)
         settings = ExportSettings(tail, follow=args.follow, host=args.host, port=args.port,
                                   source=args.source)  # fmt: skip
@@ -163,11 +173,23 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]:
     from telemetry.logfile import read_lines
-    from telemetry.logparse import ParseStats, iter_records
+    from telemetry.logparse import ParseStats, read_records
 
     _check_file(args.file)
     stats = ParseStats()
-    return iter_records(read_lines(args.file, progress=not args.no_progress), stats), stats
+    return read_records(read_lines(args.file, progress=not args.no_progress), stats), stats
+
+
+def _check_export_file(path: Path, follow: bool) -> None:
+    """Raises OSError when export cannot read `path`: a followed file or glob may match later,
+    a file read once must be there, a glob read once must match."""
+    from telemetry.log_files import is_glob, matching_files
+
+    if is_glob(str(path)) and not path.is_file():
+        if not follow and not matching_files(str(path)):
+            raise FileNotFoundError(f"no log file matches {path}")
+    elif not follow or path.is_dir():
+        _check_file(path)
 
 
 def _check_file(path: Path) -> None:
