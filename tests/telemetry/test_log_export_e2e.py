@@ -10,12 +10,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 import yaml
@@ -25,7 +23,7 @@ from dashboards.build import GENERATED
 from telemetry import catalog
 from telemetry.text_layout import render_text
 from tests.dashboards.processes import prometheus, wait_http
-from tests.support import free_port
+from tests.support import firing, free_port, query, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -118,27 +116,13 @@ def exporter(log: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
                 proc.wait()
 
 
-def query(prom: str, expr: str) -> list[dict]:
-    answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=5).json()
-    assert answer["status"] == "success", (expr, answer)
-    return answer["data"]["result"]
+def wait_until_named(what: str, condition: Callable[[], bool]) -> None:
+    wait_until(condition, STEP_TIMEOUT_S, interval=0.2, what=what)
 
 
 def usage(prom: str) -> dict[str, float]:
     result = query(prom, f'{USAGE}{{source="{SOURCE}"}}')
     return {r["metric"]["pool"]: float(r["value"][1]) for r in result}
-
-
-def firing(prom: str) -> list[dict]:
-    alerts = httpx.get(f"{prom}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
-    return [a for a in alerts if a["state"] == "firing"]
-
-
-def wait_for(what: str, condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + STEP_TIMEOUT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def append(path: Path, line: str) -> None:
@@ -164,18 +148,18 @@ def test_usage_follows_every_form_across_rotation_and_the_leak_alert_fires(
         exporter(log, port) as proc,
         prometheus(prometheus_config(tmp_path, f"127.0.0.1:{port}"), tmp_path) as prom,
     ):
-        wait_for("the first scrape", lambda: bool(query(prom, 'up{job="poolscope"} == 1')))
+        wait_until_named("the first scrape", lambda: bool(query(prom, 'up{job="poolscope"} == 1')))
         for line, expected in FORMS:
             append(log, line)
-            wait_for(f"{expected} from {line!r}", follows(prom, expected))
+            wait_until_named(f"{expected} from {line!r}", follows(prom, expected))
         log.rename(tmp_path / "sglang.log.1")
         append(tmp_path / "sglang.log.1", OLD_FILE_LAST[0])  # the writer has not reopened yet
         for line, expected in NEW_FILE:
             append(log, line)
-            wait_for(f"{expected} from the new file", follows(prom, expected))
+            wait_until_named(f"{expected} from the new file", follows(prom, expected))
         assert usage(prom)["mamba"] == OLD_FILE_LAST[1]["mamba"]  # the old file was finished
         append(log, MAMBA_LEAK)
-        wait_for("the leak alert", lambda: any(
+        wait_until_named("the leak alert", lambda: any(
             a["labels"]["alertname"] == "PoolscopeMemoryLeak" for a in firing(prom)))  # fmt: skip
         fired = firing(prom)
         proc.send_signal(signal.SIGTERM)

@@ -20,7 +20,7 @@ from telemetry.log_exporter import LogExporter
 from telemetry.log_files import is_rotated, matching_files, source_of
 from telemetry.log_tail import FOUND, GONE, TailSettings
 from telemetry.logging import reset_logging
-from tests.telemetry.test_log_exporter import value, wait_for
+from tests.telemetry.test_log_exporter import scrape_until, value
 
 UID = "0f6c3d2e-5b1a-4c8e-9d7f-1a2b3c4d5e6f"
 TIME = "2026-12-05T10:00:00.123456789Z"
@@ -131,13 +131,13 @@ def test_glob_follows_each_pod_log_with_its_own_source_and_picks_up_new_ones(
     first.write_text(cri_lines(decode(3)))
     second.write_text(cri_lines(decode(5), kv_leak(10)))
     with capture_logs() as logs, exporting(str(tmp_path / "*_sglang*_*" / "*" / "*.log")) as url:
-        wait_for(url, lambda s: value(s, QUEUED, source="serving/sglang-0/sglang") == 3
+        scrape_until(url, lambda s: value(s, QUEUED, source="serving/sglang-0/sglang") == 3
                  and value(s, QUEUED, source="serving/sglang-1/sglang") == 5)  # fmt: skip
         leak = {"source": "serving/sglang-1/sglang", "pool": "full", "kind": "leak"}
-        wait_for(url, lambda s: value(s, LEAKS, **leak) == 1)
+        scrape_until(url, lambda s: value(s, LEAKS, **leak) == 1)
         late = pod_log(tmp_path, "sglang-2", namespace="other")
         late.write_text(cri_lines(decode(7)))
-        wait_for(url, lambda s: value(s, QUEUED, source="other/sglang-2/sglang") == 7)
+        scrape_until(url, lambda s: value(s, QUEUED, source="other/sglang-2/sglang") == 7)
     found = [e["file"] for e in logs if e.get("reason") == FOUND]
     assert found == [str(late)]
 
@@ -150,12 +150,12 @@ def test_rotation_reads_the_new_file_and_never_the_rotated_copy_again(tmp_path: 
     source = "serving/sglang-0/sglang"
     leak = {"source": source, "pool": "full", "kind": "leak"}
     with exporting(str(tmp_path / "*" / "*" / "*.log*")) as url:
-        wait_for(url, lambda s: value(s, LEAKS, **leak) == 1)
+        scrape_until(url, lambda s: value(s, LEAKS, **leak) == 1)
         live.rename(live.with_name("0.log.20261205-100000"))
         live.write_text(cri_lines(decode(4)))
-        wait_for(url, lambda s: value(s, QUEUED, source=source) == 4)
+        scrape_until(url, lambda s: value(s, QUEUED, source=source) == 4)
         append(live, cri_lines(decode(6)))
-        samples = wait_for(url, lambda s: value(s, QUEUED, source=source) == 6)
+        samples = scrape_until(url, lambda s: value(s, QUEUED, source=source) == 6)
     assert value(samples, LEAKS, **leak) == 1
     assert {dict(labels)["source"] for _, labels in samples} == {source}
 
@@ -170,11 +170,11 @@ def test_a_container_restart_shares_its_source_and_a_gone_pod_is_let_go(tmp_path
     other.write_text(cri_lines(decode(8)))
     source, parsed = "serving/sglang-0/sglang", {"result": "parsed"}
     with capture_logs() as logs, exporting(str(tmp_path / "*/*/*.log"), gone_s=0.2) as url:
-        wait_for(url, lambda s: value(s, catalog.LOG_LINES, source=source, **parsed) == 2)
+        scrape_until(url, lambda s: value(s, catalog.LOG_LINES, source=source, **parsed) == 2)
         for path in (old, new):
             path.unlink()
         path.parent.rmdir()
-        wait_for(url, lambda s: value(s, QUEUED, source=source) is None
+        scrape_until(url, lambda s: value(s, QUEUED, source=source) is None
                  and value(s, QUEUED, source="serving/sglang-1/sglang") == 8)  # fmt: skip
     assert sorted(e["file"] for e in logs if e.get("reason") == GONE) == [str(old), str(new)]
 
@@ -184,7 +184,7 @@ def test_a_glob_read_once_serves_every_file(tmp_path: Path) -> None:
     pod_log(tmp_path, "sglang-0").write_text(cri_lines(decode(3)))
     pod_log(tmp_path, "sglang-1").write_text(decode(5) + "\n")  # a bare log beside
     with exporting(str(tmp_path / "*/*/*.log"), follow=False) as url:
-        wait_for(url, lambda s: value(s, QUEUED, source="serving/sglang-0/sglang") == 3
+        scrape_until(url, lambda s: value(s, QUEUED, source="serving/sglang-0/sglang") == 3
                  and value(s, QUEUED, source="serving/sglang-1/sglang") == 5)  # fmt: skip
 
 
@@ -192,8 +192,8 @@ def test_a_given_source_goes_before_each_files_own(tmp_path: Path) -> None:
     """With a glob, `source` is put before the source each file's path gives."""
     pod_log(tmp_path, "sglang-0").write_text(cri_lines(decode(3)))
     with exporting(str(tmp_path / "*/*/*.log"), source="node-3") as url:
-        samples = wait_for(url, lambda s: value(s, QUEUED, source="node-3/serving/sglang-0/sglang")
-                           == 3)  # fmt: skip
+        source = "node-3/serving/sglang-0/sglang"
+        samples = scrape_until(url, lambda s: value(s, QUEUED, source=source) == 3)
     assert {dict(labels)["source"] for _, labels in samples} == {"node-3/serving/sglang-0/sglang"}
 
 
@@ -214,8 +214,8 @@ def test_a_followed_docker_log_joins_a_line_split_across_reads(tmp_path: Path) -
     piece = orjson.dumps({"log": line[:30], "stream": "stdout", "time": TIME}).decode()
     path.write_text(piece + "\n")
     with exporting(str(tmp_path / "*" / "*-json.log")) as url:
-        wait_for(url, lambda s: value(s, catalog.LOG_LINES, source=docker_id[:12],
+        scrape_until(url, lambda s: value(s, catalog.LOG_LINES, source=docker_id[:12],
                                       result="parsed") == 0)  # fmt: skip
         rest = orjson.dumps({"log": line[30:] + "\n", "stream": "stdout", "time": TIME})
         append(path, rest.decode() + "\n")
-        wait_for(url, lambda s: value(s, QUEUED, source=docker_id[:12]) == 6)
+        scrape_until(url, lambda s: value(s, QUEUED, source=docker_id[:12]) == 6)

@@ -27,6 +27,7 @@ from telemetry.export_settings import ExportSettings
 from telemetry.log_exporter import LogExporter
 from telemetry.log_tail import ROTATED, TailSettings
 from telemetry.logging import reset_logging
+from tests.support import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 HISPARSE = (
@@ -62,7 +63,7 @@ def value(samples: Samples, spec: catalog.MetricSpec, **labels: str) -> float | 
     return samples.get((spec.prometheus_name, frozenset(labels.items())))
 
 
-def wait_for(url: str, condition: Callable[[Samples], bool], timeout_s: float = 10) -> Samples:
+def scrape_until(url: str, condition: Callable[[Samples], bool], timeout_s: float = 30) -> Samples:
     deadline = time.monotonic() + timeout_s
     while True:
         samples = scrape(url)
@@ -96,7 +97,7 @@ def test_hisparse_line_sets_full_and_host_with_the_source_label(tmp_path: Path) 
     path = tmp_path / "sglang.log"
     path.write_text(HISPARSE)
     with exporting(path, source="node-3") as url:
-        got = wait_for(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source="node-3") == 3)
+        got = scrape_until(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source="node-3") == 3)
     src = {"source": "node-3"}
     assert value(got, catalog.POOL_USAGE, pool="full", **src) == 0.1
     assert value(got, catalog.POOL_USAGE, pool="host", **src) == 0.2
@@ -115,11 +116,11 @@ def test_leak_lines_count_by_pool_and_kind(tmp_path: Path) -> None:
     with exporting(path) as url:
         leaks = catalog.MEMORY_LEAKS.prometheus_name
         src = {"source": path.name}
-        before = wait_for(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="full",
+        before = scrape_until(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="full",
                                                 kind="leak", **src) == 0)  # fmt: skip
         assert len([key for key in before if key[0] == leaks]) == 10
         path.write_text(KV_LEAK + SWA_DOUBLE_FREE)
-        got = wait_for(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="swa",
+        got = scrape_until(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="swa",
                                              kind="double_free", **src) == 1)  # fmt: skip
     assert value(got, catalog.MEMORY_LEAKS, pool="full", kind="leak", **src) == 1
     assert value(got, catalog.MEMORY_LEAKS, pool="full", kind="double_free", **src) == 0
@@ -136,10 +137,10 @@ def test_bad_lines_are_counted_as_skipped_and_reading_goes_on(tmp_path: Path) ->
     with exporting(path) as url:
         lines = catalog.LOG_LINES
         src = {"source": path.name}
-        wait_for(url, lambda s: value(s, lines, result="skipped", **src) == 2)
+        scrape_until(url, lambda s: value(s, lines, result="skipped", **src) == 2)
         with path.open("a") as f:
             f.write(HISPARSE[40:])
-        got = wait_for(url, lambda s: value(s, lines, result="parsed", **src) == 1)
+        got = scrape_until(url, lambda s: value(s, lines, result="parsed", **src) == 1)
     assert value(got, lines, result="blank", **src) == 1
     assert value(got, lines, result="skipped", **src) == 2
     assert value(got, catalog.POOL_USAGE, pool="host", **src) == 0.2
@@ -152,7 +153,7 @@ def test_without_follow_the_final_figures_stay_served(tmp_path: Path) -> None:
     path.write_text(HISPARSE + KV_LEAK)
     with exporting(path, follow=False) as url:
         src = {"source": "old.log"}
-        wait_for(url, lambda s: value(s, catalog.LOG_LINES, result="parsed", **src) == 2)
+        scrape_until(url, lambda s: value(s, catalog.LOG_LINES, result="parsed", **src) == 2)
         path.write_text(HISPARSE.replace("#queue-req: 3", "#queue-req: 7"))
         time.sleep(0.2)
         got = scrape(url)
@@ -165,7 +166,7 @@ def test_every_series_is_a_catalog_metric(tmp_path: Path) -> None:
     path = tmp_path / "s.log"
     path.write_text(HISPARSE + KV_LEAK)
     with exporting(path) as url:
-        got = wait_for(url, lambda s: value(s, catalog.LOG_LINES, result="parsed",
+        got = scrape_until(url, lambda s: value(s, catalog.LOG_LINES, result="parsed",
                                             source="s.log") == 2)  # fmt: skip
     known = {spec.prometheus_name for spec in catalog.METRICS + catalog.EXPORTER_METRICS}
     assert {name for name, _ in got} <= known
@@ -176,10 +177,10 @@ def test_rotation_is_logged_and_the_new_file_is_read(tmp_path: Path) -> None:
     path = tmp_path / "s.log"
     path.write_text(HISPARSE)
     with capture_logs() as logs, exporting(path) as url:
-        wait_for(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source="s.log") == 3)
+        scrape_until(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source="s.log") == 3)
         path.rename(tmp_path / "s.log.1")
         path.write_text(HISPARSE.replace("#queue-req: 3", "#queue-req: 5"))
-        wait_for(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source="s.log") == 5)
+        scrape_until(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source="s.log") == 5)
     events = [e["event"] for e in logs]
     assert events[0] == catalog.LOG_EXPORT_STARTED.name
     assert events[-1] == catalog.LOG_EXPORT_STOPPED.name
@@ -196,18 +197,12 @@ def test_settings_refuse_a_bad_port_or_source(tmp_path: Path) -> None:
         ExportSettings(tail, source="")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     """`poolscope logs export FILE --follow` in a fresh interpreter serves appended lines, logs
     JSON start and stop events, exits 0 soon after SIGTERM and never imports torch."""
     path = tmp_path / "sglang.log"
     path.write_text("")
-    port = _free_port()
+    port = free_port()
     code = (
         "import sys; from runtime.cli.main import main; "
         f"rc = main(['logs', 'export', {str(path)!r}, '--follow', '--port', '{port}']); "
@@ -223,7 +218,7 @@ def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
         assert started["event"] == catalog.LOG_EXPORT_STARTED.name and started["url"] == url
         with path.open("a") as f:
             f.write(HISPARSE)
-        wait_for(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source=path.name) == 3)
+        scrape_until(url, lambda s: value(s, catalog.REQUESTS_QUEUED, source=path.name) == 3)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
@@ -282,9 +277,11 @@ def test_hybrid_leak_whose_mamba_line_comes_in_a_later_read_counts_mamba(tmp_pat
         time.sleep(0.05)  # a few 0.02 s polls: the first line is read on its own
         with path.open("a") as f:
             f.write(second)
-        got = wait_for(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="mamba",
+        got = scrape_until(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="mamba",
                                              kind="leak", **src) == 1)  # fmt: skip
-        lines = wait_for(url, lambda s: value(s, catalog.LOG_LINES, result="parsed", **src) == 2)
+        lines = scrape_until(
+            url, lambda s: value(s, catalog.LOG_LINES, result="parsed", **src) == 2
+        )
     assert value(got, catalog.MEMORY_LEAKS, pool="full", kind="leak", **src) == 0
     assert value(got, catalog.POOL_LEAKED_SLOTS, pool="mamba", **src) == 2
     assert value(lines, catalog.LOG_LINES, result="skipped", **src) == 0
