@@ -1,5 +1,5 @@
 """Prometheus alert rules over SGLang's own metrics (group `sglang-memory`), for one metric prefix.
-Names come from `telemetry.sglang_catalog`; thresholds are poolscope's own rules' (`alerts.py`).
+Names come from `telemetry.sglang.catalog`; thresholds are poolscope's own rules' (`alerts.py`).
 `tests/dashboards/test_sglang_alert_rules.py` unit-tests every rule with `promtool test rules`.
 """
 
@@ -11,7 +11,7 @@ from dashboards.alerts import NEAR_FULL, RETRACTIONS_PER_S
 from dashboards.fleet_alerts import FleetRules
 from dashboards.sglang_fallbacks import SGLangFallbacks, first_of, labelled
 from dashboards.sglang_promql import SGLangQueries
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 
 RULES_FILE = "sglang/sglang-alerts.rules.yml"
 GROUP = "sglang-memory"

@@ -1,6 +1,6 @@
 """PromQL over SGLang's metrics that works on every release from 0.3.6 on: each figure is the
 newest name's, falling back with `or` to what older releases export (the releases are in
-`telemetry/sglang_metrics.tsv`; docs/sglang.md has the table).
+`telemetry/sglang/sglang_metrics.tsv`; docs/sglang.md has the table).
 
 Ranks: with data-parallel attention each `dp_rank` has its own pools, and with
 `--enable-metrics-for-all-schedulers` every `tp_rank`/`pp_rank` of a DP group reports the same
@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboards.sglang_promql import SGLangQueries
-from telemetry import sglang_catalog as sg
-from telemetry.sglang_catalog import SGLangMetric
+from telemetry.sglang import catalog as sg
+from telemetry.sglang.catalog import SGLangMetric
 
 DP_GROUP = "dp_rank"
 SOURCE = "source"  # the label naming an older figure a panel fell back to

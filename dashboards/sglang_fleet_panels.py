@@ -17,8 +17,8 @@ from dashboards.promql import selector
 from dashboards.sglang_fallbacks import SGLangFallbacks, labelled
 from dashboards.sglang_promql import RANK_MATCHERS, TOTAL_OVER_PRIORITIES, SGLangQueries
 from telemetry import catalog
-from telemetry import sglang_catalog as sg
-from telemetry.sglang_catalog import SGLangMetric
+from telemetry.sglang import catalog as sg
+from telemetry.sglang.catalog import SGLangMetric
 
 UID = stack.SGLANG_DASHBOARD_UID
 BY_INSTANCE = ("instance",)

@@ -16,7 +16,7 @@ from dashboards import sglang_serving_memory, stack
 from dashboards.grafana_render import dashboard as render_dashboard
 from dashboards.panel_spec import PanelSpec, RowSpec
 from dashboards.sglang_promql import SGLangQueries
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 
 TITLE = "poolscope: SGLang serving memory — fleet"
 DESCRIPTION = (

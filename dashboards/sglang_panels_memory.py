@@ -2,7 +2,7 @@
 token_usage, usage per pool, each pool's available/evictable/used partition, capacities and the
 HiCache host tier. Each figure falls back to the names older SGLang releases export
 (`sglang_fallbacks.py`); each description says which release gives what. Metric names come from
-`telemetry.sglang_catalog`."""
+`telemetry.sglang.catalog`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dashboards.panel_spec import GREEN, PanelSpec, Query, Step, Viz
 from dashboards.panels_memory import USAGE_STEPS
 from dashboards.sglang_fallbacks import SOURCE, SGLangFallbacks
 from telemetry import catalog
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 
 BY_INSTANCE = ("instance",)
 RANKS_NOTE = (

@@ -1,6 +1,6 @@
 """The serving panels of the "SGLang serving memory" dashboard, over SGLang's own metrics:
 streaming sessions, running/queued requests, retractions, throughput, the prefix cache and
-latency quantiles. Metric names come from `telemetry.sglang_catalog`."""
+latency quantiles. Metric names come from `telemetry.sglang.catalog`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dashboards.panel_spec import BLUE, GREEN, ORANGE, PanelSpec, Query, Step
 from dashboards.panels_serving import QUANTILES, TOKENS_PER_S, latency_panel
 from dashboards.sglang_fallbacks import SGLangFallbacks
 from dashboards.sglang_promql import RANK_MATCHERS, TOTAL_OVER_PRIORITIES, SGLangQueries
-from telemetry import sglang_catalog as sg
-from telemetry.sglang_catalog import SGLangMetric
+from telemetry.sglang import catalog as sg
+from telemetry.sglang.catalog import SGLangMetric
 
 BY_INSTANCE = ("instance",)
 

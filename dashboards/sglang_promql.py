@@ -1,5 +1,5 @@
 """PromQL over SGLang's own metrics, for one metric prefix (`sglang:` or `sglang_`): every series
-name comes from `telemetry.sglang_catalog` (so only names SGLang exposes), every dashboard selector
+name comes from `telemetry.sglang.catalog` (so only names SGLang exposes), every dashboard selector
 carries the `instance` and `model_name` template variables."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboards.promql import RATE_WINDOW, aggregate, bucket_quantile, over_window, selector
-from telemetry import sglang_catalog as sg
-from telemetry.sglang_catalog import SGLangKind, SGLangMetric
+from telemetry.sglang import catalog as sg
+from telemetry.sglang.catalog import SGLangKind, SGLangMetric
 
 DASHBOARD_MATCHERS = {"instance": "~$instance", sg.MODEL_LABEL: f"~${sg.MODEL_LABEL}"}
 # The scheduler's rank labels, each a template variable whose All is `.*` (which also matches a

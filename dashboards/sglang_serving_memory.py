@@ -15,7 +15,7 @@ from dashboards.grafana_variables import datasource_variable, label_variable
 from dashboards.panel_spec import PanelSpec, RowSpec
 from dashboards.sglang_fallbacks import SGLangFallbacks
 from dashboards.sglang_promql import RANK_LABELS, SGLangQueries
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 
 TITLE = "poolscope: SGLang serving memory"
 DESCRIPTION = (

@@ -24,7 +24,7 @@ ALERTMANAGER = Service("alertmanager", 9093)
 ALERT_SINK = Service("alert-sink", 9095)  # the webhook receiver Alertmanager routes to
 GRAFANA = Service("grafana", 3000)
 # compose.sglang.yaml's `poolscope logs export` of the SGLang log; its port is the command's
-# default (telemetry.export_settings.DEFAULT_PORT, which a test compares).
+# default (telemetry.export.settings.DEFAULT_PORT, which a test compares).
 LOG_EXPORTER = Service("log-exporter", 9466)
 
 DATASOURCE_UID = "poolscope-prometheus"  # fixed, so provisioned dashboards find their datasource

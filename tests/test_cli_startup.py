@@ -66,7 +66,7 @@ def test_alert_sink_does_not_import_torch() -> None:
     """`poolscope alert-sink` imports no torch on its way to serving (checked in-process)."""
     code = (
         "import sys\nfrom runtime.cli.alert_sink import add_parser\n"
-        "from telemetry.alert_sink import AlertSink\n"
+        "from telemetry.alerts.sink import AlertSink\n"
         "print('torch' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -21,8 +21,8 @@ from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
 from runtime.scheduler.sampling_params import SamplingParams
 from telemetry import catalog
-from telemetry.logging import LogSettings, configure_logging, reset_logging
-from telemetry.metrics import Metrics
+from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
+from telemetry.metrics.meters import Metrics
 
 GREEDY = SamplingParams(max_tokens=9, temperature=0, ignore_eos=True)
 PROMPTS = [list(range(5, 5 + n)) for n in (12, 30, 7)]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from telemetry import catalog
-from telemetry.text_layout import render_text
+from telemetry.logs.text_layout import render_text
 
 START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
 PREFILL_EVERY = 10

@@ -7,7 +7,7 @@ import time
 
 from runtime.bench.log_lines import FORMATS, lines
 from runtime.bench.report import BenchResult, Spread, Target
-from telemetry.logparse import ParseStats, iter_records
+from telemetry.logs.parse import ParseStats, iter_records
 
 JSON_TARGET, TEXT_TARGET = 200_000, 100_000
 SGLANG_TEXT = tuple(layout for layout in FORMATS if layout.startswith("sglang_"))

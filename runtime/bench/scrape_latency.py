@@ -29,7 +29,7 @@ from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
 from telemetry import catalog
-from telemetry.logging import LogSettings, configure_logging, reset_logging
+from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
 
 P50_TARGET_MS = 5.0
 PROMPT_LEN = 24

@@ -24,7 +24,7 @@ from runtime.memory.checker import CheckMode
 from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
-from telemetry.logging import LogSettings, configure_logging, reset_logging
+from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
 from telemetry.pool_stats import PoolStats
 
 SLOPE_TARGET_MB_PER_1K = 2.0

@@ -27,8 +27,8 @@ from runtime.model.default_model import ensure_default_model
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.step_record import StepRecord
 from runtime.server.serve import DEFAULT_MODEL_NAME
-from telemetry.logging import LogSettings, configure_logging, reset_logging
-from telemetry.metrics import Metrics, MetricsSettings
+from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
+from telemetry.metrics.meters import Metrics, MetricsSettings
 
 ON_TARGET_PCT, EVERY_STEP_TARGET_PCT = 1.0, 5.0
 DEFAULT_INTERVAL = 40  # ObservabilitySettings' default decode log interval

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dashboards.stack import ALERT_SINK
 from runtime.server.listen_errors import bind_error
-from telemetry.logging import FORMATS, LEVELS
+from telemetry.logs.logging import FORMATS, LEVELS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,8 +45,8 @@ def _wait_for_signal() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from telemetry.alert_sink import AlertSink
-    from telemetry.logging import LogSettings, configure_logging
+    from telemetry.alerts.sink import AlertSink
+    from telemetry.logs.logging import LogSettings, configure_logging
 
     configure_logging(LogSettings(format=args.log_format, level=args.log_level, file=args.log_file))
     with AlertSink(host=args.host, port=args.port) as sink:

@@ -36,7 +36,7 @@ with $SGLANG_URL. A bad URL is one error line and exit 2.
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from telemetry.sglang_catalog import PREFIXES  # reads a small TSV; no dashboards import
+    from telemetry.sglang.catalog import PREFIXES  # reads a small TSV; no dashboards import
 
     p = sub.add_parser("dashboards", help="generate Grafana dashboards and alert rules")
     verbs = p.add_subparsers(dest="dashboards_verb", required=True)
@@ -88,7 +88,7 @@ def _usage_error(message: str) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     from dashboards.build import GENERATED, generated_files, stale, write
-    from telemetry.sglang_catalog import DEFAULT_PREFIX
+    from telemetry.sglang.catalog import DEFAULT_PREFIX
 
     prefix = args.prefix or DEFAULT_PREFIX
     if args.prefix is not None and args.source != "sglang":

@@ -20,7 +20,7 @@ with glob characters (quoted, so that the shell leaves it) names every file it m
 picked up, each with its own `source` from its path (a Kubernetes pod log: namespace/pod/container).
 
 Every command reads lines as Kubernetes (CRI) and Docker (json-file) write a container's output
-too, told apart per line, partial lines joined (`telemetry/log_unwrap.py`).
+too, told apart per line, partial lines joined (`telemetry/logs/unwrap.py`).
 
 Only telemetry modules are imported, and only when a command runs: `poolscope logs` loads no
 engine and no torch. Parse counts go to stderr; a missing file is one error line and exit 2.
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from telemetry.logparse import LogRecord, ParseStats
+    from telemetry.logs.parse import LogRecord, ParseStats
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_export(commands: argparse._SubParsersAction) -> None:
-    from telemetry.export_settings import DEFAULT_HOST, DEFAULT_PORT
+    from telemetry.export.settings import DEFAULT_HOST, DEFAULT_PORT
 
     p = commands.add_parser(
         "export", help="serve a log's pool usage, requests and leaks as Prometheus metrics",
@@ -98,7 +98,7 @@ def _add_file(p: argparse.ArgumentParser) -> None:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from telemetry.logparse import convert
+    from telemetry.logs.parse import convert
 
     _check_file(args.file)
     progress = not args.no_progress
@@ -113,7 +113,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    from telemetry.logsummary import render_summary, summarise
+    from telemetry.logs.summary import render_summary, summarise
 
     records, stats = _records(args)
     print(render_summary(summarise(records)))
@@ -122,7 +122,7 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from telemetry.logplot import plot
+    from telemetry.logs.plot import plot
 
     records, stats = _records(args)
     plot(records, args.out, title=args.file.name)
@@ -137,10 +137,10 @@ def run_export(args: argparse.Namespace) -> int:
     import threading
 
     from runtime.server.listen_errors import bind_error
-    from telemetry.export_settings import ExportSettings
-    from telemetry.log_exporter import LogExporter
-    from telemetry.log_tail import TailSettings
-    from telemetry.logging import LogSettings, configure_logging
+    from telemetry.export.exporter import LogExporter
+    from telemetry.export.settings import ExportSettings
+    from telemetry.export.tail import TailSettings
+    from telemetry.logs.logging import LogSettings, configure_logging
 
     stop = threading.Event()
     received: list[str] = []
@@ -172,8 +172,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]:
-    from telemetry.logfile import read_lines
-    from telemetry.logparse import ParseStats, read_records
+    from telemetry.logs.files import read_lines
+    from telemetry.logs.parse import ParseStats, read_records
 
     _check_file(args.file)
     stats = ParseStats()
@@ -183,7 +183,7 @@ def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]
 def _check_export_file(path: Path, follow: bool) -> None:
     """Raises OSError when export cannot read `path`: a followed file or glob may match later,
     a file read once must be there, a glob read once must match."""
-    from telemetry.log_files import is_glob, matching_files
+    from telemetry.export.log_files import is_glob, matching_files
 
     if is_glob(str(path)) and not path.is_file():
         if not follow and not matching_files(str(path)):

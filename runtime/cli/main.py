@@ -148,7 +148,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from runtime.engine.observability import log_settings_from_args, observability_from_args
     from runtime.server.app import ServerSettings
     from runtime.server.serve import serve
-    from telemetry.logging import configure_logging
+    from telemetry.logs.logging import configure_logging
 
     api_key = args.api_key or env_settings().api_key
     settings = ServerSettings(host=args.host, port=args.port, api_key=api_key,

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telemetry.logging import FORMATS, LEVELS, LogSettings
+from telemetry.logs.logging import FORMATS, LEVELS, LogSettings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from runtime.engine.engine import Engine
-    from telemetry.metrics import Metrics
+    from telemetry.metrics.meters import Metrics
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def instrument(
     """Creates the catalog's instruments for this engine's pools and attaches the observer that
     feeds them and writes the log events."""
     from runtime.engine.telemetry import EngineTelemetry
-    from telemetry.metrics import Metrics, MetricsSettings  # OpenTelemetry: not for `--help`
+    from telemetry.metrics.meters import Metrics, MetricsSettings  # OpenTelemetry: not for `--help`
 
     metrics = Metrics(MetricsSettings(
         model=model_name, pools=tuple(engine.last_stats.pools),

@@ -19,11 +19,11 @@ from runtime.scheduler.batch import Phase
 from runtime.scheduler.request import Request
 from runtime.scheduler.step_record import StepRecord
 from telemetry import catalog
-from telemetry.batch_fields import usage_fields
 from telemetry.catalog import MetricSpec
-from telemetry.gauges import GaugeSnapshot
-from telemetry.logging import get_logger
-from telemetry.metrics import Metrics
+from telemetry.logs.batch_fields import usage_fields
+from telemetry.logs.logging import get_logger
+from telemetry.metrics.gauges import GaugeSnapshot
+from telemetry.metrics.meters import Metrics
 from telemetry.pool_stats import PoolStats
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from runtime.server.drain import END_GRACE_S, DrainingServer
 from runtime.server.listen_errors import bind_error
 from runtime.server.state import ServerState
 from telemetry import catalog
-from telemetry.logging import get_logger
+from telemetry.logs.logging import get_logger
 
 DEFAULT_MODEL_NAME = "poolscope-hybrid"
 START_TIMEOUT_S = 30.0

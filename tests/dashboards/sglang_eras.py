@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 
 FOLDER = Path(__file__).parent / "sglang_eras"
 SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$")

@@ -28,8 +28,8 @@ from dashboards.alertmanager_config import (
 )
 from dashboards.alerts import AlertRule, alert_rules
 from dashboards.build import GENERATED, to_yaml
-from telemetry.alert_sink import AlertSink, ReceivedAlert
-from telemetry.logging import reset_logging
+from telemetry.alerts.sink import AlertSink, ReceivedAlert
+from telemetry.logs.logging import reset_logging
 from tests.dashboards.processes import alertmanager
 
 AMTOOL = shutil.which("amtool")

@@ -15,7 +15,7 @@ from dashboards import stack
 from dashboards.build import generated_files
 from dashboards.prometheus_sglang_config import targets_file
 from runtime.cli.main import main
-from telemetry.export_settings import DEFAULT_PORT
+from telemetry.export.settings import DEFAULT_PORT
 from tests.dashboards.compose_files import (
     ROOT,
     SGLANG,

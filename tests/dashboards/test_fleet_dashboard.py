@@ -15,7 +15,7 @@ from dashboards import panel_units as units
 from dashboards.build import GENERATED
 from dashboards.grafana_json import fix, to_plain
 from telemetry import catalog
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 from tests.dashboards.test_dashboard_honesty import AGGREGATION, UNIT_OF, _drawn
 from tests.schemas import GRAFANA_DASHBOARD, errors
 

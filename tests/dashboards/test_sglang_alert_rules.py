@@ -11,7 +11,7 @@ import pytest
 
 from dashboards import sglang_alerts
 from dashboards.build import GENERATED, sglang_files, stale
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 from tests.dashboards.fleet_alert_cases import fleet_cases
 from tests.dashboards.promtool_cases import (
     case,

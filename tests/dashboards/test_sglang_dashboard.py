@@ -12,7 +12,7 @@ from dashboards.build import GENERATED
 from dashboards.grafana_json import fix, to_plain
 from dashboards.sglang_serving_memory import dashboard, panel_specs
 from telemetry import catalog
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 from tests.dashboards.promql_names import metric_names
 from tests.schemas import GRAFANA_DASHBOARD, errors
 

@@ -17,7 +17,7 @@ from dashboards import sglang_alerts
 from dashboards.build import GENERATED
 from dashboards.panel_spec import PanelSpec
 from dashboards.sglang_serving_memory import panel_specs, rows
-from telemetry import sglang_catalog as sg
+from telemetry.sglang import catalog as sg
 from tests.dashboards.processes import prometheus, serve_metrics
 from tests.dashboards.promql_names import metric_names
 from tests.dashboards.promtool_cases import case, fired, run_rule_tests, series

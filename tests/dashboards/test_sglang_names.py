@@ -1,7 +1,7 @@
 """Every series the SGLang dashboard and rules query is one SGLang exports, with the type and
 suffix the query needs: a panel over a name SGLang does not export shows nothing and an alert
 over it never fires, silently. Checked against the vendored TSV read directly (not through
-`telemetry.sglang_catalog`, whose loader this also guards), for both prefixes."""
+`telemetry.sglang.catalog`, whose loader this also guards), for both prefixes."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dashboards.sglang_serving_memory import dashboard
 from tests.dashboards.promql_names import Exposed, metric_names, problems
 
 ROOT = Path(__file__).resolve().parents[2]
-TSV = ROOT / "telemetry" / "sglang_metrics.tsv"
+TSV = ROOT / "telemetry" / "sglang" / "sglang_metrics.tsv"
 TSV_PREFIX = "sglang:"
 PREFIXES = ("sglang:", "sglang_")
 LABEL_VALUES = re.compile(r"^label_values\((.+),\s*\w+\)$")
@@ -139,7 +139,7 @@ def _string_literals(package: str) -> list[tuple[str, str]]:
 
 
 def test_no_sglang_series_name_is_spelled_outside_the_catalog() -> None:
-    """dashboards/ and runtime/ take SGLang names from telemetry.sglang_catalog, never a string
+    """dashboards/ and runtime/ take SGLang names from telemetry.sglang.catalog, never a string
     holding a series name under either prefix."""
     names = {n for prefix in PREFIXES for n in exposed_from_tsv(prefix)}
     spelled = [(file, text) for package in ("dashboards", "runtime")

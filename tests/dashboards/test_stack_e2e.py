@@ -38,7 +38,7 @@ from runtime.memory.checker import CheckMode
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
 from telemetry import catalog
-from telemetry.alert_sink import AlertSink
+from telemetry.alerts.sink import AlertSink
 from tests.dashboards.processes import alertmanager, prometheus
 from tests.support import firing, query, wait_until
 

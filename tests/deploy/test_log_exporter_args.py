@@ -15,7 +15,8 @@ import yaml
 
 from telemetry import catalog
 from tests.deploy.support import DEPLOY_K8S
-from tests.telemetry.test_log_exporter import _free_port, value, wait_for
+from tests.support import free_port
+from tests.telemetry.test_log_exporter import scrape_until, value
 
 DAEMONSET = DEPLOY_K8S / "overlays" / "sglang" / "log-exporter-daemonset.yaml"
 UID = "0f6c3d2e-5b1a-4c8e-9d7f-1a2b3c4d5e6f"
@@ -54,7 +55,7 @@ def test_daemonset_args_serve_every_sglang_pod_by_its_source(tmp_path: Path) -> 
     line = SWA_LINE.format(q=3)
     partial = f"{TIME} stdout P {line[:40]}\n{TIME} stdout F {line[40:]}\n"
     root.mkdir()
-    port = _free_port()
+    port = free_port()
     args = _container_command(root, port)
     assert "--source" not in args  # each file's source comes from its path
     code = f"from runtime.cli import main; raise SystemExit(main({args!r}))"
@@ -69,11 +70,11 @@ def test_daemonset_args_serve_every_sglang_pod_by_its_source(tmp_path: Path) -> 
         _pod_log(root, "serving", "sglang-0", partial)  # pods that start after the exporter
         _pod_log(root, "serving", "other-0", f"{TIME} stdout F {SWA_LINE.format(q=9)}\n")
         first = {"source": "serving/sglang-0/sglang", "pool": "swa"}
-        wait_for(url, lambda s: value(s, usage, **first) == 0.4, timeout_s=30)  # 2 s rescans
+        scrape_until(url, lambda s: value(s, usage, **first) == 0.4, timeout_s=30)  # 2 s rescans
         _pod_log(root, "team-b", "sglang-1", f"{TIME} stdout F {SWA_LINE.format(q=5)}\n")
         second = {"source": "team-b/sglang-1/sglang"}
         queued = catalog.REQUESTS_QUEUED
-        samples = wait_for(url, lambda s: value(s, queued, **second) == 5, timeout_s=30)
+        samples = scrape_until(url, lambda s: value(s, queued, **second) == 5, timeout_s=30)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     finally:

@@ -15,8 +15,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 from deployment.otel_collector import TRANSFORM, collector_config, dimensionless_metrics
 from telemetry import catalog
-from telemetry.gauges import GaugeSnapshot
-from telemetry.metrics import Metrics, MetricsSettings
+from telemetry.metrics.gauges import GaugeSnapshot
+from telemetry.metrics.meters import Metrics, MetricsSettings
 from telemetry.pool_stats import PoolPartition, PoolStats
 from tests.deploy.support import find, render
 from tests.server.test_otlp import _last_export, receiver

@@ -21,8 +21,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from telemetry import catalog
-from telemetry.alert_sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
-from telemetry.logging import reset_logging
+from telemetry.alerts.sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
+from telemetry.logs.logging import reset_logging
 from tests.support import free_port
 
 STARTS_AT = "2025-01-02T03:04:05.678Z"

@@ -6,7 +6,7 @@ import pytest
 
 from telemetry import catalog
 from telemetry.catalog import Kind, MetricSpec
-from telemetry.gauges import READERS
+from telemetry.metrics.gauges import READERS
 
 
 def test_names_are_unique_and_namespaced() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from runtime.cli.main import main
 from telemetry import catalog
-from telemetry.logplot import NO_BATCH_RECORDS
+from telemetry.logs.plot import NO_BATCH_RECORDS
 
 DECODE = catalog.DECODE_BATCH.name
 LOG = (

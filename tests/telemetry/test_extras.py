@@ -10,7 +10,7 @@ import pytest
 from runtime.bench.registry import runner
 from runtime.cli.logs import main as logs_main
 from telemetry.extras import MissingExtra, require_extra
-from telemetry.logplot import figure
+from telemetry.logs.plot import figure
 
 
 def test_require_extra_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""Tests for telemetry.leak_terms: the signed difference of a leak message's terms, per pool,
+"""Tests for telemetry.logs.leak_terms: the signed difference of a leak message's terms, per pool,
 decides leak or double_free, for every leak form the parser reads."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from telemetry import catalog
-from telemetry.leak_terms import PoolLeak, pool_leaks
-from telemetry.logparse import ParseStats, iter_records, parse_line
+from telemetry.logs.leak_terms import PoolLeak, pool_leaks
+from telemetry.logs.parse import ParseStats, iter_records, parse_line
 
 LEAKS = [
     pytest.param(

@@ -21,7 +21,7 @@ import yaml
 from dashboards.alerts import RULES_FILE
 from dashboards.build import GENERATED
 from telemetry import catalog
-from telemetry.text_layout import render_text
+from telemetry.logs.text_layout import render_text
 from tests.dashboards.processes import prometheus, wait_http
 from tests.support import firing, free_port, query, wait_until
 

@@ -1,4 +1,4 @@
-"""Tests for `poolscope logs export` over a glob (telemetry.log_files, telemetry.log_exporter):
+"""Tests for `poolscope logs export` over a glob (telemetry.export.log_files and .exporter):
 Kubernetes pod log files in the CRI format, each followed with its own `source`, new files
 picked up, rotated copies never read twice, gone files let go; read from the real /metrics."""
 
@@ -15,11 +15,11 @@ from structlog.testing import capture_logs
 
 from runtime.cli import main
 from telemetry import catalog
-from telemetry.export_settings import ExportSettings
-from telemetry.log_exporter import LogExporter
-from telemetry.log_files import is_rotated, matching_files, source_of
-from telemetry.log_tail import FOUND, GONE, TailSettings
-from telemetry.logging import reset_logging
+from telemetry.export.exporter import LogExporter
+from telemetry.export.log_files import is_rotated, matching_files, source_of
+from telemetry.export.settings import ExportSettings
+from telemetry.export.tail import FOUND, GONE, TailSettings
+from telemetry.logs.logging import reset_logging
 from tests.telemetry.test_log_exporter import scrape_until, value
 
 UID = "0f6c3d2e-5b1a-4c8e-9d7f-1a2b3c4d5e6f"

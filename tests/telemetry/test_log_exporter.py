@@ -1,4 +1,4 @@
-"""Tests for telemetry.log_exporter and `poolscope logs export`: what a log says, read from the
+"""Tests for telemetry.export.exporter and `poolscope logs export`: what a log says, read from the
 real `/metrics` text, with the `source` label on every series; bad lines counted, never fatal;
 a clean stop on SIGTERM."""
 
@@ -23,10 +23,10 @@ from structlog.testing import capture_logs
 
 from runtime.cli.main import main
 from telemetry import catalog
-from telemetry.export_settings import ExportSettings
-from telemetry.log_exporter import LogExporter
-from telemetry.log_tail import ROTATED, TailSettings
-from telemetry.logging import reset_logging
+from telemetry.export.exporter import LogExporter
+from telemetry.export.settings import ExportSettings
+from telemetry.export.tail import ROTATED, TailSettings
+from telemetry.logs.logging import reset_logging
 from tests.support import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -1,12 +1,12 @@
-"""Tests for telemetry.log_state: batch lines of every form set the per-pool figures (HiSparse
+"""Tests for telemetry.export.state: batch lines of every form set the per-pool figures (HiSparse
 gpu/cpu tokens as full/host), leak lines count per pool and kind."""
 
 from __future__ import annotations
 
 import pytest
 
-from telemetry.log_state import LogState
-from telemetry.logparse import parse_line
+from telemetry.export.state import LogState
+from telemetry.logs.parse import parse_line
 
 PLAIN = (
     "Decode batch. #running-req: 3, #token: 420, token usage: 0.21, "

@@ -1,4 +1,4 @@
-"""Tests for telemetry.log_tail: lines as a file grows, across rotation, truncation and a file
+"""Tests for telemetry.export.tail: lines as a file grows, across rotation, truncation and a file
 that appears late, in bounded memory; each poll is driven by the test, so nothing sleeps."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.log_tail import (
+from telemetry.export.tail import (
     APPEARED,
     ROTATED,
     TRUNCATED,

@@ -1,4 +1,4 @@
-"""Tests for telemetry.log_unwrap through `read_records`: SGLang lines inside Kubernetes CRI
+"""Tests for telemetry.logs.unwrap through `read_records`: SGLang lines inside Kubernetes CRI
 files and Docker json-file logs, written in those documented formats, read like the bare lines,
 with partial lines joined per stream and the container time where the line has none."""
 
@@ -11,9 +11,9 @@ import orjson
 
 from runtime.cli import main
 from telemetry import catalog
-from telemetry.log_record import epoch_seconds
-from telemetry.log_unwrap import Unwrapper
-from telemetry.logparse import ParseStats, iter_records, read_records
+from telemetry.logs.parse import ParseStats, iter_records, read_records
+from telemetry.logs.record import epoch_seconds
+from telemetry.logs.unwrap import Unwrapper
 
 LEAK, DECODE = catalog.MEMORY_LEAK.name, catalog.DECODE_BATCH.name
 STAMPED = (

@@ -12,8 +12,8 @@ import orjson
 import pytest
 import structlog
 
-from telemetry.logging import LogSettings, configure_logging, get_logger, reset_logging
-from telemetry.logparse import parse_line
+from telemetry.logs.logging import LogSettings, configure_logging, get_logger, reset_logging
+from telemetry.logs.parse import parse_line
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests for telemetry.logparse: every layout (our JSON and text lines, SGLang's lines of every
+"""Tests for telemetry.logs.parse: every layout (our JSON and text lines, SGLang's lines of every
 era) into one record type, with bad lines counted and never raised."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import catalog
-from telemetry.log_record import LogRecord
-from telemetry.logparse import ParseStats, convert, iter_records, parse_line
-from telemetry.text_layout import render_text
-from telemetry.text_values import normalise_key, parse_value
+from telemetry.logs.parse import ParseStats, convert, iter_records, parse_line
+from telemetry.logs.record import LogRecord
+from telemetry.logs.text_layout import render_text
+from telemetry.logs.text_values import normalise_key, parse_value
 
 DECODE = catalog.DECODE_BATCH.name
 PREFILL = catalog.PREFILL_BATCH.name

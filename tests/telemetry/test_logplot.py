@@ -1,4 +1,4 @@
-"""Tests for telemetry.logplot: a PNG of usage and requests, drawn in bounded memory."""
+"""Tests for telemetry.logs.plot: a PNG of usage and requests, drawn in bounded memory."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from telemetry import catalog
-from telemetry.log_record import LogRecord
-from telemetry.logplot import NO_BATCH_RECORDS, Series, collect, plot
+from telemetry.logs.plot import NO_BATCH_RECORDS, Series, collect, plot
+from telemetry.logs.record import LogRecord
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DECODE = catalog.DECODE_BATCH.name
@@ -64,7 +64,7 @@ def test_series_stays_bounded_and_keeps_peaks() -> None:
 
 def test_importing_logplot_does_not_import_matplotlib() -> None:
     """Importing the module is cheap: matplotlib loads only when plot() runs."""
-    code = "import sys, telemetry.logplot; print('matplotlib' in sys.modules)"
+    code = "import sys, telemetry.logs.plot; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)  # fmt: skip
     assert result.stdout.strip() == "False"

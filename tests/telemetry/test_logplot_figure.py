@@ -1,4 +1,4 @@
-"""Tests for the figure `telemetry.logplot` draws, read from its matplotlib lines (not pixels):
+"""Tests for the figure `telemetry.logs.plot` draws, read from its matplotlib lines (not pixels):
 clock-time x axis, lines broken at idle gaps, and equal series kept visible."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from matplotlib.lines import Line2D
 
 from telemetry import catalog
-from telemetry.log_record import LogRecord
-from telemetry.logplot import Series, collect, figure
+from telemetry.logs.plot import Series, collect, figure
+from telemetry.logs.record import LogRecord
 
 DECODE = catalog.DECODE_BATCH.name
 START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)

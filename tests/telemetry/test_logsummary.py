@@ -1,4 +1,4 @@
-"""Tests for telemetry.logsummary: per-pool usage, time above 90 %, leaks and request peaks."""
+"""Tests for telemetry.logs.summary: per-pool usage, time above 90 %, leaks and request peaks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from telemetry import catalog
-from telemetry.log_record import LogRecord
-from telemetry.logsummary import render_summary, summarise, usage_pools
+from telemetry.logs.record import LogRecord
+from telemetry.logs.summary import render_summary, summarise, usage_pools
 
 DECODE = catalog.DECODE_BATCH.name
 PREFILL = catalog.PREFILL_BATCH.name

@@ -9,8 +9,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry import catalog
-from telemetry.gauges import GaugeSnapshot
-from telemetry.metrics import Metrics, MetricsSettings
+from telemetry.metrics.gauges import GaugeSnapshot
+from telemetry.metrics.meters import Metrics, MetricsSettings
 from telemetry.pool_stats import PoolPartition, PoolStats
 
 STATS = PoolStats(

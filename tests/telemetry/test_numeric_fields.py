@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import catalog
-from telemetry.log_record import LogRecord
-from telemetry.logparse import ParseStats, iter_records, parse_line
-from telemetry.numeric_fields import NUMERIC_FIELDS, is_number
-from telemetry.text_layout import render_text
+from telemetry.logs.numeric_fields import NUMERIC_FIELDS, is_number
+from telemetry.logs.parse import ParseStats, iter_records, parse_line
+from telemetry.logs.record import LogRecord
+from telemetry.logs.text_layout import render_text
 
 DECODE, PREFILL = catalog.DECODE_BATCH.name, catalog.PREFILL_BATCH.name
 CATALOGUED = frozenset(f for f in (*catalog.DECODE_BATCH.fields, *catalog.PREFILL_BATCH.fields)

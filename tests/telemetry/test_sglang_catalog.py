@@ -1,4 +1,4 @@
-"""telemetry.sglang_catalog: poolscope's TSV of SGLang's metrics across releases, loaded into names
+"""telemetry.sglang.catalog: poolscope's TSV of SGLang's metrics across releases, loaded into names
 a dashboard can only get right: exposed series for a prefix, the releases that export each, loud
 failures otherwise."""
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from telemetry import sglang_catalog as sg
-from telemetry.sglang_catalog import SGLangKind, SGLangMetric
+from telemetry.sglang import catalog as sg
+from telemetry.sglang.catalog import SGLangKind, SGLangMetric
 
 ROOT = Path(__file__).resolve().parents[2]
-VENDORED = ROOT / "telemetry" / sg.TSV_NAME
+VENDORED = ROOT / "telemetry" / "sglang" / sg.TSV_NAME
 # The workplace's 2026-08 snapshot of upstream main, where present (worktrees sit one deeper).
 REFERENCES = [up / "shared" / "reference" / sg.TSV_NAME for up in ROOT.parents[:2]]
 SNAPSHOT = "main-2026-08"
@@ -57,7 +57,7 @@ def test_releases_are_ordered_and_each_name_has_its_era() -> None:
 def test_pyproject_ships_the_tsv_as_package_data() -> None:
     """An installed poolscope has the TSV next to the loader (setuptools package-data)."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert sg.TSV_NAME in config["package-data"]["telemetry"]
+    assert sg.TSV_NAME in config["package-data"]["telemetry.sglang"]
 
 
 def test_every_row_loads_with_the_exposure_its_type_implies() -> None:

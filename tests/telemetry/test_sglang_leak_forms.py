@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from telemetry import catalog
-from telemetry.leak_terms import PoolLeak, pool_leaks
-from telemetry.logparse import ParseStats, iter_records
+from telemetry.logs.leak_terms import PoolLeak, pool_leaks
+from telemetry.logs.parse import ParseStats, iter_records
 
 LEAK = catalog.MEMORY_LEAK.name
 TS = "[2025-10-01 10:00:00 TP0] "
@@ -155,7 +155,7 @@ def test_mamba_terms_on_the_second_line_are_kept() -> None:
 def test_continuation_after_a_later_read_joins_until_the_file_is_quiet() -> None:
     """A continuation that comes a few empty reads later still joins its message; after
     enough empty reads the message is complete and a later key=value line stands alone."""
-    from telemetry.logparse import IDLE_READS_TO_FLUSH
+    from telemetry.logs.parse import IDLE_READS_TO_FLUSH
 
     stats = ParseStats()
     joined = list(iter_records([TS + MAMBA_FULL_OK, None, None, MAMBA_LEAKED], stats))

@@ -1,4 +1,4 @@
-"""Tests for telemetry.text_layout: our events rendered in SGLang's human layout."""
+"""Tests for telemetry.logs.text_layout: our events rendered in SGLang's human layout."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from telemetry import catalog
-from telemetry.text_layout import LABELS, render_text
-from telemetry.text_values import normalise_key
+from telemetry.logs.text_layout import LABELS, render_text
+from telemetry.logs.text_values import normalise_key
 
 TS = "2026-11-21T10:00:00.123456Z"
 

@@ -1,4 +1,4 @@
-"""How `telemetry.logplot` draws its lines: a distinct style per line so that equal series stay
+"""How `telemetry.logs.plot` draws its lines: a distinct style per line so that equal series stay
 visible, and a clock-time x axis. Imported by `logplot.figure` only (it imports matplotlib)."""
 
 from __future__ import annotations

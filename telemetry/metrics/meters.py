@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from telemetry import catalog
 from telemetry.catalog import Kind, MetricSpec
-from telemetry.gauges import READERS, GaugeSnapshot
+from telemetry.metrics.gauges import READERS, GaugeSnapshot
 
 # Components of the prefix cache: the only pools `tokens.cached` and `pool.evicted` can name.
 CACHE_METRICS = (catalog.TOKENS_CACHED, catalog.POOL_EVICTED)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from telemetry import catalog
 from telemetry.extras import require_extra
-from telemetry.log_record import LogRecord, epoch_seconds
-from telemetry.logsummary import HIGH_USAGE, usage_pools
+from telemetry.logs.record import LogRecord, epoch_seconds
+from telemetry.logs.summary import HIGH_USAGE, usage_pools
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -171,7 +171,7 @@ def figure(records: Iterable[LogRecord], *, title: str | None = None) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from telemetry.logplot_style import draw_lines, format_time_axis
+    from telemetry.logs.plot_style import draw_lines, format_time_axis
 
     usage, requests, is_time = collect(records)
     hold = typical_interval((*usage.values(), *requests.values()))

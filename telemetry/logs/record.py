@@ -1,7 +1,7 @@
 """LogRecord: one batch or leak event read from a log line, whatever layout the line had.
 
-The parser (`telemetry.logparse`) turns our JSON lines, our text layout and SGLang's text lines of
-every era into LogRecords; `telemetry.logsummary` and `telemetry.logplot` read only LogRecords.
+The parser (`telemetry.logs.parse`) turns our JSON lines, our text layout and SGLang's text lines of
+every era into LogRecords; `telemetry.logs.summary` and `telemetry.logs.plot` read only LogRecords.
 """
 
 from __future__ import annotations

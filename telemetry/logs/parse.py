@@ -7,14 +7,14 @@ record type (LogRecord), streamed in constant memory.
 
 JSON lines (objects with an `event` key) yield records for `decode_batch`, `prefill_batch` and
 `memory_leak`; other events are counted in `num_other`. Text lines are read by
-`telemetry.sglang_lines`. Unknown, garbled and truncated lines are counted in `num_skipped`,
-never raised. A JSON line and the text line (`telemetry.text_layout`) of the same event convert
+`telemetry.sglang.lines`. Unknown, garbled and truncated lines are counted in `num_skipped`,
+never raised. A JSON line and the text line (`telemetry.logs.text_layout`) of the same event convert
 to equal records.
 
 SGLang's leak messages may span lines (the mamba or SWA terms, `[swa]`/`[mamba]` sections on
-the lines after the first; see `telemetry.sglang_leaks`): `iter_records` holds a leak record
+the lines after the first; see `telemetry.sglang.leaks`): `iter_records` holds a leak record
 until a line comes that does not continue it, and folds the continuation lines into it. A
-followed file hands on `None` when a read found nothing new (`telemetry.log_tail.follow`): the
+followed file hands on `None` when a read found nothing new (`telemetry.export.tail.follow`): the
 continuation may still come in a later read, so a held record waits for `IDLE_READS_TO_FLUSH`
 such reads in a row before it is let out.
 """
@@ -29,12 +29,12 @@ from typing import IO, Any
 import orjson
 
 from telemetry import catalog
-from telemetry.log_record import SOURCE_POOLSCOPE, FieldValue, LogRecord
-from telemetry.log_unwrap import Unwrapper
-from telemetry.logfile import read_lines
-from telemetry.sglang_leaks import read_continuation
-from telemetry.sglang_lines import LeakNumbers, LineKind, read_text_line
-from telemetry.text_values import compact_json
+from telemetry.logs.files import read_lines
+from telemetry.logs.record import SOURCE_POOLSCOPE, FieldValue, LogRecord
+from telemetry.logs.text_values import compact_json
+from telemetry.logs.unwrap import Unwrapper
+from telemetry.sglang.leaks import read_continuation
+from telemetry.sglang.lines import LeakNumbers, LineKind, read_text_line
 
 __all__ = ["LogRecord", "ParseStats", "convert", "iter_records", "parse_line", "read_records"]
 
@@ -115,7 +115,7 @@ def iter_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[Log
 def read_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[LogRecord]:
     """`iter_records` of `lines` as a file holds them: the CRI or Docker json-file wrapping of
     each line, when it has one, taken off first, and the container time given to a record
-    whose line had no time (`telemetry.log_unwrap`)."""
+    whose line had no time (`telemetry.logs.unwrap`)."""
     unwrapper = Unwrapper()
     return unwrapper.stamped(iter_records(unwrapper.lines(lines), stats))
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from telemetry.log_files import is_glob
-from telemetry.log_tail import TailSettings
+from telemetry.export.log_files import is_glob
+from telemetry.export.tail import TailSettings
 
 # Beside the compose stack's 9090 (Prometheus), 9093 (Alertmanager) and 9095 (alert sink), and
 # clear of 9464, the OTel Prometheus exporter's default.
@@ -23,8 +23,8 @@ class ExportSettings:
     """The file and how to read it (`tail`), whether to follow it, where to serve (port 0: any
     free port), and the `source` label (default: the file name). A `tail.path` with glob
     characters names every file it matches, each with the source its path gives
-    (`telemetry.log_files`), after `source/` when one is given: matched again every `rescan_s`
-    when followed, a file missing for `gone_s` let go."""
+    (`telemetry.export.log_files`), after `source/` when one is given: matched again every
+    `rescan_s` when followed, a file missing for `gone_s` let go."""
 
     tail: TailSettings
     follow: bool = False

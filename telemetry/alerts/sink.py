@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from telemetry import catalog
-from telemetry.http_thread import UvicornThread, bind_tcp
-from telemetry.logging import get_logger
+from telemetry.alerts.http_thread import UvicornThread, bind_tcp
+from telemetry.logs.logging import get_logger
 
 HEALTH_PATH = "/health"
 MAX_BODY_BYTES = 1 << 20  # Alertmanager batches whole groups; a megabyte is thousands of alerts

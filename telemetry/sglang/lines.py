@@ -5,13 +5,13 @@ Forms read: the early 2024 decode line without a header (`#running-req: …`), `
 (2024, periods) and `Decode batch, …` (2025+, commas), each with an optional iteration (`Decode
 batch [123], …`); `Prefill batch` lines, also with `(mixed #running-req: N)`; any mix of plain,
 SWA, mamba and HiSparse parts (the body is read by a general `key: value` scanner, see
-`telemetry.text_values`); the first line of a leak message (`telemetry.sglang_leaks`; the lines
-that continue it are joined by `telemetry.logparse`), the 2024 pair `Warning: available_size=…` +
+`telemetry.logs.text_values`); the first line of a leak message (`telemetry.sglang.leaks`; the lines
+that continue it are joined by `telemetry.logs.parse`), the 2024 pair `Warning: available_size=…` +
 `KV cache pool leak detected!`, and per-pool lines `[full] total=100, available=90, …` whose terms
 do not add up. Prefixes before the message: `[gpu=0]`, `[gpu_id=0]`, `[2024-08-10 10:00:00 TP0]`,
 `[2025-01-01 10:00:00 DP0 TP3]`, `[2026-11-21T10:00:00.123456Z]`; rank tags become fields
 (`tp_rank`, `dp_rank`, …) and `[gpu=N]` the field `gpu`. The common batch line is read by one
-whole-line template (`telemetry.pair_templates`) once its form has been seen.
+whole-line template (`telemetry.logs.pair_templates`) once its form has been seen.
 
 Source rule: a line is ours (`poolscope`) when its timestamp bracket holds exactly an ISO-8601
 timestamp with `T` (our layout; SGLang writes a space), or when it has a `kv token usage` part
@@ -27,12 +27,12 @@ from enum import Enum
 from functools import lru_cache
 
 from telemetry import catalog
-from telemetry.leak_terms import pool_leaks
-from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
-from telemetry.pair_templates import Template, read_groups, with_prefix
-from telemetry.sglang_leaks import HEADER, message_fields
-from telemetry.text_layout import LABELS
-from telemetry.text_values import TEMPLATES, scan_pairs
+from telemetry.logs.leak_terms import pool_leaks
+from telemetry.logs.pair_templates import Template, read_groups, with_prefix
+from telemetry.logs.record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
+from telemetry.logs.text_layout import LABELS
+from telemetry.logs.text_values import TEMPLATES, scan_pairs
+from telemetry.sglang.leaks import HEADER, message_fields
 
 
 class LineKind(Enum):
@@ -81,7 +81,7 @@ _FAST_BATCH = re.compile(
 )
 _NUM_FAST_GROUPS = _FAST_BATCH.groups
 # Whole-line templates: _FAST_BATCH's pattern followed by a label template (see
-# `telemetry.pair_templates`), so that the common line is read by one fullmatch.
+# `telemetry.logs.pair_templates`), so that the common line is read by one fullmatch.
 _LINE_TEMPLATES: list[Template] = []
 _CACHE_LINES = 8
 _TYPED = TEMPLATES.typed
@@ -238,7 +238,7 @@ def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
 def _pool_line_record(line: str, pool_line: re.Match[str]) -> LogRecord | LineKind:
     """A `[swa] total=64, available=60, …` line on its own (no message before it): a leak
     record when its terms do not add up, else no leak (SGLang lists every pool once one leaks;
-    the lines of one message are joined by `telemetry.logparse`)."""
+    the lines of one message are joined by `telemetry.logs.parse`)."""
     prefix = _read_prefix(line[: pool_line.start()])
     fields: dict[str, FieldValue] = {"pool": pool_line.group(1), **prefix.fields}
     fields.update(scan_pairs(line, pool_line.end()))

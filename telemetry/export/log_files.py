@@ -10,7 +10,7 @@ each, taken from its path:
 
 A container's restarts (0.log, 1.log) share its source: they are one server's log over time.
 Rotated copies are never matched, so that a line is not read twice: the follower of the live
-file already reads it to its end when it is renamed (`telemetry.log_tail`), and compressed or
+file already reads it to its end when it is renamed (`telemetry.export.tail`), and compressed or
 half-compressed copies cannot be followed. Rotated means a rotation suffix after `.log`
 (`0.log.20261205-100000` as kubelet names them, `x-json.log.1` as Docker does, `s.log.2.gz`,
 `s.log-20261205` as logrotate does) or a `.gz` or `.tmp` end. Give such a file by its own path

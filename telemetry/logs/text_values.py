@@ -6,7 +6,8 @@ Keys are normalised the same way for SGLang's labels and ours: `#running-req` �
 `cuda graph` → `graph`. Values: integral text → int, other numbers → float, `True`/`False` → bool,
 `NN.NN%` → a fraction (12.50% → 0.125), `"..."` → the JSON-decoded string, anything else → the text.
 A bare value ends at whitespace or a comma, so `#queue-req: 5,` at the end of a line reads as 5.
-A field of `telemetry.numeric_fields` whose value is no number is left out: a number or nothing.
+A field of `telemetry.logs.numeric_fields` whose value is no number is left out: a number or
+nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from telemetry.log_record import FieldValue
-from telemetry.numeric_fields import NUMERIC_FIELDS, REPEATING_FIELDS, is_number
-from telemetry.pair_templates import PairTemplates
+from telemetry.logs.numeric_fields import NUMERIC_FIELDS, REPEATING_FIELDS, is_number
+from telemetry.logs.pair_templates import PairTemplates
+from telemetry.logs.record import FieldValue
 
 _NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
 _UNIT = re.compile(r"\([^)]*\)")
@@ -90,7 +91,7 @@ def scan_pairs(text: str, pos: int = 0) -> dict[str, FieldValue]:
     in order (a later repeat of a key wins). Text that is no pair is passed over; never raises.
 
     NOTE: the common `label: value, label: value` text is split on `, ` (several times faster than
-    the regex), and once seen its labels become a template (`telemetry.pair_templates`) that
+    the regex), and once seen its labels become a template (`telemetry.logs.pair_templates`) that
     reads the next such line in one match; a part that is no plain `label: value` pair, and any
     text with quotes or JSON, is read by the regex, which is the reference grammar."""
     if '"' in text or "{" in text:

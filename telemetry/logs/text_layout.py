@@ -6,7 +6,7 @@
 
 Batch parts follow the catalog's field order and appear only for fields the event carries (pool
 parts only for pools the model has). Keys that are no catalog field of the event follow the
-SGLang part as ` key=value`, so nothing is dropped silently. `telemetry.logparse` reads these
+SGLang part as ` key=value`, so nothing is dropped silently. `telemetry.logs.parse` reads these
 lines back into the same record as the JSON line of the same event.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from telemetry import catalog
-from telemetry.text_values import format_value
+from telemetry.logs.text_values import format_value
 
 HEAD_KEYS = ("event", "timestamp", "level")
 

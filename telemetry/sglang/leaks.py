@@ -20,7 +20,8 @@ Forms (from SGLang's checker, 2024–2026), each possibly after a log prefix, a 
     Full Pool Mem Leak Detected! [full] total=.., ...   /   SWA Pool Mem Leak Detected! [swa] ..
 
 A `[pool]` section's keys get the pool's prefix (`[swa] total=64` → `swa_total`) unless they
-name a pool already, so that one record keeps every pool's terms apart (`telemetry.leak_terms`).
+name a pool already, so that one record keeps every pool's terms apart
+(`telemetry.logs.leak_terms`).
 A continuation line has no log prefix and starts with a `key=value` pair or a `[pool]` section.
 """
 
@@ -29,8 +30,8 @@ from __future__ import annotations
 import re
 
 from telemetry import catalog
-from telemetry.log_record import FieldValue
-from telemetry.text_values import scan_pairs
+from telemetry.logs.record import FieldValue
+from telemetry.logs.text_values import scan_pairs
 
 HEADER = r"(?i:leak detected!)"
 _SECTION = re.compile(rf"\[({'|'.join(catalog.POOLS)})\][ \t]*")

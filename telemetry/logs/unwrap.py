@@ -1,5 +1,5 @@
 """Container log wrappings taken off before parsing: the CRI files of Kubernetes and Docker's
-json-file logs, as a line-source transform in front of `telemetry.logparse.iter_records`.
+json-file logs, as a line-source transform in front of `telemetry.logs.parse.iter_records`.
 
     unwrapper = Unwrapper()
     records = unwrapper.stamped(iter_records(unwrapper.lines(read_lines(path)), stats))
@@ -16,12 +16,12 @@ starts with a digit (CRI) or with `{"log"` (Docker; `{ "log"` too, as json.dumps
 looked at further; one that then does not match is handed on as it is. The parser counts the
 lines it is handed: a joined line is one line. Pieces are joined per stream (stdout and stderr
 interleave), a joined line keeps the time of its first piece and holds at most `max_chars`
-(the rest is dropped, as `telemetry.log_tail` does for a long line); pieces whose line never
+(the rest is dropped, as `telemetry.export.tail` does for a long line); pieces whose line never
 ended are handed on when the lines end. `None` items ("nothing new for now") pass through.
 
 Timestamps: a record whose line had none (SGLang lines without a `[2026-...]` prefix, leak
 messages in tracebacks) gets its entry's container time, as written there (RFC 3339, which
-`telemetry.log_record.epoch_seconds` reads). `iter_records` lets a leak record out only once a
+`telemetry.logs.record.epoch_seconds` reads). `iter_records` lets a leak record out only once a
 later line, a quiet read or the end comes (it holds it for continuation lines): such a record
 gets the time of the line before that one, its own last line.
 """
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import orjson
 
 from telemetry import catalog
-from telemetry.log_record import LogRecord
+from telemetry.logs.record import LogRecord
 
 MAX_CHARS = 1 << 20  # the longest joined line kept (as log_tail's max_line_bytes)
 _DIGITS = frozenset("0123456789")

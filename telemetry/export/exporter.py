@@ -5,16 +5,16 @@
     exporter.run(stop)          # reads until `stop` is set (without follow: reads, then waits)
     exporter.close()
 
-The log is read by `telemetry.log_tail`, unwrapped when a container runtime wrote it
-(`telemetry.log_unwrap`) and parsed by `telemetry.logparse`; a `LogState` per source keeps the
-latest figures. A FILE with glob characters names every file it matches (`telemetry.log_files`),
-each followed on a thread of its own with the source its path gives; the glob is matched again
-for new files, and a file gone for `gone_s` is let go with its series. A custom
-prometheus_client collector reads the figures at scrape time (nothing is pushed) and names every
-series through catalog entries, each with the `source` label (the log's name by default):
-pool usage, used slots and leaked slots, token_usage, kv_token_usage, running and queued requests,
-generation throughput, prompt and cached tokens, leaks per pool and kind, and lines by result.
-A gauge that no line has set yet is left out rather than shown as 0.
+The log is read by `telemetry.export.tail`, unwrapped when a container runtime wrote it
+(`telemetry.logs.unwrap`) and parsed by `telemetry.logs.parse`; a `LogState` per source keeps the
+latest figures. A FILE with glob characters names every file it matches
+(`telemetry.export.log_files`), each followed on a thread of its own with the source its path gives;
+the glob is matched again for new files, and a file gone for `gone_s` is let go with its series. A
+custom prometheus_client collector reads the figures at scrape time (nothing is pushed) and names
+every series through catalog entries, each with the `source` label (the log's name by default): pool
+usage, used slots and leaked slots, token_usage, kv_token_usage, running and queued requests,
+generation throughput, prompt and cached tokens, leaks per pool and kind, and lines by result. A
+gauge that no line has set yet is left out rather than shown as 0.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from prometheus_client.registry import Collector
 
 from telemetry import catalog
 from telemetry.catalog import EXPORT_LABELS, Kind, MetricSpec
-from telemetry.export_settings import ExportSettings
-from telemetry.log_files import matching_files, source_of
-from telemetry.log_state import LogState
-from telemetry.log_tail import FOUND, GONE, UNREADABLE, LogTail, follow, read_once
-from telemetry.logging import get_logger
-from telemetry.logparse import ParseStats, read_records
+from telemetry.export.log_files import matching_files, source_of
+from telemetry.export.settings import ExportSettings
+from telemetry.export.state import LogState
+from telemetry.export.tail import FOUND, GONE, UNREADABLE, LogTail, follow, read_once
+from telemetry.logs.logging import get_logger
+from telemetry.logs.parse import ParseStats, read_records
 
 _log = get_logger("poolscope.logs.export")
 

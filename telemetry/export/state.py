@@ -13,7 +13,7 @@ Pools from a batch line's parts (first hit per pool wins):
 `token_usage` is the max of the line's full, swa and mamba usages (the catalog's definition, which
 SGLang's own `token usage` does not follow in every version), `kv_token_usage` of full and swa. A
 pool a line does not mention keeps its last figures. Leak lines count per pool and kind (see
-`telemetry.leak_terms`) and set the signed leaked slots.
+`telemetry.logs.leak_terms`) and set the signed leaked slots.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from telemetry import catalog
-from telemetry.leak_terms import pool_leaks
-from telemetry.log_record import FieldValue, LogRecord
+from telemetry.logs.leak_terms import pool_leaks
+from telemetry.logs.record import FieldValue, LogRecord
 
 # (pool, slots-used field, usage field), in order of precedence.
 _POOL_PARTS = (

@@ -1,4 +1,4 @@
-"""Label templates: the fast path of `telemetry.text_values.scan_pairs` for batch lines.
+"""Label templates: the fast path of `telemetry.logs.text_values.scan_pairs` for batch lines.
 
 A log repeats a handful of label sequences (the decode line, the prefill line), and only the
 values change. Once a line whose parts are all plain `label: value` pairs has been read the slow
@@ -16,7 +16,7 @@ Each value's group is typed by the line the template was learned from: an intege
 decimal (`0.50`) there must be one again, and is converted by `int`/`float` in C, without a
 Python call per value, unless its field's values repeat (usages, request counts: the value
 memo's C-level hit is cheaper); other numbers (`12.50%`, `1e-05`) and text go through the memo. So
-a numeric field (`telemetry.numeric_fields`) never gets text from a template: a line whose
+a numeric field (`telemetry.logs.numeric_fields`) never gets text from a template: a line whose
 value is odd fails the match and falls to the slow path.
 """
 
@@ -28,7 +28,7 @@ from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from operator import itemgetter
 
-from telemetry.log_record import FieldValue
+from telemetry.logs.record import FieldValue
 
 _INT, _FLOAT, _NUMBER, _TEXT = "int", "float", "number", "text"
 _GROUPS = {

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 ROTATED, TRUNCATED, APPEARED = "rotated", "truncated", "appeared"
-# a glob's new file, one let go, one that cannot be read (`telemetry.log_exporter`)
+# a glob's new file, one let go, one that cannot be read (`telemetry.export.exporter`)
 FOUND, GONE, UNREADABLE = "found", "gone", "unreadable"
 SwitchCallback = Callable[[str, int], None]  # (reason, bytes read of the file before; 0 if none)
 
@@ -160,7 +160,7 @@ def follow(tail: LogTail, stop: threading.Event, poll_s: float) -> Iterator[str 
     """Lines of `tail` as they come, polling every `poll_s` seconds, until `stop` is set (checked
     between lines too, so a long backlog does not delay a shutdown). A poll that finds nothing
     new yields `None`, so that a reader holding an unfinished multi-line message
-    (`telemetry.logparse.iter_records`) can tell a quiet file from one still being written."""
+    (`telemetry.logs.parse.iter_records`) can tell a quiet file from one still being written."""
     while not stop.is_set():
         is_quiet = True
         for line in tail.poll():

@@ -80,7 +80,7 @@ def _render_json(_: Any, __: str, event_dict: EventDict) -> str:
 def _renderer(fmt: str) -> Callable[[Any, str, EventDict], str]:
     if fmt == "json":
         return _render_json
-    from telemetry.text_layout import render_text
+    from telemetry.logs.text_layout import render_text
 
     return lambda _, __, event_dict: render_text(event_dict)
 

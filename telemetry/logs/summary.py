@@ -4,7 +4,7 @@ peaks and the mean decode throughput. `poolscope logs summary` prints
 `render_summary(summarise(records))`.
 
 Each leak message counts once per pool it shows a difference for, as a leak (slots lost) or a
-double free (more slots free than exist), by `telemetry.leak_terms.pool_leaks`: one SGLang
+double free (more slots free than exist), by `telemetry.logs.leak_terms.pool_leaks`: one SGLang
 hybrid message whose mamba terms leak and whose full terms add up is one mamba leak.
 
 Pools are named by the usage fields of batch records: `token` (token_usage, the max over all
@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from telemetry import catalog
-from telemetry.leak_terms import pool_leaks
-from telemetry.log_record import LogRecord, epoch_seconds
+from telemetry.logs.leak_terms import pool_leaks
+from telemetry.logs.record import LogRecord, epoch_seconds
 
 HIGH_USAGE = 0.9
 LEAK, DOUBLE_FREE = catalog.LEAK_KINDS

@@ -2,7 +2,7 @@
 across releases, 0.3.6 to upstream main of 2026-08, each with the release that introduced it and
 the one that removed it): the single place the SGLang dashboard and rules take metric names from.
 
-    from telemetry import sglang_catalog as sg
+    from telemetry.sglang import catalog as sg
     sg.TOKEN_USAGE.series()                      # 'sglang:token_usage'
     sg.TTFT.series("sglang_", "_bucket")         # 'sglang_time_to_first_token_seconds_bucket'
     sg.metric("token_usage_total")               # KeyError: SGLang exports no such metric
@@ -146,7 +146,8 @@ def metric(name: str) -> SGLangMetric:
     try:
         return METRICS[name]
     except KeyError:
-        raise KeyError(f"SGLang exports no metric {name!r} (see telemetry/{TSV_NAME})") from None
+        where = f"telemetry/sglang/{TSV_NAME}"
+        raise KeyError(f"SGLang exports no metric {name!r} (see {where})") from None
 
 
 def exposed_series(prefix: str = DEFAULT_PREFIX) -> dict[str, SGLangMetric]:

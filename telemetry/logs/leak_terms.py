@@ -1,6 +1,6 @@
 """What a leak message says per pool: the signed difference of its terms, and so its kind.
 
-Every leak form the parser reads carries some of these terms (see `telemetry.sglang_lines`):
+Every leak form the parser reads carries some of these terms (see `telemetry.sglang.lines`):
 
     token_to_kv_pool_allocator memory leak detected! available_size=10, protected_size=0,
         self.max_total_num_tokens=100                          → full: 100 - 10 - 0 = 90 (leak)
@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from telemetry import catalog
-from telemetry.log_record import FieldValue
+from telemetry.logs.record import FieldValue
 
 # SGLang's generic messages (`token_to_kv_pool_allocator`, `KV cache pool`) are about the
 # full-attention KV pool, so a message that names no pool is counted there.
