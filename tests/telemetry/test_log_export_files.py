@@ -4,7 +4,6 @@ picked up, rotated copies never read twice, gone files let go; read from the rea
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,12 +14,11 @@ from structlog.testing import capture_logs
 
 from runtime.cli import main
 from telemetry import catalog
-from telemetry.export.exporter import LogExporter
 from telemetry.export.log_files import is_rotated, matching_files, source_of
 from telemetry.export.settings import ExportSettings
 from telemetry.export.tail import FOUND, GONE, TailSettings
 from telemetry.logs.logging import reset_logging
-from tests.telemetry.test_log_exporter import scrape_until, value
+from tests.telemetry.test_log_exporter import running_exporter, scrape_until, value
 
 UID = "0f6c3d2e-5b1a-4c8e-9d7f-1a2b3c4d5e6f"
 TIME = "2026-12-05T10:00:00.123456789Z"
@@ -73,17 +71,8 @@ def exporting(
     settings = ExportSettings(TailSettings(Path(pattern), from_start=True), follow=follow,
                               port=0, source=source, poll_s=0.02, rescan_s=0.05,
                               gone_s=gone_s)  # fmt: skip
-    exporter = LogExporter(settings).start()
-    stop = threading.Event()
-    reader = threading.Thread(target=exporter.run, args=(stop,), daemon=True)
-    reader.start()
-    try:
-        yield exporter.url
-    finally:
-        stop.set()
-        reader.join(timeout=10)
-        exporter.close()
-    assert not reader.is_alive()
+    with running_exporter(settings) as url:
+        yield url
 
 
 def test_sources_come_from_the_path() -> None:

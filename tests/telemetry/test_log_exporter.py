@@ -78,6 +78,13 @@ def exporting(path: Path, follow: bool = True, source: str | None = None) -> Ite
     """An exporter on a free port reading `path` on a thread; yields its /metrics URL."""
     settings = ExportSettings(TailSettings(path, from_start=True), follow=follow, port=0,
                               source=source, poll_s=0.02)  # fmt: skip
+    with running_exporter(settings) as url:
+        yield url
+
+
+@contextmanager
+def running_exporter(settings: ExportSettings) -> Iterator[str]:
+    """The exporter started, reading on a thread; yields its /metrics URL, then stops it."""
     exporter = LogExporter(settings).start()
     stop = threading.Event()
     reader = threading.Thread(target=exporter.run, args=(stop,), daemon=True)
