@@ -29,7 +29,7 @@ from functools import lru_cache
 from telemetry import catalog
 from telemetry.leak_terms import pool_leaks
 from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
-from telemetry.pair_templates import Template, read_groups, with_prefix
+from telemetry.pair_templates import Template
 from telemetry.sglang_leaks import HEADER, message_fields
 from telemetry.text_layout import LABELS
 from telemetry.text_values import TEMPLATES, scan_pairs
@@ -84,7 +84,6 @@ _NUM_FAST_GROUPS = _FAST_BATCH.groups
 # `telemetry.pair_templates`), so that the common line is read by one fullmatch.
 _LINE_TEMPLATES: list[Template] = []
 _CACHE_LINES = 8
-_TYPED = TEMPLATES.typed
 _PLAIN_RESTS: dict[str, bool] = {}
 _RANKS_AFTER: dict[str, tuple[tuple[str, int], ...]] = {}
 _CACHE_SIZE = 256
@@ -110,7 +109,7 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
             if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
                 if index:  # a log mixes forms in runs: keep the one in use first
                     _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
-                return _fast_record(line, groups, read_groups(reader, groups, _TYPED))
+                return _fast_record(line, groups, reader(groups))
             break
     fast = _FAST_BATCH.match(line)
     if fast is not None and _is_plain_rest(fast.group(4)):
@@ -119,7 +118,9 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
         if not pairs:
             return LineKind.UNKNOWN
         if TEMPLATES.last_hit is not None:
-            _learn_line(with_prefix(TEMPLATES.last_hit, _FAST_BATCH.pattern, _NUM_FAST_GROUPS))
+            _learn_line(
+                TEMPLATES.with_prefix(TEMPLATES.last_hit, _FAST_BATCH.pattern, _NUM_FAST_GROUPS)
+            )
         return _fast_record(line, fast.groups(), pairs)
     header = _HEADER.search(line)
     if header is None:
