@@ -13,8 +13,8 @@ and values that the plain path accepts (a value holds no space, `,`, `=` or `:`;
 end in a comma and spaces (`#queue-req: 5,`, `#queue-req: 5, `).
 
 Each value's group is typed by the line the template was learned from: an integer (`812`) or a
-decimal (`0.50`) there must be one again, and is converted by `int`/`float`, unless its field's
-values repeat (usages, request counts: the value memo's dict hit is cheaper than a conversion);
+decimal (`0.50`) there must be one again (signed only if it was), converted by `int`/`float`,
+unless its field's values repeat (usages, request counts: the value memo's dict hit is cheaper);
 other numbers (`12.50%`, `1e-05`) and text go through the memo. So a numeric field
 (`telemetry.numeric_fields`) never gets text from a template: a line whose value is odd fails
 the match and falls to the slow path.
@@ -35,7 +35,10 @@ from collections.abc import Set as AbstractSet
 from telemetry.log_record import FieldValue
 
 _INT, _FLOAT, _NUMBER, _TEXT = "int", "float", "number", "text"
+_UINT, _UFLOAT = "uint", "ufloat"  # learned without a sign: one regex repeat less per value
 _GROUPS = {
+    _UINT: r"(\d+)",
+    _UFLOAT: r"(\d+\.\d*)",
     _INT: r"(-?\d+)",
     _FLOAT: r"(-?\d+\.\d*)",
     _NUMBER: r"(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?%?)",  # what parse_value reads as a number
@@ -114,18 +117,16 @@ class PairTemplates:
 
     def _kind(self, key: str, value: str) -> str:
         if _INT_TEXT.fullmatch(value):
-            return _INT
+            return _INT if value[0] == "-" else _UINT
         if _FLOAT_TEXT.fullmatch(value):
-            return _FLOAT
+            return _FLOAT if value[0] == "-" else _UFLOAT
         return _NUMBER if key in self._numeric else _TEXT
 
 
 _CACHE_SIZE = 256
 
 
-def _compile(
-    spec: Spec, prefix: str, offset: int, values: Mapping[str, FieldValue]
-) -> Template:
+def _compile(spec: Spec, prefix: str, offset: int, values: Mapping[str, FieldValue]) -> Template:
     labels, keys, kinds, memo = spec
     body = _SEPARATOR.join(
         f"{re.escape(label)}: {_GROUPS[kind]}" for label, kind in zip(labels, kinds, strict=True)
@@ -142,7 +143,9 @@ def _compile(
 
 
 # how a value's group is typed: a conversion in C, or a lookup in the value memo
-_CONVERSIONS = {_INT: "int(g[{:d}])", _FLOAT: "float(g[{:d}])", _TEXT: "memo[g[{:d}]]"}
+_CONVERSIONS = {_TEXT: "memo[g[{:d}]]"}
+_CONVERSIONS.update(dict.fromkeys((_INT, _UINT), "int(g[{:d}])"))
+_CONVERSIONS.update(dict.fromkeys((_FLOAT, _UFLOAT), "float(g[{:d}])"))
 
 
 def _reader(items: str, values: Mapping[str, FieldValue]) -> Reader:

@@ -29,7 +29,7 @@ from functools import lru_cache
 from telemetry import catalog
 from telemetry.leak_terms import pool_leaks
 from telemetry.log_record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
-from telemetry.pair_templates import Template
+from telemetry.pair_templates import Reader, Spec
 from telemetry.sglang_leaks import HEADER, message_fields
 from telemetry.text_layout import LABELS
 from telemetry.text_values import TEMPLATES, scan_pairs
@@ -82,7 +82,7 @@ _FAST_BATCH = re.compile(
 _NUM_FAST_GROUPS = _FAST_BATCH.groups
 # Whole-line templates: _FAST_BATCH's pattern followed by a label template (see
 # `telemetry.pair_templates`), so that the common line is read by one fullmatch.
-_LINE_TEMPLATES: list[Template] = []
+_LINE_TEMPLATES: list[tuple[re.Pattern[str], Reader, bool]] = []
 _CACHE_LINES = 8
 _PLAIN_RESTS: dict[str, bool] = {}
 _RANKS_AFTER: dict[str, tuple[tuple[str, int], ...]] = {}
@@ -101,7 +101,7 @@ _WARNING = "Warning:"
 def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
     what kind of line it was. Never raises; a truncated line yields what it holds."""
-    for index, (pattern, reader) in enumerate(_LINE_TEMPLATES):
+    for index, (pattern, reader, has_kv_part) in enumerate(_LINE_TEMPLATES):
         match = pattern.fullmatch(line)
         if match is not None:
             groups = match.groups()
@@ -109,7 +109,9 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
             if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
                 if index:  # a log mixes forms in runs: keep the one in use first
                     _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
-                return _fast_record(line, groups, reader(groups))
+                # the kv part can only end a label (values hold no `:`) or sit in the bracket
+                is_ours = has_kv_part or (rest is not None and _KV_PART in rest)
+                return _fast_record(groups, reader(groups), is_ours)
             break
     fast = _FAST_BATCH.match(line)
     if fast is not None and _is_plain_rest(fast.group(4)):
@@ -118,10 +120,8 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
         if not pairs:
             return LineKind.UNKNOWN
         if TEMPLATES.last_hit is not None:
-            _learn_line(
-                TEMPLATES.with_prefix(TEMPLATES.last_hit, _FAST_BATCH.pattern, _NUM_FAST_GROUPS)
-            )
-        return _fast_record(line, fast.groups(), pairs)
+            _learn_line(TEMPLATES.last_hit)
+        return _fast_record(fast.groups(), pairs, _KV_PART in line)
     header = _HEADER.search(line)
     if header is None:
         return _read_headless(line)
@@ -135,33 +135,38 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
 
 
 def _fast_record(
-    line: str, groups: tuple[str | None, ...], pairs: dict[str, FieldValue]
+    groups: tuple[str | None, ...], pairs: dict[str, FieldValue], is_ours: bool
 ) -> LogRecord:
     """The record of a batch line that `_FAST_BATCH` (or a whole-line template behind it)
-    matched, whose `groups` start with _FAST_BATCH's and whose parts read as `pairs`: as one
-    call (the common line; see `runtime.bench.parser_speed`)."""
-    date, separator, clock, rest, gpu, gpu_number, name, iteration, mixed = groups[
-        :_NUM_FAST_GROUPS
-    ]
-    timestamp = None
-    source = SOURCE_SGLANG
-    if date is not None:
-        if separator == "T" and not rest:  # our layout: kept exactly as written
-            timestamp, source = f"{date}T{clock}", SOURCE_POOLSCOPE
-        else:
-            timestamp = f"{date}T{clock.replace(',', '.')}"
-            if rest:  # rank tags after the pairs: a dict's order carries no meaning
-                ranks = _RANKS_AFTER.get(rest) if rest[0] == " " else None
-                pairs.update(_ranks(clock[-1] + rest) if ranks is None else ranks)
-    elif gpu is not None:
-        pairs[gpu] = int(gpu_number)  # type: ignore[arg-type]
-    if iteration is not None:
-        pairs["iteration"] = int(iteration)
-    if mixed is not None:
-        pairs["mixed_running_req"] = int(mixed)
-    if source is SOURCE_SGLANG and _KV_PART in line:
-        source = SOURCE_POOLSCOPE
-    return LogRecord(_PREFILL if name == "Prefill" else _DECODE, source, timestamp, pairs)
+    matched, whose `groups` start with _FAST_BATCH's and whose parts read as `pairs`; `is_ours`
+    when the line has a kv part. As one call with no Python call on the common path (see
+    `runtime.bench.parser_speed`)."""
+    date = groups[0]
+    if date is None:
+        timestamp = None
+        if groups[4] is not None:  # [gpu=N] / [gpu_id=N]
+            pairs[groups[4]] = int(groups[5])  # type: ignore[arg-type]
+    else:
+        clock: str = groups[2]  # type: ignore[assignment]
+        rest = groups[3]
+        if not rest and groups[1] == "T":  # our layout: kept exactly as written
+            is_ours = True
+        elif "," in clock:
+            clock = clock.replace(",", ".")
+        if rest:  # rank tags after the pairs: a dict's order carries no meaning
+            ranks = _RANKS_AFTER.get(rest) if rest[0] == " " else None
+            pairs.update(_ranks(groups[2][-1] + rest) if ranks is None else ranks)  # type: ignore[index]
+        timestamp = f"{date}T{clock}"
+    if groups[7] is not None:
+        pairs["iteration"] = int(groups[7])
+    if groups[8] is not None:
+        pairs["mixed_running_req"] = int(groups[8])
+    return LogRecord(
+        _PREFILL if groups[6] == "Prefill" else _DECODE,
+        SOURCE_POOLSCOPE if is_ours else SOURCE_SGLANG,
+        timestamp,
+        pairs,
+    )
 
 
 def _is_plain_rest(rest: str | None) -> bool:
@@ -178,7 +183,12 @@ def _is_plain_rest(rest: str | None) -> bool:
     return known
 
 
-def _learn_line(template: Template) -> None:
+def _learn_line(spec: Spec) -> None:
+    """Adds the whole-line template of the label template `spec`, and whether its labels hold
+    the kv part (so a match needs no search of the line for it)."""
+    pattern, reader = TEMPLATES.with_prefix(spec, _FAST_BATCH.pattern, _NUM_FAST_GROUPS)
+    has_kv_part = any(f"{label}:".endswith(_KV_PART) for label in spec[0])
+    template = (pattern, reader, has_kv_part)
     if template not in _LINE_TEMPLATES:
         _LINE_TEMPLATES.insert(0, template)
         del _LINE_TEMPLATES[_CACHE_LINES:]
