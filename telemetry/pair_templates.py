@@ -75,7 +75,7 @@ class PairTemplates:
         self._repeating = repeating  # keys whose values repeat: typed through the memo
         self._size = size
         self._recent: list[tuple[re.Pattern[str], Reader, Spec]] = []
-        self._compiled: dict[tuple[Spec, str, int], Template] = {}
+        self._compiled: dict[tuple[Spec, int], tuple[str, Reader]] = {}
         self.last_hit: Spec | None = None
 
     def read(self, text: str, pos: int) -> dict[str, FieldValue] | None:
@@ -105,15 +105,21 @@ class PairTemplates:
 
     def with_prefix(self, spec: Spec, prefix: str, num_prefix_groups: int) -> Template:
         """The template `spec` behind the regex `prefix` (which has `num_prefix_groups` groups):
-        one fullmatch reads a whole line; the reader skips the prefix's groups. Cached: a log
-        repeats a handful of forms, and the cache is cleared when full."""
-        key = (spec, prefix, num_prefix_groups)
-        template = self._compiled.get(key)
-        if template is None:
+        one fullmatch reads a whole line; the reader skips the prefix's groups."""
+        text, reader = self.branch(spec, num_prefix_groups)
+        return re.compile(f"{prefix}{text}"), reader
+
+    def branch(self, spec: Spec, num_groups_before: int) -> tuple[str, Reader]:
+        """The regex text of the template `spec` (one group per value) and the reader of a
+        match in which `num_groups_before` groups come before its first. Cached: a log repeats
+        a handful of forms, and the cache is cleared when full."""
+        key = (spec, num_groups_before)
+        branch = self._compiled.get(key)
+        if branch is None:
             if len(self._compiled) >= _CACHE_SIZE:
                 self._compiled.clear()
-            template = self._compiled[key] = _compile(spec, prefix, num_prefix_groups, self._values)
-        return template
+            branch = self._compiled[key] = _branch(spec, num_groups_before, self._values)
+        return branch
 
     def _kind(self, key: str, value: str) -> str:
         if _INT_TEXT.fullmatch(value):
@@ -126,7 +132,7 @@ class PairTemplates:
 _CACHE_SIZE = 256
 
 
-def _compile(spec: Spec, prefix: str, offset: int, values: Mapping[str, FieldValue]) -> Template:
+def _branch(spec: Spec, offset: int, values: Mapping[str, FieldValue]) -> tuple[str, Reader]:
     labels, keys, kinds, memo = spec
     body = _SEPARATOR.join(
         f"{re.escape(label)}: {_GROUPS[kind]}" for label, kind in zip(labels, kinds, strict=True)
@@ -139,7 +145,7 @@ def _compile(spec: Spec, prefix: str, offset: int, values: Mapping[str, FieldVal
         f"{key!r}: {_CONVERSIONS[route].format(offset + index)}"
         for index, (key, route) in enumerate(zip(keys, routes, strict=True))
     )
-    return re.compile(f"{prefix}{body}{_END}"), _reader(items, values)
+    return f"{body}{_END}", _reader(items, values)
 
 
 # how a value's group is typed: a conversion in C, or a lookup in the value memo

@@ -82,10 +82,43 @@ _FAST_BATCH = re.compile(
     rf"(?:(Decode|Prefill) batch{_BATCH_TAIL.pattern}|(?={_HEADLESS_DECODE}))"
 )
 _NUM_FAST_GROUPS = _FAST_BATCH.groups
-# Whole-line templates: _FAST_BATCH's pattern followed by a label template (see
-# `telemetry.pair_templates`), so that the common line is read by one fullmatch.
-_LINE_TEMPLATES: list[tuple[re.Pattern[str], Reader, bool]] = []
+# Whole-line templates (see `telemetry.pair_templates`): _FAST_BATCH's pattern followed by one
+# branch per learned label template, each closed by an empty marker group, so that the common
+# line is read by one fullmatch that reads the prefix once; `lastindex` (the marker, the last
+# group closed) names the branch's reader and whether its labels hold the kv part.
 _CACHE_LINES = 8
+
+
+@dataclass
+class _LineForms:
+    """The whole-line templates of the most recently learned batch-line forms, newest first."""
+
+    specs: list[Spec] = field(default_factory=list)
+    pattern: re.Pattern[str] | None = None
+    readers: dict[int, tuple[Reader, bool]] = field(default_factory=dict)
+
+    def learn(self, spec: Spec) -> None:
+        """Adds the form of the label template `spec` (the oldest beyond _CACHE_LINES goes)."""
+        if spec in self.specs:
+            return
+        self.specs.insert(0, spec)
+        del self.specs[_CACHE_LINES:]
+        branches, self.readers, offset = [], {}, _NUM_FAST_GROUPS
+        for known in self.specs:
+            text, reader = TEMPLATES.branch(known, offset)
+            offset += len(known[0]) + 1  # its value groups, then its marker
+            branches.append(f"{text}()")
+            has_kv_part = any(f"{label}:".endswith(_KV_PART) for label in known[0])
+            self.readers[offset] = (reader, has_kv_part)
+        self.pattern = re.compile(f"{_FAST_BATCH.pattern}(?:{'|'.join(branches)})")
+
+    def clear(self) -> None:
+        self.specs.clear()
+        self.pattern = None
+        self.readers = {}
+
+
+_LINE_FORMS = _LineForms()
 _PLAIN_RESTS: dict[str, bool] = {}
 _RANKS_AFTER: dict[str, tuple[tuple[str, int], ...]] = {}
 _CACHE_SIZE = 256
@@ -103,18 +136,16 @@ _WARNING = "Warning:"
 def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
     what kind of line it was. Never raises; a truncated line yields what it holds."""
-    for index, (pattern, reader, has_kv_part) in enumerate(_LINE_TEMPLATES):
-        match = pattern.fullmatch(line)
-        if match is not None:
-            groups = match.groups()
-            rest = groups[3]
-            if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
-                if index:  # a log mixes forms in runs: keep the one in use first
-                    _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
-                # the kv part can only end a label (values hold no `:`) or sit in the bracket
-                is_ours = has_kv_part or (rest is not None and _KV_PART in rest)
-                return _fast_record(groups, reader(groups), is_ours)
-            break
+    forms = _LINE_FORMS.pattern
+    match = forms.fullmatch(line) if forms is not None else None
+    if match is not None:
+        groups = match.groups()
+        rest = groups[3]
+        if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
+            reader, has_kv_part = _LINE_FORMS.readers[match.lastindex]  # type: ignore[index]
+            # the kv part can only end a label (values hold no `:`) or sit in the bracket
+            is_ours = has_kv_part or (rest is not None and _KV_PART in rest)
+            return _fast_record(groups, reader(groups), is_ours)
     fast = _FAST_BATCH.match(line)
     if fast is not None and _is_plain_rest(fast.group(4)):
         TEMPLATES.last_hit = None  # set again only when a label template reads the parts
@@ -122,7 +153,7 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
         if not pairs:
             return LineKind.UNKNOWN
         if TEMPLATES.last_hit is not None:
-            _learn_line(TEMPLATES.last_hit)
+            _LINE_FORMS.learn(TEMPLATES.last_hit)
         return _fast_record(fast.groups(), pairs, _KV_PART in line)
     header = _HEADER.search(line)
     if header is None:
@@ -183,17 +214,6 @@ def _is_plain_rest(rest: str | None) -> bool:
             _PLAIN_RESTS.clear()
         _PLAIN_RESTS[rest] = known
     return known
-
-
-def _learn_line(spec: Spec) -> None:
-    """Adds the whole-line template of the label template `spec`, and whether its labels hold
-    the kv part (so a match needs no search of the line for it)."""
-    pattern, reader = TEMPLATES.with_prefix(spec, _FAST_BATCH.pattern, _NUM_FAST_GROUPS)
-    has_kv_part = any(f"{label}:".endswith(_KV_PART) for label in spec[0])
-    template = (pattern, reader, has_kv_part)
-    if template not in _LINE_TEMPLATES:
-        _LINE_TEMPLATES.insert(0, template)
-        del _LINE_TEMPLATES[_CACHE_LINES:]
 
 
 def _batch_record(

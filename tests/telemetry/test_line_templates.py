@@ -23,7 +23,7 @@ ODD_VALUES = ["-3", "-0.5", "007", "1e-05", "12.50%", "nan", "x12", "True", "5."
 
 def _general(line: str) -> LogRecord | LeakNumbers | LineKind:
     """The line read with every template forgotten: the split and regex path."""
-    sglang_lines._LINE_TEMPLATES.clear()
+    sglang_lines._LINE_FORMS.clear()
     text_values._TEMPLATES._recent.clear()
     return read_text_line(line)
 
@@ -64,7 +64,8 @@ def test_every_bench_form_reads_the_same_through_its_template(
     if is_bare:  # e.g. our text layout without a timestamp: ours by its kv part alone
         first, line = first.split("] ", 1)[-1], line.split("] ", 1)[-1]
     _learn(first)
-    assert any(p.fullmatch(line) for p, _, _ in sglang_lines._LINE_TEMPLATES), "fast path unused"
+    forms = sglang_lines._LINE_FORMS.pattern
+    assert forms is not None and forms.fullmatch(line), "fast path unused"
     _assert_fast_equals_general(first, line)
 
 
@@ -94,3 +95,18 @@ def test_an_odd_value_reads_the_same_as_the_general_path(
     while stop < len(line) and line[stop] not in ", ":
         stop += 1
     _assert_fast_equals_general(first, line[:at] + odd + line[stop:])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_sglang_lines(), min_size=2, max_size=12))
+def test_many_learned_forms_read_each_line_through_its_own_branch(
+    generated: list[tuple[str, str, list]],
+) -> None:
+    """With up to twelve forms learned at once (more than the cache holds), each line read
+    afterwards equals its general reading: the branch that matched names the right reader."""
+    lines = [line for _, line, _ in generated]
+    general = [_typed(_general(line)) for line in lines]
+    for line in lines:
+        read_text_line(line)  # learns its label template
+        read_text_line(line)  # and its branch of the whole-line regex
+    assert [_typed(read_text_line(line)) for line in reversed(lines)] == general[::-1]
