@@ -74,7 +74,10 @@ def instrument(
     """Creates the catalog's instruments for this engine's pools and attaches the observer that
     feeds them and writes the log events."""
     from runtime.engine.telemetry import EngineTelemetry
-    from telemetry.metrics.meters import Metrics, MetricsSettings  # OpenTelemetry: not for `--help`
+    from telemetry.metrics.meters import (  # OpenTelemetry: not for `--help`
+        Metrics,
+        MetricsSettings,
+    )
 
     metrics = Metrics(MetricsSettings(
         model=model_name, pools=tuple(engine.last_stats.pools),

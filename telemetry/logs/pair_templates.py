@@ -13,11 +13,17 @@ and values that the plain path accepts (a value holds no space, `,`, `=` or `:`;
 end in a comma and spaces (`#queue-req: 5,`, `#queue-req: 5, `).
 
 Each value's group is typed by the line the template was learned from: an integer (`812`) or a
-decimal (`0.50`) there must be one again, and is converted by `int`/`float` in C, without a
-Python call per value, unless its field's values repeat (usages, request counts: the value
-memo's C-level hit is cheaper); other numbers (`12.50%`, `1e-05`) and text go through the memo. So
-a numeric field (`telemetry.logs.numeric_fields`) never gets text from a template: a line whose
-value is odd fails the match and falls to the slow path.
+decimal (`0.50`) there must be one again (signed only if it was), converted by `int`/`float`,
+unless its field's values repeat (usages, request counts: the value memo's dict hit is cheaper);
+other numbers (`12.50%`, `1e-05`) and text go through the memo. So a numeric field
+(`telemetry.logs.numeric_fields`) never gets text from a template: a line whose value is odd fails
+the match and falls to the slow path.
+
+NOTE: a template's reader is generated Python source, one dict display per template
+(`{'running_req': memo[g[9]], 'full_token': int(g[10]), ...}`), compiled once: it costs about
+half the instructions of a generic loop over the groups (map/zip/itemgetter), which was the
+largest part of reading the common line (`poolscope bench parser`). Keys enter the source only
+through repr() and indices only as ints, so no log text can become code.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from functools import lru_cache
-from operator import itemgetter
 
 from telemetry.logs.record import FieldValue
 
 _INT, _FLOAT, _NUMBER, _TEXT = "int", "float", "number", "text"
+_UINT, _UFLOAT = "uint", "ufloat"  # learned without a sign: one regex repeat less per value
 _GROUPS = {
+    _UINT: r"(\d+)",
+    _UFLOAT: r"(\d+\.\d*)",
     _INT: r"(-?\d+)",
     _FLOAT: r"(-?\d+\.\d*)",
     _NUMBER: r"(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?%?)",  # what parse_value reads as a number
@@ -40,22 +47,17 @@ _GROUPS = {
 _INT_TEXT = re.compile(_GROUPS[_INT])
 _FLOAT_TEXT = re.compile(_GROUPS[_FLOAT])
 _SEPARATOR = ", "
-_END = r"(?:,[ \t]*|[ \t]+)?"
+_END = r"(?:,[ \t]*|[ \t]+|)"  # a branch: cheaper in re than an optional group
 Groups = tuple[str, ...]
 
 
-# A template's reader: (int keys, their getter, float keys, getter, other keys, getter). The
-# pairs come int fields first, then decimals, then the rest (a dict: order carries no meaning).
-_Reader = tuple[
-    tuple[str, ...], Callable[[Groups], tuple[str, ...]],
-    tuple[str, ...], Callable[[Groups], tuple[str, ...]],
-    tuple[str, ...], Callable[[Groups], tuple[str, ...]],
-]  # fmt: skip
+# A template's reader: the match's groups → the typed pairs (a later repeat of a key wins).
+Reader = Callable[[Groups], dict[str, FieldValue]]
 
 
 # labels, keys, kinds (the group of each value), memo (whether a value goes through the memo)
 Spec = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[bool, ...]]
-Template = tuple[re.Pattern[str], _Reader]
+Template = tuple[re.Pattern[str], Reader]
 
 
 class PairTemplates:
@@ -68,11 +70,12 @@ class PairTemplates:
         self, values: Mapping[str, FieldValue], numeric: AbstractSet[str],
         repeating: AbstractSet[str] = frozenset(), size: int = 8,
     ) -> None:  # fmt: skip
-        self.typed = values.__getitem__  # value text → typed value
+        self._values = values  # the value memo: value text → typed value
         self._numeric = numeric  # keys whose value must be a number
         self._repeating = repeating  # keys whose values repeat: typed through the memo
         self._size = size
-        self._recent: list[tuple[re.Pattern[str], _Reader, Spec]] = []
+        self._recent: list[tuple[re.Pattern[str], Reader, Spec]] = []
+        self._compiled: dict[tuple[Spec, int], tuple[str, Reader]] = {}
         self.last_hit: Spec | None = None
 
     def read(self, text: str, pos: int) -> dict[str, FieldValue] | None:
@@ -85,7 +88,7 @@ class PairTemplates:
                 if index:  # a log mixes forms in runs: keep the one in use first
                     recent.insert(0, recent.pop(index))
                 self.last_hit = spec
-                return read_groups(reader, match.groups(), self.typed)
+                return reader(match.groups())
         self.last_hit = None
         return None
 
@@ -97,67 +100,62 @@ class PairTemplates:
         spec = (tuple(labels), tuple(keys), kinds, memo)
         if any(known == spec for _, _, known in self._recent):
             return
-        self._recent.insert(0, (*_compile(*spec, "", 0), spec))
+        self._recent.insert(0, (*self.with_prefix(spec, "", 0), spec))
         del self._recent[self._size :]
+
+    def with_prefix(self, spec: Spec, prefix: str, num_prefix_groups: int) -> Template:
+        """The template `spec` behind the regex `prefix` (which has `num_prefix_groups` groups):
+        one fullmatch reads a whole line; the reader skips the prefix's groups."""
+        text, reader = self.branch(spec, num_prefix_groups)
+        return re.compile(f"{prefix}{text}"), reader
+
+    def branch(self, spec: Spec, num_groups_before: int) -> tuple[str, Reader]:
+        """The regex text of the template `spec` (one group per value) and the reader of a
+        match in which `num_groups_before` groups come before its first. Cached: a log repeats
+        a handful of forms, and the cache is cleared when full."""
+        key = (spec, num_groups_before)
+        branch = self._compiled.get(key)
+        if branch is None:
+            if len(self._compiled) >= _CACHE_SIZE:
+                self._compiled.clear()
+            branch = self._compiled[key] = _branch(spec, num_groups_before, self._values)
+        return branch
 
     def _kind(self, key: str, value: str) -> str:
         if _INT_TEXT.fullmatch(value):
-            return _INT
+            return _INT if value[0] == "-" else _UINT
         if _FLOAT_TEXT.fullmatch(value):
-            return _FLOAT
+            return _FLOAT if value[0] == "-" else _UFLOAT
         return _NUMBER if key in self._numeric else _TEXT
 
 
-def with_prefix(spec: Spec, prefix: str, num_prefix_groups: int) -> Template:
-    """The template `spec` behind the regex `prefix` (which has `num_prefix_groups` groups): one
-    fullmatch reads a whole line; the reader skips the prefix's groups."""
-    return _compile(*spec, prefix, num_prefix_groups)
+_CACHE_SIZE = 256
 
 
-def read_groups(
-    reader: _Reader, groups: Groups, typed: Callable[[str], FieldValue]
-) -> dict[str, FieldValue]:
-    """The typed pairs of a template match's `groups`."""
-    int_keys, ints, float_keys, floats, other_keys, others = reader
-    # NOTE: zip without strict: a getter may repeat its one group (see _getter)
-    pairs: dict[str, FieldValue] = (
-        dict(zip(other_keys, map(typed, others(groups)))) if other_keys else {}  # noqa: B905
-    )
-    if int_keys:
-        pairs.update(zip(int_keys, map(int, ints(groups))))  # noqa: B905
-    if float_keys:
-        pairs.update(zip(float_keys, map(float, floats(groups))))  # noqa: B905
-    return pairs
-
-
-@lru_cache(maxsize=256)
-def _compile(
-    labels: tuple[str, ...], keys: tuple[str, ...], kinds: tuple[str, ...],
-    memo: tuple[bool, ...], prefix: str, offset: int,
-) -> Template:  # fmt: skip
+def _branch(spec: Spec, offset: int, values: Mapping[str, FieldValue]) -> tuple[str, Reader]:
+    labels, keys, kinds, memo = spec
     body = _SEPARATOR.join(
         f"{re.escape(label)}: {_GROUPS[kind]}" for label, kind in zip(labels, kinds, strict=True)
     )
-    routes = tuple(
+    routes = (
         _TEXT if is_memo or kind == _NUMBER else kind
         for kind, is_memo in zip(kinds, memo, strict=True)
     )
-    reader: _Reader = (
-        *_getter(keys, routes, (_INT,), offset),
-        *_getter(keys, routes, (_FLOAT,), offset),
-        *_getter(keys, routes, (_TEXT,), offset),
+    items = ", ".join(
+        f"{key!r}: {_CONVERSIONS[route].format(offset + index)}"
+        for index, (key, route) in enumerate(zip(keys, routes, strict=True))
     )
-    return re.compile(f"{prefix}{body}{_END}"), reader
+    return f"{body}{_END}", _reader(items, values)
 
 
-def _getter(
-    keys: tuple[str, ...], kinds: tuple[str, ...], wanted: tuple[str, ...], offset: int
-) -> tuple[tuple[str, ...], Callable[[Groups], tuple[str, ...]]]:
-    """The keys of the groups of the `wanted` kinds, and a C-level getter of those groups (the
-    first `offset` groups belong to a prefix)."""
-    indices = [offset + i for i, kind in enumerate(kinds) if kind in wanted]
-    names = tuple(keys[i - offset] for i in indices)
-    if not indices:
-        return names, lambda groups: ()  # never called: read_groups skips empty key tuples
-    # itemgetter of one index gives no tuple: ask for it twice (zip stops at the one name)
-    return names, itemgetter(*indices, *indices[:1]) if len(indices) < 2 else itemgetter(*indices)
+# how a value's group is typed: a conversion in C, or a lookup in the value memo
+_CONVERSIONS = {_TEXT: "memo[g[{:d}]]"}
+_CONVERSIONS.update(dict.fromkeys((_INT, _UINT), "int(g[{:d}])"))
+_CONVERSIONS.update(dict.fromkeys((_FLOAT, _UFLOAT), "float(g[{:d}])"))
+
+
+def _reader(items: str, values: Mapping[str, FieldValue]) -> Reader:
+    """The reader whose dict display holds `items` (`'key': int(g[9]), ...`)."""
+    namespace: dict[str, object] = {"memo": values}
+    exec(f"def read(g):\n    return {{{items}}}\n", namespace)  # see the module's NOTE
+    return namespace["read"]  # type: ignore[return-value]

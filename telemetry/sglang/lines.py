@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from telemetry import catalog
 from telemetry.logs.leak_terms import pool_leaks
-from telemetry.logs.pair_templates import Template, read_groups, with_prefix
+from telemetry.logs.pair_templates import Reader, Spec
 from telemetry.logs.record import SOURCE_POOLSCOPE, SOURCE_SGLANG, FieldValue, LogRecord
 from telemetry.logs.text_layout import LABELS
 from telemetry.logs.text_values import TEMPLATES, scan_pairs
@@ -63,28 +63,62 @@ class _Prefix:
 
 
 _HEADER = re.compile(rf"(?<!\S)(Decode|Prefill) batch|{HEADER}")  # a message starts it
+# NOTE: `(?:X|)` rather than `(?:X)?` and `\d\d` rather than `\d{2}`: the same matches, but
+# re's engine runs an optional group as a loop, with much more work per line than a branch.
 _BATCH_TAIL = re.compile(
-    r"[ \t]*(?:\[(\d+)\])?[ \t]*(?:\(mixed #running-req:[ \t]*(\d+)\))?[ \t]*[.,]"
+    r"[ \t]*(?:\[(\d+)\]|)[ \t]*(?:\(mixed #running-req:[ \t]*(\d+)\)|)[ \t]*[.,]"
 )
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _HEADLESS_DECODE = "#running-req: "  # SGLang's first decode line (early 2024) had no header
 _TIMESTAMP = re.compile(
-    r"(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)"
+    r"(\d\d\d\d-\d\d-\d\d)([T ])(\d\d:\d\d:\d\d(?:[.,]\d+|)(?:Z|[+-]\d\d:?\d\d|))"
 )
 # The common batch line in one anchored match instead of a search of the whole line: no bracket,
 # one timestamp bracket (groups as _TIMESTAMP.match of its content, then the rest) or a 2024
 # `[gpu=N]`/`[gpu_id=N]` bracket (name, number), one space, then the header with _BATCH_TAIL's
 # groups, or no header before `#running-req: ` (the early 2024 decode line).
 _FAST_BATCH = re.compile(
-    rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] |\[(gpu|gpu_id)=(\d+)\] )?"
+    rf"(?:\[{_TIMESTAMP.pattern}([^\[\]]*)\] |\[(gpu|gpu_id)=(\d+)\] |)"
     rf"(?:(Decode|Prefill) batch{_BATCH_TAIL.pattern}|(?={_HEADLESS_DECODE}))"
 )
 _NUM_FAST_GROUPS = _FAST_BATCH.groups
-# Whole-line templates: _FAST_BATCH's pattern followed by a label template (see
-# `telemetry.logs.pair_templates`), so that the common line is read by one fullmatch.
-_LINE_TEMPLATES: list[Template] = []
+# Whole-line templates (see `telemetry.logs.pair_templates`): _FAST_BATCH's pattern followed by one
+# branch per learned label template, each closed by an empty marker group, so that the common
+# line is read by one fullmatch that reads the prefix once; `lastindex` (the marker, the last
+# group closed) names the branch's reader and whether its labels hold the kv part.
 _CACHE_LINES = 8
-_TYPED = TEMPLATES.typed
+
+
+@dataclass
+class _LineForms:
+    """The whole-line templates of the most recently learned batch-line forms, newest first."""
+
+    specs: list[Spec] = field(default_factory=list)
+    pattern: re.Pattern[str] | None = None
+    readers: dict[int, tuple[Reader, bool]] = field(default_factory=dict)
+
+    def learn(self, spec: Spec) -> None:
+        """Adds the form of the label template `spec` (the oldest beyond _CACHE_LINES goes)."""
+        if spec in self.specs:
+            return
+        self.specs.insert(0, spec)
+        del self.specs[_CACHE_LINES:]
+        branches, self.readers, offset = [], {}, _NUM_FAST_GROUPS
+        for known in self.specs:
+            text, reader = TEMPLATES.branch(known, offset)
+            offset += len(known[0]) + 1  # its value groups, then its marker
+            branches.append(f"{text}()")
+            has_kv_part = any(f"{label}:".endswith(_KV_PART) for label in known[0])
+            self.readers[offset] = (reader, has_kv_part)
+        self.pattern = re.compile(f"{_FAST_BATCH.pattern}(?:{'|'.join(branches)})")
+
+    def clear(self) -> None:
+        self.specs.clear()
+        self.pattern = None
+        self.readers = {}
+
+
+_LINE_FORMS = _LineForms()
 _PLAIN_RESTS: dict[str, bool] = {}
 _RANKS_AFTER: dict[str, tuple[tuple[str, int], ...]] = {}
 _CACHE_SIZE = 256
@@ -102,16 +136,16 @@ _WARNING = "Warning:"
 def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
     """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
     what kind of line it was. Never raises; a truncated line yields what it holds."""
-    for index, (pattern, reader) in enumerate(_LINE_TEMPLATES):
-        match = pattern.fullmatch(line)
-        if match is not None:
-            groups = match.groups()
-            rest = groups[3]
-            if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
-                if index:  # a log mixes forms in runs: keep the one in use first
-                    _LINE_TEMPLATES.insert(0, _LINE_TEMPLATES.pop(index))
-                return _fast_record(line, groups, read_groups(reader, groups, _TYPED))
-            break
+    forms = _LINE_FORMS.pattern
+    match = forms.fullmatch(line) if forms is not None else None
+    if match is not None:
+        groups = match.groups()
+        rest = groups[3]
+        if not rest or _PLAIN_RESTS.get(rest) or _is_plain_rest(rest):
+            reader, has_kv_part = _LINE_FORMS.readers[match.lastindex]  # type: ignore[index]
+            # the kv part can only end a label (values hold no `:`) or sit in the bracket
+            is_ours = has_kv_part or (rest is not None and _KV_PART in rest)
+            return _fast_record(groups, reader(groups), is_ours)
     fast = _FAST_BATCH.match(line)
     if fast is not None and _is_plain_rest(fast.group(4)):
         TEMPLATES.last_hit = None  # set again only when a label template reads the parts
@@ -119,8 +153,8 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
         if not pairs:
             return LineKind.UNKNOWN
         if TEMPLATES.last_hit is not None:
-            _learn_line(with_prefix(TEMPLATES.last_hit, _FAST_BATCH.pattern, _NUM_FAST_GROUPS))
-        return _fast_record(line, fast.groups(), pairs)
+            _LINE_FORMS.learn(TEMPLATES.last_hit)
+        return _fast_record(fast.groups(), pairs, _KV_PART in line)
     header = _HEADER.search(line)
     if header is None:
         return _read_headless(line)
@@ -134,33 +168,38 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
 
 
 def _fast_record(
-    line: str, groups: tuple[str | None, ...], pairs: dict[str, FieldValue]
+    groups: tuple[str | None, ...], pairs: dict[str, FieldValue], is_ours: bool
 ) -> LogRecord:
     """The record of a batch line that `_FAST_BATCH` (or a whole-line template behind it)
-    matched, whose `groups` start with _FAST_BATCH's and whose parts read as `pairs`: as one
-    call (the common line; see `runtime.bench.parser_speed`)."""
-    date, separator, clock, rest, gpu, gpu_number, name, iteration, mixed = groups[
-        :_NUM_FAST_GROUPS
-    ]
-    timestamp = None
-    source = SOURCE_SGLANG
-    if date is not None:
-        if separator == "T" and not rest:  # our layout: kept exactly as written
-            timestamp, source = f"{date}T{clock}", SOURCE_POOLSCOPE
-        else:
-            timestamp = f"{date}T{clock.replace(',', '.')}"
-            if rest:  # rank tags after the pairs: a dict's order carries no meaning
-                ranks = _RANKS_AFTER.get(rest) if rest[0] == " " else None
-                pairs.update(_ranks(clock[-1] + rest) if ranks is None else ranks)
-    elif gpu is not None:
-        pairs[gpu] = int(gpu_number)  # type: ignore[arg-type]
-    if iteration is not None:
-        pairs["iteration"] = int(iteration)
-    if mixed is not None:
-        pairs["mixed_running_req"] = int(mixed)
-    if source is SOURCE_SGLANG and _KV_PART in line:
-        source = SOURCE_POOLSCOPE
-    return LogRecord(_PREFILL if name == "Prefill" else _DECODE, source, timestamp, pairs)
+    matched, whose `groups` start with _FAST_BATCH's and whose parts read as `pairs`; `is_ours`
+    when the line has a kv part. As one call with no Python call on the common path (see
+    `runtime.bench.parser_speed`)."""
+    date = groups[0]
+    if date is None:
+        timestamp = None
+        if groups[4] is not None:  # [gpu=N] / [gpu_id=N]
+            pairs[groups[4]] = int(groups[5])  # type: ignore[arg-type]
+    else:
+        clock: str = groups[2]  # type: ignore[assignment]
+        rest = groups[3]
+        if not rest and groups[1] == "T":  # our layout: kept exactly as written
+            is_ours = True
+        elif "," in clock:
+            clock = clock.replace(",", ".")
+        if rest:  # rank tags after the pairs: a dict's order carries no meaning
+            ranks = _RANKS_AFTER.get(rest) if rest[0] == " " else None
+            pairs.update(_ranks(groups[2][-1] + rest) if ranks is None else ranks)  # type: ignore[index]
+        timestamp = f"{date}T{clock}"
+    if groups[7] is not None:
+        pairs["iteration"] = int(groups[7])
+    if groups[8] is not None:
+        pairs["mixed_running_req"] = int(groups[8])
+    return LogRecord(
+        _PREFILL if groups[6] == "Prefill" else _DECODE,
+        SOURCE_POOLSCOPE if is_ours else SOURCE_SGLANG,
+        timestamp,
+        pairs,
+    )
 
 
 def _is_plain_rest(rest: str | None) -> bool:
@@ -175,12 +214,6 @@ def _is_plain_rest(rest: str | None) -> bool:
             _PLAIN_RESTS.clear()
         _PLAIN_RESTS[rest] = known
     return known
-
-
-def _learn_line(template: Template) -> None:
-    if template not in _LINE_TEMPLATES:
-        _LINE_TEMPLATES.insert(0, template)
-        del _LINE_TEMPLATES[_CACHE_LINES:]
 
 
 def _batch_record(

@@ -58,7 +58,7 @@ def test_daemonset_args_serve_every_sglang_pod_by_its_source(tmp_path: Path) -> 
     port = free_port()
     args = _container_command(root, port)
     assert "--source" not in args  # each file's source comes from its path
-    code = f"from runtime.cli import main; raise SystemExit(main({args!r}))"
+    code = f"from runtime.cli.main import main; raise SystemExit(main({args!r}))"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip

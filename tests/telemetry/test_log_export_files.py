@@ -12,7 +12,7 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from runtime.cli import main
+from runtime.cli.main import main
 from telemetry import catalog
 from telemetry.export.log_files import is_rotated, matching_files, source_of
 from telemetry.export.settings import ExportSettings

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from runtime.cli import main
+from runtime.cli.main import main
 from telemetry import catalog
 from telemetry.logs.parse import ParseStats, iter_records, read_records
 from telemetry.logs.record import epoch_seconds
