@@ -72,7 +72,7 @@ def test_a_request_that_fits_the_empty_pools_runs_when_sessions_hold_the_memory(
     assert req.finish_reason is FinishReason.LENGTH and req.error is None
     assert engine.counters["out_of_memory"] == 0
     assert [e.sid for e in evictions.seen] == sids[: len(evictions.seen)]  # oldest first
-    assert engine.mm.counters["session_evictions"] == len(evictions.seen) >= 1
+    assert engine.mm.counters.session_evictions == len(evictions.seen) >= 1
     history = engine.sessions.get(sids[0]).history
     again = engine.add_request([77, 78], TURN, session_id=sids[0])
     _run(engine, [again])
