@@ -8,20 +8,40 @@ A parent left as a leaf that breaks the tree-shape rules is deleted too.
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Sequence
+from typing import Protocol
 
+from runtime.memory.mamba_pool import MambaPool
 from runtime.memory.radix_node import SWA, TreeNode
-
-if TYPE_CHECKING:
-    from runtime.memory.radix_cache import RadixCache
+from runtime.memory.token_pool import TokenPool
 
 MAMBA = "mamba"
 
 
-class Evictor:
-    """Mixin for RadixCache: `evict(component, num)`."""
+class _Tree(Protocol):
+    """What eviction needs of the prefix tree (RadixCache), so this module never imports it."""
 
-    def evict(self: RadixCache, component: str, num: int) -> int:
+    root: TreeNode
+    components: tuple[str, ...]
+    kv_pools: dict[str, TokenPool]
+    mamba_pool: MambaPool | None
+    num_evicted: Counter[str]
+
+    def nodes(self) -> list[TreeNode]: ...
+    def _account(self, node: TreeNode, sign: int) -> None: ...
+    def _page_key(self, tokens: Sequence[int]) -> tuple[int, ...]: ...
+    def _candidate(self, node: TreeNode, component: str) -> bool: ...
+    def _tombstone(self, node: TreeNode, component: str) -> int: ...
+    def _delete(self, leaf: TreeNode, component: str) -> int: ...
+    def _prune(self, node: TreeNode, component: str) -> tuple[int, TreeNode]: ...
+    def _bad_leaf(self, node: TreeNode) -> bool: ...
+
+
+class Evictor:
+    """LRU eviction, `evict(component, num)`, for the tree class that inherits it (RadixCache)."""
+
+    def evict(self: _Tree, component: str, num: int) -> int:
         """Frees unlocked holdings of `component` (tokens, or mamba states), least recently used
         first, until `num` are back in their pool or none is left; returns how many."""
         if component not in self.components:
@@ -44,7 +64,7 @@ class Evictor:
                 freed += self._tombstone(node, component)
         return freed
 
-    def _candidate(self: RadixCache, node: TreeNode, component: str) -> bool:
+    def _candidate(self: _Tree, node: TreeNode, component: str) -> bool:
         if node is self.root or node.parent is None:
             return False
         if component == MAMBA:
@@ -53,7 +73,7 @@ class Evictor:
             return not node.swa_tombstone and not node.swa_locks
         return node.is_leaf and node.full_lock == 0
 
-    def _tombstone(self: RadixCache, node: TreeNode, component: str) -> int:
+    def _tombstone(self: _Tree, node: TreeNode, component: str) -> int:
         """Drops the SWA or mamba component of an internal node (KV candidates are always
         leaves); returns the count freed."""
         self._account(node, -1)
@@ -68,7 +88,7 @@ class Evictor:
         self.num_evicted[component] += freed
         return freed
 
-    def _delete(self: RadixCache, leaf: TreeNode, component: str) -> int:
+    def _delete(self: _Tree, leaf: TreeNode, component: str) -> int:
         """Removes a leaf and frees everything it holds; returns the count freed of `component`."""
         self._account(leaf, -1)
         freed = dict.fromkeys(self.components, 0)
@@ -85,7 +105,7 @@ class Evictor:
         leaf.parent = None
         return freed[component]
 
-    def _prune(self: RadixCache, node: TreeNode, component: str) -> tuple[int, TreeNode]:
+    def _prune(self: _Tree, node: TreeNode, component: str) -> tuple[int, TreeNode]:
         """Deletes `node` and its ancestors while each is an unlocked leaf breaking the rules;
         returns the count freed and the first node kept (which may now be evictable)."""
         freed = 0
@@ -95,7 +115,7 @@ class Evictor:
             node = parent  # type: ignore[assignment]
         return freed, node
 
-    def _bad_leaf(self: RadixCache, node: TreeNode) -> bool:
+    def _bad_leaf(self: _Tree, node: TreeNode) -> bool:
         """An unlocked leaf that is an SWA tombstone or, with a mamba component, stateless."""
         if node is self.root or not node.is_leaf or node.full_lock:
             return False
