@@ -98,7 +98,7 @@ def test_retractions_are_logged_and_counted(nemotron_h_dir: Path) -> None:
         engine.generate([list(range(10, 10 + n)) for n in (20, 25, 30)],
                         SamplingParams(max_tokens=12, temperature=0, ignore_eos=True))  # fmt: skip
     retracted = _events(logs, "request_retracted")
-    assert len(retracted) == engine.counters["retracted"] > 0
+    assert len(retracted) == engine.counters.retracted > 0
     assert all(e["prompt_tokens"] >= 20 for e in retracted)
     assert _sample(metrics, "poolscope_requests_retracted_total") == len(retracted)
     metrics.shutdown()

@@ -141,8 +141,8 @@ def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],
         slots_per_running=statistics.fmean(own / n for n, own, _ in busy),
         locked_per_running=statistics.fmean(locked / n for n, _, locked in busy),
         hit_rate=sum(c.cached_tokens for c in done) / sum(c.prompt_tokens for c in done),
-        track_alloc_failures=engine.mm.counters["track_alloc_failures"],
-        retracted=engine.counters["retracted"], num_steps=len(log.samples), seconds=seconds,
+        track_alloc_failures=engine.mm.counters.track_alloc_failures,
+        retracted=engine.counters.retracted, num_steps=len(log.samples), seconds=seconds,
     )  # fmt: skip
 
 

@@ -95,9 +95,9 @@ def _summary(data: dict, engine: Engine) -> tuple[dict, dict]:
     counts = data["counts"]
     summary = {"actions": counts["actions"], "answers ok": counts["ok"], "4xx": counts["4xx"],
                "5xx": counts["5xx"], "streams dropped": counts["dropped"],
-               "oom aborts": engine.counters["out_of_memory"],
-               "queue timeouts": engine.counters["queue_timeouts"],
-               "session evictions": engine.mm.counters["session_evictions"],
+               "oom aborts": engine.counters.out_of_memory,
+               "queue timeouts": engine.counters.queue_timeouts,
+               "session evictions": engine.mm.counters.session_evictions,
                "leaks counted": sum(engine.mm.leak_counts.values()),
                "rss start MB": samples[0].rss_mb, "rss end MB": samples[-1].rss_mb,
                "slope MB/1k actions": per_action, "slope MB/min": per_minute}  # fmt: skip

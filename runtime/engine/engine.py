@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from runtime.memory.pool_tensors import PoolTensors
 from runtime.model.loader import LoadedModel
 from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner
+from runtime.scheduler.outcome_counts import OutcomeCounts
 from runtime.scheduler.output_processor import append_token, output_of
 from runtime.scheduler.request import AbortCode, FinishReason, OutputSink, Request
 from runtime.scheduler.request_checks import check_prompt, check_text, max_new_tokens
@@ -70,7 +70,7 @@ class Engine:
         self.observers: list[EngineObserver] = []  # telemetry; called on this thread
         self.last_stats: PoolStats = self.mm.stats()
         self._seeds = random.Random(config.seed)
-        self.counters: Counter[str] = Counter()  # retracted, out_of_memory, finished, cached_tokens
+        self.counters = OutcomeCounts()
         self._is_idle = True
         self._last_idle_check = time.monotonic()
 
@@ -207,8 +207,8 @@ class Engine:
         num_expired = self._expire_queued(start)
         result = self.scheduler.schedule()
         self.scheduler.requeue(result.retracted, time.perf_counter())
-        self.counters["retracted"] += len(result.retracted)
-        self.counters["out_of_memory"] += len(result.out_of_memory)
+        self.counters.retracted += len(result.retracted)
+        self.counters.out_of_memory += len(result.out_of_memory)
         for req in result.out_of_memory:
             req.error, req.error_code = _out_of_memory(req, self.last_stats), AbortCode.OOM
             self._end(req, FinishReason.ABORT, "")
@@ -240,7 +240,7 @@ class Engine:
         expired = [r for r in self.scheduler.waiting if now - r.queued_at > limit]
         for req in expired:
             self.scheduler.remove(req)
-            self.counters["queue_timeouts"] += 1
+            self.counters.queue_timeouts += 1
             req.error, req.error_code = _pools_busy(req, limit), AbortCode.POOLS_BUSY
             self._end(req, FinishReason.ABORT, "")
         return len(expired)
@@ -270,8 +270,8 @@ class Engine:
             req.last_token_at = now
             out = append_token(req, token, eos)
             if out.finished:
-                self.counters["finished"] += 1
-                self.counters["cached_tokens"] += req.cached_tokens
+                self.counters.finished += 1
+                self.counters.cached_tokens += req.cached_tokens
                 self.mm.finish(req.mem)
                 self.scheduler.remove(req)
                 self._forget(req)

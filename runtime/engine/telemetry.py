@@ -167,9 +167,9 @@ class EngineTelemetry(EngineObserver):
             self._sync(catalog.TOKENS_CACHED, total, pool=pool)
         for pool, total in mm.cache.num_evicted.items():
             self._sync(catalog.POOL_EVICTED, total, pool=pool)
-        self._sync(catalog.PREFIX_CACHE_QUERIES, mm.counters["prefix_queries"])
-        self._sync(catalog.MAMBA_TRACK_ALLOC_FAILURES, mm.counters["track_alloc_failures"])
-        self._sync(catalog.SESSIONS_EVICTED, mm.counters["session_evictions"])
+        self._sync(catalog.PREFIX_CACHE_QUERIES, mm.counters.prefix_queries)
+        self._sync(catalog.MAMBA_TRACK_ALLOC_FAILURES, mm.counters.track_alloc_failures)
+        self._sync(catalog.SESSIONS_EVICTED, mm.counters.session_evictions)
 
     def _sync(self, spec: MetricSpec, total: int, **labels: str) -> None:
         key = (spec.name, *sorted(labels.items()))

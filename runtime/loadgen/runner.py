@@ -25,7 +25,8 @@ from runtime.loadgen.client import (
 )
 from runtime.loadgen.record import RequestRecord
 from runtime.loadgen.report import Summary, summarize
-from runtime.loadgen.token_scale import TokenScale, measure
+from runtime.loadgen.token_probe import measure
+from runtime.loadgen.token_scale import TokenScale
 from runtime.loadgen.workload import Conversation, LoadgenConfig, RequestSpec, Workload
 
 # After the deadline, a conversation may still be in one request and then a session delete,

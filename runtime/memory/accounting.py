@@ -3,13 +3,17 @@
 The same figures feed telemetry and the checker, so a dashboard never disagrees with a leak
 report. Each running request's own (uncached) slots are counted once; a session slot lent to a
 running request counts as running, not session-held.
+
+Owns the check and leak counts, the last check's leaked slots per pool, and the leak listeners;
+reads everything else.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from runtime.memory.checker import (
     CheckMode,
@@ -18,49 +22,56 @@ from runtime.memory.checker import (
     check_stats,
     is_new_leak,
 )
-from runtime.memory.holdings import Holdings
-from runtime.memory.memory_config import LeakPolicy
+from runtime.memory.counters import MemoryCounters
+from runtime.memory.holdings import Holdings, ReqMemory, SessionSlot
+from runtime.memory.host_tier import HostTier
+from runtime.memory.memory_config import LeakPolicy, MemoryConfig
 from runtime.memory.pool_tensors import FULL, SWA
+from runtime.memory.pools import Pools
+from runtime.memory.radix_cache import RadixCache
+from runtime.memory.token_pool import page_ceil
 from telemetry.pool_stats import PoolPartition, PoolStats
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from runtime.memory.manager import MemoryManager
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class Accounting:
-    """Mixin for MemoryManager."""
+    """Partitions every pool by owner and checks the partition against its capacity."""
 
-    def _init_accounting(self: MemoryManager) -> None:
-        self.leak_counts: Counter[tuple[str, str]] = Counter()
-        self.check_counts: Counter[tuple[str, str]] = Counter()  # (pool, mode)
-        self.leaked_slots: dict[str, int] = {}
-        self.leak_listeners: list[Callable[[list[LeakReport]], None]] = []
+    config: MemoryConfig
+    pools: Pools
+    cache: RadixCache
+    host_tier: HostTier | None
+    running: dict[str, ReqMemory]
+    sessions: dict[str, SessionSlot]
+    counters: MemoryCounters
+    leak_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pool, kind)
+    check_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pool, mode)
+    leaked_slots: dict[str, int] = field(default_factory=dict)
+    leak_listeners: list[Callable[[list[LeakReport]], None]] = field(default_factory=list)
 
-    def own_slots(self: MemoryManager, held: Holdings) -> dict[str, int]:
+    def own_slots(self, held: Holdings) -> dict[str, int]:
         """Slots an owner holds outside the prefix cache, per pool (whole pages for KV)."""
         owned: dict[str, int] = {}
-        end = self._page_end(held.allocated)
+        end = page_ceil(held.allocated, self.config.page_size)
         for kind in self.cache.kinds:
             start = max(held.protected, held.swa_evicted) if kind == SWA else held.protected
             owned[kind] = max(0, end - start)
         if self.host_tier is not None:  # device pages are all the request's own
-            owned[FULL] = len(self.host_tier.resident_pages(held)) * self.page_size
+            owned[FULL] = len(self.host_tier.resident_pages(held)) * self.config.page_size
         if self.pools.mamba is not None:
             owned["mamba"] = len(held.mamba.slots())
         owned["req"] = 1 if held.row else 0
         return owned
 
-    def _sum_owned(self: MemoryManager, holdings: list[Holdings]) -> Counter[str]:
+    def _sum_owned(self, holdings: list[Holdings]) -> Counter[str]:
         total: Counter[str] = Counter()
         for held in holdings:
             total.update(self.own_slots(held))
         return total
 
-    def stats(self: MemoryManager) -> PoolStats:
+    def stats(self) -> PoolStats:
         """Every pool's partition now: available / evictable / protected / session_held /
         running (the same figures the checker tests)."""
         running = self._sum_owned([r.held for r in self.running.values()])
@@ -68,7 +79,7 @@ class Accounting:
         idle = [
             s.held
             for s in self.sessions.values()
-            if s.held.row not in active_rows or "session_double_count" in self.faults
+            if s.held.row not in active_rows or "session_double_count" in self.config.faults
         ]
         session = self._sum_owned([h for h in idle if h.row])
         pools = {}
@@ -79,12 +90,12 @@ class Accounting:
                 evictable=tree.get("evictable", 0), protected=tree.get("protected", 0),
                 session_held=session[name], running=running[name],
             )  # fmt: skip
-        extra = {"mamba_cache_skipped": float(self.counters["mamba_cache_skipped"])}
+        extra = {"mamba_cache_skipped": float(self.counters.mamba_cache_skipped)}
         if self.host_tier is not None:
             extra.update(self._host_tier_tokens())
         return PoolStats(pools=pools, num_running=len(self.running), extra=extra)
 
-    def check(self: MemoryManager, *, idle: bool) -> list[LeakReport]:
+    def check(self, *, idle: bool) -> list[LeakReport]:
         """Runs the identity when the mode asks for it (idle points always unless `off`; after
         each step only in `busy`) and returns every pool that fails it now. Counts, tells
         listeners about, and warns or raises (if configured to) only the new leaks: see
@@ -111,7 +122,7 @@ class Accounting:
             raise LeakDetected(new)
         return reports
 
-    def _host_tier_tokens(self: MemoryManager) -> dict[str, float]:
+    def _host_tier_tokens(self) -> dict[str, float]:
         """Host tier: tokens of running requests resident on the device, and kept on host."""
         assert self.host_tier is not None
         device = host = 0

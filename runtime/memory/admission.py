@@ -1,30 +1,48 @@
-"""Admission: prefix match (with copy-on-write of the mamba snapshot), admit, revert."""
+"""Admission: prefix match (with copy-on-write of the mamba snapshot), admit, revert.
+
+Owns the prefix-cache hit counts; adds admitted requests to the running set (which the manager
+owns) and counts prefix queries. A session turn is matched by the session store instead.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter
+from dataclasses import dataclass
 
-import torch
-
+from runtime.memory.counters import MemoryCounters
 from runtime.memory.holdings import ReqMemory
+from runtime.memory.host_tier import HostTier
+from runtime.memory.memory_config import MemoryConfig
 from runtime.memory.pool_tensors import FULL
+from runtime.memory.pools import Pools
+from runtime.memory.radix_cache import RadixCache
 from runtime.memory.radix_node import TreeNode
+from runtime.memory.sessions import SessionStore
+from runtime.memory.steps import StepAllocator
 
-if TYPE_CHECKING:
-    from runtime.memory.manager import MemoryManager
 
-
+@dataclass
 class Admission:
-    """Mixin for MemoryManager."""
+    """Decides whether a request fits now, and commits or undoes its admission."""
 
-    def match(self: MemoryManager, req: ReqMemory) -> int:
+    config: MemoryConfig
+    pools: Pools
+    cache: RadixCache
+    host_tier: HostTier | None
+    running: dict[str, ReqMemory]
+    counters: MemoryCounters
+    sessions: SessionStore
+    steps: StepAllocator  # can_extend: admission needs room for the first chunk too
+    hits: Counter[str]  # prefix-cache hit tokens per component
+
+    def match(self, req: ReqMemory) -> int:
         """Finds the request's reusable prefix and returns its length. A session turn resumes
         from its slot; others resume from the prefix cache. At least one token is left to
         compute (the last prompt token's logits are needed). Call `admit` or `revert` next."""
         if req.held.row or req.held.lock is not None or req.held.allocated:
             raise RuntimeError(f"request {req.rid} already holds memory; match it only once")
         if req.session is not None and not req.session.is_empty:
-            return self._restore(req)
+            return self.sessions.restore(req)
         match = self.cache.match_prefix(req.tokens[: len(req.tokens) - 1])
         node = match.node
         held = req.held
@@ -42,17 +60,17 @@ class Admission:
             held.slots[FULL] = [0] * node.end  # loaded from host at admission
         return node.end
 
-    def _count_hits(self: MemoryManager, walked: int, resumed: int) -> None:
+    def _count_hits(self, walked: int, resumed: int) -> None:
         """Prefix-cache hits per component: KV components found `walked` tokens by key; the
         mamba component covers only `resumed` (the deepest node with a state) — the request
         resumes from the shorter, so a gap between them is hit rate lost to state snapshots."""
-        self.counters["prefix_queries"] += 1
+        self.counters.prefix_queries += 1
         for kind in self.cache.kinds:
             self.hits[kind] += walked
         if self.pools.mamba is not None:
             self.hits["mamba"] += resumed
 
-    def _fork_snapshot(self: MemoryManager, node: TreeNode) -> int | None:
+    def _fork_snapshot(self, node: TreeNode) -> int | None:
         """Copies a cached snapshot into a new slot, evicting one other state if the pool is
         empty (the node is locked meanwhile so its own state stays); None if that fails."""
         mamba = self.pools.mamba
@@ -63,14 +81,14 @@ class Admission:
             self.cache.unlock(handle)
         return mamba.fork(node.mamba) if mamba.can_allocate(1) else None
 
-    def _mamba_needed(self: MemoryManager, req: ReqMemory) -> int:
+    def _mamba_needed(self, req: ReqMemory) -> int:
         if self.pools.mamba is None:
             return 0
         hold = req.held.mamba
         working = 0 if hold.working is not None else 1
         return working + max(0, self.config.track_slots - len(hold.track))
 
-    def can_admit(self: MemoryManager, req: ReqMemory, extend: int) -> bool:
+    def can_admit(self, req: ReqMemory, extend: int) -> bool:
         """Whether a row, the mamba slots the strategy needs, and KV for `extend` new tokens
         can be had now (counting what the prefix cache could evict). Takes nothing."""
         if not req.held.row and not self.pools.req.can_allocate(1):
@@ -78,9 +96,9 @@ class Admission:
         need = self._mamba_needed(req)
         if need and self.pools.mamba.num_free_slots + self.cache.evictable["mamba"] < need:  # type: ignore[union-attr]
             return False
-        return self.can_extend(req, extend)
+        return self.steps.can_extend(req, extend)
 
-    def admit(self: MemoryManager, req: ReqMemory) -> None:
+    def admit(self, req: ReqMemory) -> None:
         """Commits admission: a row holding the prefix's slots, and the mamba slots."""
         held = req.held
         need = self._mamba_needed(req)
@@ -97,28 +115,21 @@ class Admission:
             self._count_hits(held.matched, held.protected)
         if not held.row:
             held.row = self.pools.req.allocate()
-            self._write_rows(held.row, held.slots, 0)
+            self.pools.req.table.write_lists(held.row, held.slots, 0)
         if self.host_tier is not None:
             self.host_tier.load_all(held)
         if req.session is not None:
             req.session.lent_to = req
         self.running[req.rid] = req
 
-    def _write_rows(self: MemoryManager, row: int, slots: dict[str, list[int]], start: int) -> None:
-        table = self.pools.req.table
-        for kind, values in slots.items():
-            if kind in table.tables and values[start:]:
-                dev = table.tables[kind].device
-                table.write(kind, row, start, torch.tensor(values[start:], device=dev))
-
-    def revert(self: MemoryManager, req: ReqMemory) -> None:
+    def revert(self, req: ReqMemory) -> None:
         """Undoes `match` for a request admission turned down. A session's restored slots stay
         the session's; a copy-on-write mamba slot and the prefix lock are given back."""
         session = req.session
         if session is not None:
             session.lent_to = None
         if session is not None and not session.is_empty:
-            if "session_mamba_revert_free" in self.faults and req.held.mamba.working:
+            if "session_mamba_revert_free" in self.config.faults and req.held.mamba.working:
                 self.pools.mamba.free([req.held.mamba.working])  # type: ignore[union-attr]
             req.reset()
             return

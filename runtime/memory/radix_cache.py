@@ -26,7 +26,7 @@ from runtime.memory.token_pool import TokenPool
 MAMBA = "mamba"
 
 
-class RadixCache(Evictor):
+class RadixCache:
     """Prefix tree over pools it frees only when evicting. `window` enables the SWA rules."""
 
     def __init__(
@@ -50,10 +50,11 @@ class RadixCache(Evictor):
         self.evictable = dict.fromkeys(self.components, 0)
         self.num_evicted: Counter[str] = Counter()  # per component, cumulative (telemetry)
         self.protected = dict.fromkeys(self.components, 0)
+        self._evictor = Evictor(self)
 
     # -- sizes -----------------------------------------------------------------------------
 
-    def _account(self, node: TreeNode, sign: int) -> None:
+    def account(self, node: TreeNode, sign: int) -> None:
         """Adds (+1) or removes (-1) a node's share of every component's sizes."""
         for kind in self.kinds:
             if kind == SWA and node.swa_tombstone:
@@ -70,7 +71,7 @@ class RadixCache(Evictor):
     def _aligned(self, n: int) -> int:
         return n - n % self.page_size
 
-    def _page_key(self, tokens: Sequence[int]) -> tuple[int, ...]:
+    def page_key(self, tokens: Sequence[int]) -> tuple[int, ...]:
         return tuple(tokens[: self.page_size])
 
     # -- match -----------------------------------------------------------------------------
@@ -81,7 +82,7 @@ class RadixCache(Evictor):
         at the deepest node holding a snapshot. Splits the node where the key stops matching."""
         rest = list(tokens[: self._aligned(len(tokens))])
         node, path, now = self.root, [self.root], next(self._clock)
-        while rest and (child := node.children.get(self._page_key(rest))):
+        while rest and (child := node.children.get(self.page_key(rest))):
             n = self._common(child.key, rest)
             if n < len(child.key):
                 child = self._split(child, n)
@@ -137,7 +138,7 @@ class RadixCache(Evictor):
         length = self._aligned(len(tokens))
         key = list(tokens[:length])
         node, done, now = self.root, 0, next(self._clock)
-        while done < length and (child := node.children.get(self._page_key(key[done:]))):
+        while done < length and (child := node.children.get(self.page_key(key[done:]))):
             n = self._common(child.key, key[done:])
             if n < len(child.key):
                 child = self._split(child, n)
@@ -149,9 +150,9 @@ class RadixCache(Evictor):
             done = length
         taken = False
         if done == length and mamba is not None and node is not self.root and node.mamba is None:
-            self._account(node, -1)
+            self.account(node, -1)
             node.mamba = mamba
-            self._account(node, +1)
+            self.account(node, +1)
             taken = True
         return InsertResult(already=already, cached=done, node=node, mamba_taken=taken)
 
@@ -179,8 +180,8 @@ class RadixCache(Evictor):
                 part[SWA] = torch.zeros_like(part[SWA])
             child = TreeNode(key=key[lo:hi], slots=part, start=lo, parent=node,
                              swa_tombstone=tomb, last_access=now)  # fmt: skip
-            node.children[self._page_key(child.key)] = child
-            self._account(child, +1)
+            node.children[self.page_key(child.key)] = child
+            self.account(child, +1)
             node = child
         return node
 
@@ -195,7 +196,7 @@ class RadixCache(Evictor):
         """Cuts `child` after n tokens; returns the new upper node. The snapshot stays below."""
         parent = child.parent
         assert parent is not None
-        self._account(child, -1)
+        self.account(child, -1)
         upper = TreeNode(
             key=child.key[:n], slots={k: s[:n] for k, s in child.slots.items()},
             start=child.start, parent=parent, full_lock=child.full_lock,
@@ -205,10 +206,10 @@ class RadixCache(Evictor):
         child.key, child.start = child.key[n:], child.start + n
         child.slots = {k: s[n:] for k, s in child.slots.items()}
         child.parent = upper
-        upper.children[self._page_key(child.key)] = child
-        parent.children[self._page_key(upper.key)] = upper
-        self._account(upper, +1)
-        self._account(child, +1)
+        upper.children[self.page_key(child.key)] = child
+        parent.children[self.page_key(upper.key)] = upper
+        self.account(upper, +1)
+        self.account(child, +1)
         return upper
 
     # -- locks -----------------------------------------------------------------------------
@@ -226,19 +227,24 @@ class RadixCache(Evictor):
     def _lock(self, handle: CacheLock, sign: int) -> None:
         node = handle.node
         if handle.mamba and node is not self.root:
-            self._account(node, -1)
+            self.account(node, -1)
             node.mamba_lock += sign
-            self._account(node, +1)
+            self.account(node, +1)
         while node is not self.root:
             if node.full_lock + sign < 0:
                 raise RuntimeError("unlocking a prefix-cache node that is not locked")
             in_window = handle.swa_start is not None and node.end > handle.swa_start
-            self._account(node, -1)
+            self.account(node, -1)
             _bump(node, sign, handle.swa_start if in_window else None)
-            self._account(node, +1)
+            self.account(node, +1)
             node = node.parent  # type: ignore[assignment]
 
     # -- walks -----------------------------------------------------------------------------
+
+    def evict(self, component: str, num: int) -> int:
+        """Frees unlocked holdings of `component` (tokens, or mamba states), least recently used
+        first, until `num` are back in their pool or none is left; returns how many."""
+        return self._evictor.evict(component, num)
 
     def nodes(self) -> list[TreeNode]:
         stack, out = [self.root], []
@@ -255,7 +261,7 @@ class RadixCache(Evictor):
         self.evictable = dict.fromkeys(self.components, 0)
         self.protected = dict.fromkeys(self.components, 0)
         for node in self.nodes():
-            self._account(node, +1)
+            self.account(node, +1)
         recount = {"evictable": self.evictable, "protected": self.protected}
         self.evictable, self.protected = saved
         return recount

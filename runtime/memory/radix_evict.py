@@ -3,30 +3,51 @@
 Evicting a KV component deletes unlocked leaves. Evicting SWA or mamba turns unlocked internal
 nodes into tombstones of that component (their other components stay) and deletes leaves.
 A parent left as a leaf that breaks the tree-shape rules is deleted too.
+
+Owns nothing: it changes the tree it is given (nodes, sizes, evicted counts) and its pools.
 """
 
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Sequence
+from typing import Protocol
 
+from runtime.memory.mamba_pool import MambaPool
 from runtime.memory.radix_node import SWA, TreeNode
-
-if TYPE_CHECKING:
-    from runtime.memory.radix_cache import RadixCache
+from runtime.memory.token_pool import TokenPool
 
 MAMBA = "mamba"
 
 
-class Evictor:
-    """Mixin for RadixCache: `evict(component, num)`."""
+class _Tree(Protocol):
+    """What eviction needs of the prefix tree (RadixCache), so this module never imports it."""
 
-    def evict(self: RadixCache, component: str, num: int) -> int:
+    root: TreeNode
+    components: tuple[str, ...]
+    kv_pools: dict[str, TokenPool]
+    mamba_pool: MambaPool | None
+    num_evicted: Counter[str]
+
+    def nodes(self) -> list[TreeNode]: ...
+    def account(self, node: TreeNode, sign: int) -> None: ...
+    def page_key(self, tokens: Sequence[int]) -> tuple[int, ...]: ...
+
+
+class Evictor:
+    """LRU eviction from one tree (RadixCache owns one and delegates `evict` to it)."""
+
+    def __init__(self, tree: _Tree) -> None:
+        self.tree = tree
+
+    def evict(self, component: str, num: int) -> int:
         """Frees unlocked holdings of `component` (tokens, or mamba states), least recently used
         first, until `num` are back in their pool or none is left; returns how many."""
-        if component not in self.components:
+        if component not in self.tree.components:
             raise ValueError(f"the prefix cache has no {component!r} component")
-        heap = [(n.last_access, id(n), n) for n in self.nodes() if self._candidate(n, component)]
+        nodes = self.tree.nodes()
+        heap = [(n.last_access, id(n), n) for n in nodes if self._candidate(n, component)]
         heapq.heapify(heap)
         freed = 0
         while freed < num and heap:
@@ -44,8 +65,8 @@ class Evictor:
                 freed += self._tombstone(node, component)
         return freed
 
-    def _candidate(self: RadixCache, node: TreeNode, component: str) -> bool:
-        if node is self.root or node.parent is None:
+    def _candidate(self, node: TreeNode, component: str) -> bool:
+        if node is self.tree.root or node.parent is None:
             return False
         if component == MAMBA:
             return node.mamba is not None and node.mamba_lock == 0
@@ -53,39 +74,39 @@ class Evictor:
             return not node.swa_tombstone and not node.swa_locks
         return node.is_leaf and node.full_lock == 0
 
-    def _tombstone(self: RadixCache, node: TreeNode, component: str) -> int:
+    def _tombstone(self, node: TreeNode, component: str) -> int:
         """Drops the SWA or mamba component of an internal node (KV candidates are always
         leaves); returns the count freed."""
-        self._account(node, -1)
+        self.tree.account(node, -1)
         if component == SWA:
-            freed = self.kv_pools[SWA].free_pages(node.slots[SWA])
+            freed = self.tree.kv_pools[SWA].free_pages(node.slots[SWA])
             node.slots[SWA] = node.slots[SWA].new_zeros(node.slots[SWA].shape)
             node.swa_tombstone = True
         else:
-            self.mamba_pool.free([node.mamba])  # type: ignore[union-attr, list-item]
+            self.tree.mamba_pool.free([node.mamba])  # type: ignore[union-attr, list-item]
             node.mamba, freed = None, 1
-        self._account(node, +1)
-        self.num_evicted[component] += freed
+        self.tree.account(node, +1)
+        self.tree.num_evicted[component] += freed
         return freed
 
-    def _delete(self: RadixCache, leaf: TreeNode, component: str) -> int:
+    def _delete(self, leaf: TreeNode, component: str) -> int:
         """Removes a leaf and frees everything it holds; returns the count freed of `component`."""
-        self._account(leaf, -1)
-        freed = dict.fromkeys(self.components, 0)
-        for kind, pool in self.kv_pools.items():
+        self.tree.account(leaf, -1)
+        freed = dict.fromkeys(self.tree.components, 0)
+        for kind, pool in self.tree.kv_pools.items():
             if not (kind == SWA and leaf.swa_tombstone):
                 freed[kind] = pool.free_pages(leaf.slots[kind])
         if leaf.mamba is not None:
-            self.mamba_pool.free([leaf.mamba])  # type: ignore[union-attr]
+            self.tree.mamba_pool.free([leaf.mamba])  # type: ignore[union-attr]
             freed[MAMBA] = 1
-        self.num_evicted.update(freed)
+        self.tree.num_evicted.update(freed)
         parent = leaf.parent
         assert parent is not None
-        del parent.children[self._page_key(leaf.key)]
+        del parent.children[self.tree.page_key(leaf.key)]
         leaf.parent = None
         return freed[component]
 
-    def _prune(self: RadixCache, node: TreeNode, component: str) -> tuple[int, TreeNode]:
+    def _prune(self, node: TreeNode, component: str) -> tuple[int, TreeNode]:
         """Deletes `node` and its ancestors while each is an unlocked leaf breaking the rules;
         returns the count freed and the first node kept (which may now be evictable)."""
         freed = 0
@@ -95,8 +116,8 @@ class Evictor:
             node = parent  # type: ignore[assignment]
         return freed, node
 
-    def _bad_leaf(self: RadixCache, node: TreeNode) -> bool:
+    def _bad_leaf(self, node: TreeNode) -> bool:
         """An unlocked leaf that is an SWA tombstone or, with a mamba component, stateless."""
-        if node is self.root or not node.is_leaf or node.full_lock:
+        if node is self.tree.root or not node.is_leaf or node.full_lock:
             return False
-        return node.swa_tombstone or (self.mamba_pool is not None and node.mamba is None)
+        return node.swa_tombstone or (self.tree.mamba_pool is not None and node.mamba is None)

@@ -1,34 +1,38 @@
-"""Ends of a request's life: caching its prefix (mid-flight or at finish), abort, retraction."""
+"""Handing holdings back: to the prefix cache (mid-flight or at the end) and to the pools.
+
+Owns no state of its own: it moves one owner's holdings (a request's or an idle session's) into
+the prefix cache and frees the rest; it counts finished requests whose mamba state was not cached.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 
 from runtime.memory import mamba_tracker
+from runtime.memory.counters import MemoryCounters
 from runtime.memory.holdings import Holdings, ReqMemory
+from runtime.memory.host_tier import HostTier
+from runtime.memory.memory_config import MemoryConfig
 from runtime.memory.pool_tensors import SWA
+from runtime.memory.pools import Pools
+from runtime.memory.radix_cache import RadixCache
 from runtime.memory.radix_node import TreeNode
-
-if TYPE_CHECKING:
-    from runtime.memory.manager import MemoryManager
+from runtime.memory.token_pool import page_floor
 
 
+@dataclass
 class Release:
-    """Mixin for MemoryManager."""
+    """Caches what an owner computed and frees what it holds beyond the prefix cache."""
 
-    def finish(self: MemoryManager, req: ReqMemory) -> None:
-        """A finished request caches its prefix (a session turn saves into its slot instead)
-        and releases the rest: uncached KV, mamba slots not donated to the tree, the row."""
-        self.running.pop(req.rid, None)
-        if req.session is not None:
-            self._save_to_session(req)
-            return
-        self._cache_and_release(req.held, req.tokens)
-        req.reset()
+    config: MemoryConfig
+    pools: Pools
+    cache: RadixCache
+    host_tier: HostTier | None
+    counters: MemoryCounters
 
-    def _cache_and_release(self: MemoryManager, held: Holdings, tokens: list[int]) -> None:
+    def cache_and_release(self, held: Holdings, tokens: list[int]) -> None:
         """Hands what `held` computed of `tokens` to the prefix cache (evictable from then on)
         and releases the rest: uncached KV, mamba slots not donated to the tree, the row."""
         length, state = self._cacheable(held, at_finish=True)
@@ -40,29 +44,29 @@ class Release:
             self._free_kv(held, held.protected, result.already)  # the tree had these already
             held.protected = result.cached  # the tree owns [already, cached) now
             donated = state if result.mamba_taken else None
-        self._release(held, keep_mamba=donated)
+        self.release(held, keep_mamba=donated)
 
-    def _cacheable(self: MemoryManager, held: Holdings, at_finish: bool) -> tuple[int, int | None]:
+    def _cacheable(self, held: Holdings, at_finish: bool) -> tuple[int, int | None]:
         """How much of the request the tree can take, and the mamba state that goes with it."""
         if self.pools.mamba is None:
-            return self._aligned(held.allocated), None
+            return page_floor(held.allocated, self.config.page_size), None
         if at_finish and held.mamba.skip_cache:
-            self.counters["mamba_cache_skipped"] += 1
+            self.counters.mamba_cache_skipped += 1
         return mamba_tracker.cacheable(held.mamba, self.config.mamba_strategy, held.allocated)
 
-    def _slot_tensors(self: MemoryManager, held: Holdings, length: int) -> dict[str, torch.Tensor]:
+    def _slot_tensors(self, held: Holdings, length: int) -> dict[str, torch.Tensor]:
         kinds = self.cache.kinds
         return {k: torch.tensor(held.slots[k][:length], dtype=torch.int64) for k in kinds}
 
-    def _free_kv(self: MemoryManager, held: Holdings, lo: int, hi: int) -> None:
+    def _free_kv(self, held: Holdings, lo: int, hi: int) -> None:
         """Frees the owner's KV at positions [lo, hi) (lo page-aligned); SWA only where live."""
-        times = 2 if "kv_double_free" in self.faults else 1
+        times = 2 if "kv_double_free" in self.config.faults else 1
         for kind, pool in self.cache.kv_pools.items():
             start = max(lo, held.swa_evicted) if kind == SWA else lo
             for _ in range(times if hi > start else 0):
                 pool.free_pages(torch.tensor(held.slots[kind][start:hi], dtype=torch.int64))
 
-    def _release(self: MemoryManager, held: Holdings, keep_mamba: int | None = None) -> None:
+    def release(self, held: Holdings, keep_mamba: int | None = None) -> None:
         """Gives back everything the owner holds beyond the prefix cache, then its lock."""
         self._free_kv(held, held.protected, held.allocated)
         if self.host_tier is not None:
@@ -76,7 +80,7 @@ class Release:
         if held.row:
             self.pools.req.free(held.row)
 
-    def cache_unfinished(self: MemoryManager, req: ReqMemory) -> None:
+    def cache_unfinished(self, req: ReqMemory) -> None:
         """Caches what a request has computed so far (between prefill chunks, or a session's
         first prompt, whose lock then lives as long as the session). The request's row is
         rewritten with the tree's slots and its lock moves to the new node."""
@@ -100,35 +104,22 @@ class Release:
         if result.cached > held.protected:
             self._adopt(held, result.node, result.cached)
 
-    def _fork_state(self: MemoryManager, source: int) -> int | None:
+    def _fork_state(self, source: int) -> int | None:
         mamba = self.pools.mamba
         assert mamba is not None
         if not mamba.can_allocate(1):
             self.cache.evict("mamba", 1)
         return mamba.fork(source) if mamba.can_allocate(1) else None
 
-    def _adopt(self: MemoryManager, held: Holdings, node: TreeNode, cached: int) -> None:
+    def _adopt(self, held: Holdings, node: TreeNode, cached: int) -> None:
         """Points the request's row at the tree's slots for [0, cached) and moves its lock."""
         path = self.cache.path_slots(node)
         for kind in self.cache.kinds:
             held.slots[kind][:cached] = path[kind][:cached].tolist()
-        self._write_rows(held.row, {k: held.slots[k][:cached] for k in self.cache.kinds}, 0)
+        tree_slots = {k: held.slots[k][:cached] for k in self.cache.kinds}
+        self.pools.req.table.write_lists(held.row, tree_slots, 0)
         old = held.lock
         held.lock = self.cache.lock(node)
         if old is not None:
             self.cache.unlock(old)
         held.protected = cached
-
-    def abort(self: MemoryManager, req: ReqMemory) -> None:
-        """Releases an admitted request without caching (a session turn hands back instead)."""
-        self.retract(req)
-
-    def retract(self: MemoryManager, req: ReqMemory) -> None:
-        """Releases everything the request holds, or hands it back to its session slot, and
-        resets every memory field so the request can be admitted again from scratch."""
-        self.running.pop(req.rid, None)
-        if req.session is not None:
-            self._save_to_session(req)
-            return
-        self._release(req.held)
-        req.reset()

@@ -38,5 +38,12 @@ class ReqToTokenTable:
             raise ValueError(f"position {end - 1} beyond the table's context of {self.max_context}")
         self.tables[kind][row, start:end] = slots
 
+    def write_lists(self, row: int, slots: dict[str, list[int]], start: int) -> None:
+        """Records each kind's slots from position `start` on (kinds without a table skipped)."""
+        for kind, values in slots.items():
+            if kind in self.tables and values[start:]:
+                dev = self.tables[kind].device
+                self.write(kind, row, start, torch.tensor(values[start:], device=dev))
+
     def read(self, kind: str, row: int, start: int, end: int) -> torch.Tensor:
         return self.tables[kind][row, start:end]

@@ -1,23 +1,37 @@
-"""Per-step allocation: KV slots for new tokens, out-of-window SWA freeing, track snapshots."""
+"""Per-step allocation: KV slots for new tokens, out-of-window SWA freeing, track snapshots.
+
+Owns no state of its own: it reads the running set and changes the holdings of running requests
+and the pools' free lists; it counts track allocation failures.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from runtime.memory import mamba_tracker
+from runtime.memory.counters import MemoryCounters
 from runtime.memory.holdings import Holdings, ReqMemory
+from runtime.memory.host_tier import HostTier
+from runtime.memory.memory_config import MemoryConfig
 from runtime.memory.pool_tensors import FULL, SWA
+from runtime.memory.pools import Pools
+from runtime.memory.radix_cache import RadixCache
 from runtime.memory.slot_allocator import OutOfSlotsError
-from runtime.memory.token_pool import pages_needed
-
-if TYPE_CHECKING:
-    from runtime.memory.manager import MemoryManager
+from runtime.memory.token_pool import page_floor, pages_needed
 
 
-class Steps:
-    """Mixin for MemoryManager."""
+@dataclass
+class StepAllocator:
+    """Grows running requests one step at a time, evicting from the prefix cache when short."""
 
-    def can_extend(self: MemoryManager, req: ReqMemory, n: int) -> bool:
+    config: MemoryConfig
+    pools: Pools
+    cache: RadixCache
+    host_tier: HostTier | None
+    running: dict[str, ReqMemory]
+    counters: MemoryCounters
+
+    def can_extend(self, req: ReqMemory, n: int) -> bool:
         """Whether KV for n more tokens can be had, counting what the cache could evict."""
         held = req.held
         pools = {**self.pools.kv, **self.cache.kv_pools}
@@ -27,13 +41,14 @@ class Steps:
                 return False
         return True
 
-    def _slots_needed(self: MemoryManager, held: Holdings, kind: str, n: int) -> int:
-        need = pages_needed(held.allocated, n, self.page_size) * self.page_size
+    def _slots_needed(self, held: Holdings, kind: str, n: int) -> int:
+        page = self.config.page_size
+        need = pages_needed(held.allocated, n, page) * page
         if kind == FULL and self.host_tier is not None and held.allocated < held.prefill_end:
-            need += self.host_tier.pages_to_load(held) * self.page_size  # dense prefill
+            need += self.host_tier.pages_to_load(held) * page  # dense prefill
         return need
 
-    def alloc_extend(self: MemoryManager, req: ReqMemory, n: int) -> dict[str, list[int]]:
+    def alloc_extend(self, req: ReqMemory, n: int) -> dict[str, list[int]]:
         """Slots for the request's next n tokens, per KV kind, also written into its row.
         Frees SWA slots that left the window first, and evicts from the cache when short.
         Raises OutOfSlotsError (taking nothing) when even eviction cannot make room."""
@@ -57,30 +72,30 @@ class Steps:
             last = own[held.allocated - 1] if held.allocated else 0
             new[kind] = pool.allocate_list(held.allocated, last, n)
             own.extend(new[kind])
-        self._write_rows(held.row, held.slots, held.allocated)  # the new positions only
+        self.pools.req.table.write_lists(held.row, held.slots, held.allocated)  # new ones only
         self._prepare_track(held, held.allocated + n)
         held.allocated += n
         return new
 
-    def _free_out_of_window(self: MemoryManager, held: Holdings) -> None:
+    def _free_out_of_window(self, held: Holdings) -> None:
         """Frees the request's own SWA slots no step can read again: positions below
         seq_len - window - page, page-aligned, and never the prefix cache's."""
         if SWA not in self.pools.kv:
             return
-        window = self.config.window
+        window, page = self.config.window, self.config.page_size
         assert window is not None
         start = max(held.swa_evicted, held.protected)
-        target = self._aligned(max(0, held.allocated - window - self.page_size))
+        target = page_floor(max(0, held.allocated - window - page), page)
         if target <= start:
             return
         own = held.slots[SWA]
-        if "swa_skip_free" not in self.faults:
+        if "swa_skip_free" not in self.config.faults:
             self.pools.kv[SWA].free_pages(own[start:target])
         own[start:target] = [0] * (target - start)
         self.pools.req.table.tables[SWA][held.row, start:target] = 0
         held.swa_evicted = target
 
-    def _prepare_track(self: MemoryManager, held: Holdings, new_len: int) -> None:
+    def _prepare_track(self, held: Holdings, new_len: int) -> None:
         pool = self.pools.mamba
         if pool is None or not held.mamba.track:
             return
@@ -92,9 +107,9 @@ class Steps:
                 in_prefill=new_len < held.prefill_end,
             )  # fmt: skip
             if held.mamba.skip_cache and not skipped:
-                self.counters["track_alloc_failures"] += 1
+                self.counters.track_alloc_failures += 1
 
-    def after_forward(self: MemoryManager, req: ReqMemory) -> None:
+    def after_forward(self, req: ReqMemory) -> None:
         """Call once the step that `alloc_extend` prepared has run: takes a due snapshot."""
         if self.host_tier is not None:
             self.host_tier.after_step(req.held)
@@ -103,7 +118,7 @@ class Steps:
                 req.held.mamba, self.config.mamba_strategy, self.pools.mamba, req.held.allocated
             )
 
-    def next_track_boundary(self: MemoryManager, req: ReqMemory) -> int | None:
+    def next_track_boundary(self, req: ReqMemory) -> int | None:
         """Tokens until the next track boundary, so a prefill chunk can end on it (a snapshot
         is only taken when a step ends exactly there); None without track slots."""
         if self.pools.mamba is None or not req.held.mamba.track:

@@ -17,6 +17,16 @@ def pages_needed(num_cached: int, num_new: int, page_size: int) -> int:
     return -(-(num_cached + num_new) // page_size) - -(-num_cached // page_size)
 
 
+def page_floor(n: int, page_size: int) -> int:
+    """The page boundary at or below n (what the prefix cache can hold of n positions)."""
+    return n - n % page_size
+
+
+def page_ceil(n: int, page_size: int) -> int:
+    """Slots a request holding n positions took: whole pages."""
+    return -(-n // page_size) * page_size
+
+
 class TokenPool:
     """Free list of pages. `can_allocate` / `allocate` / `free_pages` mutate only the free list."""
 

@@ -135,7 +135,7 @@ class RunningServer:
         get_logger("poolscope.server").info(
             catalog.SERVER_STOPPED.name, reason=reason,
             uptime_s=round(time.monotonic() - self._started_at, 3),
-            num_requests_served=self.engine.counters["finished"],
+            num_requests_served=self.engine.counters.finished,
             last_check_ok=not any(leaked.values()) if mm.check_counts else None,
             leaked_slots=leaked, num_leaks=sum(mm.leak_counts.values()),
             **({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),

@@ -11,7 +11,8 @@ import httpx
 from runtime.loadgen.client import CompletionClient, make_http_client
 from runtime.loadgen.lengths import LengthSpec
 from runtime.loadgen.runner import run
-from runtime.loadgen.token_scale import TokenScale, measure
+from runtime.loadgen.token_probe import measure
+from runtime.loadgen.token_scale import TokenScale
 from runtime.loadgen.workload import LoadgenConfig, Workload
 from tests.loadgen.fake_server import FakeServer
 

@@ -107,7 +107,7 @@ def test_lazy_prefill_chunk_on_a_boundary_overwrites_its_only_track_slot() -> No
     assert mm.stats().pools["mamba"].running == 2
     mm.after_forward(req)
     assert req.held.mamba.track == [track] and req.held.mamba.track_len == 8
-    assert mm.counters["track_alloc_failures"] == 0
+    assert mm.counters.track_alloc_failures == 0
     _clean(mm)
 
 

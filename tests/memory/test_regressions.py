@@ -90,7 +90,7 @@ def test_lazy_boundary_allocation_failure_skips_caching_and_leaks_nothing() -> N
     _clean(mm)
     req.tokens.append(1)
     mm.finish(req)
-    assert mm.counters["mamba_cache_skipped"] == 1
+    assert mm.counters.mamba_cache_skipped == 1
     stats = mm.stats().pools
     assert stats["mamba"].evictable == 0 and stats["full"].evictable == 0
     _clean(mm)
@@ -99,7 +99,7 @@ def test_lazy_boundary_allocation_failure_skips_caching_and_leaks_nothing() -> N
 def test_lazy_boundary_with_room_caches_the_snapshot() -> None:
     mm = lazy_manager(mamba_slots=3)
     run(mm, "a", list(range(8)), chunk=4)
-    assert mm.counters["mamba_cache_skipped"] == 0
+    assert mm.counters.mamba_cache_skipped == 0
     assert mm.stats().pools["mamba"].evictable == 1 and mm.stats().pools["full"].evictable == 8
     _clean(mm)
 

@@ -75,7 +75,7 @@ def test_decode_out_of_memory_retracts_and_recomputes(nemotron_h_dir: Path) -> N
     roomy = [r.token_ids for r in _engine(nemotron_h_dir).generate(prompts, params)]
     tight = _engine(nemotron_h_dir, full_tokens=90)  # all prompts fit, not all outputs
     assert [r.token_ids for r in tight.generate(prompts, params)] == roomy
-    assert tight.counters["retracted"] > 0
+    assert tight.counters.retracted > 0
     assert_memory_clean(tight)
 
 
@@ -90,7 +90,7 @@ def test_a_request_that_can_never_fit_is_refused_with_a_clear_error(nemotron_h_d
     fits = SamplingParams(max_tokens=7, temperature=0, ignore_eos=True)
     result = engine.generate([list(range(3, 13))], fits)[0]  # 10 + 6 fed fill 16 slots
     assert result.finish_reason is FinishReason.LENGTH and len(result.token_ids) == 7
-    assert engine.counters["out_of_memory"] == 0
+    assert engine.counters.out_of_memory == 0
     assert_memory_clean(engine)
 
 
@@ -141,8 +141,8 @@ def test_retraction_spares_session_turns_and_every_request_completes(
     roomy = _run_turns(_engine(nemotron_h_dir), turns, params)
     tight = _engine(nemotron_h_dir, full_tokens=80)
     assert _run_turns(tight, turns, params) == roomy
-    assert tight.counters["retracted"] > 0
-    assert tight.counters["out_of_memory"] == 0
+    assert tight.counters.retracted > 0
+    assert tight.counters.out_of_memory == 0
     assert_memory_clean(tight)
 
 

@@ -70,9 +70,9 @@ def test_a_request_that_fits_the_empty_pools_runs_when_sessions_hold_the_memory(
     req = engine.add_request(list(range(3, 103)), TURN)
     _run(engine, [req])
     assert req.finish_reason is FinishReason.LENGTH and req.error is None
-    assert engine.counters["out_of_memory"] == 0
+    assert engine.counters.out_of_memory == 0
     assert [e.sid for e in evictions.seen] == sids[: len(evictions.seen)]  # oldest first
-    assert engine.mm.counters["session_evictions"] == len(evictions.seen) >= 1
+    assert engine.mm.counters.session_evictions == len(evictions.seen) >= 1
     history = engine.sessions.get(sids[0]).history
     again = engine.add_request([77, 78], TURN, session_id=sids[0])
     _run(engine, [again])
@@ -95,7 +95,7 @@ def test_a_request_waits_for_young_sessions_then_ends_as_pools_busy(
     _run(engine, [req])
     assert req.error_code is AbortCode.POOLS_BUSY
     assert "pools were busy" in (req.error or "") and "cannot fit" not in (req.error or "")
-    assert engine.counters["out_of_memory"] == 0 and engine.counters["queue_timeouts"] == 1
+    assert engine.counters.out_of_memory == 0 and engine.counters.queue_timeouts == 1
     for sid in sids:
         engine.close_session(sid)
     engine.step()

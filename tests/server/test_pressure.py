@@ -75,6 +75,6 @@ def test_requests_that_fit_the_empty_pools_are_never_aborted_for_memory(
         statuses = asyncio.run(run())
         wait_idle(s.engine)
         assert statuses and set(statuses) <= {200, 400}
-        assert s.engine.counters["out_of_memory"] == 0
-        assert s.engine.counters["queue_timeouts"] == 0
-        assert s.engine.mm.counters["session_evictions"] > 0
+        assert s.engine.counters.out_of_memory == 0
+        assert s.engine.counters.queue_timeouts == 0
+        assert s.engine.mm.counters.session_evictions > 0

@@ -78,7 +78,7 @@ def test_a_client_that_disconnects_mid_stream_frees_its_memory(nemotron_h_dir: P
                 assert next(lines).startswith("data: ")
                 wait_until(lambda: s.engine.last_stats.pools["full"].running > 0)
         wait_idle(s.engine)
-        assert s.engine.counters["retracted"] == 0
+        assert s.engine.counters.retracted == 0
     assert_memory_clean(s.engine)
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from runtime.model.architectures import nemotron_h
+from runtime.model.architectures.nemotron_h import build as nemotron_build
+from runtime.model.architectures.nemotron_h import checkpoint_name as nemotron_checkpoint_name
+from runtime.model.architectures.nemotron_h import parse_config as parse_nemotron_config
 from runtime.model.config import FULL_ATTENTION, SLIDING_ATTENTION, ConfigError, ModelConfig
 
 MODEL_TYPE = "poolscope_hybrid"
@@ -19,7 +21,7 @@ def parse_config(raw: dict) -> ModelConfig:
     theta = raw.get("rope_theta") or {}
     if not isinstance(theta, dict):
         raise ConfigError("poolscope_hybrid 'rope_theta' must map each attention kind to its base")
-    nemo = nemotron_h.parse_config(raw, {SLIDING_ATTENTION: SLIDING_ATTENTION})
+    nemo = parse_nemotron_config(raw, {SLIDING_ATTENTION: SLIDING_ATTENTION})
     attention = replace(
         nemo.attention,
         rope_theta={
@@ -29,5 +31,5 @@ def parse_config(raw: dict) -> ModelConfig:
     return replace(nemo, model_type=MODEL_TYPE, attention=attention)
 
 
-build = nemotron_h.build
-checkpoint_name = nemotron_h.checkpoint_name
+build = nemotron_build
+checkpoint_name = nemotron_checkpoint_name
