@@ -39,7 +39,7 @@ def target_down_rule(name: str, job: str, server: str, family: str) -> AlertRule
             f"hung, or unreachable, and every other {family} alert is blind. Check the process, "
             "its health endpoint and its logs."
         ),
-    )  # fmt: skip
+    )
 
 
 def rule_file(group: str, rules: Sequence[AlertRule]) -> dict[str, object]:

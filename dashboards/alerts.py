@@ -24,7 +24,7 @@ def _first_increase(spec: MetricSpec, selector: str, window: str = "5m") -> str:
     first scrape came after the event: `increase` alone would see no change)."""
     series = f"{spec.prometheus_name}{{{selector}}}"
     return (f"increase({series}[{window}]) > 0\nor\n"
-            f"({series} > 0 unless {series} offset {window})")  # fmt: skip
+            f"({series} > 0 unless {series} offset {window})")
 
 
 def _while_leaked(kind: str) -> str:
@@ -50,7 +50,7 @@ def _leak_rule(name: str, kind: str, what: str) -> AlertRule:
             "memory_leak log event for every term, note the workload, and restart the runtime "
             "to recover the slots."
         ),
-    )  # fmt: skip
+    )
 
 
 def alert_rules() -> list[AlertRule]:
@@ -72,7 +72,7 @@ def alert_rules() -> list[AlertRule]:
                 "retracted. Give this pool more slots (e.g. --mem-budget-mb or its own size "
                 "flag), lower --max-running-requests, or add replicas."
             ),
-        ),  # fmt: skip
+        ),
         AlertRule(
             name="PoolscopeUsageStuckAtIdle",
             expr=(
@@ -89,7 +89,7 @@ def alert_rules() -> list[AlertRule]:
                 "nobody, a leak the idle check may not have counted. Compare the pool's slot "
                 "partition panel and the idle_check log event; restart to recover."
             ),
-        ),  # fmt: skip
+        ),
         AlertRule(
             name="PoolscopeRetractionStorm",
             expr=f"rate({retracted}[5m]) > {RETRACTIONS_PER_S}",
@@ -101,7 +101,7 @@ def alert_rules() -> list[AlertRule]:
                 "throughput drops and latency rises. Find the bottleneck pool on the dashboard "
                 "and give it more slots, or lower --max-running-requests."
             ),
-        ),  # fmt: skip
+        ),
         AlertRule(
             name="PoolscopeTrackAllocFailures",
             expr=f"increase({catalog.MAMBA_TRACK_ALLOC_FAILURES.prometheus_name}[10m]) > 0",
@@ -113,7 +113,7 @@ def alert_rules() -> list[AlertRule]:
                 "boundary, so its state will not be cached and later requests with the same "
                 "prefix recompute it. Give the mamba pool more slots or use extra_buffer."
             ),
-        ),  # fmt: skip
+        ),
         target_down_rule("PoolscopeTargetDown", SCRAPE_JOB, "runtime", "poolscope"),
         *fleet_rules().rules(),
     ]

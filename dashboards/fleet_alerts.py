@@ -48,7 +48,7 @@ class FleetRules:
                 "short of memory, so moving traffic will not help. Add instances or give the "
                 "bottleneck pool (fleet dashboard) more memory on every instance."
             ),
-        )  # fmt: skip
+        )
 
     def outlier(self) -> AlertRule:
         u, m = self._u, self.model
@@ -69,7 +69,7 @@ class FleetRules:
                 "(check the router) or it holds memory nobody uses (a leak: compare its slot "
                 "partition and leak panels on the per-instance dashboard)."
             ),
-        )  # fmt: skip
+        )
 
     def rules(self) -> list[AlertRule]:
         return [self.near_full(), self.outlier()]

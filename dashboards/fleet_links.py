@@ -32,4 +32,4 @@ def to_model(uid: str, viz: Viz, model_label: str) -> tuple[DataLink, ...]:
 def to_all(uid: str) -> tuple[DataLink, ...]:
     """Opens the dashboard `uid` with every instance selected (for counts over the fleet)."""
     return (DataLink("Open every instance on the per-instance dashboard",
-                     f"/d/{uid}?var-instance={ALL}&{_KEEP}"),)  # fmt: skip
+                     f"/d/{uid}?var-instance={ALL}&{_KEEP}"),)

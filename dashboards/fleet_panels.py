@@ -43,10 +43,10 @@ def instances(job: str, generated: str, uid: str) -> PanelSpec:
             "a target is down (the TargetDown alert names it)."
         ),
         queries=(Query(up_count(job), "up", is_instant=True),
-                 Query(serving_count(generated), "serving", is_instant=True)),  # fmt: skip
+                 Query(serving_count(generated), "serving", is_instant=True)),
         unit=units.INSTANCES, steps=(Step(BLUE),), viz=Viz.STAT, width=6,
         links=to_all(uid),
-    )  # fmt: skip
+    )
 
 
 def _usage(pool: str) -> str:
@@ -65,7 +65,7 @@ def usage_table(pool: str, usage: str, uid: str, note: str = "", no_value: str =
         queries=(Query(f"sort_desc({usage})", "{{instance}}", is_instant=True),),
         unit=units.PERCENT, steps=USAGE_STEPS, viz=Viz.TABLE, min=0, max=1, width=8,
         links=to_instance(uid, Viz.TABLE), no_value=no_value,
-    )  # fmt: skip
+    )
 
 
 def usage_top(pool: str, usage: str, uid: str) -> PanelSpec:
@@ -79,7 +79,7 @@ def usage_top(pool: str, usage: str, uid: str) -> PanelSpec:
         queries=(Query(f"topk({TOP}, {usage})", "{{instance}}"),),
         unit=units.PERCENT, steps=USAGE_STEPS, min=0, max=1, width=16, show_thresholds=True,
         links=to_instance(uid, Viz.TIMESERIES),
-    )  # fmt: skip
+    )
 
 
 def bottleneck(usage_by_pool: str, uid: str) -> PanelSpec:
@@ -93,10 +93,10 @@ def bottleneck(usage_by_pool: str, uid: str) -> PanelSpec:
             "instances see different traffic. Click a row to open that instance."
         ),
         queries=(Query(f"sort_desc(topk by (instance) (1, {usage_by_pool}))",
-                       "{{instance}} {{pool}}", is_instant=True),),  # fmt: skip
+                       "{{instance}} {{pool}}", is_instant=True),),
         unit=units.PERCENT, steps=USAGE_STEPS, viz=Viz.TABLE, min=0, max=1, width=12,
         links=to_instance(uid, Viz.TABLE),
-    )  # fmt: skip
+    )
 
 
 def leaks() -> PanelSpec:
@@ -112,7 +112,7 @@ def leaks() -> PanelSpec:
         queries=(Query(f"sort_desc({counted})", "{{instance}} {{kind}}", is_instant=True),),
         unit=units.CHECKS, steps=ANY_IS_BAD, viz=Viz.TABLE, min=0, width=12,
         links=to_instance(UID, Viz.TABLE),
-    )  # fmt: skip
+    )
 
 
 def throughput_by_model(expr: str, uid: str, model_label: str = "model") -> PanelSpec:
@@ -127,7 +127,7 @@ def throughput_by_model(expr: str, uid: str, model_label: str = "model") -> Pane
         queries=(Query(expr, f"{{{{{model_label}}}}}"),),
         unit=units.TOKENS_PER_S, steps=(Step(BLUE),), min=0, width=12,
         links=to_model(uid, Viz.TIMESERIES, model_label),
-    )  # fmt: skip
+    )
 
 
 def requests_by_model(running: str, queued: str, uid: str, model: str = "model") -> PanelSpec:
@@ -141,10 +141,10 @@ def requests_by_model(running: str, queued: str, uid: str, model: str = "model")
             "instances."
         ),
         queries=(Query(running, f"{{{{{model}}}}} running"),
-                 Query(queued, f"{{{{{model}}}}} queued")),  # fmt: skip
+                 Query(queued, f"{{{{{model}}}}} queued")),
         unit=units.REQUESTS, steps=(Step(GREEN),), min=0, width=12,
         links=to_model(uid, Viz.TIMESERIES, model),
-    )  # fmt: skip
+    )
 
 
 def overview() -> tuple[PanelSpec, ...]:
@@ -161,7 +161,7 @@ def pool_usage() -> tuple[PanelSpec, ...]:
         return usage_table(pool, _usage(pool), UID, no_value=empty)
 
     return tuple(panel for pool in catalog.POOLS
-                 for panel in (table(pool), usage_top(pool, _usage(pool), UID)))  # fmt: skip
+                 for panel in (table(pool), usage_top(pool, _usage(pool), UID)))
 
 
 def leak_panels() -> tuple[PanelSpec, ...]:

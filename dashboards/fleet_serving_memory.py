@@ -41,4 +41,4 @@ def templating() -> g.Templating:
 def dashboard() -> g.Dashboard:
     return render_dashboard(TITLE, stack.FLEET_DASHBOARD_UID, DESCRIPTION,
                             ["poolscope", "fleet"], rows(), templating(),
-                            refresh=serving_memory.REFRESH)  # fmt: skip
+                            refresh=serving_memory.REFRESH)

@@ -30,7 +30,7 @@ def datasources_document() -> dict[str, object]:
             # Matches the scrape interval, so $__rate_interval spans at least four scrapes.
             "jsonData": {"timeInterval": SCRAPE_INTERVAL, "httpMethod": "POST"},
         }],
-    }  # fmt: skip
+    }
 
 
 def dashboards_document() -> dict[str, object]:
@@ -41,7 +41,7 @@ def dashboards_document() -> dict[str, object]:
             "disableDeletion": True, "allowUiUpdates": False, "updateIntervalSeconds": 30,
             "options": {"path": stack.GRAFANA_DASHBOARDS_DIR, "foldersFromFilesStructure": False},
         }],
-    }  # fmt: skip
+    }
 
 
 def dashboard_mounts(include_sglang: bool = False) -> dict[str, str]:

@@ -44,7 +44,7 @@ def _targets(spec: PanelSpec) -> list[g.Target]:
                  datasource=DATASOURCE_VAR, intervalFactor=1, step=None, instant=q.is_instant,
                  format=form)
         for i, q in enumerate(spec.queries)
-    ]  # fmt: skip
+    ]
 
 
 def _steps(spec: PanelSpec) -> list[dict[str, object]]:
@@ -70,7 +70,7 @@ def _defaults(spec: PanelSpec) -> dict[str, object]:
     """Field defaults grafanalib has no argument for: bounds, the no-data text, data links."""
     links = [{"title": link.title, "url": link.url} for link in spec.links]
     extra = {"min": spec.min, "max": spec.max, "noValue": spec.no_value or None,
-             "links": links or None}  # fmt: skip
+             "links": links or None}
     return {k: v for k, v in extra.items() if v is not None}
 
 
@@ -84,7 +84,7 @@ def _timeseries(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
         legendDisplayMode="table", legendPlacement="bottom", legendCalcs=["lastNotNull", "max"],
         tooltipMode="multi", tooltipSort="desc", colorMode="palette-classic",
         extraJson={"fieldConfig": {"defaults": _defaults(spec)}},
-    )  # fmt: skip
+    )
 
 
 def _stat(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
@@ -95,12 +95,12 @@ def _stat(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
         graphMode="none" if all(q.is_instant for q in spec.queries) else "area",
         color={"mode": "thresholds"}, noValue=spec.no_value or "no data",
         extraJson={"fieldConfig": {"defaults": _defaults(spec)}},
-    )  # fmt: skip
+    )
 
 
 # The time of an instant query's row says nothing a fleet table needs.
 _HIDE_TIME = {"matcher": {"id": "byName", "options": "Time"},
-              "properties": [{"id": "custom.hidden", "value": True}]}  # fmt: skip
+              "properties": [{"id": "custom.hidden", "value": True}]}
 
 
 def _table(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
@@ -109,13 +109,13 @@ def _table(spec: PanelSpec, pos: g.GridPos) -> g.Panel:
     # displayMode, which Grafana would migrate over it.
     custom = {"align": "auto", "cellOptions": {"type": "color-background"}, "filterable": False}
     defaults = {**_defaults(spec), "thresholds": {"mode": "absolute", "steps": _steps(spec)},
-                "color": {"mode": "thresholds"}, "custom": custom}  # fmt: skip
+                "color": {"mode": "thresholds"}, "custom": custom}
     return g.Table(
         title=spec.title, description=spec.description, dataSource=DATASOURCE_VAR,
         targets=_targets(spec), gridPos=pos, unit=spec.unit,
         sortBy=[g.TableSortByField(displayName="Value", desc=True)], overrides=[_HIDE_TIME],
         extraJson={"fieldConfig": {"defaults": defaults}},
-    )  # fmt: skip
+    )
 
 
 _RENDER = {Viz.TIMESERIES: _timeseries, Viz.STAT: _stat, Viz.TABLE: _table}
@@ -129,7 +129,7 @@ def _row(row: RowSpec, pos: g.GridPos, children: list[g.Panel]) -> g.RowPanel:
     repeat = g.Repeat(variable=row.repeat) if row.repeat else g.Repeat()
     if row.is_collapsed:  # Grafana keeps a collapsed row's panels inside it
         return g.RowPanel(title=row.title, gridPos=pos, repeat=repeat, collapsed=True,
-                          panels=children)  # fmt: skip
+                          panels=children)
     return g.RowPanel(title=row.title, gridPos=pos, repeat=repeat)
 
 
@@ -154,7 +154,7 @@ def panels(rows: tuple[RowSpec, ...]) -> list[g.Panel]:
 def dashboard(
     title: str, uid: str, description: str, tags: list[str], rows: tuple[RowSpec, ...],
     templating: g.Templating, refresh: str = "10s",
-) -> g.Dashboard:  # fmt: skip
+) -> g.Dashboard:
     """The dashboard both generated dashboards share the settings of: last 30 minutes, shared
     crosshair, read-only (provisioned files are the source of truth)."""
     return g.Dashboard(
@@ -162,4 +162,4 @@ def dashboard(
         templating=templating, refresh=refresh, time=g.Time("now-30m", "now"),
         schemaVersion=SCHEMA_VERSION, timezone="browser",
         graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR, editable=False,
-    ).auto_panel_ids()  # fmt: skip
+    ).auto_panel_ids()

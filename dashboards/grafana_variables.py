@@ -13,7 +13,7 @@ def datasource_variable() -> g.Template:
     return g.Template(
         name="datasource", label="Data source", query=DATASOURCE_TYPE, type="datasource",
         default=stack.DATASOURCE_UID,
-    )  # fmt: skip
+    )
 
 
 def label_variable(name: str, label: str, query: str) -> g.Template:
@@ -21,4 +21,4 @@ def label_variable(name: str, label: str, query: str) -> g.Template:
     return g.Template(
         name=name, label=label, query=query, dataSource=DATASOURCE_VAR, type="query",
         includeAll=True, multi=True, allValue=".*", default="$__all", refresh=2, sort=1,
-    )  # fmt: skip
+    )

@@ -25,5 +25,5 @@ TITLE_WORDS = {
     REQUESTS: "requests", REQUESTS_PER_S: "requests/s", SESSIONS: "sessions",
     SESSIONS_PER_S: "sessions/s", CHECKS: "checks",
     CHECKS_PER_S: "checks/s", TOKENS_PER_S: "tok/s", INSTANCES: "instances",
-}  # fmt: skip
+}
 FLEET = "all selected instances"  # what the title of a panel summed over instances says

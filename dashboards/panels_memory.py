@@ -30,7 +30,7 @@ def token_usage() -> PanelSpec:
         ),
         queries=(Query(series(catalog.TOKEN_USAGE), "{{instance}}", is_instant=True),),
         unit=PERCENT, steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
-    )  # fmt: skip
+    )
 
 
 def kv_token_usage() -> PanelSpec:
@@ -43,7 +43,7 @@ def kv_token_usage() -> PanelSpec:
         ),
         queries=(Query(series(catalog.KV_TOKEN_USAGE), "{{instance}}", is_instant=True),),
         unit=PERCENT, steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
-    )  # fmt: skip
+    )
 
 
 def bottleneck_pool() -> PanelSpec:
@@ -57,9 +57,9 @@ def bottleneck_pool() -> PanelSpec:
             "size flag or --mem-budget-mb) rather than growing every pool."
         ),
         queries=(Query(f"topk by (instance) (1, {usage})", "{{instance}} {{pool}}",
-                       is_instant=True),),  # fmt: skip
+                       is_instant=True),),
         unit=PERCENT, steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=6, height=5,
-    )  # fmt: skip
+    )
 
 
 def leaks_total() -> PanelSpec:
@@ -74,7 +74,7 @@ def leaks_total() -> PanelSpec:
         ),
         queries=(Query(leaks, "{{instance}}", is_instant=True),),
         unit=CHECKS, steps=ANY_IS_BAD, viz=Viz.STAT, width=6, height=5,
-    )  # fmt: skip
+    )
 
 
 def usage_per_pool() -> PanelSpec:
@@ -87,7 +87,7 @@ def usage_per_pool() -> PanelSpec:
         ),
         queries=(Query(series(catalog.POOL_USAGE), "{{instance}} {{pool}}"),),
         unit=PERCENT, steps=USAGE_STEPS, min=0, max=1, width=24, show_thresholds=True,
-    )  # fmt: skip
+    )
 
 
 def slot_partition(pool: str, width: int = 6, no_value: str = NO_PARTITION) -> PanelSpec:
@@ -109,7 +109,7 @@ def slot_partition(pool: str, width: int = 6, no_value: str = NO_PARTITION) -> P
         ),
         unit=SLOTS, steps=(Step(GREEN),), is_stacked=True, min=0, width=width,
         unstacked_pattern=".* capacity", no_value=no_value,
-    )  # fmt: skip
+    )
 
 
 def host_tier_tokens() -> PanelSpec:
@@ -125,9 +125,9 @@ def host_tier_tokens() -> PanelSpec:
             "admission: raise --host-tokens. Without the host tier this panel says so."
         ),
         queries=(Query(f"{used('full')} and on (instance) {used(HOST_POOL)}", "{{instance}} gpu"),
-                 Query(used(HOST_POOL), "{{instance}} cpu")),  # fmt: skip
+                 Query(used(HOST_POOL), "{{instance}} cpu")),
         unit=SLOTS, steps=(Step(GREEN),), min=0, width=12, no_value=NO_HOST_TIER,
-    )  # fmt: skip
+    )
 
 
 def leaks_per_pool() -> PanelSpec:
@@ -142,7 +142,7 @@ def leaks_per_pool() -> PanelSpec:
         ),
         queries=(Query(leaks, "{{instance}} {{pool}} {{kind}}"),),
         unit=CHECKS, steps=ANY_IS_BAD, min=0, width=8, show_thresholds=True,
-    )  # fmt: skip
+    )
 
 
 def leaked_slots() -> PanelSpec:
@@ -156,7 +156,7 @@ def leaked_slots() -> PanelSpec:
         queries=(Query(series(catalog.POOL_LEAKED_SLOTS), "{{instance}} {{pool}}"),),
         unit=SLOTS, steps=(Step(RED), Step(GREEN, -0.5), Step(RED, 0.5)), width=8,
         show_thresholds=True,
-    )  # fmt: skip
+    )
 
 
 def checker_activity() -> PanelSpec:
@@ -171,7 +171,7 @@ def checker_activity() -> PanelSpec:
         ),
         queries=(Query(checks, "{{instance}} {{mode}}"),),
         unit=CHECKS_PER_S, steps=(Step(BLUE),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def track_alloc_failures() -> PanelSpec:
@@ -186,7 +186,7 @@ def track_alloc_failures() -> PanelSpec:
         ),
         queries=(Query(failures, "{{instance}} failures"),),
         unit=REQUESTS_PER_S, steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def overview() -> tuple[PanelSpec, ...]:

@@ -35,7 +35,7 @@ def requests() -> PanelSpec:
             Query(_per_instance(catalog.REQUESTS_QUEUED), "{{instance}} queued"),
         ),
         unit=units.REQUESTS, steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def request_rates() -> PanelSpec:
@@ -53,7 +53,7 @@ def request_rates() -> PanelSpec:
             Query(finished, "{{instance}} finished {{reason}}"),
         ),
         unit=units.REQUESTS_PER_S, steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def throughput() -> PanelSpec:
@@ -71,7 +71,7 @@ def throughput() -> PanelSpec:
                   "{{instance}} rate of the token counter"),
         ),
         unit=TOKENS_PER_S, steps=(Step(BLUE),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def prefix_hits() -> PanelSpec:
@@ -90,7 +90,7 @@ def prefix_hits() -> PanelSpec:
             Query(rate(catalog.TOKENS_PROMPT, by=BY_INSTANCE), "{{instance}} computed"),
         ),
         unit=TOKENS_PER_S, steps=(Step(BLUE),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def evictions() -> PanelSpec:
@@ -102,9 +102,9 @@ def evictions() -> PanelSpec:
             "KV pools are too small for the shared prompts: give them more slots."
         ),
         queries=(Query(rate(catalog.POOL_EVICTED, by=("instance", "pool")),
-                       "{{instance}} evicted {{pool}}"),),  # fmt: skip
+                       "{{instance}} evicted {{pool}}"),),
         unit=units.SLOTS_PER_S, steps=(Step(BLUE),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def sessions() -> PanelSpec:
@@ -117,7 +117,7 @@ def sessions() -> PanelSpec:
         ),
         queries=(Query(_per_instance(catalog.SESSIONS_OPEN), "{{instance}} open sessions"),),
         unit=units.SESSIONS, steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def session_slots() -> PanelSpec:
@@ -130,7 +130,7 @@ def session_slots() -> PanelSpec:
         ),
         queries=(Query(f"sum by (instance, pool) ({held})", "{{instance}} {{pool}}"),),
         unit=units.SLOTS, steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def session_evictions() -> PanelSpec:
@@ -144,9 +144,9 @@ def session_evictions() -> PanelSpec:
             "sessions kept open: raise the pool sizes or lower --max-sessions."
         ),
         queries=(Query(rate(catalog.SESSIONS_EVICTED, by=("instance",)),
-                       "{{instance}} evicted"),),  # fmt: skip
+                       "{{instance}} evicted"),),
         unit=units.SESSIONS_PER_S, steps=(Step(BLUE),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def latency_panel(
@@ -163,7 +163,7 @@ def latency_panel(
         queries=queries,
         unit="s", steps=(Step(GREEN), Step(ORANGE, warn), Step(RED, bad)), min=0, width=8,
         show_thresholds=True,
-    )  # fmt: skip
+    )
 
 
 def _latency(title: str, spec: MetricSpec, warn: float, bad: float, what: str) -> PanelSpec:
@@ -187,7 +187,7 @@ def step_duration() -> PanelSpec:
             for q in QUANTILES[:2]
         ),
         unit="s", steps=(Step(GREEN), Step(YELLOW, 0.5), Step(RED, 2)), min=0, width=6,
-    )  # fmt: skip
+    )
 
 
 def latency() -> tuple[PanelSpec, ...]:
@@ -199,9 +199,9 @@ def latency() -> tuple[PanelSpec, ...]:
         _latency("End-to-end latency", catalog.REQUEST_E2E, 30, 120,
                  "From arrival to the finish of a request."),
         step_duration(),
-    )  # fmt: skip
+    )
 
 
 def serving() -> tuple[PanelSpec, ...]:
     return (requests(), request_rates(), throughput(), prefix_hits(), evictions(),
-            track_alloc_failures(), sessions(), session_slots(), session_evictions())  # fmt: skip
+            track_alloc_failures(), sessions(), session_slots(), session_evictions())

@@ -45,9 +45,9 @@ def templating() -> g.Templating:
         datasource_variable(),
         label_variable("instance", "Instance", f"label_values({usage}, instance)"),
         label_variable("model", "Model", f'label_values({usage}{{instance=~"$instance"}}, model)'),
-    ])  # fmt: skip
+    ])
 
 
 def dashboard() -> g.Dashboard:
     return render_dashboard(TITLE, stack.DASHBOARD_UID, DESCRIPTION, ["poolscope"], rows(),
-                            templating(), refresh=REFRESH)  # fmt: skip
+                            templating(), refresh=REFRESH)

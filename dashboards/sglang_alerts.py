@@ -27,7 +27,7 @@ def _per_pool_above(prefix: str, threshold: float) -> str:
     full = sg.FULL_TOKEN_USAGE.series(prefix)
     older = f"{sg.TOKEN_USAGE.series(prefix)} > {threshold} unless {full}"
     terms = [(pool, f"{usage.series(prefix)} > {threshold}")
-             for pool, usage in sg.POOL_USAGE.items()]  # fmt: skip
+             for pool, usage in sg.POOL_USAGE.items()]
     return "\nor\n".join(
         f'label_replace({expr}, "pool", "{pool}", "", "")'
         for pool, expr in [*terms, (sg.TOKEN_USAGE.name, older)]
@@ -52,7 +52,7 @@ def near_full(prefix: str) -> AlertRule:
             "0.5.10rc0, whose token_usage is the full pool's (the fuller of full and swa on "
             "sliding-window models)."
         ),
-    )  # fmt: skip
+    )
 
 
 def usage_stuck_at_idle(prefix: str) -> AlertRule:
@@ -74,7 +74,7 @@ def usage_stuck_at_idle(prefix: str) -> AlertRule:
             "usage per pool panel, look for SGLang's memory leak messages in its log, and "
             "restart the server to recover."
         ),
-    )  # fmt: skip
+    )
 
 
 def retraction_storm(prefix: str) -> AlertRule:
@@ -95,7 +95,7 @@ def retraction_storm(prefix: str) -> AlertRule:
             "retracted in the latest stats window, averages above "
             f"{RETRACTED_PER_WINDOW}.)"
         ),
-    )  # fmt: skip
+    )
 
 
 def alert_rules(prefix: str = sg.DEFAULT_PREFIX) -> list[AlertRule]:

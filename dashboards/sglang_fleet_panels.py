@@ -52,13 +52,13 @@ def pool_usage(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
     fb = SGLangFallbacks(qs)
     return tuple(panel for pool in sg.POOL_USAGE
                  for panel in (fp.usage_table(pool, _usage(fb, pool), UID, RANKS_NOTE),
-                               fp.usage_top(pool, _usage(fb, pool), UID)))  # fmt: skip
+                               fp.usage_top(pool, _usage(fb, pool), UID)))
 
 
 def leaks() -> PanelSpec:
     """The poolscope leak table, over the log exporters of SGLang's logs (job poolscope)."""
     exported = selector(catalog.MEMORY_LEAKS.prometheus_name,
-                        {"job": stack.POOLSCOPE_SCRAPE_JOB})  # fmt: skip
+                        {"job": stack.POOLSCOPE_SCRAPE_JOB})
     counted = f"sum by (instance, kind) ({exported})"
     panel = fp.leaks()
     return replace(
@@ -70,7 +70,7 @@ def leaks() -> PanelSpec:
             "its row opens poolscope's per-instance dashboard. Empty without an exporter."
         ),
         links=to_instance(stack.DASHBOARD_UID, Viz.TABLE, "this exporter"), width=24,
-    )  # fmt: skip
+    )
 
 
 def serving(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
@@ -80,7 +80,7 @@ def serving(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
     def total(metric: SGLangMetric) -> str:
         # Per DP rank once within each instance, then summed over instances of a model.
         per_instance = fb.tokens(qs.series(metric, **TOTAL_OVER_PRIORITIES, **RANK_MATCHERS),
-                                 ("instance", model))  # fmt: skip
+                                 ("instance", model))
         return f"sum by ({model}) ({per_instance})"
 
     return (

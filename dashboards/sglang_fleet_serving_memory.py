@@ -49,4 +49,4 @@ def dashboard(prefix: str = sg.DEFAULT_PREFIX) -> g.Dashboard:
     return render_dashboard(
         TITLE, stack.SGLANG_FLEET_DASHBOARD_UID, DESCRIPTION.format(prefix=prefix),
         ["poolscope", "sglang", "fleet"], rows(prefix), templating(prefix),
-    )  # fmt: skip
+    )

@@ -31,7 +31,7 @@ def token_usage(fb: SGLangFallbacks) -> PanelSpec:
         ),
         queries=(Query(fb.usage(sg.TOKEN_USAGE, BY_INSTANCE), "{{instance}}"),),
         unit="percentunit", steps=USAGE_STEPS, viz=Viz.STAT, min=0, max=1, width=8, height=5,
-    )  # fmt: skip
+    )
 
 
 def usage_per_pool(fb: SGLangFallbacks) -> PanelSpec:
@@ -53,7 +53,7 @@ def usage_per_pool(fb: SGLangFallbacks) -> PanelSpec:
         ),
         queries=(full, *others), unit="percentunit", steps=USAGE_STEPS, min=0, max=1,
         width=16, height=5, show_thresholds=True,
-    )  # fmt: skip
+    )
 
 
 def _partition_sum(fb: SGLangFallbacks, pool: str, by: tuple[str, ...] = ()) -> str:
@@ -120,12 +120,12 @@ def partition(fb: SGLangFallbacks, pool: str) -> PanelSpec:
         ),
         queries=queries, unit="none", steps=(Step(GREEN),), is_stacked=True, min=0,
         width=8, unstacked_series=("capacity",) if has_capacity else (),
-    )  # fmt: skip
+    )
 
 
 def capacities(fb: SGLangFallbacks) -> PanelSpec:
     pools = tuple(Query(capacity_expr(fb, pool, BY_INSTANCE), f"{{{{instance}}}} {pool}")
-                  for pool in sg.POOL_PARTITION)  # fmt: skip
+                  for pool in sg.POOL_PARTITION)
     host = Query(fb.count(sg.HICACHE_HOST_TOTAL, BY_INSTANCE), "{{instance}} host")
     return PanelSpec(
         title="Capacity per pool",
@@ -140,7 +140,7 @@ def capacities(fb: SGLangFallbacks) -> PanelSpec:
             + RANKS_NOTE
         ),
         queries=(*pools, host), unit="none", steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def host_tokens(fb: SGLangFallbacks) -> PanelSpec:
@@ -158,7 +158,7 @@ def host_tokens(fb: SGLangFallbacks) -> PanelSpec:
             Query(fb.count(sg.HICACHE_HOST_TOTAL, BY_INSTANCE), "{{instance}} capacity"),
         ),
         unit="none", steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def overview(fb: SGLangFallbacks) -> tuple[PanelSpec, ...]:

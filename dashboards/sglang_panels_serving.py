@@ -30,7 +30,7 @@ def sessions(qs: SGLangQueries) -> PanelSpec:
                   "{{instance}} tokens held"),
         ),
         unit="none", steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def requests(qs: SGLangQueries) -> PanelSpec:
@@ -52,7 +52,7 @@ def requests(qs: SGLangQueries) -> PanelSpec:
             Query(total(sg.QUEUE_REQS), "{{instance}} queued"),
         ),
         unit="none", steps=(Step(GREEN),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def retractions(qs: SGLangQueries) -> PanelSpec:
@@ -80,7 +80,7 @@ def retractions(qs: SGLangQueries) -> PanelSpec:
         ),
         unit="reqps", steps=(Step(GREEN), Step(ORANGE, RETRACTIONS_PER_S)), min=0, width=8,
         show_thresholds=True,
-    )  # fmt: skip
+    )
 
 
 def throughput(qs: SGLangQueries) -> PanelSpec:
@@ -96,7 +96,7 @@ def throughput(qs: SGLangQueries) -> PanelSpec:
             Query(qs.rate(sg.GENERATION_TOKENS, BY_INSTANCE), "{{instance}} counter rate"),
         ),
         unit=TOKENS_PER_S, steps=(Step(BLUE),), min=0, width=8,
-    )  # fmt: skip
+    )
 
 
 def prefix_hit_rate(qs: SGLangQueries) -> PanelSpec:
@@ -116,7 +116,7 @@ def prefix_hit_rate(qs: SGLangQueries) -> PanelSpec:
             Query(qs.agg("avg", sg.CACHE_HIT_RATE, BY_INSTANCE), "{{instance}} last batch"),
         ),
         unit="percentunit", steps=(Step(BLUE),), min=0, max=1, width=8,
-    )  # fmt: skip
+    )
 
 
 def _quantiles(qs: SGLangQueries, *metrics: SGLangMetric) -> tuple[Query, ...]:
@@ -137,7 +137,7 @@ def latency(qs: SGLangQueries) -> tuple[PanelSpec, ...]:
                       _quantiles(qs, sg.ITL, sg.TIME_PER_OUTPUT_TOKEN)),
         latency_panel("End-to-end latency", "From arrival to the finish of a request.", 30,
                       120, _quantiles(qs, sg.E2E_LATENCY)),
-    )  # fmt: skip
+    )
 
 
 def serving(qs: SGLangQueries) -> tuple[PanelSpec, ...]:

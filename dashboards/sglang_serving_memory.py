@@ -54,11 +54,11 @@ def templating(prefix: str = sg.DEFAULT_PREFIX) -> g.Templating:
         # SGLang 0.4.10 on; on older releases the list is empty and All (`.*`) matches all.
         *(label_variable(rank, rank, f'label_values({running}{{instance=~"$instance"}}, {rank})')
           for rank in RANK_LABELS),
-    ])  # fmt: skip
+    ])
 
 
 def dashboard(prefix: str = sg.DEFAULT_PREFIX) -> g.Dashboard:
     return render_dashboard(
         TITLE, stack.SGLANG_DASHBOARD_UID, DESCRIPTION.format(prefix=prefix),
         ["poolscope", "sglang"], rows(prefix), templating(prefix),
-    )  # fmt: skip
+    )

@@ -77,7 +77,7 @@ class SGLangTarget:
         """One file_sd target group: the address, and the labels that set scheme, path and
         instance."""
         labels = {"__scheme__": self.scheme, "__metrics_path__": self.metrics_path,
-                  "instance": self.instance}  # fmt: skip
+                  "instance": self.instance}
         return {"targets": [self.address], "labels": labels}
 
 

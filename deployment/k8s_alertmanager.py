@@ -22,7 +22,7 @@ from deployment.k8s_names import ALERT_SINK, metadata, monitoring_labels
 NAME = "poolscope"
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"(.*)"\s*$')
 _TIMINGS = {"group_wait": "groupWait", "group_interval": "groupInterval",
-            "repeat_interval": "repeatInterval"}  # fmt: skip
+            "repeat_interval": "repeatInterval"}
 
 
 def sink_url(namespace: str) -> str:
@@ -59,7 +59,7 @@ def _route(route: dict[str, Any]) -> dict[str, object]:
 
 def _receiver(receiver: dict[str, Any]) -> dict[str, object]:
     hooks = [{"url": hook["url"], "sendResolved": hook["send_resolved"]}
-             for hook in receiver["webhook_configs"]]  # fmt: skip
+             for hook in receiver["webhook_configs"]]
     return {"name": receiver["name"], "webhookConfigs": hooks}
 
 
@@ -85,4 +85,4 @@ def alertmanager_config(namespace: str) -> dict[str, object]:
             "receivers": [_receiver(r) for r in doc["receivers"]],
             "inhibitRules": [_inhibition(r) for r in doc["inhibit_rules"]],
         },
-    }  # fmt: skip
+    }

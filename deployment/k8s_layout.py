@@ -26,7 +26,7 @@ Objects = dict[str, dict[str, object]]  # file name in the folder → object
 def namespace(name: str, pod_security: str) -> dict[str, object]:
     """Pod Security Admission enforces `pod_security` on every pod of the namespace."""
     labels = {"app.kubernetes.io/part-of": PART_OF,
-              "pod-security.kubernetes.io/enforce": pod_security}  # fmt: skip
+              "pod-security.kubernetes.io/enforce": pod_security}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
@@ -40,9 +40,9 @@ def base() -> Objects:
 
 def monitoring() -> Objects:
     dashboard = mon.dashboard_configmap("poolscope-dashboard", stack.DASHBOARD_FILE,
-                                        serving_memory.dashboard())  # fmt: skip
+                                        serving_memory.dashboard())
     fleet = mon.dashboard_configmap("poolscope-fleet-dashboard", stack.FLEET_DASHBOARD_FILE,
-                                    fleet_serving_memory.dashboard())  # fmt: skip
+                                    fleet_serving_memory.dashboard())
     return {
         "poolscope-prometheusrule.yaml": mon.prometheus_rule("poolscope", rules_document()),
         "poolscope-dashboard.yaml": dashboard,
@@ -55,9 +55,9 @@ def monitoring() -> Objects:
 
 def sglang() -> Objects:
     dashboard = mon.dashboard_configmap("sglang-dashboard", stack.SGLANG_DASHBOARD_FILE,
-                                        sglang_serving_memory.dashboard())  # fmt: skip
+                                        sglang_serving_memory.dashboard())
     fleet = mon.dashboard_configmap("sglang-fleet-dashboard", stack.SGLANG_FLEET_DASHBOARD_FILE,
-                                    sglang_fleet_serving_memory.dashboard())  # fmt: skip
+                                    sglang_fleet_serving_memory.dashboard())
     rule = mon.prometheus_rule("sglang", sglang_alerts.rules_document())
     return {
         "sglang-podmonitor.yaml": k8s_sglang.sglang_podmonitor(),
@@ -75,7 +75,7 @@ def sglang_receivers_patch() -> dict[str, object]:
     full: dict[str, Any] = alertmanager_config(SGLANG_NAMESPACE)
     return {"apiVersion": full["apiVersion"], "kind": full["kind"],
             "metadata": {"name": full["metadata"]["name"]},
-            "spec": {"receivers": full["spec"]["receivers"]}}  # fmt: skip
+            "spec": {"receivers": full["spec"]["receivers"]}}
 
 
 def kustomization(
@@ -83,7 +83,7 @@ def kustomization(
 ) -> dict[str, object]:
     doc: dict[str, object] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-    }  # fmt: skip
+    }
     if namespace is not None:
         doc["namespace"] = namespace
     return {**doc, "resources": resources, **extra}
@@ -101,7 +101,7 @@ def overlays() -> dict[str, tuple[Objects, dict[str, object]]]:
             ["../poolscope", *k8s_otlp.RESOURCES], NAMESPACE,
             patches=[{"path": name} for name in k8s_otlp.PATCHES])),
         "sglang": _sglang_overlay(),
-    }  # fmt: skip
+    }
 
 
 def _sglang_overlay() -> tuple[Objects, dict[str, object]]:
@@ -110,6 +110,6 @@ def _sglang_overlay() -> tuple[Objects, dict[str, object]]:
     own = sglang()
     patch = "alertmanagerconfig-receivers.yaml"
     objects = {"namespace.yaml": namespace(SGLANG_NAMESPACE, "privileged"), **own,
-               patch: sglang_receivers_patch()}  # fmt: skip
+               patch: sglang_receivers_patch()}
     resources = ["namespace.yaml", "../../monitoring", *own]
     return objects, kustomization(resources, SGLANG_NAMESPACE, patches=[{"path": patch}])

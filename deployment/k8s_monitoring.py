@@ -33,7 +33,7 @@ def prometheus_rule(name: str, rules_document: dict[str, object]) -> dict[str, o
         "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
         "metadata": metadata(name, monitoring_labels()),
         "spec": {"groups": rules_document["groups"]},
-    }  # fmt: skip
+    }
 
 
 def kps_dashboard(dashboard: object) -> str:
@@ -43,7 +43,7 @@ def kps_dashboard(dashboard: object) -> str:
     for variable in data["templating"]["list"]:
         if variable["type"] == "datasource":
             variable["current"] = {**variable["current"], "text": KPS_DATASOURCE_UID,
-                                   "value": KPS_DATASOURCE_UID}  # fmt: skip
+                                   "value": KPS_DATASOURCE_UID}
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -52,7 +52,7 @@ def dashboard_configmap(name: str, file_name: str, dashboard: object) -> dict[st
     keeps in an annotation), labelled for the sidecar, in the compose stack's folder."""
     label, value = DASHBOARD_LABEL
     meta = metadata(name, {label: value},
-                    annotations={FOLDER_ANNOTATION: stack.GRAFANA_FOLDER})  # fmt: skip
+                    annotations={FOLDER_ANNOTATION: stack.GRAFANA_FOLDER})
     data = {file_name.rsplit("/", 1)[-1]: kps_dashboard(dashboard)}
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
 
@@ -67,7 +67,7 @@ def alert_sink_deployment() -> dict[str, object]:
         "readinessProbe": http_probe("/health", 5, 2),
         "securityContext": container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }  # fmt: skip
+    }
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": metadata(ALERT_SINK.name, ALERT_SINK.labels),
@@ -84,7 +84,7 @@ def alert_sink_deployment() -> dict[str, object]:
                 },
             },
         },
-    }  # fmt: skip
+    }
 
 
 def alert_sink_service() -> dict[str, object]:

@@ -62,7 +62,7 @@ LOG_EXPORTER = Component(stack.LOG_EXPORTER.name, stack.LOG_EXPORTER, "log-expor
 def metadata(name: str, labels: dict[str, str] | None = None, **extra: object) -> dict:
     """`metadata` without a namespace: the overlays' kustomization sets it."""
     return {"name": name, "labels": {"app.kubernetes.io/part-of": PART_OF, **(labels or {})},
-            **extra}  # fmt: skip
+            **extra}
 
 
 def monitoring_labels() -> dict[str, str]:

@@ -25,7 +25,7 @@ from deployment.otel_collector import (
 NAME = "otel-collector"
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "poolscope"}
 RESOURCES = ["otel-collector-configmap.yaml", "otel-collector-deployment.yaml",
-             "otel-collector-service.yaml"]  # fmt: skip
+             "otel-collector-service.yaml"]
 PATCHES = ["runtime-otlp-patch.yaml", "runtime-podmonitor-delete.yaml"]
 
 
@@ -38,28 +38,28 @@ def runtime_patch() -> dict[str, object]:
     NOTE: POD_NAME and POD_NAMESPACE precede the variable that refers to them: Kubernetes
     expands `$(VAR)` only from variables defined earlier in the list."""
     attributes = ("service.instance.id=$(POD_NAME),k8s.pod.name=$(POD_NAME),"
-                  "k8s.namespace.name=$(POD_NAMESPACE)")  # fmt: skip
+                  "k8s.namespace.name=$(POD_NAMESPACE)")
     env = [
         _field("POD_NAME", "metadata.name"), _field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": attributes},
         {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": f"http://{NAME}:{OTLP_HTTP_PORT}"},
         {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "http/protobuf"},
-    ]  # fmt: skip
+    ]
     return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": RUNTIME.name},
         "spec": {"template": {"spec": {"containers": [{"name": "runtime", "env": env}]}}},
-    }  # fmt: skip
+    }
 
 
 def podmonitor_delete() -> dict[str, object]:
     return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
-            "metadata": {"name": RUNTIME.name}, "$patch": "delete"}  # fmt: skip
+            "metadata": {"name": RUNTIME.name}, "$patch": "delete"}
 
 
 def _configmap() -> dict[str, object]:
     config = yaml.safe_dump(collector_config(), sort_keys=False, width=100)
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(NAME, LABELS),
-            "data": {CONFIG_FILE: config}}  # fmt: skip
+            "data": {CONFIG_FILE: config}}
 
 
 def _container() -> dict[str, object]:
@@ -73,7 +73,7 @@ def _container() -> dict[str, object]:
         "securityContext": container_security(),
         "volumeMounts": [{"name": "config", "mountPath": "/etc/otelcol", "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
-    }  # fmt: skip
+    }
 
 
 def _deployment() -> dict[str, object]:
@@ -89,17 +89,17 @@ def _deployment() -> dict[str, object]:
                             scratch_volume("tmp")],
             }},
         },
-    }  # fmt: skip
+    }
 
 
 def _service() -> dict[str, object]:
     port = {"name": "otlp-http", "port": OTLP_HTTP_PORT, "targetPort": "otlp-http",
-            "protocol": "TCP"}  # fmt: skip
+            "protocol": "TCP"}
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(NAME, LABELS),
-            "spec": {"selector": LABELS, "ports": [port]}}  # fmt: skip
+            "spec": {"selector": LABELS, "ports": [port]}}
 
 
 def objects() -> dict[str, dict[str, object]]:
     made = [_configmap(), _deployment(), _service()]
     return {**dict(zip(RESOURCES, made, strict=True)),
-            PATCHES[0]: runtime_patch(), PATCHES[1]: podmonitor_delete()}  # fmt: skip
+            PATCHES[0]: runtime_patch(), PATCHES[1]: podmonitor_delete()}

@@ -14,7 +14,7 @@ def pod_security(uid: int = UID) -> dict[str, object]:
     return {
         "runAsNonRoot": uid != 0, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
-    }  # fmt: skip
+    }
 
 
 def container_security() -> dict[str, object]:
@@ -30,7 +30,7 @@ def http_probe(path: str, period_s: int, failures: int) -> dict[str, object]:
     return {
         "httpGet": {"path": path, "port": PORT_NAME},
         "periodSeconds": period_s, "timeoutSeconds": 5, "failureThreshold": failures,
-    }  # fmt: skip
+    }
 
 
 def scratch_volume(name: str) -> dict[str, object]:
@@ -49,7 +49,7 @@ def replica_relabelings(job: str) -> list[dict[str, object]]:
         {"action": "replace", "targetLabel": "job", "replacement": job},
         {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_name"],
          "targetLabel": "instance"},
-    ]  # fmt: skip
+    ]
 
 
 def pod_monitor(
@@ -64,11 +64,11 @@ def pod_monitor(
     spec["podMetricsEndpoints"] = [{
         **endpoint, "path": "/metrics", "interval": SCRAPE_INTERVAL,
         "relabelings": replica_relabelings(job),
-    }]  # fmt: skip
+    }]
     return {
         "apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
         "metadata": metadata(name, monitoring_labels()), "spec": spec,
-    }  # fmt: skip
+    }
 
 
 def service(component: Component) -> dict[str, object]:
@@ -80,4 +80,4 @@ def service(component: Component) -> dict[str, object]:
             "ports": [{"name": PORT_NAME, "port": component.port, "targetPort": PORT_NAME,
                        "protocol": "TCP"}],
         },
-    }  # fmt: skip
+    }

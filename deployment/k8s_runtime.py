@@ -55,7 +55,7 @@ def _container() -> dict[str, object]:
         "securityContext": container_security(),
         "volumeMounts": [{"name": MODEL_VOLUME, "mountPath": CACHE_DIR},
                          {"name": "tmp", "mountPath": "/tmp"}],
-    }  # fmt: skip
+    }
 
 
 def _model_volume() -> dict[str, object]:
@@ -82,7 +82,7 @@ def deployment() -> dict[str, object]:
                 },
             },
         },
-    }  # fmt: skip
+    }
 
 
 def service() -> dict[str, object]:
@@ -98,10 +98,10 @@ def gpu_patch() -> dict[str, object]:
     require) and `--device cuda`."""
     gpu = {GPU_RESOURCE: "1"}
     resources = {"requests": {**RESOURCES["requests"], **gpu},
-                 "limits": {**RESOURCES["limits"], **gpu}}  # fmt: skip
+                 "limits": {**RESOURCES["limits"], **gpu}}
     container = {"name": "runtime", "args": [*SERVE_ARGS, "--device", "cuda"],
-                 "resources": resources}  # fmt: skip
+                 "resources": resources}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": RUNTIME.name},
         "spec": {"template": {"spec": {"containers": [container]}}},
-    }  # fmt: skip
+    }

@@ -50,7 +50,7 @@ def sglang_podmonitor() -> dict[str, object]:
     (`--enable-metrics`)."""
     key, value = SGLANG_POD_LABEL
     return pod_monitor("sglang", {key: value}, SGLANG_SCRAPE_JOB, {"portNumber": SGLANG_PORT},
-                       namespace_selector={"any": True})  # fmt: skip
+                       namespace_selector={"any": True})
 
 
 def log_exporter_podmonitor() -> dict[str, object]:
@@ -61,7 +61,7 @@ def log_exporter_podmonitor() -> dict[str, object]:
 def _exporter_container() -> dict[str, object]:
     # no --source: each file's comes from its path (namespace/pod/container)
     args = ["logs", "export", f"$({LOG_GLOB_ENV})", "--follow",
-            "--host", "0.0.0.0", "--port", str(LOG_EXPORTER.port)]  # fmt: skip
+            "--host", "0.0.0.0", "--port", str(LOG_EXPORTER.port)]
     return {
         "name": "log-exporter", "image": IMAGE, "args": args,
         "env": [{"name": LOG_GLOB_ENV, "value": LOG_GLOB}, {"name": "HOME", "value": "/tmp"}],
@@ -73,7 +73,7 @@ def _exporter_container() -> dict[str, object]:
         "securityContext": container_security(),
         "volumeMounts": [{"name": "pod-logs", "mountPath": POD_LOG_DIR, "readOnly": True},
                          {"name": "tmp", "mountPath": "/tmp"}],
-    }  # fmt: skip
+    }
 
 
 def log_exporter_daemonset() -> dict[str, object]:
@@ -98,4 +98,4 @@ def log_exporter_daemonset() -> dict[str, object]:
                 },
             },
         },
-    }  # fmt: skip
+    }

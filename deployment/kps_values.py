@@ -23,7 +23,7 @@ def _grafana() -> dict[str, object]:
         "enabled": True, "label": label, "labelValue": value, "searchNamespace": "ALL",
         "folderAnnotation": FOLDER_ANNOTATION,
         "provider": {"foldersFromFilesStructure": True},
-    }  # fmt: skip
+    }
     return {"sidecar": {"dashboards": dashboards}}
 
 

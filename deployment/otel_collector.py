@@ -51,4 +51,4 @@ def collector_config() -> dict[str, object]:
             "receivers": ["otlp"], "processors": processors,
             "exporters": ["prometheusremotewrite"],
         }}},
-    }  # fmt: skip
+    }

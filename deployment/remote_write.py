@@ -31,7 +31,7 @@ class Store:
 
 MIMIR = Store("mimir", "http://mimir-nginx.mimir.svc/api/v1/push", "__replica__")
 THANOS = Store("thanos", "http://thanos-receive.thanos.svc:19291/api/v1/receive",
-               "prometheus_replica")  # fmt: skip
+               "prometheus_replica")
 STORES = (MIMIR, THANOS)
 QUEUE = {"max_samples_per_send": 2000, "capacity": 10000}  # defaults ×2: bursts of leak events
 
@@ -53,7 +53,7 @@ def kps_values_with(store: Store) -> dict[str, object]:
     name) under `replicaExternalLabelName`."""
     entry = {"url": store.url, "name": store.name,
              "queueConfig": {"maxSamplesPerSend": QUEUE["max_samples_per_send"],
-                             "capacity": QUEUE["capacity"]}}  # fmt: skip
+                             "capacity": QUEUE["capacity"]}}
     spec = {"externalLabels": {CLUSTER_LABEL: CLUSTER_PLACEHOLDER},
-            "replicaExternalLabelName": store.replica_label, "remoteWrite": [entry]}  # fmt: skip
+            "replicaExternalLabelName": store.replica_label, "remoteWrite": [entry]}
     return {"prometheus": {"prometheusSpec": spec}}

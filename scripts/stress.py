@@ -34,7 +34,7 @@ def _rss_mb(pid: int) -> float:
 
 def _serve(log: Path) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--port", "0", "--mem-check", "busy",
-           *POOLS, "--drain-timeout", "5", "--log-file", str(log)]  # fmt: skip
+           *POOLS, "--drain-timeout", "5", "--log-file", str(log)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert proc.stderr is not None
     found = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())
@@ -47,7 +47,7 @@ def _loadgen(url: str, seconds: float) -> subprocess.Popen:
            "--session-share", "0.5", "--session-turns", "4", "--duration", str(seconds),
            "--prompt-len", "64", "--prompt-len-dist", "exponential", "--output-len", "32",
            "--output-len-dist", "exponential", "--json", "", "--timeout", "300",
-           "--no-progress"]  # fmt: skip
+           "--no-progress"]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -78,7 +78,7 @@ def main() -> None:
     server, url = _serve(log)
     loadgen = _loadgen(url, seconds)
     mixed = SoakLoad(url, LoadShape(num_clients=6, max_prompt=200, max_tokens=32,
-                                    vocab_size=VOCAB))  # fmt: skip
+                                    vocab_size=VOCAB))
     samples, start = [], time.monotonic()
     while (now := time.monotonic() - start) < seconds:
         samples.append((now, _rss_mb(server.pid)))
@@ -88,7 +88,7 @@ def main() -> None:
     mixed.close()
     report = loadgen.communicate(timeout=600)[0]
     out = {"exit_code": exit_code, **_summary(log, samples, seconds),
-           "mixed_clients": mixed.counts.read()}  # fmt: skip
+           "mixed_clients": mixed.counts.read()}
     print(json.dumps(out, indent=1, default=str))
     print("\n".join(report.splitlines()[-25:]))
 

@@ -30,7 +30,7 @@ LINE_RESULTS = ("parsed", "other", "blank", "skipped")
 LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "pool": POOLS, "state": STATES, "mode": CHECK_MODES, "kind": LEAK_KINDS, "phase": PHASES,
     "reason": FINISH_REASONS, "result": LINE_RESULTS,
-}  # fmt: skip
+}
 # Every series `poolscope logs export` serves carries these labels (its value names the log),
 # in place of the runtime's `model`, which a log line does not say.
 EXPORT_LABELS = ("source",)
@@ -138,23 +138,23 @@ POOL_SLOTS = _gauge(
     "pool.slots", "{slot}", ("pool", "state"),
     "Slots of each pool by state (available, evictable, protected, session_held, running); "
     "the states of a pool add up to its capacity.",
-)  # fmt: skip
+)
 POOL_CAPACITY = _gauge(
     "pool.capacity", "{slot}", ("pool",), "Slots of each pool, reserved slot 0 excluded."
 )
 POOL_USAGE = _gauge(
     "pool.usage", "1", ("pool",),
     "Usage of each pool: (capacity - available - evictable) / capacity.",
-)  # fmt: skip
+)
 POOL_LEAKED_SLOTS = _gauge(
     "pool.leaked_slots", "{slot}", ("pool",),
     "Signed result of the last invariant check: capacity minus the sum of the states "
     "(> 0 slots lost to a leak, < 0 slots freed twice).",
-)  # fmt: skip
+)
 TOKEN_USAGE = _gauge(
     "token_usage", "1", (),
     "Maximum usage over the full, swa and mamba pools (SGLang's token_usage). " + TOKEN_USAGE_FIXME,
-)  # fmt: skip
+)
 KV_TOKEN_USAGE = _gauge(
     "kv_token_usage", "1", (), "Maximum usage over the KV pools (full, swa), mamba excluded."
 )
@@ -167,17 +167,17 @@ MEMORY_CHECKS = _counter(
     "memory.checks", "{check}", ("pool", "mode"),
     "Invariant checks run per pool: mode=idle (going idle, idle-time memory changes, "
     "periodically while idle) or mode=busy (after a step).",
-)  # fmt: skip
+)
 MEMORY_LEAKS = _counter(
     "memory.leaks", "{check}", ("pool", "kind"),
     "Leaks found per pool: kind=leak (slots lost) or kind=double_free (more slots free than "
     "exist). One unchanged leak counts once; it counts again when it grows or changes kind.",
-)  # fmt: skip
+)
 MAMBA_TRACK_ALLOC_FAILURES = _counter(
     "mamba.track_alloc_failures", "{request}", (),
     "Track-boundary snapshot slots that could not be had (extra_buffer_lazy): the request's "
     "state is then not cached at its finish.",
-)  # fmt: skip
+)
 
 # --- requests, sessions, tokens --------------------------------------------------------------
 REQUESTS_RUNNING = _gauge("requests.running", "{request}", (), "Requests running now.")
@@ -185,29 +185,29 @@ REQUESTS_QUEUED = _gauge("requests.queued", "{request}", (), "Requests waiting t
 REQUESTS_RETRACTED = _counter(
     "requests.retracted", "{request}", (),
     "Requests retracted from decode for lack of memory (requeued and recomputed).",
-)  # fmt: skip
+)
 REQUESTS_FINISHED = _counter(
     "requests.finished", "{request}", ("reason",),
     "Requests finished, by finish reason (abort covers client aborts and out-of-memory).",
-)  # fmt: skip
+)
 SESSIONS_OPEN = _gauge("sessions.open", "{session}", (), "Streaming sessions open now.")
 SESSIONS_EVICTED = _counter(
     "sessions.evicted", "{session}", (),
     "Idle sessions whose memory was handed to the prefix cache under memory pressure (least "
     "recently used first); the session stays open and its next turn recomputes what the cache "
     "no longer holds.",
-)  # fmt: skip
+)
 TOKENS_PROMPT = _counter(
     "tokens.prompt", "{token}", (),
     "Prompt tokens computed by prefill (prefix-cache hits excluded; see tokens.cached).",
-)  # fmt: skip
+)
 TOKENS_GENERATED = _counter("tokens.generated", "{token}", (), "Tokens sampled.")
 TOKENS_CACHED = _counter(
     "tokens.cached", "{token}", ("pool",),
     "Prefix-cache hits per component, counted at admission: KV components (full or host, swa) "
     "count the prefix matched by key, mamba only the part a cached state covers; a request "
     "resumes from the shortest, so a gap shows hits lost to missing state snapshots.",
-)  # fmt: skip
+)
 PREFIX_CACHE_QUERIES = _counter(
     "prefix_cache.queries",
     "{query}",
@@ -217,7 +217,7 @@ PREFIX_CACHE_QUERIES = _counter(
 GENERATION_THROUGHPUT = _gauge(
     "generation.throughput", "{token}/s", (),
     "Tokens generated per second over the last measurement window (0 when idle).",
-)  # fmt: skip
+)
 
 # --- latency ---------------------------------------------------------------------------------
 REQUEST_TTFT = _histogram(
@@ -240,7 +240,7 @@ METRICS: tuple[MetricSpec, ...] = (
     TOKENS_PROMPT,
     TOKENS_GENERATED, TOKENS_CACHED, PREFIX_CACHE_QUERIES, GENERATION_THROUGHPUT, REQUEST_TTFT,
     REQUEST_ITL, REQUEST_E2E, STEP_DURATION,
-)  # fmt: skip
+)
 
 # --- served only by `poolscope logs export`, from what a log line says ------------------------
 POOL_USED = _gauge(
@@ -248,12 +248,12 @@ POOL_USED = _gauge(
     "Slots in use (neither available nor evictable) per pool, as the last batch line of a log "
     "reports them (#token or #full token, #swa token, mamba num; HiSparse #gpu token as full and "
     "#cpu token as host). Only `poolscope logs export` serves it; the runtime exposes pool.slots.",
-)  # fmt: skip
+)
 LOG_LINES = _counter(
     "logs.lines", "{line}", ("result",),
     "Log lines `poolscope logs export` has read, by result: parsed (a batch or leak record), "
     "other (a known event without figures), blank, skipped (unknown, garbled or truncated).",
-)  # fmt: skip
+)
 
 # Kept apart from METRICS: the runtime creates an instrument for every entry of METRICS.
 EXPORTER_METRICS: tuple[MetricSpec, ...] = (POOL_USED, LOG_LINES)
@@ -265,7 +265,7 @@ USAGE_FIELDS = (
     "token", "token_usage", "kv_token_usage", "full_token", "full_token_usage", "swa_token",
     "swa_token_usage", "mamba_num", "mamba_usage", "gpu_token", "gpu_token_usage", "cpu_token",
     "cpu_token_usage",
-)  # fmt: skip
+)
 PARTITION_FIELDS = ("capacity", "available", "evictable", "protected", "session_held", "running")
 
 PREFILL_BATCH = EventSpec(
@@ -273,7 +273,7 @@ PREFILL_BATCH = EventSpec(
     ("new_seq", "new_token", "cached_token", "cache_hit_rate", *USAGE_FIELDS, "running_req",
      "queue_req", "input_throughput"),
     "One prefill step: sequences and tokens computed, prefix hits, pool usage after it.",
-)  # fmt: skip
+)
 DECODE_BATCH = EventSpec(
     "decode_batch",
     ("running_req", *USAGE_FIELDS, "graph", "gen_throughput", "queue_req"),
@@ -285,39 +285,39 @@ IDLE_CHECK = EventSpec(
     "`session_close`, `session_expiry` or `abort` (memory changed while idle), `periodic` "
     "(logged only when its outcome differs from the check before); `num_leaks` counts the pools "
     "failing now; `pools` holds every pool's partition.",
-)  # fmt: skip
+)
 MEMORY_LEAK = EventSpec(
     "memory_leak", ("pool", "mode", "kind", *PARTITION_FIELDS, "difference"),
     "A leak the checker counts (new, of the other kind, or grown; an unchanged leak is logged "
     "once): every term of the pool's partition and the signed difference "
     "(capacity - sum of states).",
-)  # fmt: skip
+)
 REQUEST_RETRACTED = EventSpec(
     "request_retracted", ("rid", "prompt_tokens", "output_tokens", "running_req", "queue_req"),
     "A request retracted from decode for lack of memory; it is requeued and recomputed.",
-)  # fmt: skip
+)
 REQUEST_FINISHED = EventSpec(
     "request_finished",
     ("rid", "finish_reason", "prompt_tokens", "completion_tokens", "cached_tokens", "ttft_s",
      "e2e_s", "session_id", "error"),
     "A request ended (stop, length or abort), with its sizes and latencies.",
-)  # fmt: skip
+)
 SESSION_OPENED = EventSpec(
     "session_opened", ("session_id", "open_sessions"), "A streaming session was opened."
 )
 SESSION_CLOSED = EventSpec(
     "session_closed", ("session_id", "reason", "history_tokens", "open_sessions"),
     "A streaming session was closed by its client or expired.",
-)  # fmt: skip
+)
 SESSION_EVICTED = EventSpec(
     "session_evicted", ("session_id", "idle_s", "tokens", "open_sessions"),
     "Memory pressure handed an idle session's memory (`tokens` of KV and its state) to the "
     "prefix cache; the session stays open.",
-)  # fmt: skip
+)
 SERVER_STARTED = EventSpec(
     "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
     "The HTTP server accepts requests; `pools` holds each pool's capacity.",
-)  # fmt: skip
+)
 SERVER_STOPPED = EventSpec(
     "server_stopped",
     ("reason", "uptime_s", "num_requests_served", "last_check_ok", "leaked_slots", "num_leaks",
@@ -326,12 +326,12 @@ SERVER_STOPPED = EventSpec(
     "`error` says how) or stopped (closed by its owner); requests finished since start; the "
     "last memory check's result (null when none ran) with each pool's signed leaked slots, and "
     "the leaks counted since start.",
-)  # fmt: skip
+)
 LOG_EXPORT_STARTED = EventSpec(
     "log_export_started", ("file", "url", "port", "source", "follow", "from_start"),
     "`poolscope logs export` serves the metrics of a log file at `url` (on `port`); a file "
     "followed but missing is waited for.",
-)  # fmt: skip
+)
 LOG_FILE_SWITCHED = EventSpec(
     "log_file_switched", ("file", "reason", "num_bytes_read"),
     "The followed log file was rotated (a new file at the path: the old one is read to its end "
@@ -339,11 +339,11 @@ LOG_FILE_SWITCHED = EventSpec(
     "with a glob, a file was found (a new match, read from its start), is gone (missing for "
     "a minute: let go, its series removed) or is unreadable (skipped, tried again); "
     "`num_bytes_read` is how far the file before was read.",
-)  # fmt: skip
+)
 LOG_EXPORT_STOPPED = EventSpec(
     "log_export_stopped", ("file", "signal", "num_lines", "num_records", "num_skipped"),
     "`poolscope logs export` stopped on a signal, with its line counts.",
-)  # fmt: skip
+)
 ALERT_RECEIVED = EventSpec(
     "alert_received",
     ("receiver", "status", "alertname", "severity", "pool", "instance", "summary", "starts_at"),
@@ -355,7 +355,7 @@ EVENTS: tuple[EventSpec, ...] = (
     PREFILL_BATCH, DECODE_BATCH, IDLE_CHECK, MEMORY_LEAK, REQUEST_RETRACTED, REQUEST_FINISHED,
     SESSION_OPENED, SESSION_CLOSED, SESSION_EVICTED, SERVER_STARTED, SERVER_STOPPED, ALERT_RECEIVED,
     LOG_EXPORT_STARTED, LOG_FILE_SWITCHED, LOG_EXPORT_STOPPED,
-)  # fmt: skip
+)
 
 
 def metric(name: str) -> MetricSpec:

@@ -18,7 +18,7 @@ a test fails when this file is stale. Every runtime metric also carries the labe
 def _metric_row(spec: MetricSpec) -> str:
     labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
     return (f"| `{spec.prometheus_name}` | `{spec.otel_name}` | {spec.kind.value} | `{spec.unit}` "
-            f"| {labels} | {spec.description} |")  # fmt: skip
+            f"| {labels} | {spec.description} |")
 
 
 def _event_row(spec: EventSpec) -> str:

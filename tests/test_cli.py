@@ -155,7 +155,7 @@ def test_injected_fault_is_counted_or_raised(
     exit 0 with an explicit --on-leak count, exit 3 with the leak on one line under --on-leak
     raise; clean (exit 0) without it."""
     argv = ["generate", "--model", str(nemotron_h_dir), "--max-tokens", "3", "--ignore-eos",
-            "--prompt", "ab", "--prompt", "ab"]  # fmt: skip
+            "--prompt", "ab", "--prompt", "ab"]
     assert main(argv) == 0
     assert "memory check: clean" in capsys.readouterr().out
     assert main([*argv, "--inject-fault", "kv_double_free"]) == 3

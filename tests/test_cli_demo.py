@@ -74,7 +74,7 @@ def test_default_prompt_with_a_fault_points_to_its_demo(
 ) -> None:
     """`--inject-fault` on a workload that never reaches it says so and names the demo."""
     argv = ["generate", "--model", str(hybrid_dir), "--max-tokens", "4", "--inject-fault",
-            "session_close_leaks_mamba"]  # fmt: skip
+            "session_close_leaks_mamba"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "memory check: clean" in out

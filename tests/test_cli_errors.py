@@ -42,7 +42,7 @@ def test_port_in_use_names_the_address_and_the_flag(
     log.write_text("")
     argv = [a.format(log=log, model=nemotron_h_dir) for a in verb]
     proc = subprocess.run([sys.executable, "-m", "runtime.cli", *argv, "--port", str(busy_port)],
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2
     line = _one_error_line(proc.stderr)
     assert f"cannot listen on 127.0.0.1:{busy_port}: the address is already in use" in line

@@ -27,12 +27,12 @@ HELPS = [
     [], ["serve"], ["generate"], ["loadgen"], ["logs"], ["logs", "summary"], ["logs", "export"],
     ["dashboards"], ["dashboards", "build"], ["dashboards", "sglang-target"], ["alert-sink"],
     ["bench"],
-]  # fmt: skip
+]
 
 
 def _probe(argv: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, check=False)  # fmt: skip
+                          cwd=cwd, timeout=120, check=False)
 
 
 @pytest.mark.parametrize("verb", HELPS, ids=lambda v: " ".join(v) or "top")
@@ -55,7 +55,7 @@ def test_model_free_verbs_do_not_import_torch(tmp_path: Path) -> None:
         ["dashboards", "sglang-target", "http://gpu-3:30000"],
         ["loadgen", "--url", "http://127.0.0.1:9", "--duration", "2", "--concurrency", "1",
          "--max-connect-errors", "2"],
-    ]  # fmt: skip
+    ]
     for argv in runs:
         proc = _probe(argv, cwd=tmp_path if argv[0] == "loadgen" else REPO)
         assert "TORCH_IMPORTED=False" in proc.stderr, (argv, proc.stderr)
@@ -70,7 +70,7 @@ def test_alert_sink_does_not_import_torch() -> None:
         "print('torch' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=REPO, timeout=60, check=True)  # fmt: skip
+                          cwd=REPO, timeout=60, check=True)
     assert proc.stdout.strip() == "False"
 
 

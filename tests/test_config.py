@@ -23,8 +23,8 @@ def test_an_engine_process_runs_with_the_cache_bounded(nemotron_h_dir: object) -
     code = ("import os; from runtime.engine.engine import Engine; "
             "from runtime.engine.config import EngineConfig;"
             f" Engine.from_config(EngineConfig(model={str(nemotron_h_dir)!r}));"
-            f" print(os.environ[{ONEDNN_CACHE_ENV!r}])")  # fmt: skip
+            f" print(os.environ[{ONEDNN_CACHE_ENV!r}])")
     env = {k: v for k, v in os.environ.items() if k != ONEDNN_CACHE_ENV}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True, timeout=300)  # fmt: skip
+                         check=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "0"

@@ -23,7 +23,7 @@ GREEDY = SamplingParams(max_tokens=10, temperature=0, ignore_eos=True)
 
 def _engine(model: Path, **overrides: object) -> Engine:
     config = EngineConfig(model=str(model), mem_check=CheckMode.BUSY, on_leak=LeakPolicy.RAISE,
-                          **overrides)  # type: ignore[arg-type]  # fmt: skip
+                          **overrides)  # type: ignore[arg-type]
     return Engine.from_config(config)
 
 
@@ -73,12 +73,12 @@ def test_stop_rules_end_requests(nemotron_h_dir: Path) -> None:
     """EOS, a stop token id and max_tokens each end a request with the right reason."""
     engine = _engine(nemotron_h_dir)
     free = engine.generate([[8, 8, 8]], SamplingParams(max_tokens=3, temperature=0,
-                                                       ignore_eos=True))[0].token_ids  # fmt: skip
+                                                       ignore_eos=True))[0].token_ids
     engine.lm.tokenizer._eos_token_ids = (free[1],)  # the second greedy token becomes EOS
     by_eos = engine.generate([[8, 8, 8]], SamplingParams(max_tokens=3, temperature=0))[0]
     assert (by_eos.token_ids, by_eos.finish_reason) == (free[:2], FinishReason.STOP)
     stop_ids = SamplingParams(max_tokens=3, temperature=0, stop_token_ids=(free[0],),
-                              ignore_eos=True)  # fmt: skip
+                              ignore_eos=True)
     by_id = engine.generate([[8, 8, 8]], stop_ids)[0]
     assert (by_id.token_ids, by_id.finish_reason) == (free[:1], FinishReason.STOP)
 
@@ -87,7 +87,7 @@ def test_a_stop_string_cuts_the_text(tmp_path: Path, nemotron_h_dir: Path) -> No
     """A stop string ends the request; the text ends right before it."""
     engine = _engine(nemotron_h_dir)
     ids = engine.generate([[65, 66, 67]], SamplingParams(max_tokens=6, temperature=0,
-                                                         ignore_eos=True))[0].token_ids  # fmt: skip
+                                                         ignore_eos=True))[0].token_ids
     printable = [i for i in range(65, 91)]
     engine.lm.tokenizer.decode = lambda xs: "".join(  # type: ignore[method-assign]
         chr(printable[i % 26]) for i in xs

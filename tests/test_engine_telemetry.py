@@ -81,7 +81,7 @@ def test_a_leak_is_logged_with_every_term_and_counted(gemma3_dir: Path) -> None:
     assert leaks and all(e["pool"] == "swa" and e["kind"] == "leak" for e in leaks)
     leak = leaks[0]
     terms = sum(leak[k] for k in ("available", "evictable", "protected", "session_held",
-                                  "running"))  # fmt: skip
+                                  "running"))
     assert leak["difference"] == leak["capacity"] - terms > 0
     assert leak["log_level"] == "error"
     assert _sample(metrics, "poolscope_memory_leaks_total", pool="swa", kind="leak") == len(leaks)
@@ -96,7 +96,7 @@ def test_retractions_are_logged_and_counted(nemotron_h_dir: Path) -> None:
     metrics = instrument(engine, "nemotron", ObservabilitySettings())
     with capture_logs() as logs:
         engine.generate([list(range(10, 10 + n)) for n in (20, 25, 30)],
-                        SamplingParams(max_tokens=12, temperature=0, ignore_eos=True))  # fmt: skip
+                        SamplingParams(max_tokens=12, temperature=0, ignore_eos=True))
     retracted = _events(logs, "request_retracted")
     assert len(retracted) == engine.counters.retracted > 0
     assert all(e["prompt_tokens"] >= 20 for e in retracted)
@@ -113,7 +113,7 @@ def test_sessions_log_open_and_close(nemotron_h_dir: Path) -> None:
         engine.close_session(sid)
     opened, closed = _events(logs, "session_opened"), _events(logs, "session_closed")
     assert opened == [{"event": "session_opened", "session_id": sid, "open_sessions": 1,
-                       "log_level": "info", "component": "poolscope.engine"}]  # fmt: skip
+                       "log_level": "info", "component": "poolscope.engine"}]
     assert closed[0]["reason"] == "client" and closed[0]["open_sessions"] == 0
 
 
@@ -130,7 +130,7 @@ def test_json_lines_on_disk_use_only_catalog_fields(nemotron_h_dir: Path, tmp_pa
     assert lines == stdout.getvalue().splitlines()
     events = [orjson.loads(line) for line in lines]
     assert {e["event"] for e in events} >= {"prefill_batch", "decode_batch", "request_finished",
-                                            "idle_check"}  # fmt: skip
+                                            "idle_check"}
     for event in events:
         assert list(event)[:3] == ["timestamp", "level", "event"]
         assert event["timestamp"].endswith("Z") and "T" in event["timestamp"]
@@ -148,7 +148,7 @@ def test_host_tier_logs_gpu_and_cpu_tokens_and_exports_the_host_pool(nemotron_h_
     """With the host tier, batch lines carry gpu (device-resident) and cpu (host) token parts
     that equal the full and host pools' used slots, and the gauges include pool=host."""
     engine = _engine(nemotron_h_dir, host_tier=True, page_size=1, full_tokens=256,
-                     host_recent_tokens=8, host_top_k_pages=2)  # fmt: skip
+                     host_recent_tokens=8, host_top_k_pages=2)
     metrics = instrument(engine, "nemotron", ObservabilitySettings(decode_log_interval=1))
     with capture_logs() as logs:
         engine.generate([list(range(3, 43))], GREEDY)

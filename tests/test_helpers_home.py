@@ -7,7 +7,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).parent
 SHARED = {"free_port", "_free_port", "wait_until", "wait_for", "query", "_query", "firing",
-          "_firing", "wait_for_series", "_wait_for_series"}  # fmt: skip
+          "_firing", "wait_for_series", "_wait_for_series"}
 
 
 def test_shared_helpers_are_defined_only_in_tests_support() -> None:

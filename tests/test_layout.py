@@ -57,3 +57,16 @@ def test_no_metric_or_event_name_is_spelled_outside_the_catalog() -> None:
         if text in names
     ]
     assert spelled == []
+
+
+def test_no_formatter_markers_without_a_formatter() -> None:
+    """No `# fmt:` marker is left in the code: no formatter runs in CI, so a marker would claim a
+    check that never happens (ruff check, which CI runs, is the one style gate)."""
+    marked = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in ("runtime", "telemetry", "dashboards", "deployment", "tests")
+        for path in (ROOT / package).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"#\s*fmt:\s*(skip|off|on)\b", line)
+    ]
+    assert marked == []

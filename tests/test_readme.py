@@ -41,7 +41,7 @@ def _blocks(page: Path) -> list[Block]:
         skip = SKIP_RE.fullmatch(before.strip())
         line = text.count("\n", 0, match.start()) + 1
         found.append(Block(page.relative_to(REPO).as_posix(), line, match.group(2),
-                           skip.group(1) if skip else None))  # fmt: skip
+                           skip.group(1) if skip else None))
     return found
 
 
@@ -54,7 +54,7 @@ def test_first_screen_has_the_agreed_parts() -> None:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     headings = re.findall(r"^## (.+)$", text, re.M)
     assert headings == ["Quick start", "What you will see", "The `poolscope` command",
-                        "Where to go next"]  # fmt: skip
+                        "Where to go next"]
     assert "bash scripts/run.sh" in text and "bash scripts/test.sh" in text
     assert "random weights" in text and "source .venv/bin/activate" in text
     assert len(text.splitlines()) < 110  # depth lives in docs/
@@ -89,7 +89,7 @@ def server(hybrid_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     log = tmp_path_factory.mktemp("readme") / "serve.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env,
-                                cwd=REPO)  # fmt: skip
+                                cwd=REPO)
     assert proc.stderr is not None
     line = proc.stderr.readline()
     address = re.search(r"on http://(127\.0\.0\.1:\d+)", line)
@@ -115,7 +115,7 @@ def test_example_runs_as_written(block: Block, server: tuple[str, dict]) -> None
     proc = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", code], capture_output=True, text=True, cwd=REPO,
         env=env, timeout=BLOCK_TIMEOUT_S, check=False,
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, f"{block.page}:{block.line}\n{proc.stdout}\n{proc.stderr}"
     if "curl" in code:
         assert proc.stdout.strip(), proc.stderr

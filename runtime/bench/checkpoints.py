@@ -46,7 +46,7 @@ SIZES = {
         vocab=512, hidden=64, heads=4, kv_heads=2, head_dim=16,
         nemotron_layers=(_M, _A), gemma_layers=(_S, _F), window=8,
     ),
-}  # fmt: skip
+}
 
 
 def hf_config(model_type: str, size: CheckpointSize) -> object:
@@ -56,20 +56,20 @@ def hf_config(model_type: str, size: CheckpointSize) -> object:
     common = {"vocab_size": size.vocab, "hidden_size": size.hidden,
               "intermediate_size": size.intermediate, "num_attention_heads": size.heads,
               "num_key_value_heads": size.kv_heads, "head_dim": size.head_dim,
-              "max_position_embeddings": 2048}  # fmt: skip
+              "max_position_embeddings": 2048}
     if model_type == "nemotron_h":
         mamba_head_dim = 32
         return NemotronHConfig(
             **common, layers_block_type=list(size.nemotron_layers),
             mamba_num_heads=2 * size.hidden // mamba_head_dim, mamba_head_dim=mamba_head_dim,
             ssm_state_size=32, n_groups=2, chunk_size=64,
-        )  # fmt: skip
+        )
     if model_type == "gemma3_text":
         return Gemma3TextConfig(
             **common, num_hidden_layers=len(size.gemma_layers),
             layer_types=list(size.gemma_layers), sliding_window=size.window,
             query_pre_attn_scalar=size.head_dim,
-        )  # fmt: skip
+        )
     raise ValueError(f"unknown model type {model_type!r}; known: {', '.join(MODEL_TYPES)}")
 
 

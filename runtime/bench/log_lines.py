@@ -28,16 +28,16 @@ def _event(rng: random.Random, i: int) -> dict:
         "full_token_usage": round(full, 2), "swa_token": int(swa * 30_000),
         "swa_token_usage": round(swa, 2), "mamba_num": int(mamba * 256),
         "mamba_usage": round(mamba, 2),
-    }  # fmt: skip
+    }
     head = {"timestamp": stamp, "level": "info"}
     if i % PREFILL_EVERY == 0:
         return {"event": catalog.PREFILL_BATCH.name, **head, "new_seq": rng.randint(1, 8),
                 "new_token": rng.randint(16, 8192), "cached_token": rng.randint(0, 4096),
                 "cache_hit_rate": round(rng.random(), 4), **usage,
-                "running_req": rng.randint(0, 256), "queue_req": rng.randint(0, 64)}  # fmt: skip
+                "running_req": rng.randint(0, 256), "queue_req": rng.randint(0, 64)}
     return {"event": catalog.DECODE_BATCH.name, **head, "running_req": rng.randint(1, 256),
             **usage, "graph": True, "gen_throughput": round(rng.uniform(10, 5000), 2),
-            "queue_req": rng.randint(0, 64)}  # fmt: skip
+            "queue_req": rng.randint(0, 64)}
 
 
 def _sglang_2024(rng: random.Random, i: int) -> str:

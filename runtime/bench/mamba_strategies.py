@@ -48,7 +48,7 @@ TINY_MODEL: dict = DEFAULT_CONFIG | {
     "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32, "sliding_window": 32,
     "mamba_num_heads": 4, "mamba_head_dim": 16, "ssm_state_size": 16, "n_groups": 1,
     "chunk_size": 32,
-}  # fmt: skip
+}
 TOKEN_IDS = range(1, 250)  # plain bytes: clear of BOS/EOS/PAD
 
 
@@ -80,21 +80,21 @@ class Workload:
             swa_tokens=big, mamba_strategy=strategy, track_interval=self.track_interval,
             chunked_prefill_size=4096, max_running_requests=self.num_requests,
             max_sessions=0,
-        )  # fmt: skip
+        )
 
 
 # Prompts cross track boundaries (chunks end on them): the workload the issue's targets are for.
 PREFILL_CROSSING = Workload(mamba_slots=48, num_requests=96, num_prefixes=6, prefix_len=96,
-                            suffix_len=(16, 80), max_tokens=24, track_interval=32)  # fmt: skip
+                            suffix_len=(16, 80), max_tokens=24, track_interval=32)
 # Prompts shorter than one interval, outputs crossing it: boundaries are met in decode only.
 DECODE_CROSSING = Workload(mamba_slots=48, num_requests=96, num_prefixes=6, prefix_len=8,
-                           suffix_len=(4, 20), max_tokens=48, track_interval=32)  # fmt: skip
+                           suffix_len=(4, 20), max_tokens=48, track_interval=32)
 QUICK = {
     "prefill-crossing": Workload(mamba_slots=12, num_requests=16, num_prefixes=2, prefix_len=32,
                                  suffix_len=(8, 24), max_tokens=4, track_interval=16),
     "decode-crossing": Workload(mamba_slots=12, num_requests=16, num_prefixes=2, prefix_len=4,
                                 suffix_len=(2, 8), max_tokens=12, track_interval=16),
-}  # fmt: skip
+}
 FULL = {"prefill-crossing": PREFILL_CROSSING, "decode-crossing": DECODE_CROSSING}
 TARGET_WORKLOAD = "prefill-crossing"
 
@@ -125,7 +125,7 @@ class _StepLog(EngineObserver):
 
 
 def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],
-             max_tokens: int) -> RunStats:  # fmt: skip
+             max_tokens: int) -> RunStats:
     """Runs `prompts` to completion on a fresh engine and measures it."""
     engine = Engine(lm, config, torch.device("cpu"), torch.float32)
     log = _StepLog()
@@ -143,7 +143,7 @@ def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],
         hit_rate=sum(c.cached_tokens for c in done) / sum(c.prompt_tokens for c in done),
         track_alloc_failures=engine.mm.counters.track_alloc_failures,
         retracted=engine.counters.retracted, num_steps=len(log.samples), seconds=seconds,
-    )  # fmt: skip
+    )
 
 
 def _check_finished(done: list[Completion], max_tokens: int) -> None:
@@ -198,7 +198,7 @@ def peak_ratios(runs: Runs) -> list[float]:
 COLUMNS = ["workload", "strategy", "mamba slots", "requests", "peak running", "peak min",
            "peak max", "lazy/extra peak", "slots/running req", "slots min", "slots max",
            "locked/running req", "hit rate", "track alloc failures", "retracted", "s/run",
-           "repeats"]  # fmt: skip
+           "repeats"]
 
 
 def _row(name: str, workload: Workload, strategy: MambaStrategy, runs: Runs) -> dict:
@@ -216,7 +216,7 @@ def _row(name: str, workload: Workload, strategy: MambaStrategy, runs: Runs) -> 
         "track alloc failures": statistics.median(r.track_alloc_failures for r in mine),
         "retracted": statistics.median(r.retracted for r in mine),
         "s/run": statistics.median(r.seconds for r in mine), "repeats": len(mine),
-    }  # fmt: skip
+    }
 
 
 def _ratio_note(workload: Workload, runs: Runs) -> str:
@@ -238,7 +238,7 @@ def _targets(workload: Workload, runs: Runs) -> list[Target]:
                PEAK_RATIO_TARGET, _ratio_note(workload, runs)),
         Target(f"lazy mamba slots per running request ({TARGET_WORKLOAD})", lazy_slots, "<=",
                LAZY_SLOTS_TARGET, slots_note),
-    ]  # fmt: skip
+    ]
 
 
 def run(quick: bool) -> BenchResult:
@@ -250,6 +250,6 @@ def run(quick: bool) -> BenchResult:
         "model": TINY_MODEL, "torch_threads_used": 1,
         "runs": {n: {s.value: [asdict(r) for r in runs[n][s]] for s in STRATEGIES}
                  for n in workloads},
-    }  # fmt: skip
+    }
     targets = _targets(workloads[TARGET_WORKLOAD], runs[TARGET_WORKLOAD])
     return BenchResult("mamba", COLUMNS, rows, targets, details, is_quick=quick)

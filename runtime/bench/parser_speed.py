@@ -34,9 +34,9 @@ def run(quick: bool) -> BenchResult:
         spread = Spread.of([num_lines / _parse_s(sample) for _ in range(repeats)])
         rates[layout] = spread.median
         rows.append({"layout": layout, "lines": num_lines, "lines/s (median)": spread.median,
-                     "min": spread.min, "max": spread.max, "repeats": repeats})  # fmt: skip
+                     "min": spread.min, "max": spread.max, "repeats": repeats})
     note = ("Python work per line (cProfile): one whole-line template fullmatch, int/float of "
-            "each value, the dict of typed values, the timestamp, the record")  # fmt: skip
+            "each value, the dict of typed values, the timestamp, the record")
     targets = [Target("JSON lines/s", rates["poolscope_json"], ">=", JSON_TARGET)]
     targets += [
         Target(f"SGLang text lines/s ({layout})", rates[layout], ">=", TEXT_TARGET, note)

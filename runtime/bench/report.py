@@ -31,7 +31,7 @@ class Machine:
             cores=os.cpu_count() or 0, torch_threads=torch.get_num_threads(),
             torch_version=torch.__version__, python=platform.python_version(),
             platform=platform.platform(), processor=_cpu_model(),
-        )  # fmt: skip
+        )
 
 
 def _cpu_model() -> str:
@@ -111,7 +111,7 @@ class BenchResult:
             "seconds": round(seconds, 2), "columns": self.columns, "rows": self.rows,
             "targets": [asdict(t) | {"met": t.is_met} for t in self.targets],
             "details": self.details,
-        }  # fmt: skip
+        }
 
 
 def _cell(value: object) -> str:
@@ -125,11 +125,11 @@ def print_table(result: BenchResult, out: TextIO) -> None:
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(result.columns)]
     print(f"\n## {result.name}{' (quick)' if result.is_quick else ''}", file=out)
     print("| " + " | ".join(c.ljust(w) for c, w in zip(result.columns, widths, strict=True)) + " |",
-          file=out)  # fmt: skip
+          file=out)
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|", file=out)
     for row in cells:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |",
-              file=out)  # fmt: skip
+              file=out)
     for target in result.targets:
         print(target.line(), file=out)
 

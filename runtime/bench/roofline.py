@@ -49,7 +49,7 @@ def decode_bytes(lm: LoadedModel, batch: int, context: int) -> DecodeBytes:
     per_token = 2 * att.num_kv_heads * att.head_dim * elem  # K and V, one layer
     window = att.sliding_window or context
     kv_tokens = (len(cfg.layers_of(FULL_ATTENTION)) * context
-                 + len(cfg.layers_of(SLIDING_ATTENTION)) * min(context, window))  # fmt: skip
+                 + len(cfg.layers_of(SLIDING_ATTENTION)) * min(context, window))
     mamba = 0
     if cfg.mamba is not None:
         m = cfg.mamba
@@ -79,7 +79,7 @@ class Roofline:
             "limit_step_ms": 1e3 * self.limit_step_s,
             "measured_step_ms": 1e3 * self.measured_step_s,
             "fraction_of_limit": self.limit_step_s / self.measured_step_s,
-        }  # fmt: skip
+        }
 
 
 def profile_decode(engine: Engine, prompts: list[list[int]], steps: int) -> list[tuple[str, float]]:

@@ -53,7 +53,7 @@ class _Load:
         context = multiprocessing.get_context("spawn")
         self._chunks = context.Value("q", 0)
         self._process = context.Process(target=_load_main, args=(url, sizes, self._chunks),
-                                        name="bench-load", daemon=True)  # fmt: skip
+                                        name="bench-load", daemon=True)
         self._process.start()
 
     @property
@@ -78,7 +78,7 @@ async def _all(url: str, sizes: _Sizes, chunks: Synchronized) -> None:
 async def _one(client: httpx.AsyncClient, i: int, sizes: _Sizes, chunks: Synchronized) -> None:
     prompt = [5 + (i + j) % 200 for j in range(PROMPT_LEN)]
     body = {"prompt": prompt, "stream": True, "max_tokens": sizes.max_tokens, "temperature": 0,
-            "ignore_eos": True}  # fmt: skip
+            "ignore_eos": True}
     async with client.stream("POST", "/v1/completions", json=body) as response:
         async for _line in response.aiter_lines():
             chunks.value += 1  # NOTE: one writer, no lock needed
@@ -120,7 +120,7 @@ def _engine(cache: Path, sizes: _Sizes) -> Engine:
     config = EngineConfig(model=str(ensure_default_model(cache)),
                           max_running_requests=sizes.num_reqs,
                           full_tokens=sizes.num_reqs * context,
-                          swa_tokens=sizes.num_reqs * 256)  # fmt: skip
+                          swa_tokens=sizes.num_reqs * 256)
     return Engine.from_config(config)
 
 
@@ -137,13 +137,13 @@ def _measure(engine: Engine, sizes: _Sizes) -> dict[str, object]:
         server.stop()
     running = [_num_running(body) for body in bodies]
     return {"seconds": seconds, "statuses": statuses, "running": running,
-            "body_bytes": len(bodies[-1].encode()), "num_chunks": load.num_chunks}  # fmt: skip
+            "body_bytes": len(bodies[-1].encode()), "num_chunks": load.num_chunks}
 
 
 def run(quick: bool) -> BenchResult:
     sizes = _Sizes(4, 256, 2, 10) if quick else _Sizes(64, 1024, 20, 500)
     with tempfile.TemporaryDirectory(prefix="poolscope-bench-") as tmp, \
-            open(os.devnull, "w") as devnull:  # fmt: skip
+            open(os.devnull, "w") as devnull:
         configure_logging(LogSettings(format="json", file=Path(tmp) / "server.jsonl"), devnull)
         try:
             data = _measure(_engine(Path(tmp), sizes), sizes)
@@ -154,7 +154,7 @@ def run(quick: bool) -> BenchResult:
            "running (max)": max(data["running"]), "p50 ms": percentile(ms, 50),
            "p90 ms": percentile(ms, 90), "p99 ms": percentile(ms, 99), "max ms": max(ms),
            "mean ms": statistics.mean(ms), "status": ",".join(map(str, sorted(data["statuses"]))),
-           "body bytes": data["body_bytes"]}  # fmt: skip
+           "body bytes": data["body_bytes"]}
     note = (
         "the HTTP thread waits for the GIL while the engine thread runs the Python side of a "
         "64-request decode step, on top of the OTel collect + render (a few ms alone); "
@@ -162,5 +162,5 @@ def run(quick: bool) -> BenchResult:
     )
     targets = [Target("/metrics p50 ms", row["p50 ms"], "<=", P50_TARGET_MS, note)]
     details = {"num_requests": sizes.num_reqs, "num_warmup": sizes.num_warmup,
-               "stream_chunks": data["num_chunks"], "load_avg_1m": os.getloadavg()[0]}  # fmt: skip
+               "stream_chunks": data["num_chunks"], "load_avg_1m": os.getloadavg()[0]}
     return BenchResult("scrape", list(row), [row], targets, details, is_quick=quick)

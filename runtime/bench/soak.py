@@ -59,14 +59,14 @@ def slope(xs: list[float], ys: list[float]) -> float:
 def _partition(stats: PoolStats) -> dict[str, dict[str, int]]:
     return {name: {"available": p.available, "evictable": p.evictable, "protected": p.protected,
                    "session_held": p.session_held, "running": p.running}
-            for name, p in stats.pools.items()}  # fmt: skip
+            for name, p in stats.pools.items()}
 
 
 def _engine(cache: Path) -> Engine:
     bound_onednn_cache()  # as Engine.from_config does, but before the default model is built
     config = EngineConfig(model=str(ensure_default_model(cache)), full_tokens=2048,
                           swa_tokens=1024, mamba_slots=24, max_sessions=16,
-                          mem_check=CheckMode.BUSY, session_min_idle_s=0.5)  # fmt: skip
+                          mem_check=CheckMode.BUSY, session_min_idle_s=0.5)
     return Engine.from_config(config)
 
 
@@ -79,7 +79,7 @@ def _soak(engine: Engine, duration_s: float, interval_s: float, shape: LoadShape
     try:
         while (now := time.monotonic() - start) < duration_s:
             samples.append(Sample(round(now, 1), load.counts.read()["actions"], rss_mb(),
-                                  _partition(engine.last_stats)))  # fmt: skip
+                                  _partition(engine.last_stats)))
             time.sleep(interval_s)
     finally:
         load.close()
@@ -100,7 +100,7 @@ def _summary(data: dict, engine: Engine) -> tuple[dict, dict]:
                "session evictions": engine.mm.counters.session_evictions,
                "leaks counted": sum(engine.mm.leak_counts.values()),
                "rss start MB": samples[0].rss_mb, "rss end MB": samples[-1].rss_mb,
-               "slope MB/1k actions": per_action, "slope MB/min": per_minute}  # fmt: skip
+               "slope MB/1k actions": per_action, "slope MB/min": per_minute}
     return summary, {"warm_samples": len(warm), "idle_partition": data["idle"]}
 
 
@@ -114,23 +114,23 @@ def _row(sample: Sample) -> dict:
 def run(quick: bool, duration_s: float | None = None) -> BenchResult:
     duration = duration_s or (QUICK_S if quick else FULL_S)
     with tempfile.TemporaryDirectory(prefix="poolscope-soak-") as tmp, \
-            open(os.devnull, "w") as devnull:  # fmt: skip
+            open(os.devnull, "w") as devnull:
         configure_logging(LogSettings(format="json", file=Path(tmp) / "server.jsonl"), devnull)
         try:
             engine = _engine(Path(tmp))
             shape = LoadShape(num_clients=4 if quick else 12, max_prompt=200, max_tokens=32,
-                              vocab_size=engine.lm.config.vocab_size)  # fmt: skip
+                              vocab_size=engine.lm.config.vocab_size)
             data = _soak(engine, duration, max(1.0, duration / 40), shape)
         finally:
             reset_logging()
     summary, details = _summary(data, engine)
     rows = [_row(s) for s in data["samples"]]
     details |= {"summary": summary, "columns_note": "pool cells: available/evictable/"
-                "protected/session_held/running", "load_avg_1m": os.getloadavg()[0]}  # fmt: skip
+                "protected/session_held/running", "load_avg_1m": os.getloadavg()[0]}
     note = "RSS still grows after warm-up: see details.summary and the samples"
     targets = [Target("RSS slope after warm-up, MB per 1k actions",
                       summary["slope MB/1k actions"], "<=", SLOPE_TARGET_MB_PER_1K, note)]
     result = BenchResult("soak", list(rows[0]), rows, targets, details, is_quick=quick)
     result.rows.append({"t s": "summary", "actions": summary["actions"],
-                        "rss MB": f"{summary['slope MB/1k actions']:+.2f} MB/1k"})  # fmt: skip
+                        "rss MB": f"{summary['slope MB/1k actions']:+.2f} MB/1k"})
     return result

@@ -47,7 +47,7 @@ class SoakLoad:
         context = multiprocessing.get_context("spawn")
         self.counts = Counts(context)
         self._process = context.Process(target=_main, args=(url, shape, self.counts),
-                                        name="soak-load", daemon=True)  # fmt: skip
+                                        name="soak-load", daemon=True)
         self._process.start()
 
     def close(self) -> None:
@@ -63,7 +63,7 @@ async def _clients(url: str, shape: LoadShape, counts: Counts) -> None:
     limits = httpx.Limits(max_connections=shape.num_clients + 4)
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
         await asyncio.gather(*(_Client(client, shape, counts, i).run()
-                               for i in range(shape.num_clients)))  # fmt: skip
+                               for i in range(shape.num_clients)))
 
 
 class _Client:
@@ -86,7 +86,7 @@ class _Client:
         n = self.rng.randint(8, self.shape.max_prompt)
         return {"prompt": [self.rng.randrange(VOCAB_LOW, self.shape.vocab_size) for _ in range(n)],
                 "max_tokens": self.rng.randint(1, self.shape.max_tokens),
-                "temperature": self.rng.choice([0.0, 0.7]), "ignore_eos": True}  # fmt: skip
+                "temperature": self.rng.choice([0.0, 0.7]), "ignore_eos": True}
 
     def _count(self, status: int) -> None:
         self.counts.add("ok" if status < 400 else "4xx" if status < 500 else "5xx")
@@ -127,5 +127,5 @@ class _Client:
     async def _bad(self) -> None:
         """A client mistake: each must be a 4xx."""
         body = self.rng.choice([{"prompt": "x", "max_tokens": 0}, {"prompt": 5},
-                                {"messages": []}, {"prompt": "x", "temperature": -1}])  # fmt: skip
+                                {"messages": []}, {"prompt": "x", "temperature": -1}])
         self._count((await self.client.post("/v1/completions", json=body)).status_code)

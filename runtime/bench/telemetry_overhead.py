@@ -98,7 +98,7 @@ def _engine(cache: Path, sizes: _Sizes) -> Engine:
     config = EngineConfig(model=str(ensure_default_model(cache)),
                           max_running_requests=sizes.num_reqs,
                           full_tokens=sizes.num_reqs * context,
-                          swa_tokens=sizes.num_reqs * SWA_TOKENS_PER_REQ)  # fmt: skip
+                          swa_tokens=sizes.num_reqs * SWA_TOKENS_PER_REQ)
     return Engine.from_config(config)
 
 
@@ -137,9 +137,9 @@ def _measure(engine: Engine, sizes: _Sizes, log_file: Path) -> dict[str, object]
     """Alternates the modes block by block; per mode: step samples and per-cycle medians."""
     metrics = Metrics(MetricsSettings(model=DEFAULT_MODEL_NAME,
                                       pools=tuple(engine.last_stats.pools),
-                                      cache_pools=tuple(engine.mm.cache.components)))  # fmt: skip
+                                      cache_pools=tuple(engine.mm.cache.components)))
     observers = {"off": None, "on": _TimedTelemetry(engine, metrics, DEFAULT_INTERVAL),
-                 "on_every_step": _TimedTelemetry(engine, metrics, 1)}  # fmt: skip
+                 "on_every_step": _TimedTelemetry(engine, metrics, 1)}
     steps: dict[str, list[float]] = {m: [] for m in MODES}
     block_medians: dict[str, list[float]] = {m: [] for m in MODES}
     scraper = _Scraper(metrics.registry)
@@ -165,7 +165,7 @@ def _measure(engine: Engine, sizes: _Sizes, log_file: Path) -> dict[str, object]
             reset_logging()
             metrics.shutdown()
     return {"steps": steps, "block_medians": block_medians, "observers": observers,
-            "scrapes": scraper.durations_s}  # fmt: skip
+            "scrapes": scraper.durations_s}
 
 
 def _paired_overhead_pct(block_medians: dict[str, list[float]], mode: str) -> float:
@@ -187,7 +187,7 @@ def _rows(data: dict, sizes: _Sizes) -> list[dict[str, object]]:
             "median ms": spread.median * 1e3, "mean ms": statistics.mean(data["steps"][mode]) * 1e3,
             "min ms": spread.min * 1e3, "max ms": spread.max * 1e3, "overhead %": overhead,
             "on_step ms": on_step_ms, "on_step % of off": on_step_ms / (off_median * 1e3) * 100,
-        })  # fmt: skip
+        })
     return rows
 
 
@@ -206,11 +206,11 @@ def run(quick: bool) -> BenchResult:
                "num_log_lines": num_log_lines, "block_steps": sizes.block_steps,
                "num_cycles": len(data["block_medians"]["off"]), "load_avg_1m": os.getloadavg()[0],
                "block_medians_ms": {m: [round(v * 1e3, 3) for v in vs]
-                                    for m, vs in data["block_medians"].items()}}  # fmt: skip
+                                    for m, vs in data["block_medians"].items()}}
     targets = [_target(by_mode, "on", ON_TARGET_PCT, scrape_ms),
-               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms)]  # fmt: skip
+               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms)]
     columns = ["mode", "steps", "batch", "median ms", "mean ms", "min ms", "max ms",
-               "overhead %", "on_step ms", "on_step % of off"]  # fmt: skip
+               "overhead %", "on_step ms", "on_step % of off"]
     return BenchResult("telemetry", columns, rows, targets, details, is_quick=quick)
 
 
@@ -219,5 +219,5 @@ def _target(by_mode: dict[str, dict], mode: str, limit: float, scrape_ms: float)
     note = (f"on_step itself costs {row['on_step ms']:.3g} ms/step "
             f"({row['on_step % of off']:.2g} % of an off step); one scrape {scrape_ms:.3g} ms "
             f"per second on another thread; the rest is step-time noise from other processes, "
-            f"1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+            f"1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return Target(f"{mode} decode step overhead %", row["overhead %"], "<=", limit, note)

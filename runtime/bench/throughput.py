@@ -69,7 +69,7 @@ class Plan:
 
 
 FULL = Plan("bench", (32, 128, 128), (64, (16, 512), (16, 256)), 32, repeats=3, copy_mib=256,
-            budget_s=150.0)  # fmt: skip
+            budget_s=150.0)
 QUICK = Plan("tiny", (4, 8, 4), (4, (4, 16), (2, 8)), 2, repeats=1, copy_mib=8, budget_s=0.0)
 
 
@@ -82,11 +82,11 @@ def workloads(plan: Plan, vocab: int, seed: int = 0) -> list[Workload]:
 
     num, prompt_len, new = plan.uniform
     uniform = Workload("uniform", [prompt(prompt_len) for _ in range(num)], [new] * num,
-                       plan.hf_batch_size)  # fmt: skip
+                       plan.hf_batch_size)
     num, (p_lo, p_hi), (o_lo, o_hi) = plan.mixed
     lengths = [(rng.randint(p_lo, p_hi), rng.randint(o_lo, o_hi)) for _ in range(num)]
     mixed = Workload("mixed", [prompt(p) for p, _ in lengths], [o for _, o in lengths],
-                     plan.hf_batch_size)  # fmt: skip
+                     plan.hf_batch_size)
     return [uniform, mixed]
 
 
@@ -109,7 +109,7 @@ def _engine(model_dir: Path, work: Workload) -> Engine:
         model=str(model_dir), dtype="float32", device="cpu", full_tokens=tokens + 64,
         swa_tokens=tokens + 64, mamba_slots=2 * num + 4, max_running_requests=max(64, num),
         max_context=2048, mem_check=CheckMode.IDLE,
-    )  # fmt: skip
+    )
     return Engine.from_config(config)
 
 
@@ -122,7 +122,7 @@ def poolscope_run(
         engine.observers.append(steps)
     start = time.perf_counter()
     reqs = [engine.add_request(p, SamplingParams(max_tokens=n, temperature=0, ignore_eos=True))
-            for p, n in zip(work.prompts, work.num_outputs, strict=True)]  # fmt: skip
+            for p, n in zip(work.prompts, work.num_outputs, strict=True)]
     while engine.step():
         pass
     seconds = time.perf_counter() - start
@@ -145,7 +145,7 @@ def hf_run(model: torch.nn.Module, work: Workload) -> tuple[float, int]:
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max(wanted),
                                  min_new_tokens=max(wanted), do_sample=False,
-                                 pad_token_id=pad)  # fmt: skip
+                                 pad_token_id=pad)
         new = out.shape[1] - width  # NOTE: min_new_tokens keeps EOS from ending rows early
         tokens += sum(min(n, new) for n in wanted)
     return time.perf_counter() - start, tokens
@@ -164,7 +164,7 @@ def _warm_up(model_dir: Path, hf: torch.nn.Module, work: Workload) -> None:
 
 
 def _measure(model_dir: Path, hf: torch.nn.Module, work: Workload, plan: Plan,
-             steps: _DecodeSteps | None) -> dict[str, object]:  # fmt: skip
+             steps: _DecodeSteps | None) -> dict[str, object]:
     """Alternates the systems up to `plan.repeats` times within the budget; one table row."""
     ours, theirs, ratios = [], [], []
     start = time.perf_counter()
@@ -179,7 +179,7 @@ def _measure(model_dir: Path, hf: torch.nn.Module, work: Workload, plan: Plan,
         (s_ours, n_ours), (s_hf, n_hf) = runs[0], runs[1]
         if n_ours != n_hf or n_ours != work.num_output_tokens:
             raise RuntimeError(f"output tokens differ: poolscope {n_ours}, transformers {n_hf}, "
-                               f"asked {work.num_output_tokens}")  # fmt: skip
+                               f"asked {work.num_output_tokens}")
         ours.append(n_ours / s_ours)
         theirs.append(n_hf / s_hf)
         ratios.append(ours[-1] / theirs[-1])
@@ -189,12 +189,12 @@ def _measure(model_dir: Path, hf: torch.nn.Module, work: Workload, plan: Plan,
             "poolscope ±": a.rel_spread, "transformers tok/s": b.median,
             "transformers ±": b.rel_spread, "ratio": r.median, "ratio min": r.min,
             "ratio max": r.max, "repeats": len(ratios),
-            "poolscope output tokens": n_ours, "transformers output tokens": n_hf}  # fmt: skip
+            "poolscope output tokens": n_ours, "transformers output tokens": n_hf}
 
 
 COLUMNS = ["model", "workload", "requests", "output tokens", "poolscope tok/s", "poolscope ±",
            "transformers tok/s", "transformers ±", "ratio", "ratio min", "ratio max",
-           "repeats"]  # fmt: skip
+           "repeats"]
 
 
 def _bench_model(
@@ -243,5 +243,5 @@ def run(quick: bool) -> BenchResult:
                     note = _note(root / model_type, plan, roofline.vocab)
                 targets.append(Target(name, float(row["ratio"]), ">=", limit, note))
     details = {"copy_bandwidth_gb_s": bandwidth / 1e9,
-               "roofline": {r.model_type: r.as_dict() for r in rooflines}}  # fmt: skip
+               "roofline": {r.model_type: r.as_dict() for r in rooflines}}
     return BenchResult("throughput", COLUMNS, rows, targets, details, is_quick=quick)

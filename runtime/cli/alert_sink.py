@@ -24,10 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=ALERT_SINK.port, help="port to bind (0: any free)")
     p.add_argument("--log-format", choices=FORMATS, default="json",
-                   help="json: one JSON object per line; text: SGLang's human layout")  # fmt: skip
+                   help="json: one JSON object per line; text: SGLang's human layout")
     p.add_argument("--log-level", choices=LEVELS, default="info")
     p.add_argument("--log-file", type=Path, default=None,
-                   help="also append the log lines to this file")  # fmt: skip
+                   help="also append the log lines to this file")
     p.set_defaults(run=run)
 
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(LogSettings(format=args.log_format, level=args.log_level, file=args.log_file))
     with AlertSink(host=args.host, port=args.port) as sink:
         print(f"poolscope: alert sink on {sink.url} (POST /<receiver>, GET /health)",
-              file=sys.stderr, flush=True)  # fmt: skip
+              file=sys.stderr, flush=True)
         _wait_for_signal()
     return 0
 

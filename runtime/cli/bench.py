@@ -19,11 +19,11 @@ DEFAULT_OUT = Path("bench/results")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run benchmarks: print tables, write JSON")
     p.add_argument("names", nargs="*", metavar="NAME",
-                   help=f"benchmarks to run (default: all): {', '.join(BENCHES)}")  # fmt: skip
+                   help=f"benchmarks to run (default: all): {', '.join(BENCHES)}")
     p.add_argument("--quick", action="store_true",
-                   help="tiny sizes, one repeat: checks that it runs, not speed")  # fmt: skip
+                   help="tiny sizes, one repeat: checks that it runs, not speed")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"folder for <name>.json (default: {DEFAULT_OUT})")  # fmt: skip
+                   help=f"folder for <name>.json (default: {DEFAULT_OUT})")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     p.set_defaults(run=run_bench)
 
@@ -36,7 +36,7 @@ def run_bench(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         print(f"poolscope: error: unknown benchmark(s) {', '.join(unknown)}; known: "
-              f"{', '.join(BENCHES)}", file=sys.stderr)  # fmt: skip
+              f"{', '.join(BENCHES)}", file=sys.stderr)
         return 2
     machine, missed = Machine.here(), 0
     print(f"machine: {machine}", file=sys.stdout)

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     build = verbs.add_parser(
         "build", help="write dashboards/generated/ from the catalogs", description=BUILD_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     build.add_argument(
         "--source",
         choices=("poolscope", "sglang"),
@@ -64,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="output folder (default: dashboards/generated/)",
     )
     build.add_argument("--check", action="store_true",
-                       help="write nothing; exit 1 when the files are stale")  # fmt: skip
+                       help="write nothing; exit 1 when the files are stale")
     build.set_defaults(run=run_build)
     _add_sglang_target(verbs)
 
@@ -73,11 +73,11 @@ def _add_sglang_target(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser(
         "sglang-target", help="write Prometheus file_sd targets for SGLang servers",
         description=SGLANG_TARGET_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     p.add_argument("urls", nargs="+", metavar="URL",
-                   help="an SGLang server's base URL: http[s]://HOST[:PORT][/PATH]")  # fmt: skip
+                   help="an SGLang server's base URL: http[s]://HOST[:PORT][/PATH]")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
-                   help="the file_sd JSON file to write (default: print it)")  # fmt: skip
+                   help="the file_sd JSON file to write (default: print it)")
     p.set_defaults(run=run_sglang_target)
 
 
@@ -106,7 +106,7 @@ def run_build(args: argparse.Namespace) -> int:
             print(f"poolscope: stale: {out / name}", file=sys.stderr)
         if names:
             print("poolscope: run `poolscope dashboards build` with the same options and commit",
-                  file=sys.stderr)  # fmt: skip
+                  file=sys.stderr)
         return 1 if names else 0
     for path in write(out, files):
         print(f"wrote {path}", file=sys.stderr)
@@ -124,7 +124,7 @@ def run_sglang_target(args: argparse.Namespace) -> int:
         if target.is_loopback:
             print(f"poolscope: warning: {target.host} is the machine (or container) Prometheus "
                   "runs on; from a container, reach the host as host.docker.internal",
-                  file=sys.stderr)  # fmt: skip
+                  file=sys.stderr)
     if args.out is None:
         print(json.dumps(file_sd_document(targets), indent=2))
         return 0

@@ -100,7 +100,7 @@ DEMOS: dict[str, Demo] = {
                                       "holds the KV it needs: admission turns it down, reverts, "
                                       "and admits it later", _turn_waits_for_room,
                                       {"full_tokens": 160, "swa_tokens": 160}),
-}  # fmt: skip
+}
 
 
 def demo_config(args: argparse.Namespace, name: str) -> EngineConfig:

@@ -26,11 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     build = verbs.add_parser(
         "build", help="write deploy/k8s/ from the dashboards' builders", description=BUILD_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     build.add_argument("--out", type=Path, default=None, metavar="DIR",
-                       help="output folder (default: deploy/k8s/)")  # fmt: skip
+                       help="output folder (default: deploy/k8s/)")
     build.add_argument("--check", action="store_true",
-                       help="write nothing; exit 1 when the files are stale")  # fmt: skip
+                       help="write nothing; exit 1 when the files are stale")
     build.set_defaults(run=run_build)
 
 

@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     convert = commands.add_parser("convert", help="write one JSON record per batch or leak line")
     _add_file(convert)
     convert.add_argument("-o", "--out", type=Path, default=None, metavar="OUT.jsonl",
-                         help="output file (default: stdout)")  # fmt: skip
+                         help="output file (default: stdout)")
     convert.set_defaults(run=run_convert)
     summary = commands.add_parser("summary", help="print usage, leak and request figures per pool")
     _add_file(summary)
@@ -74,21 +74,21 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         "--follow. Every series carries a `source` label. FILE may be a glob (quote it): every "
         "matching file is read, each with the source its path gives, and with --follow new "
         "matches are picked up.",
-    )  # fmt: skip
+    )
     p.add_argument("file", type=Path, metavar="FILE",
-                   help="log file (.gz only without --follow), or a glob of them")  # fmt: skip
+                   help="log file (.gz only without --follow), or a glob of them")
     p.add_argument("--follow", action="store_true",
                    help="keep reading as it grows, across rotation and truncation (tail -F); "
-                   "wait for it when missing")  # fmt: skip
+                   "wait for it when missing")
     p.add_argument("--from-start", action="store_true",
                    help="with --follow, read the lines already there first (default: start "
-                   "at the end, like tail)")  # fmt: skip
+                   "at the end, like tail)")
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: loopback)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help="port to bind (default: %(default)s; 0: any free port)")  # fmt: skip
+                   help="port to bind (default: %(default)s; 0: any free port)")
     p.add_argument("--source", default=None, metavar="NAME",
                    help="value of the source label (default: the file name; with a glob, "
-                   "put before each file's own, which its path gives)")  # fmt: skip
+                   "put before each file's own, which its path gives)")
     p.set_defaults(run=run_export)
 
 
@@ -155,7 +155,7 @@ def run_export(args: argparse.Namespace) -> int:
         _check_export_file(args.file, args.follow)
         tail = TailSettings(args.file, from_start=args.from_start)
         settings = ExportSettings(tail, follow=args.follow, host=args.host, port=args.port,
-                                  source=args.source)  # fmt: skip
+                                  source=args.source)
         configure_logging(LogSettings())  # JSON events on stdout
         try:
             exporter = LogExporter(settings).start()

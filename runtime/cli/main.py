@@ -40,7 +40,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         description="Generates offline through the engine and its memory pools, prints the "
         "text, tokens/s and what the memory check counted.", epilog=GENERATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     p.add_argument("--prompt", action="append", help="prompt text; repeat for a batch")
     p.add_argument("--max-tokens", type=int, default=64, help="new tokens per prompt")
     p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
@@ -50,7 +50,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "--demo", choices=sorted(FAULT_POINTS), metavar="FAULT", default=None,
         help="show a memory fault point firing: turn it on and run a workload that reaches it "
         "(instead of --prompt): " + ", ".join(sorted(FAULT_POINTS)),
-    )  # fmt: skip
+    )
     add_engine_args(p)
     # None tells an explicit `--on-leak count` (exit 0 on a counted leak) from the default
     p.set_defaults(run=_run_generate, on_leak=None)
@@ -67,12 +67,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         "--api-key", default=None,
         help="require 'Authorization: Bearer KEY' on all routes but /health and /metrics "
         "(default: $POOLSCOPE_API_KEY, else no key)",
-    )  # fmt: skip
+    )
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="largest request body")
     p.add_argument("--drain-timeout", type=float, default=30.0,
                    help="on SIGTERM, seconds running requests may still finish; the rest then "
                    "end with a 503 / error event saying the server is shutting down (default: "
-                   "30)")  # fmt: skip
+                   "30)")
     add_engine_args(p)
     add_observability_args(p)
     p.set_defaults(run=_run_serve)
@@ -113,7 +113,7 @@ def _generate(engine: Engine, args: argparse.Namespace) -> None:
     from runtime.scheduler.sampling_params import SamplingParams
 
     params = SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature,
-                            seed=args.seed, ignore_eos=args.ignore_eos)  # fmt: skip
+                            seed=args.seed, ignore_eos=args.ignore_eos)
     prompts = args.prompt or [DEFAULT_PROMPT]
     start = time.perf_counter()
     results = engine.generate(prompts, params)
@@ -123,7 +123,7 @@ def _generate(engine: Engine, args: argparse.Namespace) -> None:
     generated = sum(len(r.token_ids) for r in results)
     lm = engine.lm
     print(f"model {lm.config.model_type} on {engine.device} ({args.dtype}): {generated} tokens"
-          f" in {seconds:.2f} s = {generated / max(seconds, 1e-9):.1f} tokens/s")  # fmt: skip
+          f" in {seconds:.2f} s = {generated / max(seconds, 1e-9):.1f} tokens/s")
 
 
 def _report_memory_check(engine: Engine, is_count_explicit: bool) -> int:
@@ -131,15 +131,15 @@ def _report_memory_check(engine: Engine, is_count_explicit: bool) -> int:
     asked for `--on-leak count` (count and carry on)."""
     leaks = engine.mm.leak_counts
     print("memory check: " + (", ".join(f"{pool} {kind} x{n}" for (pool, kind), n in
-                                         sorted(leaks.items())) or "clean"))  # fmt: skip
+                                         sorted(leaks.items())) or "clean"))
     faults = sorted(engine.config.faults)
     if not leaks and faults:
         print(f"note: fault point(s) {', '.join(faults)} did not fire on this workload; "
-              f"`poolscope generate --demo {faults[0]}` runs one that reaches it")  # fmt: skip
+              f"`poolscope generate --demo {faults[0]}` runs one that reaches it")
     if not leaks or is_count_explicit:
         return 0
     print(f"poolscope: the memory check counted leaks: exit {EXIT_LEAK} "
-          "(--on-leak count exits 0)", file=sys.stderr)  # fmt: skip
+          "(--on-leak count exits 0)", file=sys.stderr)
     return EXIT_LEAK
 
 
@@ -153,7 +153,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     api_key = args.api_key or env_settings().api_key
     settings = ServerSettings(host=args.host, port=args.port, api_key=api_key,
                               max_body_bytes=args.max_body_bytes,
-                              drain_timeout_s=args.drain_timeout)  # fmt: skip
+                              drain_timeout_s=args.drain_timeout)
     observability = observability_from_args(args)
     configure_logging(log_settings_from_args(args))
     engine = _load_engine(args)

@@ -66,7 +66,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--inject-fault", "faults", "turn on a named memory fault point (demo); repeatable: "
          + ", ".join(sorted(FAULT_POINTS)), action="append"),
     Flag("--engine-seed", "seed", "seed for requests that give none", int),
-)  # fmt: skip
+)
 
 
 def add_engine_args(parser: argparse.ArgumentParser) -> None:

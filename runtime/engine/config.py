@@ -83,7 +83,7 @@ class EngineConfig:
         from runtime.scheduler.scheduler import SchedulerConfig
 
         return SchedulerConfig(self.chunked_prefill_size, self.max_running_requests,
-                               self.session_min_idle_s)  # fmt: skip
+                               self.session_min_idle_s)
 
     @property
     def host_tier_config(self) -> HostTierConfig | None:
@@ -112,14 +112,14 @@ def memory_config(config: EngineConfig, model: ModelConfig, dtype: torch.dtype) 
         swa_slots=config.page_size if window else 0,  # provisional: a window needs a pool
         mamba_strategy=config.mamba_strategy, track_interval=config.track_interval,
         check_mode=config.mem_check, on_leak=config.on_leak, faults=config.faults,
-    )  # fmt: skip
+    )
     explicit = {"full_slots": (config.full_tokens, model.num_full_layers, config.page_size),
                 "swa_slots": (config.swa_tokens, model.num_swa_layers, config.page_size),
-                "mamba_slots": (config.mamba_slots, model.num_mamba_layers, 1)}  # fmt: skip
+                "mamba_slots": (config.mamba_slots, model.num_mamba_layers, 1)}
     planned = base
     if any(given is None and layers for given, layers, _ in explicit.values()):
         planned = plan_capacity(model, int(config.mem_budget_mb * MIB), base, dtype,
-                                swa_full_ratio=config.swa_full_ratio)  # fmt: skip
+                                swa_full_ratio=config.swa_full_ratio)
     sizes = {
         name: _round_up(given, page) if given is not None else getattr(planned, name)
         for name, (given, layers, page) in explicit.items()

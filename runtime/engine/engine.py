@@ -57,7 +57,7 @@ class Engine:
     """Owns the model runner, the memory manager, the scheduler, the sampler and the sessions."""
 
     def __init__(self, lm: LoadedModel, config: EngineConfig, device: torch.device,
-                 dtype: torch.dtype) -> None:  # fmt: skip
+                 dtype: torch.dtype) -> None:
         self.lm, self.config, self.device = lm, config, device
         self.memory_config = memory_config(config, lm.config, dtype)
         tensors = _allocate(lm, self.memory_config, dtype, device)
@@ -116,7 +116,7 @@ class Engine:
         rid = rid or f"cmpl-{uuid.uuid4().hex[:24]}"
         history = self.sessions.get(session_id).history if session_id else []
         check_prompt(ids, len(history), params, self.lm.config.vocab_size,
-                     self.max_context, self.memory_config)  # fmt: skip
+                     self.max_context, self.memory_config)
         if rid in self.requests:
             raise ValueError(f"request id {rid!r} is already in use")
         seed = params.seed if params.seed is not None else self._seeds.getrandbits(63)
@@ -125,7 +125,7 @@ class Engine:
             params=params, text=TextStream(self.lm.tokenizer, params.stop),
             generator=None if params.is_greedy else make_generator(seed, self.device),
             sink=sink, session_id=session_id, max_context=self.max_context,
-        )  # fmt: skip
+        )
         if session_id is not None:
             self.sessions.start_turn(session_id, req)
             req.mem.session = self.mm.sessions[session_id]
@@ -134,7 +134,7 @@ class Engine:
         return req
 
     def abort(self, rid: str, error: str = "aborted by the client",
-              code: AbortCode = AbortCode.CLIENT) -> bool:  # fmt: skip
+              code: AbortCode = AbortCode.CLIENT) -> bool:
         """Stops a queued or running request and frees what it holds; False if unknown. Runs
         the idle check when the engine is idle."""
         if not self._abort(rid, error, code):
@@ -177,7 +177,7 @@ class Engine:
         state = self.sessions.get(sid)
         if state.active is not None:
             self._abort(state.active.rid, error=f"session {sid} was closed during this turn",
-                        code=AbortCode.SESSION_CLOSED)  # fmt: skip
+                        code=AbortCode.SESSION_CLOSED)
         self.mm.close_session(sid)
         self.sessions.remove(sid)
         for observer in self.observers:
@@ -228,7 +228,7 @@ class Engine:
         self.mm.check(idle=False)
         self.last_stats = self.mm.stats()
         record = StepRecord.of(result, time.perf_counter() - start, self.scheduler,
-                              self.last_stats, timings)  # fmt: skip
+                              self.last_stats, timings)
         for observer in self.observers:
             observer.on_step(record)
         return True
@@ -304,7 +304,7 @@ class Engine:
         self.last_stats = self.mm.stats()
         checked = self.memory_config.check_mode is not CheckMode.OFF
         record = IdleRecord(self.last_stats, checked, reports, trigger,
-                            is_changed=self.mm.leaked_slots != before)  # fmt: skip
+                            is_changed=self.mm.leaked_slots != before)
         for observer in self.observers:
             observer.on_idle(record)
 
@@ -332,18 +332,18 @@ def _completion(req: Request) -> Completion:
         rid=req.rid, text=req.text.text, token_ids=list(req.output_ids),
         finish_reason=req.finish_reason, error=req.error, prompt_tokens=req.prompt_len,
         cached_tokens=req.cached_tokens,
-    )  # fmt: skip
+    )
 
 
 def _out_of_memory(req: Request, stats: PoolStats) -> str:
     sizes = ", ".join(f"{name} {part.capacity}" for name, part in stats.pools.items())
     return (f"out of memory: request {req.rid} ({len(req.tokens)} tokens) cannot fit the pools "
-            f"even alone ({sizes} slots); raise the pool sizes or shorten the request")  # fmt: skip
+            f"even alone ({sizes} slots); raise the pool sizes or shorten the request")
 
 
 def _pools_busy(req: Request, limit: float) -> str:
     return (f"the pools were busy: request {req.rid} waited over {limit:g} s in the queue "
-            "without the memory or running slot to start; retry later")  # fmt: skip
+            "without the memory or running slot to start; retry later")
 
 
 def _allocate(
@@ -355,4 +355,4 @@ def _allocate(
         mamba_slots=config.mamba_slots + 1, num_rows=config.req_rows + 1,
         max_context=config.max_context, dtype=dtype, device=device,
         host_slots=config.host_slots + page if config.host_slots else 0,
-    )  # fmt: skip
+    )

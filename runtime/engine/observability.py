@@ -82,6 +82,6 @@ def instrument(
     metrics = Metrics(MetricsSettings(
         model=model_name, pools=tuple(engine.last_stats.pools),
         cache_pools=tuple(engine.mm.cache.components), otlp=settings.otlp,
-    ), registry)  # fmt: skip
+    ), registry)
     EngineTelemetry.attach(engine, metrics, settings.decode_log_interval)
     return metrics

@@ -81,7 +81,7 @@ class EngineTelemetry(EngineObserver):
             self.log.info(catalog.REQUEST_RETRACTED.name, rid=retracted.rid,
                           prompt_tokens=retracted.prompt_tokens,
                           output_tokens=retracted.output_tokens,
-                          running_req=record.num_running, queue_req=record.num_queued)  # fmt: skip
+                          running_req=record.num_running, queue_req=record.num_queued)
 
     def on_request_finished(self, req: Request) -> None:
         assert req.finish_reason is not None
@@ -96,7 +96,7 @@ class EngineTelemetry(EngineObserver):
             prompt_tokens=req.prompt_len, completion_tokens=len(req.output_ids),
             cached_tokens=req.cached_tokens, ttft_s=ttft, e2e_s=round(now - req.arrival, 6),
             **{k: v for k, v in fields.items() if v is not None},
-        )  # fmt: skip
+        )
 
     def on_idle(self, record: IdleRecord) -> None:
         self._sync_counters()
@@ -107,13 +107,13 @@ class EngineTelemetry(EngineObserver):
             pools = {name: _partition(part) for name, part in record.stats.pools.items()}
             self.log.info(catalog.IDLE_CHECK.name, mode="idle", trigger=record.trigger.value,
                           ok=not record.reports, num_leaks=len(record.reports),
-                          pools=pools)  # fmt: skip
+                          pools=pools)
 
     def on_leaks(self, reports: list[LeakReport]) -> None:
         """Called by the memory manager's checker when an identity fails."""
         for r in reports:
             self.log.error(catalog.MEMORY_LEAK.name, pool=r.pool, mode=r.mode.value, kind=r.kind,
-                           **_partition(r.terms), difference=r.difference)  # fmt: skip
+                           **_partition(r.terms), difference=r.difference)
 
     def on_session_opened(self, sid: str, num_open: int) -> None:
         self.publish(self.engine.last_stats)
@@ -122,12 +122,12 @@ class EngineTelemetry(EngineObserver):
     def on_session_closed(self, sid: str, reason: str, history_tokens: int, num_open: int) -> None:
         self.publish(self.engine.mm.stats())
         self.log.info(catalog.SESSION_CLOSED.name, session_id=sid, reason=reason,
-                      history_tokens=history_tokens, open_sessions=num_open)  # fmt: skip
+                      history_tokens=history_tokens, open_sessions=num_open)
 
     def on_session_evicted(self, eviction: SessionEviction) -> None:
         self.log.info(catalog.SESSION_EVICTED.name, session_id=eviction.sid,
                       idle_s=round(eviction.idle_s, 3), tokens=eviction.num_tokens,
-                      open_sessions=len(self.engine.sessions))  # fmt: skip
+                      open_sessions=len(self.engine.sessions))
 
     # -- metrics --------------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class EngineTelemetry(EngineObserver):
             stats=stats, leaked_slots=dict(self.engine.mm.leaked_slots),
             num_running=len(scheduler.running), num_queued=len(scheduler.waiting),
             num_sessions=len(self.engine.sessions), gen_throughput=self._throughput,
-        )  # fmt: skip
+        )
 
     def _record_step(self, record: StepRecord) -> None:
         m = self.metrics
@@ -195,7 +195,7 @@ class EngineTelemetry(EngineObserver):
             cached_token=record.num_cached_tokens, cache_hit_rate=round(hit_rate, 4),
             **usage_fields(record.stats), running_req=record.num_running,
             queue_req=record.num_queued,
-        )  # fmt: skip
+        )
 
     def _log_decode(self, record: StepRecord) -> None:
         throughput = self._log_window.rate()
@@ -204,7 +204,7 @@ class EngineTelemetry(EngineObserver):
             catalog.DECODE_BATCH.name, running_req=record.num_reqs,  # the batch, as in SGLang
             **usage_fields(record.stats), graph=False, gen_throughput=round(throughput, 2),
             queue_req=record.num_queued,
-        )  # fmt: skip
+        )
 
 
 class _Window:

@@ -65,7 +65,7 @@ _FLAGS: tuple[_Flag, ...] = (
           "exit 1 when more than this share of the requests failed"),
     _Flag("--max-connect-errors", "max_connect_errors", int, 10,
           "stop the run after this many connection errors in a row (server gone)"),
-)  # fmt: skip
+)
 
 _LENGTHS = (
     ("prompt", 64, "tokens of the served model (counted through its API before the run)"),
@@ -85,10 +85,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         shown = "" if flag.default is None else f" (default: {flag.default})"
         metavar = flag.flag.removeprefix("--").upper().replace("-", "_")
         p.add_argument(flag.flag, dest=flag.field, type=flag.type, default=flag.default,
-                       metavar=metavar, help=flag.help + shown)  # fmt: skip
+                       metavar=metavar, help=flag.help + shown)
     for name, mean, unit in _LENGTHS:
         p.add_argument(f"--{name}-len", type=int, default=mean, metavar="N",
-                       help=f"mean {name} length, {unit} (default: {mean})")  # fmt: skip
+                       help=f"mean {name} length, {unit} (default: {mean})")
         p.add_argument(
             f"--{name}-len-dist",
             default="fixed",
@@ -163,5 +163,5 @@ def _failure(summary: Summary) -> str | None:
     if summary.failure_rate > limit:
         num = summary.num_requests_ok + num_failed
         return (f"{num_failed} of {num} requests failed ({summary.failure_rate:.1%}, above "
-                f"--max-failure-rate {limit:g}){top}")  # fmt: skip
+                f"--max-failure-rate {limit:g}){top}")
     return None

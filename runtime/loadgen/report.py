@@ -66,7 +66,7 @@ class LatencyStats:
     def to_dict(self) -> dict[str, float | int | None]:
         """The JSON form of plain values (token counts): count, p50 / p90 / p99 / mean."""
         return {"count": self.count, "p50": self.p50, "p90": self.p90, "p99": self.p99,
-                "mean": self.mean}  # fmt: skip
+                "mean": self.mean}
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class Summary:
         target = self.config.prompt_len.mean
         if self.scale.is_measured:
             how = (f"{self.scale.tokens_per_word:.2f} tokens per word, measured through the "
-                   "server's usage counts")  # fmt: skip
+                   "server's usage counts")
         else:
             how = "the server sent no token counts, so one word was taken as one token"
         print(f"  (asked: mean {target} + shared prefix when drawn; {how})", file=out)

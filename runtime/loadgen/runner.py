@@ -71,7 +71,7 @@ async def run(
     return summarize(
         config, state.records, duration_s, state.num_sessions, state.num_sessions_completed,
         scale=scale, stop_reason=state.stop_reason,
-    )  # fmt: skip
+    )
 
 
 class _Run:

@@ -33,4 +33,4 @@ async def measure(client: CompletionClient) -> TokenScale:
     if slope <= 0:
         return TokenScale()
     return TokenScale(tokens_per_word=slope, base_tokens=max(0.0, t1 - slope * w1),
-                      is_measured=True)  # fmt: skip
+                      is_measured=True)

@@ -173,7 +173,7 @@ class Workload:
         self._arrival_rng = random.Random(f"arrivals-{config.seed}")
         prefix_rng = random.Random(f"prefix-{config.seed}")
         self._num_prefix_words = self._scale.words_for(config.shared_prefix_len,
-                                                       is_whole_prompt=False)  # fmt: skip
+                                                       is_whole_prompt=False)
         self.shared_prefix = draw_words(prefix_rng, self._num_prefix_words)
         self._num_drawn = 0
 

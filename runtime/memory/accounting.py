@@ -89,7 +89,7 @@ class Accounting:
                 capacity=pool.capacity, available=pool.num_free_slots,
                 evictable=tree.get("evictable", 0), protected=tree.get("protected", 0),
                 session_held=session[name], running=running[name],
-            )  # fmt: skip
+            )
         extra = {"mamba_cache_skipped": float(self.counters.mamba_cache_skipped)}
         if self.host_tier is not None:
             extra.update(self._host_tier_tokens())

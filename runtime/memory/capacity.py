@@ -34,7 +34,7 @@ def slot_bytes(config: ModelConfig, dtype: torch.dtype) -> SlotBytes:
         ssm = m.num_heads * m.head_dim * m.state_size * 4
         mamba = config.num_mamba_layers * (conv + ssm)
     return SlotBytes(full=per_layer * config.num_full_layers,
-                     swa=per_layer * config.num_swa_layers, mamba=mamba)  # fmt: skip
+                     swa=per_layer * config.num_swa_layers, mamba=mamba)
 
 
 def plan_capacity(

@@ -58,7 +58,7 @@ class Holdings:
             allocated=self.allocated, protected=self.protected, lock=self.lock,
             swa_evicted=self.swa_evicted, mamba=copy.deepcopy(self.mamba),
             prefill_end=self.prefill_end, host_backed=self.host_backed, matched=self.matched,
-        )  # fmt: skip
+        )
 
 
 @dataclass(eq=False)

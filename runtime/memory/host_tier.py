@@ -48,7 +48,7 @@ class HostTier:
         """The request's logical pages that have device slots now."""
         device = held.slots.get(FULL, [])
         return [p for p in range(-(-held.allocated // self.page_size))
-                if device[p * self.page_size]]  # fmt: skip
+                if device[p * self.page_size]]
 
     def pages_to_load(self, held: Holdings) -> int:
         """Device pages a dense step over the whole sequence would still need."""

@@ -55,16 +55,16 @@ class MemoryManager:
 
     def _build_collaborators(self) -> None:
         parts = dict(config=self.config, pools=self.pools, cache=self.cache,
-                     host_tier=self.host_tier)  # fmt: skip
+                     host_tier=self.host_tier)
         self.steps = StepAllocator(**parts, running=self.running, counters=self.counters)
         self.release = Release(**parts, counters=self.counters)
         self.session_store = SessionStore(self.sessions, self.running, self.release,
-                                          self.counters, self.faults)  # fmt: skip
+                                          self.counters, self.faults)
         self.admission = Admission(**parts, running=self.running, counters=self.counters,
                                    sessions=self.session_store, steps=self.steps,
-                                   hits=self.hits)  # fmt: skip
+                                   hits=self.hits)
         self.accounting = Accounting(**parts, running=self.running, sessions=self.sessions,
-                                     counters=self.counters)  # fmt: skip
+                                     counters=self.counters)
 
     @property
     def page_size(self) -> int:
@@ -135,7 +135,7 @@ class MemoryManager:
         return self.session_store.has_idle_memory()
 
     def evict_idle_session(self, min_idle_s: float,
-                           now: float | None = None) -> SessionEviction | None:  # fmt: skip
+                           now: float | None = None) -> SessionEviction | None:
         return self.session_store.evict_idle(min_idle_s, now)
 
     # accounting

@@ -102,4 +102,4 @@ class MemoryConfig:
     def track_slots(self) -> int:
         """Track slots a running request holds outside a boundary, by strategy."""
         return {MambaStrategy.NO_BUFFER: 0, MambaStrategy.EXTRA_BUFFER: 2,
-                MambaStrategy.EXTRA_BUFFER_LAZY: 1}[self.mamba_strategy]  # fmt: skip
+                MambaStrategy.EXTRA_BUFFER_LAZY: 1}[self.mamba_strategy]

@@ -60,7 +60,7 @@ class PoolTensors:
             host = KVBuffer.allocate(
                 num_layers=layers[FULL], num_slots=host_slots, num_kv_heads=att.num_kv_heads,
                 head_dim=att.head_dim, dtype=dtype, device="cpu",
-            )  # fmt: skip
+            )
         return cls(
             kv=kv,
             mamba=_mamba_buffer(config, mamba_slots, dtype, device),

@@ -43,10 +43,10 @@ class Pools:
         table = tensors.req_to_token if tensors is not None else ReqToTokenTable.allocate(
             kinds=tuple(kv), num_rows=config.req_rows + 1, max_context=config.max_context,
             device="cpu",
-        )  # fmt: skip
+        )
         if table.num_rows != config.req_rows + 1:
             raise ValueError(f"request table has {table.num_rows} rows, config wants "
-                             f"{config.req_rows} + the reserved row 0")  # fmt: skip
+                             f"{config.req_rows} + the reserved row 0")
         if tensors is not None:
             _check_tensors(tensors, kv)
         return cls(kv=kv, host=host, mamba=mamba, req=ReqPool(table), tensors=tensors)
@@ -75,4 +75,4 @@ def _check_tensors(tensors: PoolTensors, kv: dict[str, TokenPool]) -> None:
         have = tensors.kv[kind].k.shape[1]
         if have != pool.num_pages * pool.page_size:
             raise ValueError(f"{kind} KV buffer has {have} slots, pool wants "
-                             f"{pool.num_pages * pool.page_size}")  # fmt: skip
+                             f"{pool.num_pages * pool.page_size}")

@@ -119,7 +119,7 @@ class RadixCache:
             parts.append(node)
             node = node.parent  # type: ignore[assignment]
         return {k: torch.cat([self.root.slots[k], *(p.slots[k] for p in reversed(parts))])
-                for k in self.kinds}  # fmt: skip
+                for k in self.kinds}
 
     # -- insert ----------------------------------------------------------------------------
 
@@ -179,7 +179,7 @@ class RadixCache:
             if tomb:
                 part[SWA] = torch.zeros_like(part[SWA])
             child = TreeNode(key=key[lo:hi], slots=part, start=lo, parent=node,
-                             swa_tombstone=tomb, last_access=now)  # fmt: skip
+                             swa_tombstone=tomb, last_access=now)
             node.children[self.page_key(child.key)] = child
             self.account(child, +1)
             node = child
@@ -201,7 +201,7 @@ class RadixCache:
             key=child.key[:n], slots={k: s[:n] for k, s in child.slots.items()},
             start=child.start, parent=parent, full_lock=child.full_lock,
             swa_tombstone=child.swa_tombstone, last_access=child.last_access,
-        )  # fmt: skip
+        )
         upper.swa_locks.update({s: c for s, c in child.swa_locks.items() if s < upper.end})
         child.key, child.start = child.key[n:], child.start + n
         child.slots = {k: s[n:] for k, s in child.slots.items()}

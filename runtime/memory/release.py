@@ -40,7 +40,7 @@ class Release:
         if length > held.protected:
             slots = self._slot_tensors(held, length)
             result = self.cache.insert(tokens[:length], slots, swa_evicted=held.swa_evicted,
-                                       mamba=state)  # fmt: skip
+                                       mamba=state)
             self._free_kv(held, held.protected, result.already)  # the tree had these already
             held.protected = result.cached  # the tree owns [already, cached) now
             donated = state if result.mamba_taken else None
@@ -97,7 +97,7 @@ class Release:
                 return  # no room for a copy of the state: cache later
         slots = self._slot_tensors(held, length)
         result = self.cache.insert(req.tokens[:length], slots,
-                                   swa_evicted=held.swa_evicted, mamba=state)  # fmt: skip
+                                   swa_evicted=held.swa_evicted, mamba=state)
         if state is not None and not result.mamba_taken:
             self.pools.mamba.free([state])  # type: ignore[union-attr]
         self._free_kv(held, held.protected, result.already)

@@ -107,7 +107,7 @@ class SessionStore:
         been idle at least `min_idle_s`; the slot stays open and empty. None if none can go."""
         now = time.monotonic() if now is None else now
         idle = [s for s in self.slots.values() if s.lent_to is None and not s.is_empty
-                and now - s.idle_since >= min_idle_s]  # fmt: skip
+                and now - s.idle_since >= min_idle_s]
         if not idle:
             return None
         slot = min(idle, key=lambda s: s.idle_since)

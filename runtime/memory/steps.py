@@ -57,7 +57,7 @@ class StepAllocator:
             raise RuntimeError(f"request {req.rid} is not admitted")
         if held.allocated + n > self.config.max_context:
             raise ValueError(f"request {req.rid}: {held.allocated + n} tokens exceed the "
-                             f"context of {self.config.max_context}")  # fmt: skip
+                             f"context of {self.config.max_context}")
         self._free_out_of_window(held)
         if not self.can_extend(req, n):
             raise OutOfSlotsError(f"request {req.rid}: no KV room for {n} tokens")
@@ -105,7 +105,7 @@ class StepAllocator:
                 held.mamba, self.config.mamba_strategy, pool,
                 make_room=lambda: self.cache.evict("mamba", 1) > 0,
                 in_prefill=new_len < held.prefill_end,
-            )  # fmt: skip
+            )
             if held.mamba.skip_cache and not skipped:
                 self.counters.track_alloc_failures += 1
 

@@ -43,7 +43,7 @@ DEFAULT_CONFIG: dict = {
         "mlp",
         "sliding_attention",
         "mlp",
-    ],  # fmt: skip
+    ],
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
     "head_dim": 64,

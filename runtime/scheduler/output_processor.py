@@ -43,4 +43,4 @@ def output_of(
         finish_reason=req.finish_reason, error=req.error, error_code=req.error_code,
         prompt_tokens=req.prompt_len,
         completion_tokens=len(req.output_ids), cached_tokens=req.cached_tokens,
-    )  # fmt: skip
+    )

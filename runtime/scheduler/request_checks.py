@@ -25,31 +25,31 @@ def check_prompt(
     bad = [i for i in ids if not 0 <= i < vocab_size]
     if bad:
         raise InvalidRequest(f"token ids {bad[:5]} are outside the vocabulary [0, {vocab_size})",
-                             param="prompt")  # fmt: skip
+                             param="prompt")
     total = history + len(ids)
     if total >= max_context:
         raise InvalidRequest(
             f"the prompt has {total} tokens{_session(history)}, but this model's maximum "
             f"context length is {max_context} tokens", param="prompt",
-        )  # fmt: skip
+        )
     if total + params.max_tokens > max_context:
         raise InvalidRequest(
             f"this model's maximum context length is {max_context} tokens; the prompt has "
             f"{total}{_session(history)} and max_tokens asks for {params.max_tokens} more "
             f"(at most {max_context - total})", param="max_tokens",
-        )  # fmt: skip
+        )
     if memory.full_slots and total + 1 > memory.full_slots:
         raise InvalidRequest(
             f"the prompt needs {total + 1} full-attention KV slots but the pool holds "
             f"{memory.full_slots}", param="prompt",
-        )  # fmt: skip
+        )
     room = max_new_tokens(memory, total)
     if room is not None and params.max_tokens > room:
         raise InvalidRequest(
             f"the prompt has {total} tokens{_session(history)} and max_tokens asks for "
             f"{params.max_tokens} more, but the KV pool holds {token_capacity(memory)} tokens: "
             f"even alone this request could get at most {room}", param="max_tokens",
-        )  # fmt: skip
+        )
 
 
 def max_new_tokens(memory: MemoryConfig, total: int) -> int | None:
@@ -81,7 +81,7 @@ def unicode_problem(text: str) -> str | None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         return (f"not valid Unicode text: a lone surrogate {text[exc.start]!r} at character "
-                f"{exc.start} (send UTF-8 text, or a complete surrogate pair in JSON)")  # fmt: skip
+                f"{exc.start} (send UTF-8 text, or a complete surrogate pair in JSON)")
     return None
 
 

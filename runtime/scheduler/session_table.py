@@ -46,7 +46,7 @@ class SessionTable:
         state = self.sessions.get(sid)
         if state is None:
             raise SessionNotFound(f"session {sid!r} is not open (unknown, closed or expired)",
-                                  param="session_id")  # fmt: skip
+                                  param="session_id")
         return state
 
     def start_turn(self, sid: str, req: Request) -> list[int]:
@@ -56,7 +56,7 @@ class SessionTable:
             raise SessionBusy(
                 f"session {sid!r} is already running request {state.active.rid}; send the next "
                 "turn when it ends", param="session_id",
-            )  # fmt: skip
+            )
         state.active = req
         return state.history
 

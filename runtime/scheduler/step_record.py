@@ -58,7 +58,7 @@ class StepRecord:
             num_new_seqs=len(result.admitted), num_cached_tokens=result.cached_tokens,
             num_generated=len(ttfts) + len(itls), ttfts=tuple(ttfts), itls=tuple(itls),
             retracted=tuple(_retracted(r) for r in result.retracted),
-        )  # fmt: skip
+        )
 
 
 def _retracted(req: Request) -> RetractedRequest:

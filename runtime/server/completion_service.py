@@ -61,7 +61,7 @@ def streamed(
             await outputs.aclose()  # type: ignore[attr-defined]  # aborts if not finished
 
     return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})  # fmt: skip
+                             headers={"Cache-Control": "no-cache"})
 
 
 async def whole(

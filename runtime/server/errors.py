@@ -49,7 +49,7 @@ class APIError(Exception):
 
 
 def error_body(status: int, message: str, param: str | None = None, code: str | None = None
-               ) -> dict:  # fmt: skip
+               ) -> dict:
     kind = STATUS_TYPES.get(status, "server_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
@@ -106,7 +106,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
 
 def _is_field_part(part: object) -> bool:
     return isinstance(part, int) or (isinstance(part, str) and part.isidentifier()
-                                     and part not in _TYPE_TAGS)  # fmt: skip
+                                     and part not in _TYPE_TAGS)
 
 
 _TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})

@@ -51,7 +51,7 @@ class ResponseFormat:
 
     def envelope(self, rid: str, created: int, obj: str, choices: list[dict]) -> dict:
         return {"id": rid, "object": obj, "created": created, "model": self.model,
-                "choices": choices}  # fmt: skip
+                "choices": choices}
 
     def response(self, rid: str, created: int, reply: Reply) -> dict:
         choice = self.choice(reply.text, reply.logprobs, reply.finish_reason)
@@ -77,10 +77,10 @@ class ResponseFormat:
 
     def choice(self, text: str, logprobs: list[SampledToken], finish: str | None) -> dict:
         return {"index": 0, "text": text, "logprobs": self.logprobs(logprobs),
-                "finish_reason": finish}  # fmt: skip
+                "finish_reason": finish}
 
     def delta(self, text: str, logprobs: list[SampledToken], finish: str | None, first: bool
-              ) -> dict:  # fmt: skip
+              ) -> dict:
         return self.choice(text, logprobs, finish)
 
     def logprobs(self, items: Sequence[SampledToken]) -> dict | None:
@@ -102,13 +102,13 @@ class ChatFormat(ResponseFormat):
 
     def choice(self, text: str, logprobs: list[SampledToken], finish: str | None) -> dict:
         return {"index": 0, "message": {"role": "assistant", "content": text},
-                "logprobs": self.logprobs(logprobs), "finish_reason": finish}  # fmt: skip
+                "logprobs": self.logprobs(logprobs), "finish_reason": finish}
 
     def delta(self, text: str, logprobs: list[SampledToken], finish: str | None, first: bool
-              ) -> dict:  # fmt: skip
+              ) -> dict:
         delta: dict = {"role": "assistant", "content": text} if first else {"content": text}
         return {"index": 0, "delta": delta, "logprobs": self.logprobs(logprobs),
-                "finish_reason": finish}  # fmt: skip
+                "finish_reason": finish}
 
     def logprobs(self, items: Sequence[SampledToken]) -> dict | None:
         if not items:
@@ -116,7 +116,7 @@ class ChatFormat(ResponseFormat):
         return {"content": [self._entry(t.token_id, t.logprob, t.top_logprobs) for t in items]}
 
     def _entry(self, token_id: int, logprob: float | None, top: Sequence[tuple[int, float]]
-               ) -> dict:  # fmt: skip
+               ) -> dict:
         token = self._token(token_id)
         entry = {"token": token, "logprob": logprob, "bytes": list(token.encode())}
         entry["top_logprobs"] = [

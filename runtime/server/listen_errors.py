@@ -17,7 +17,7 @@ def bind_error(exc: OSError, host: str, port: int, flag: str = "--port") -> OSEr
     if exc.errno == errno.EADDRINUSE:
         why = (f"the address is already in use (another server on port {port}?); "
                f"choose another with {flag} {port + 1 if port else 8001}, or {flag} 0 for any "
-               "free port")  # fmt: skip
+               "free port")
     elif exc.errno == errno.EADDRNOTAVAIL:
         why = f"{host} is not an address of this machine; use --host 127.0.0.1 or 0.0.0.0"
     elif exc.errno == errno.EACCES:

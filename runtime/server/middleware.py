@@ -64,7 +64,7 @@ class BodyLimitMiddleware:
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:  # no Content-Length: counted while reading
                     raise HTTPException(413, f"the request body is larger than {self.max_bytes} "
-                                             "bytes")  # fmt: skip
+                                             "bytes")
             return message
 
         await self.app(scope, limited_receive, send)

@@ -16,7 +16,7 @@ router = APIRouter()
 async def models(request: Request) -> dict:
     state = server_state(request)
     card = {"id": state.model_name, "object": "model", "created": state.created,
-            "owned_by": "poolscope", "max_model_len": state.max_context}  # fmt: skip
+            "owned_by": "poolscope", "max_model_len": state.max_context}
     return {"object": "list", "data": [card]}
 
 

@@ -40,7 +40,7 @@ DESCRIPTIONS = {
     429: "Every session slot is open.",
     503: "The server cannot serve it now: pools busy past --queue-timeout, shutting down, or "
          "the engine stopped.",
-}  # fmt: skip
+}
 OPEN_OPERATIONS = {("get", "/health"), ("get", "/metrics")}
 # 200 replies that are not (only) JSON: completions stream server-sent events when asked.
 OK_CONTENT = {
@@ -69,7 +69,7 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                                 description=__doc__.split("\n\n")[0])  # fmt: skip
+                                 description=__doc__.split("\n\n")[0])
             _add_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
@@ -80,7 +80,7 @@ def install_openapi(app: FastAPI) -> None:
 def _add_errors(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-                      .pop("$defs"))  # fmt: skip
+                      .pop("$defs"))
     components[ERROR_SCHEMA] = ErrorResponse.model_json_schema(
         ref_template="#/components/schemas/{model}")
     components.pop("HTTPValidationError", None)
@@ -106,4 +106,4 @@ def _error_response(status: int) -> dict[str, Any]:
     kind = STATUS_TYPES.get(status, "server_error")
     ref = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
     return {"description": f"{DESCRIPTIONS[status]} (type {kind})",
-            "content": {"application/json": {"schema": ref}}}  # fmt: skip
+            "content": {"application/json": {"schema": ref}}}

@@ -67,7 +67,7 @@ class _SamplingFields(BaseModel):
             repetition_penalty=self.repetition_penalty,
             frequency_penalty=self.frequency_penalty, presence_penalty=self.presence_penalty,
             logprobs=logprobs,
-        )  # fmt: skip
+        )
 
     @property
     def include_usage(self) -> bool:

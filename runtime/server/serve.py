@@ -72,10 +72,10 @@ class RunningServer:
             chat_template=ChatTemplate.from_model_dir(engine.lm.path),
             max_context=engine.max_context, registry=self.metrics.registry,
             created=int(time.time()),
-        )  # fmt: skip
+        )
         # log_config=None: uvicorn's records go through the root logger, in our layout.
         config = uvicorn.Config(create_app(self.state, settings), log_level="warning",
-                                log_config=None)  # fmt: skip
+                                log_config=None)
         self.server = _Server(config, self.async_engine, settings.drain_timeout_s)
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -109,7 +109,7 @@ class RunningServer:
         sock = self.bind()
         self.async_engine.start()
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                        name="poolscope-http", daemon=True)  # fmt: skip
+                                        name="poolscope-http", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.server.started:
@@ -126,7 +126,7 @@ class RunningServer:
             catalog.SERVER_STARTED.name, url=self.url, model=self.state.model_name,
             version=self.metrics.settings.version, pools=pools,
             decode_log_interval=self.observability.decode_log_interval,
-        )  # fmt: skip
+        )
 
     def log_stopped(self, reason: str) -> None:
         """The `server_stopped` event; call after the engine loop stopped (it reads the engine)."""
@@ -139,7 +139,7 @@ class RunningServer:
             last_check_ok=not any(leaked.values()) if mm.check_counts else None,
             leaked_slots=leaked, num_leaks=sum(mm.leak_counts.values()),
             **({"error": f"{type(error).__name__}: {error}"} if error is not None else {}),
-        )  # fmt: skip
+        )
 
     def stop(self) -> None:
         """Drains (see drain.py), then finishes the stop."""
@@ -208,7 +208,7 @@ def serve(
     running.async_engine.start()
     done = threading.Event()
     threading.Thread(target=_stop_on_engine_error, args=(running, done),
-                     name="poolscope-engine-watch", daemon=True).start()  # fmt: skip
+                     name="poolscope-engine-watch", daemon=True).start()
     previous = signal.signal(signal.SIGTERM, _raise_shutdown)
     reason = "error"  # an exception out of uvicorn: it propagates after the event
     try:

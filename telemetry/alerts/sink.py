@@ -69,7 +69,7 @@ class ReceivedAlert:
     @classmethod
     def of(cls, receiver: str, group_status: str, alert: WebhookAlert) -> ReceivedAlert:
         return cls(receiver=receiver, status=alert.status or group_status, labels=alert.labels,
-                   annotations=alert.annotations, starts_at=alert.startsAt)  # fmt: skip
+                   annotations=alert.annotations, starts_at=alert.startsAt)
 
     def log_fields(self) -> dict[str, Any]:
         """The event's fields (catalog.ALERT_RECEIVED); labels the alert lacks are left out."""

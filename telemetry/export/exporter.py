@@ -103,7 +103,7 @@ class LogCollector(Collector):
         yield from families
 
     def _family(self, spec: MetricSpec, samples: Callable[[SourceFigures], Iterable[Sample]]
-                ) -> Metric:  # fmt: skip
+                ) -> Metric:
         labels = [*EXPORT_LABELS, *spec.labels]
         if spec.kind is Kind.COUNTER:
             name = spec.prometheus_name.removesuffix("_total")  # the client adds it back
@@ -162,7 +162,7 @@ class LogExporter:
             raise
         _log.info(catalog.LOG_EXPORT_STARTED.name, file=str(settings.tail.path), url=self.url,
                   port=self._server.server_port, source=settings.source_label,
-                  follow=settings.follow, from_start=settings.reads_from_start)  # fmt: skip
+                  follow=settings.follow, from_start=settings.reads_from_start)
         return self
 
     def run(self, stop: threading.Event) -> None:
@@ -203,7 +203,7 @@ class LogExporter:
 
     def _start_reader(self, path: Path, tail: LogTail, stop: threading.Event) -> None:
         reader = threading.Thread(target=self._follow_file, args=(path, tail, stop),
-                                  name=f"log-export {path}", daemon=True)  # fmt: skip
+                                  name=f"log-export {path}", daemon=True)
         self._readers[path] = reader
         reader.start()
 
@@ -265,7 +265,7 @@ class LogExporter:
 
     def _switched(self, path: Path, reason: str, num_bytes_read: int) -> None:
         _log.info(catalog.LOG_FILE_SWITCHED.name, file=str(path), reason=reason,
-                  num_bytes_read=num_bytes_read)  # fmt: skip
+                  num_bytes_read=num_bytes_read)
 
     def close(self, signal_name: str | None = None) -> None:
         """Stops and closes the HTTP server and the followed files; logs the final counts."""
@@ -281,7 +281,7 @@ class LogExporter:
         _log.info(catalog.LOG_EXPORT_STOPPED.name, file=str(self.settings.tail.path),
                   signal=signal_name, num_lines=sum(s.num_lines for s in all_stats),
                   num_records=sum(s.num_records for s in all_stats),
-                  num_skipped=sum(s.num_skipped for s in all_stats))  # fmt: skip
+                  num_skipped=sum(s.num_skipped for s in all_stats))
 
     def _close_tails(self) -> None:
         for tail in self._tails.values():

@@ -24,7 +24,7 @@ def usage_fields(stats: PoolStats) -> dict[str, int | float]:
     fields: dict[str, int | float] = {
         "token": kv_used, "token_usage": usage(stats.token_usage),
         "kv_token_usage": usage(stats.kv_token_usage),
-    }  # fmt: skip
+    }
     is_hybrid = "swa" in pools or "mamba" in pools
     if is_hybrid and "full" in pools:
         fields |= {"full_token": pools["full"].used, "full_token_usage": usage(pools["full"].usage)}
@@ -35,5 +35,5 @@ def usage_fields(stats: PoolStats) -> dict[str, int | float]:
     if "host" in pools:
         gpu, cpu = pools["full"], pools["host"]
         fields |= {"gpu_token": gpu.used, "gpu_token_usage": usage(gpu.usage),
-                   "cpu_token": cpu.used, "cpu_token_usage": usage(cpu.usage)}  # fmt: skip
+                   "cpu_token": cpu.used, "cpu_token_usage": usage(cpu.usage)}
     return fields

@@ -23,7 +23,7 @@ def read_lines(path: str | Path, *, progress: bool = True) -> Iterator[str]:
         open(path, "rb") as raw,
         tqdm(total=size, unit="B", unit_scale=True, file=sys.stderr, leave=False,
              disable=None if progress else True, desc=path.name) as bar,
-    ):  # fmt: skip
+    ):
         stream = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
         for number, line in enumerate(stream):
             if number % _PROGRESS_EVERY == 0:

@@ -36,7 +36,7 @@ _DIRECT = frozenset(("difference", "diff", "leaked", "leaked_slots", "num_used")
 _CAPACITY = frozenset(
     ("capacity", "size", "total_size", "total_slots", "max_total_num_tokens",
      "max_total_num_token", "total_num_tokens", "tokens_per_layer")
-)  # fmt: skip
+)
 _WEAK_TOTAL = "total"  # a capacity, or the accounted sum beside a stronger capacity
 _ACCOUNTED = frozenset(("total_tokens", "total_accounted", "accounted"))
 _STATES = ("available", "evictable", "protected", "session_held", "running", "uncached")

@@ -11,7 +11,7 @@ _SGLANG_NUMBERS = (
     "iteration", "mixed_running_req", "accept_len", "accept_rate", "retracted_req",
     "pre_allocated_usage", "prealloc_req", "inflight_req", "transfer_req", "grammar_req",
     "input_throughput", "spec_accept_length", "spec_accept_rate", "num_running_reqs",
-)  # fmt: skip
+)
 
 NUMERIC_FIELDS: frozenset[str] = frozenset(
     (
@@ -32,7 +32,7 @@ REPEATING_FIELDS: frozenset[str] = frozenset(
         "running_req", "queue_req", "new_seq", "mamba_num", "mixed_running_req", "accept_len",
         "retracted_req", "prealloc_req", "inflight_req", "transfer_req", "grammar_req",
     )
-)  # fmt: skip
+)
 
 
 def is_number(value: object) -> bool:

@@ -69,7 +69,7 @@ class PairTemplates:
     def __init__(
         self, values: Mapping[str, FieldValue], numeric: AbstractSet[str],
         repeating: AbstractSet[str] = frozenset(), size: int = 8,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._values = values  # the value memo: value text → typed value
         self._numeric = numeric  # keys whose value must be a number
         self._repeating = repeating  # keys whose values repeat: typed through the memo

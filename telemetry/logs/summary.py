@@ -138,7 +138,7 @@ def _finish(acc: _Acc, pools: dict[str, str]) -> LogSummary:
     return LogSummary(
         summaries, dict(acc.leaks), dict(acc.double_frees), acc.peak_running, acc.peak_queued,
         throughput, acc.records,
-    )  # fmt: skip
+    )
 
 
 def _pool_summary(pool: str, a: _PoolAcc, acc: _Acc) -> PoolSummary:

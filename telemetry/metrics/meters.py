@@ -76,13 +76,13 @@ class Metrics:
         for spec in catalog.METRICS:
             if spec.kind is Kind.GAUGE:
                 meter.create_observable_gauge(spec.otel_name, [self._observer(spec)],
-                                              spec.unit, spec.description)  # fmt: skip
+                                              spec.unit, spec.description)
             elif spec.kind is Kind.COUNTER:
                 self._counters[spec] = meter.create_counter(spec.otel_name, spec.unit,
-                                                            spec.description)  # fmt: skip
+                                                            spec.description)
             else:
                 self._histograms[spec] = meter.create_histogram(spec.otel_name, spec.unit,
-                                                                spec.description)  # fmt: skip
+                                                                spec.description)
         self._precreate_counters()
 
     def _readers(self) -> list[MetricReader]:
@@ -90,7 +90,7 @@ class Metrics:
 
         readers: list[MetricReader] = [PrometheusMetricReader(
             disable_target_info=True, scope_info_enabled=False, registry=self.registry
-        )]  # fmt: skip
+        )]
         if self.settings.otlp:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
@@ -101,7 +101,7 @@ class Metrics:
         return Resource.create({
             "service.name": catalog.NAMESPACE, "service.version": self.settings.version,
             "poolscope.model": self.settings.model,
-        })  # fmt: skip
+        })
 
     def _observer(self, spec: MetricSpec) -> Callable[[CallbackOptions], Iterable[Observation]]:
         read = READERS[spec]
@@ -157,4 +157,4 @@ def _histogram_views() -> list[View]:
              aggregation=ExplicitBucketHistogramAggregation(list(spec.buckets)))
         for spec in catalog.METRICS
         if spec.kind is Kind.HISTOGRAM
-    ]  # fmt: skip
+    ]

@@ -127,7 +127,7 @@ def parse(text: str) -> dict[str, SGLangMetric]:
             raise ValueError(f"{TSV_NAME}: {name} is listed twice")
         exposed = tuple(_strip(s) for s in row["exposed_series"].split(","))
         metric = SGLangMetric(name, SGLangKind(row["type"]), exposed, row["introduced"],
-                              row["removed"])  # fmt: skip
+                              row["removed"])
         _check_era(metric, known)
         metrics[name] = metric
     return metrics

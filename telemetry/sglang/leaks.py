@@ -44,7 +44,7 @@ _POOL_PREFIXES = tuple(f"{pool}_" for pool in catalog.POOLS)
 _POOL_HINTS = (
     ("mamba", "mamba"), ("swa", "swa"), ("reqtotoken", "req"), ("memorypool", "req"),
     ("host", "host"), ("tokentokv", "full"), ("kvcache", "full"), ("fullpool", "full"),
-)  # fmt: skip
+)
 _BRACKETS = re.compile(r"\[[^\[\]]*\]")
 
 

@@ -31,7 +31,7 @@ def test_table_and_json_carry_rows_targets_and_machine(tmp_path: Path) -> None:
     """The table lists every row under its columns and every target; the JSON file holds the
     machine, rows, targets with their verdict, and details."""
     result = BenchResult("demo", ["name", "rate"], [{"name": "x", "rate": 123456.7}],
-                         [Target("rate", 123456.7, ">=", 1e6, "slow")], {"k": 1})  # fmt: skip
+                         [Target("rate", 123456.7, ">=", 1e6, "slow")], {"k": 1})
     out = io.StringIO()
     print_table(result, out)
     text = out.getvalue()

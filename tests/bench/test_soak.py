@@ -28,7 +28,7 @@ def test_quick_soak_samples_rss_and_every_pool_and_answers_no_5xx() -> None:
     samples = [row for row in result.rows if row["t s"] != "summary"]
     assert len(samples) >= 4 and all(row["rss MB"] > 0 for row in samples)
     capacities = {name: sum(int(v) for v in samples[0][name].split("/")) for name in
-                  ("full", "swa", "mamba", "req")}  # fmt: skip
+                  ("full", "swa", "mamba", "req")}
     for row in samples:
         for name, capacity in capacities.items():
             assert sum(int(v) for v in row[name].split("/")) == capacity

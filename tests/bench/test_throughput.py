@@ -25,6 +25,6 @@ def test_quick_run_reports_both_systems_with_equal_output_tokens() -> None:
     for model_type in MODEL_TYPES:
         roofline = result.details["roofline"][model_type]
         for key in ("weight_bytes", "kv_bytes", "total_bytes", "limit_step_ms",
-                    "measured_step_ms", "fraction_of_limit"):  # fmt: skip
+                    "measured_step_ms", "fraction_of_limit"):
             assert roofline[key] > 0, key
     assert result.details["roofline"]["nemotron_h"]["mamba_state_bytes"] > 0

@@ -40,4 +40,4 @@ def fleet_cases(rules: FleetRules, make: UsageSeries, model: str) -> dict[str, d
             _usages(make, {A: 0.9, B: 0.1}), outlier.name, "12m", []),
         "an outlier waits its 10 minutes": case(
             _usages(make, {A: 0.9, B: 0.3, C: 0.4}), outlier.name, "8m", []),
-    }  # fmt: skip
+    }

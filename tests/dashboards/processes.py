@@ -69,7 +69,7 @@ def prometheus(config: Path, data: Path) -> AbstractContextManager[str]:
     """Debian's `prometheus` serving `config` on a free loopback port; yields its base URL."""
     port = free_port()
     args = [f"--config.file={config}", f"--storage.tsdb.path={data / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]  # fmt: skip
+            f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
     return _server("prometheus", args, port, data)
 
 
@@ -79,7 +79,7 @@ def alertmanager(config: Path, data: Path) -> AbstractContextManager[str]:
     port = free_port()
     args = [f"--config.file={config}", f"--storage.path={data / 'alertmanager'}",
             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-            "--log.level=warn"]  # fmt: skip
+            "--log.level=warn"]
     return _server("prometheus-alertmanager", args, port, data)
 
 

@@ -98,7 +98,7 @@ def problems(expr: str, exposed: Mapping[str, Exposed]) -> list[str]:
     a counter, a quantile over something that is not a histogram's `_bucket`."""
     chosen = selections(expr)
     found = [f"{name}: not exposed" for name in sorted({s.name for s in chosen})
-             if name not in exposed and name not in PROMETHEUS_OWN]  # fmt: skip
+             if name not in exposed and name not in PROMETHEUS_OWN]
     for selection in chosen:
         if selection.name not in exposed:
             continue

@@ -43,7 +43,7 @@ def has_firing_and_quiet_case(rule: AlertRule, cases: Sequence[dict]) -> bool:
 
 def check_rules(rule_file: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["promtool", "check", "rules", str(rule_file)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=60)
 
 
 def run_rule_tests(
@@ -54,4 +54,4 @@ def run_rule_tests(
     test_file = workdir / "alerts.test.yml"
     test_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     return subprocess.run(["promtool", "test", "rules", str(test_file)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+                          capture_output=True, text=True, timeout=120)

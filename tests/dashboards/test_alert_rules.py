@@ -111,7 +111,7 @@ CASES = {
     "a target that is up is fine": case(
         [{"series": 'up{instance="rt:8000",job="poolscope"}', "values": "1x5"}],
         "PoolscopeTargetDown", "3m", []),
-}  # fmt: skip
+}
 
 
 def _usage(instance: str, pool: str, usage: float) -> dict[str, str]:

@@ -47,7 +47,7 @@ def _routes(config: Path, **labels: str) -> str:
     result = subprocess.run(
         [AMTOOL, "config", "routes", "test", f"--config.file={config}", *pairs],
         capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
+    )
     return result.stdout.strip()
 
 
@@ -56,7 +56,7 @@ def test_amtool_accepts_the_generated_config() -> None:
     """`amtool check-config` passes on the committed alertmanager.yml."""
     assert AMTOOL is not None
     result = subprocess.run([AMTOOL, "check-config", str(GENERATED_FILE)],
-                            capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+                            capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -101,7 +101,7 @@ def test_each_target_down_alert_inhibits_its_instances_other_alerts() -> None:
         {"source_matchers": [f'alertname="{name}"'],
          "target_matchers": [f'alertname!="{name}"'], "equal": ["instance"]}
         for name in TARGET_DOWN_ALERTS
-    ]  # fmt: skip
+    ]
     assert set(TARGET_DOWN_ALERTS) == {TARGET_DOWN_ALERT, SGLANG_TARGET_DOWN_ALERT}
 
 
@@ -117,7 +117,7 @@ class _Stack:
         request = urllib.request.Request(
             f"{self.alertmanager}/api/v2/alerts", data=json.dumps(list(alerts)).encode(),
             headers={"Content-Type": "application/json"}, method="POST",
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
 
@@ -144,7 +144,7 @@ def _is(
 ) -> Callable[[ReceivedAlert], bool]:
     def match(alert: ReceivedAlert) -> bool:
         return (alert.receiver, alert.labels.get("alertname"), alert.labels.get("instance"),
-                alert.status) == (receiver, name, instance, status)  # fmt: skip
+                alert.status) == (receiver, name, instance, status)
 
     return match
 
@@ -171,7 +171,7 @@ def test_alertmanager_delivers_by_severity_and_inhibits_a_down_target(stack: _St
     resolution follows); once a target is down, its warnings are inhibited and never delivered
     while another instance's warning is."""
     stack.post(_alert("PoolscopeMemoryLeak", "critical", "rt-a", pool="full"),
-               _alert("PoolscopePoolNearFull", "warning", "rt-a", pool="swa"))  # fmt: skip
+               _alert("PoolscopePoolNearFull", "warning", "rt-a", pool="swa"))
     assert stack.wait_delivered(_is("critical", "PoolscopeMemoryLeak", "rt-a"))
     assert stack.wait_delivered(_is("warning", "PoolscopePoolNearFull", "rt-a"))
     leak = next(a for a in stack.sink.received if a.labels["alertname"] == "PoolscopeMemoryLeak")
@@ -185,7 +185,7 @@ def test_alertmanager_delivers_by_severity_and_inhibits_a_down_target(stack: _St
     stack.post(_alert(TARGET_DOWN_ALERT, "critical", "rt-b", job="poolscope"))
     assert stack.wait_delivered(_is("critical", TARGET_DOWN_ALERT, "rt-b"))
     stack.post(_alert("PoolscopeRetractionStorm", "warning", "rt-b"),
-               _alert("PoolscopeRetractionStorm", "warning", "rt-c"))  # fmt: skip
+               _alert("PoolscopeRetractionStorm", "warning", "rt-c"))
     assert stack.wait_delivered(_is("warning", "PoolscopeRetractionStorm", "rt-c"))
     (muted,) = [
         a for a in stack.alert_states("rt-b") if a["labels"]["alertname"] != TARGET_DOWN_ALERT
@@ -206,8 +206,8 @@ def test_a_down_sglang_server_silences_its_other_alerts(stack: _Stack) -> None:
     stack.post(_alert(SGLANG_TARGET_DOWN_ALERT, "critical", "gpu-1:30000", job="sglang"))
     assert stack.wait_delivered(_is("critical", SGLANG_TARGET_DOWN_ALERT, "gpu-1:30000"))
     stack.post(_alert("SGLangPoolNearFull", "warning", "gpu-1:30000", pool="full"),
-               _alert("SGLangPoolNearFull", "warning", "gpu-2:30000", pool="full"))  # fmt: skip
+               _alert("SGLangPoolNearFull", "warning", "gpu-2:30000", pool="full"))
     assert stack.wait_delivered(_is("warning", "SGLangPoolNearFull", "gpu-2:30000"))
     (muted,) = [a for a in stack.alert_states("gpu-1:30000")
-                if a["labels"]["alertname"] != SGLANG_TARGET_DOWN_ALERT]  # fmt: skip
+                if a["labels"]["alertname"] != SGLANG_TARGET_DOWN_ALERT]
     assert muted["status"]["state"] == "suppressed" and muted["status"]["inhibitedBy"]

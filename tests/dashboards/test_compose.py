@@ -224,7 +224,7 @@ def test_prometheus_config_finds_the_compose_services() -> None:
     config = yaml.safe_load(generated_files()[DEMO.prometheus_file])
     services = DEMO.services()
     discovered = {n: sd["port"] for job in config["scrape_configs"]
-                  for sd in job["dns_sd_configs"] for n in sd["names"]}  # fmt: skip
+                  for sd in job["dns_sd_configs"] for n in sd["names"]}
     assert discovered == {
         n: DEMO.listening[n].port for n in (stack.RUNTIME.name, stack.RUNTIME_FAULT.name)
     }
@@ -253,7 +253,7 @@ def test_alertmanager_and_grafana_files_name_compose_services(compose: ComposeSt
     services = compose.services()
     alertmanager = yaml.safe_load(generated_files()[ALERTMANAGER_FILE])
     hooks = {urlsplit(w["url"]).netloc for r in alertmanager["receivers"]
-             for w in r.get("webhook_configs", [])}  # fmt: skip
+             for w in r.get("webhook_configs", [])}
     assert hooks == {f"alert-sink:{port(services['alert-sink'])}"}
     datasources = yaml.safe_load(generated_files()[DATASOURCES_FILE])["datasources"]
     assert {urlsplit(d["url"]).netloc for d in datasources} == {

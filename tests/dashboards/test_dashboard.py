@@ -42,7 +42,7 @@ def test_raw_grafanalib_output_fails_the_schema_until_fixed() -> None:
         title="t", schemaVersion=41,
         panels=[g.GaugePanel(title="gauge", gridPos=pos, thresholds=steps)],
         templating=g.Templating(list=[g.Template(name="v", query="q", dataSource="prom-uid")]),
-    ).auto_panel_ids()  # fmt: skip
+    ).auto_panel_ids()
     raw = to_plain(board)
     assert errors(GRAFANA_DASHBOARD, raw) != []
     stripped = strip_nulls(raw)
@@ -54,7 +54,7 @@ def test_raw_grafanalib_output_fails_the_schema_until_fixed() -> None:
     assert errors(GRAFANA_DASHBOARD, fixed) == []
     assert fixed["templating"]["list"][0]["datasource"] == {"type": "prometheus", "uid": "prom-uid"}
     assert fixed["panels"][0]["fieldConfig"]["defaults"]["thresholds"]["steps"][0] == {
-        "color": "green", "value": None}  # fmt: skip
+        "color": "green", "value": None}
 
 
 def test_committed_dashboard_is_what_the_code_builds() -> None:
@@ -104,7 +104,7 @@ def test_issue_panels_are_present() -> None:
     needles = ("kv_token_usage", "Usage per pool", "Bottleneck", "Host tier",
                "Leaks and double frees per pool", "Leaked slots", "checks", "queued",
                "throughput", "Prefix-cache hits", "track allocation", "sessions",
-               "Time to first token", "Inter-token", "End-to-end", "Step duration")  # fmt: skip
+               "Time to first token", "Inter-token", "End-to-end", "Step duration")
     for needle in needles:
         assert any(needle in t for t in titles), needle
     partitions = [p for p in panel_specs() if p.title.startswith("Slot partition")]

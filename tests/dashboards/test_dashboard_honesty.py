@@ -19,7 +19,7 @@ UNIT_OF = {  # what a query draws → the panel unit that says it
     "request": units.REQUESTS, "request/s": units.REQUESTS_PER_S, "session": units.SESSIONS,
     "session/s": units.SESSIONS_PER_S,
     "check": units.CHECKS, "check/s": units.CHECKS_PER_S, "token/s": units.TOKENS_PER_S,
-}  # fmt: skip
+}
 SPECS = {spec.prometheus_name: spec for spec in catalog.METRICS}
 
 
@@ -103,7 +103,7 @@ def test_stats_are_instant_queries() -> None:
     assert any(p["title"].startswith("Bottleneck") for p in stats)
     for panel in stats:
         assert all(t.get("instant") is True and t.get("range") is False
-                   for t in panel["targets"]), panel["title"]  # fmt: skip
+                   for t in panel["targets"]), panel["title"]
         assert panel["options"]["graphMode"] == "none", panel["title"]
 
 
@@ -111,7 +111,7 @@ def test_host_tier_panels_sit_in_a_collapsed_row_and_say_when_it_is_off() -> Non
     """Panels reading the host pool are all in one collapsed row (no empty boxes when the tier
     is off), and each says --host-tier when its queries return nothing."""
     rows = [(row, panels) for row, panels in _rows()
-            if any('pool="host"' in t["expr"] for p in panels for t in p["targets"])]  # fmt: skip
+            if any('pool="host"' in t["expr"] for p in panels for t in p["targets"])]
     assert len(rows) == 1
     row, panels = rows[0]
     assert row["collapsed"] is True and row["panels"] == panels

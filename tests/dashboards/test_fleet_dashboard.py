@@ -23,7 +23,7 @@ BOARDS = {  # file → (builder, the per-instance dashboard its rows open, its m
     stack.FLEET_DASHBOARD_FILE: (fleet_serving_memory.dashboard, stack.DASHBOARD_UID, "model"),
     stack.SGLANG_FLEET_DASHBOARD_FILE: (
         sglang_fleet_serving_memory.dashboard, stack.SGLANG_DASHBOARD_UID, sg.MODEL_LABEL),
-}  # fmt: skip
+}
 LINK = re.compile(r"^/d/([\w-]+)\?var-(instance|[\w]+)=([^&]+)&")
 
 
@@ -120,10 +120,10 @@ def test_fleet_views_cover_what_the_issue_lists() -> None:
         titles = [p["title"] for p in _panels(name)]
         for needle in ("Instances up and serving", "Leaks and double frees per instance",
                        "Bottleneck pool per instance", "Generation throughput by model",
-                       "queued requests by model"):  # fmt: skip
+                       "queued requests by model"):
             assert any(needle in t for t in titles), (name, needle)
     pools = {stack.FLEET_DASHBOARD_FILE: catalog.POOLS,
-             stack.SGLANG_FLEET_DASHBOARD_FILE: tuple(sg.POOL_USAGE)}  # fmt: skip
+             stack.SGLANG_FLEET_DASHBOARD_FILE: tuple(sg.POOL_USAGE)}
     for name, names in pools.items():
         titles = [p["title"] for p in _panels(name)]
         for pool in names:

@@ -44,7 +44,7 @@ def test_fleet_panels_have_data_and_rank_the_faulty_instance_first(
     runtime first."""
     faulty = {"faults": frozenset({FAULT}), "mem_check": CheckMode.BUSY, "host_tier": True}
     with runtime(hybrid_dir) as ok1, runtime(hybrid_dir) as ok2, \
-            runtime(hybrid_dir, **faulty) as bad:  # fmt: skip
+            runtime(hybrid_dir, **faulty) as bad:
         runtimes = [ok1, ok2, bad]
         unused_alertmanager = f"http://127.0.0.1:{free_port()}"  # alerts are not under test
         config = prometheus_config(tmp_path, [r.instance for r in runtimes], unused_alertmanager)

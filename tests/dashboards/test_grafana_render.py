@@ -14,7 +14,7 @@ from dashboards.panel_spec import GREEN, PanelSpec, Query, RowSpec, Step, Viz
 def _spec(title: str, viz: Viz = Viz.TIMESERIES, instant: bool = False) -> PanelSpec:
     query = Query("up", "x", is_instant=instant)
     return PanelSpec(title=title, description="d", queries=(query,), unit="none",
-                     steps=(Step(GREEN),), viz=viz, width=12, no_value="off")  # fmt: skip
+                     steps=(Step(GREEN),), viz=viz, width=12, no_value="off")
 
 
 def _json(rows: tuple[RowSpec, ...]) -> list[dict]:
@@ -25,7 +25,7 @@ def test_collapsed_row_holds_its_panels_and_takes_one_line() -> None:
     """A collapsed row keeps its panels inside it (placed below its title) and the next row
     starts right under the collapsed row's title."""
     rows = (RowSpec("a", (_spec("a1"), _spec("a2")), repeat="instance", is_collapsed=True),
-            RowSpec("b", (_spec("b1"),)))  # fmt: skip
+            RowSpec("b", (_spec("b1"),)))
     row_a, row_b, b1 = _json(rows)
     assert row_a["collapsed"] is True and row_a["repeat"] == "instance"
     assert [p["title"] for p in row_a["panels"]] == ["a1", "a2"]

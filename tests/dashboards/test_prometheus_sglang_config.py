@@ -59,7 +59,7 @@ def test_promtool_accepts_the_config(name: str, tmp_path: Path) -> None:
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run([PROMTOOL, "check", "config", str(path)],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout and "WARNING" not in result.stdout + result.stderr
 
@@ -74,7 +74,7 @@ def test_sglang_job_reads_the_targets_file_and_exporter_is_job_poolscope() -> No
     assert "metrics_path" not in sglang and "scheme" not in sglang
     (static,) = jobs[stack.POOLSCOPE_SCRAPE_JOB]["static_configs"]
     assert static == {"targets": [stack.LOG_EXPORTER.address],
-                      "labels": {"instance": stack.LOG_EXPORTER.name}}  # fmt: skip
+                      "labels": {"instance": stack.LOG_EXPORTER.name}}
 
 
 class _Metrics(BaseHTTPRequestHandler):
@@ -120,7 +120,7 @@ def test_prometheus_scrapes_sglang_found_through_the_targets_file(tmp_path: Path
         targets = tmp_path / stack.SGLANG_TARGETS_FILE
         write_file_sd(targets, [parse_url(f"http://{address}/sglang")])
         config = _local_config(yaml.safe_load(generated_files()[stack.SGLANG_PROMETHEUS_FILE]),
-                               targets)  # fmt: skip
+                               targets)
         config["global"] = {"scrape_interval": TEST_INTERVAL, "evaluation_interval": TEST_INTERVAL}
         del config["alerting"]
         for job in config["scrape_configs"]:

@@ -100,7 +100,7 @@ def cases(p: str) -> dict[str, dict]:
             "SGLangFleetNearFull", "7m",
             [_fired(p, "SGLangFleetNearFull", model_name="m")]),
         **fleet_cases(sglang_alerts.fleet_rules(p), pool_usage, SG["model_name"]),
-    }  # fmt: skip
+    }
 
 
 def _rule_file(prefix: str, tmp_path: Path) -> Path:
@@ -125,7 +125,7 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     assert {r.name for r in rules} == {"SGLangPoolNearFull", "SGLangUsageStuckAtIdle",
                                        "SGLangRetractionStorm", "SGLangTargetDown",
                                        "SGLangFleetNearFull",
-                                       "SGLangInstanceUsageOutlier"}  # fmt: skip
+                                       "SGLangInstanceUsageOutlier"}
     for rule in rules:
         assert has_firing_and_quiet_case(rule, list(cases("sglang:").values())), rule.name
 

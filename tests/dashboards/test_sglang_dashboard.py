@@ -74,7 +74,7 @@ def test_token_usage_panel_carries_the_fixme_and_says_max() -> None:
      "Capacity", "HiCache", "Streaming sessions", "Running and queued", "Retractions per second",
      "Generation throughput", "Prefix cache hit rate", "Time to first token",
      "Inter-token latency", "End-to-end latency"],
-)  # fmt: skip
+)
 def test_issue_panels_are_present(needle: str) -> None:
     """Every view the issue lists for SGLang has its panel."""
     assert any(needle in p.title for p in panel_specs()), needle

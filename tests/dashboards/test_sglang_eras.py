@@ -52,7 +52,7 @@ def for_target(expr: str, target: str, dp_rank: str = ".*") -> str:
     """The panel's expression as Grafana sends it with the instance `target` chosen."""
     for variable, value in (("$__rate_interval", "20s"), ("$instance", target),
                             (f"${sg.MODEL_LABEL}", ".*"), ("$dp_rank", dp_rank),
-                            ("$tp_rank", ".*"), ("$pp_rank", ".*")):  # fmt: skip
+                            ("$tp_rank", ".*"), ("$pp_rank", ".*")):
         expr = expr.replace(variable, value)
     return expr
 
@@ -74,7 +74,7 @@ def every_tp_rank_reports(text: str) -> str:
     """The exposition as with --enable-metrics-for-all-schedulers and TP 2: each scheduler
     series of tp_rank 0 also comes from tp_rank 1, with the same value (the same pool)."""
     copies = [line.replace('tp_rank="0"', 'tp_rank="1"') for line in text.splitlines()
-              if 'tp_rank="0"' in line and not line.startswith("#")]  # fmt: skip
+              if 'tp_rank="0"' in line and not line.startswith("#")]
     return text + "\n".join(copies) + "\n"
 
 
@@ -88,7 +88,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
     with serve_metrics(texts) as targets:
         config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                   "scrape_configs": [{"job_name": "sglang",
-                                      "static_configs": [{"targets": targets}]}]}  # fmt: skip
+                                      "static_configs": [{"targets": targets}]}]}
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
         with prometheus(tmp / "prometheus.yml", tmp) as url:
             _wait_for_scrapes(url, len(targets))
@@ -135,7 +135,7 @@ def test_older_names_stand_in_and_ranks_aggregate(scraped: tuple[str, dict[str, 
     assert _value(url, t["main-2026-08"], "Partition: full", "available + evictable") == []
     full = ("Usage per pool", "{{instance}} full {{source}}")
     assert _value(url, t["0.5.9"], *full) == [({"instance": t["0.5.9"], "source": "token_usage"},
-                                                0.42)]  # fmt: skip
+                                                0.42)]
     assert _value(url, t["0.5.10rc0"], *full) == [({"instance": t["0.5.10rc0"]}, 0.42)]
     # Two TP ranks reporting the same pools count once: the same figures as without them.
     for legend in ("used", "capacity", "available + evictable"):
@@ -173,7 +173,7 @@ def near_full(era: Era) -> dict:
     usage = [n for n in (*PER_POOL.values(), "token_usage") if _has(era, n)]
     inputs = [s for n in usage for s in _series(era, n, "0.97x10")]
     expected = [a for pool, n in PER_POOL.items() if _has(era, n)
-                for a in _fired("SGLangPoolNearFull", era, n, pool=pool)]  # fmt: skip
+                for a in _fired("SGLangPoolNearFull", era, n, pool=pool)]
     if not _has(era, PER_POOL["full"]):
         expected += _fired("SGLangPoolNearFull", era, "token_usage", pool="token_usage")
     return case(inputs, "SGLangPoolNearFull", "6m", expected)
@@ -191,10 +191,10 @@ def retraction_cases(era: Era) -> list[dict]:
     (best, values), *_ = present
     rule = next(r for r in sglang_alerts.alert_rules(P) if r.name == "SGLangRetractionStorm")
     server = {k: v for k, v in {**BASE, **era.label_sets(P + best)[0]}.items()
-              if k in sglang_alerts.SERVER}  # fmt: skip
+              if k in sglang_alerts.SERVER}
     flat = [s for name, _ in present for s in _series(era, name, "0x15")]
     return [case(_series(era, best, values), rule.name, "12m", [fired(rule, **server)]),
-            case(flat, rule.name, "12m", [])]  # fmt: skip
+            case(flat, rule.name, "12m", [])]
 
 
 @pytest.mark.parametrize("release", RELEASES)

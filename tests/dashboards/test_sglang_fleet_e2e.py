@@ -33,19 +33,19 @@ pytestmark = [
 ]
 DECODE = ("Decode batch, #running-req: 4, #full token: 812, full token usage: 0.41, "
           "#swa token: 96, swa token usage: 0.12, cuda graph: True, "
-          "gen throughput (token/s): 311.20, #queue-req: 0, ")  # fmt: skip
+          "gen throughput (token/s): 311.20, #queue-req: 0, ")
 MAMBA_LEAK = ("[2025-03-01 12:00:00 TP0] Mamba memory leak detected! mamba_available_size=3, "
-              "mamba_evictable_size=1, self.mamba_pool.size=16")  # fmt: skip
+              "mamba_evictable_size=1, self.mamba_pool.size=16")
 FULL_RANK = 'sglang:full_token_usage{model_name="meta-llama/Llama-3.1-8B-Instruct",'
 
 
 def _stand_ins() -> list[str]:
     """Two main-2026-08 servers (the second with DP rank 1's full pool at 0.9) and a 0.3.6."""
     newest, oldest = (next(e.text for e in eras() if e.release == r)
-                      for r in ("main-2026-08", "0.3.6"))  # fmt: skip
+                      for r in ("main-2026-08", "0.3.6"))
     fuller = "\n".join(line.replace("} 0.42", "} 0.9")
                        if line.startswith(FULL_RANK) and 'dp_rank="1"' in line else line
-                       for line in newest.splitlines()) + "\n"  # fmt: skip
+                       for line in newest.splitlines()) + "\n"
     assert fuller != newest
     return [newest, fuller, oldest]
 
@@ -55,7 +55,7 @@ def exporter(log: Path) -> Iterator[str]:
     """`poolscope logs export LOG` (read once, then served) on a free port; its target."""
     port = free_port()
     argv = [sys.executable, "-m", "runtime.cli", "logs", "export", str(log),
-            "--port", str(port)]  # fmt: skip
+            "--port", str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/metrics", proc=proc)
@@ -71,7 +71,7 @@ def _config(tmp: Path, servers: list[str], exporters: list[str]) -> Path:
         "rule_files": [str(GENERATED / sglang_alerts.RULES_FILE)],
         "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]}
                            for job, targets in jobs],
-    }  # fmt: skip
+    }
     path = tmp / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     return path

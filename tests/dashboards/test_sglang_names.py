@@ -102,7 +102,7 @@ def test_the_sglang_underscore_build_names_no_colon_series() -> None:
          "histogram_quantile over sglang:time_to_first_token_seconds_sum: not a histogram's "
          "_bucket"),
     ],
-)  # fmt: skip
+)
 def test_the_check_reports_what_sglang_does_not_export(expr: str, reported: str) -> None:
     """A made-up suffix, a counter without `_total`, a bare histogram, the other prefix, a rate
     over a gauge and a quantile over `_sum` are each reported (so the check above can fail)."""
@@ -143,5 +143,5 @@ def test_no_sglang_series_name_is_spelled_outside_the_catalog() -> None:
     holding a series name under either prefix."""
     names = {n for prefix in PREFIXES for n in exposed_from_tsv(prefix)}
     spelled = [(file, text) for package in ("dashboards", "runtime")
-               for file, text in _string_literals(package) if text in names]  # fmt: skip
+               for file, text in _string_literals(package) if text in names]
     assert spelled == []

@@ -28,7 +28,7 @@ from runtime.cli.main import main
          "gw.example:443/llm"),
         ("HTTP://[fd00::1]:30000", "[fd00::1]:30000", "http", "/metrics", "[fd00::1]:30000"),
     ],
-)  # fmt: skip
+)
 def test_good_urls_become_a_target(
     url: str, address: str, scheme: str, metrics_path: str, instance: str
 ) -> None:
@@ -66,7 +66,7 @@ def test_bad_urls_are_refused_naming_the_url(url: str, problem: str) -> None:
 def test_target_rejects_bad_fields() -> None:
     """SGLangTarget validates its own fields: scheme, host, port range and prefix shape."""
     for fields in (("ftp", "h", 1, ""), ("http", "", 1, ""), ("http", "h", 70000, ""),
-                   ("http", "h", 1, "x"), ("http", "h", 1, "/x/")):  # fmt: skip
+                   ("http", "h", 1, "x"), ("http", "h", 1, "/x/")):
         with pytest.raises(ValueError):
             SGLangTarget(*fields)
 
@@ -88,7 +88,7 @@ def test_file_sd_groups_carry_no_job() -> None:
         {"targets": ["b:443"],
          "labels": {"__scheme__": "https", "__metrics_path__": "/p/metrics",
                     "instance": "b:443/p"}},
-    ]  # fmt: skip
+    ]
 
 
 def test_write_replaces_the_file_readable_by_all_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_cli_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     says on stderr what Prometheus will scrape."""
     out = tmp_path / "sglang.json"
     assert main(["dashboards", "sglang-target", "http://a:30000", "https://b/x",
-                 "--out", str(out)]) == 0  # fmt: skip
+                 "--out", str(out)]) == 0
     assert [g["targets"] for g in json.loads(out.read_text())] == [["a:30000"], ["b:443"]]
     err = capsys.readouterr().err
     assert "http://a:30000/metrics" in err and "https://b:443/x/metrics" in err

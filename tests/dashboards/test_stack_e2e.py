@@ -104,7 +104,7 @@ def load(url: str, num_requests: int = 12) -> None:
 
     def one(i: int) -> None:
         body = {"prompt": prefix + f"request {i} " * (i % 4 + 1), "max_tokens": 12,
-                "temperature": 0, "ignore_eos": True}  # fmt: skip
+                "temperature": 0, "ignore_eos": True}
         assert httpx.post(f"{url}/v1/completions", json=body, timeout=120).status_code == 200
 
     with ThreadPoolExecutor(4) as pool:
@@ -126,7 +126,7 @@ def routes(tmp: Path, sink: AlertSink) -> Path:
 def panel_expr(expr: str, instance: str = ALL) -> str:
     """What Grafana sends for one instance (or All) and every model."""
     return (expr.replace(RATE_WINDOW, WINDOW).replace("$instance", instance)
-            .replace("$model", ".*"))  # fmt: skip
+            .replace("$model", ".*"))
 
 
 def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: Path) -> None:
@@ -156,13 +156,13 @@ def test_panels_have_data_and_the_leak_alert_fires(hybrid_dir: Path, tmp_path: P
             fired = firing(prom)
             assert sink.wait_for(lambda got: len(got) >= len(FAULT_POOLS), timeout_s=30)
     leaks = {(a["labels"]["alertname"], a["labels"]["instance"], a["labels"]["pool"])
-             for a in fired if "pool" in a["labels"]}  # fmt: skip
+             for a in fired if "pool" in a["labels"]}
     assert leaks == {("PoolscopeDoubleFree", bad.instance, pool) for pool in FAULT_POOLS}
     assert not [a for a in fired if a["labels"].get("instance") == ok.instance]
     delivered = {(a.receiver, a.labels["alertname"], a.labels["instance"], a.labels["pool"])
-                 for a in sink.received}  # fmt: skip
+                 for a in sink.received}
     assert delivered == {("critical", "PoolscopeDoubleFree", bad.instance, pool)
-                         for pool in FAULT_POOLS}  # fmt: skip
+                         for pool in FAULT_POOLS}
 
 
 def double_frees(prom: str) -> list[dict]:
@@ -220,7 +220,7 @@ def _assert_partition_is_per_instance(prom: str, ok: str, bad: str) -> None:
         parts = _partition(prom, pool)
         assert set(parts) == ({bad} if pool == HOST_POOL else {ok, bad}), (pool, parts)
         leaked = query(prom, selector(catalog.POOL_LEAKED_SLOTS.prometheus_name,
-                                      {"instance": bad, "pool": pool}))  # fmt: skip
+                                      {"instance": bad, "pool": pool}))
         stacked, capacity = parts[bad]
         assert capacity - stacked == float(leaked[0]["value"][1]), (pool, parts, leaked)
         if pool in FAULT_POOLS:

@@ -46,7 +46,7 @@ def load_all(text: str) -> list[dict]:
 @cache
 def _render(overlay: str, root: str) -> str:
     done = subprocess.run([require("kubectl"), "kustomize", str(Path(root) / overlay)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -58,7 +58,7 @@ def render(overlay: str, root: Path = DEPLOY_K8S / "overlays") -> list[dict]:
 
 def find(objects: list[dict], kind: str, name: str | None = None) -> list[dict]:
     return [o for o in objects
-            if o["kind"] == kind and name in (None, o["metadata"]["name"])]  # fmt: skip
+            if o["kind"] == kind and name in (None, o["metadata"]["name"])]
 
 
 @cache

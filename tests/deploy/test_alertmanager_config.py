@@ -19,7 +19,7 @@ from tests.deploy.support import find, render, require
 
 OVERLAY_NAMESPACES = {"poolscope": NAMESPACE, "sglang": SGLANG_NAMESPACE}
 _CAMEL = {"groupBy": "group_by", "groupWait": "group_wait", "groupInterval": "group_interval",
-          "repeatInterval": "repeat_interval"}  # fmt: skip
+          "repeatInterval": "repeat_interval"}
 
 
 def _matcher(m: dict) -> str:
@@ -41,10 +41,10 @@ def _as_alertmanager_yml(spec: dict) -> dict:
     """What the document says, read back: route, receivers, inhibitions."""
     receivers = [{"name": r["name"], "webhook_configs": [
         {"url": h["url"], "send_resolved": h["sendResolved"]} for h in r["webhookConfigs"]]}
-        for r in spec["receivers"]]  # fmt: skip
+        for r in spec["receivers"]]
     inhibit = [{"source_matchers": [_matcher(m) for m in r["sourceMatch"]],
                 "target_matchers": [_matcher(m) for m in r["targetMatch"]],
-                "equal": r["equal"]} for r in spec["inhibitRules"]]  # fmt: skip
+                "equal": r["equal"]} for r in spec["inhibitRules"]]
     return {"route": _route(spec["route"]), "receivers": receivers, "inhibit_rules": inhibit}
 
 
@@ -71,13 +71,13 @@ def _operator_style(spec: dict) -> dict:
     child = {**plain["route"], "continue": True}
     route = {"receiver": "null", "group_by": child["group_by"], "routes": [child]}
     return {"route": route, "receivers": [{"name": "null"}, *plain["receivers"]],
-            "inhibit_rules": plain["inhibit_rules"]}  # fmt: skip
+            "inhibit_rules": plain["inhibit_rules"]}
 
 
 def _receiver(amtool: str, config: Path, labels: dict[str, str]) -> str:
     pairs = [f"{key}={value}" for key, value in labels.items()]
     done = subprocess.run([amtool, "config", "routes", "test", f"--config.file={config}", *pairs],
-                          capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+                          capture_output=True, text=True, check=True, timeout=30)
     return done.stdout.strip()
 
 
@@ -90,7 +90,7 @@ def test_amtool_routes_every_alert_alike(tmp_path: Path) -> None:
     plain.write_text(yaml.safe_dump(alertmanager_document(sink_url=sink_url(NAMESPACE))))
     merged.write_text(yaml.safe_dump(_operator_style(_spec("poolscope"))))
     checked = subprocess.run([amtool, "check-config", str(merged)], capture_output=True,
-                             text=True, timeout=30)  # fmt: skip
+                             text=True, timeout=30)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     for rule in [*alert_rules(), *sglang_alerts.alert_rules()]:
         labels = {"alertname": rule.name, "severity": rule.severity, "instance": "pod-0"}

@@ -34,14 +34,14 @@ def test_check_reports_changed_missing_and_leftover_files(tmp_path: Path) -> Non
     (tmp_path / "monitoring/alertmanagerconfig.yaml").unlink()
     (tmp_path / "overlays/poolscope/old.yaml").write_text("kind: ConfigMap\n")
     assert stale(tmp_path) == ["base/runtime-service.yaml", "monitoring/alertmanagerconfig.yaml",
-                               "overlays/poolscope/old.yaml"]  # fmt: skip
+                               "overlays/poolscope/old.yaml"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     code = ("import sys; from runtime.cli.main import main; rc = main(sys.argv[1:]); "
-            "print(rc, 'torch' in sys.modules)")  # fmt: skip
+            "print(rc, 'torch' in sys.modules)")
     return subprocess.run([sys.executable, "-c", code, "deploy", "build", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_cli_builds_and_checks_without_importing_torch(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_generator_imports_only_catalogs_and_dashboards() -> None:
 def test_generator_spells_no_metric_name() -> None:
     """deployment/ takes metric names from catalog entries, never from a string literal."""
     names = {n for spec in catalog.METRICS + catalog.EXPORTER_METRICS
-             for n in (spec.otel_name, spec.prometheus_name)}  # fmt: skip
+             for n in (spec.otel_name, spec.prometheus_name)}
     assert [text for _, text in _string_literals("deployment") if text in names] == []
 
 

@@ -61,7 +61,7 @@ def test_daemonset_args_serve_every_sglang_pod_by_its_source(tmp_path: Path) -> 
     code = f"from runtime.cli.main import main; raise SystemExit(main({args!r}))"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}/metrics"
     usage = catalog.POOL_USAGE
     try:

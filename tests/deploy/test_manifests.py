@@ -101,7 +101,7 @@ def test_services_and_podmonitors_select_pods_of_the_overlay(overlay: str) -> No
         chosen = [p for p in pods if selector.items() <= p["metadata"]["labels"].items()]
         assert chosen, selector
         return {port["name"] for p in chosen for c in p["spec"]["containers"]
-                for port in c.get("ports", [])}  # fmt: skip
+                for port in c.get("ports", [])}
 
     for svc in find(objects, "Service"):
         for port in svc["spec"]["ports"]:
@@ -115,14 +115,14 @@ def test_services_and_podmonitors_select_pods_of_the_overlay(overlay: str) -> No
 def _relabelled(monitor: dict) -> dict[str, str]:
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
     return {r["targetLabel"]: r.get("replacement", r.get("sourceLabels"))
-            for r in endpoint["relabelings"]}  # fmt: skip
+            for r in endpoint["relabelings"]}
 
 
 def test_podmonitors_label_jobs_as_the_target_down_rules_expect() -> None:
     """The runtime and log exporter are scraped as job `poolscope`, SGLang as `sglang` (the
     jobs of the TargetDown rules), each with instance = the pod's name."""
     expected = {names.RUNTIME.name: SCRAPE_JOB, names.LOG_EXPORTER.name: SCRAPE_JOB,
-                "sglang": stack.SGLANG_SCRAPE_JOB}  # fmt: skip
+                "sglang": stack.SGLANG_SCRAPE_JOB}
     monitors = find(render("poolscope"), "PodMonitor") + find(render("sglang"), "PodMonitor")
     assert {m["metadata"]["name"] for m in monitors} == set(expected)
     for monitor in monitors:
@@ -175,7 +175,7 @@ def test_dashboards_are_configmaps_for_the_grafana_sidecar(overlay: str) -> None
         assert configmap["metadata"]["annotations"][names.FOLDER_ANNOTATION] == stack.GRAFANA_FOLDER
         (text,) = configmap["data"].values()
         (variable,) = [v for v in json.loads(text)["templating"]["list"]
-                       if v["type"] == "datasource"]  # fmt: skip
+                       if v["type"] == "datasource"]
         assert variable["current"]["value"] == names.KPS_DATASOURCE_UID
 
 

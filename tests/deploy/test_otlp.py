@@ -94,7 +94,7 @@ def test_collector_pipeline_uses_only_defined_components() -> None:
 def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """One real OTLP export of every catalog metric, with the overlay's resource attributes."""
     stats = PoolStats(pools={pool: PoolPartition(capacity=10, available=5, running=5)
-                             for pool in catalog.POOLS})  # fmt: skip
+                             for pool in catalog.POOLS})
     with receiver() as (endpoint, bodies):
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", _runtime_env()["OTEL_RESOURCE_ATTRIBUTES"])

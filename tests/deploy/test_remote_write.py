@@ -37,7 +37,7 @@ def test_promtool_accepts_the_remote_write_config(store: Store, tmp_path: Path) 
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     done = subprocess.run([promtool, "check", "config", str(path)], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+                          text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -62,9 +62,9 @@ def test_helm_values_say_what_the_plain_config_says(store: Store) -> None:
     (entry,), (helm,) = plain["remote_write"], spec["remoteWrite"]
     assert helm["url"] == entry["url"]
     assert helm["queueConfig"] == {"maxSamplesPerSend": entry["queue_config"][
-        "max_samples_per_send"], "capacity": entry["queue_config"]["capacity"]}  # fmt: skip
+        "max_samples_per_send"], "capacity": entry["queue_config"]["capacity"]}
     assert spec["externalLabels"] == {CLUSTER_LABEL: plain["global"]["external_labels"][
-        CLUSTER_LABEL]}  # fmt: skip
+        CLUSTER_LABEL]}
     assert spec["replicaExternalLabelName"] == store.replica_label
 
 
@@ -96,12 +96,12 @@ def _panels_have_data(store: str, instance: str) -> bool:
 
 def _store(tmp: Path) -> tuple[Path, list[str], int]:
     config = {"global": {"evaluation_interval": TEST_INTERVAL},
-              "rule_files": [str(GENERATED / RULES_FILE)]}  # fmt: skip
+              "rule_files": [str(GENERATED / RULES_FILE)]}
     path, port = tmp / "store.yml", free_port()
     path.write_text(yaml.safe_dump(config))
     args = [f"--config.file={path}", f"--storage.tsdb.path={tmp / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver",
-            "--log.level=warn"]  # fmt: skip
+            "--log.level=warn"]
     return path, args, port
 
 
@@ -115,10 +115,10 @@ def test_dashboards_and_rules_hold_in_the_long_term_store(hybrid_dir: Path, tmp_
     (tmp_path / "sender").mkdir()
     _, store_args, store_port = _store(tmp_path / "store")
     with runtime(hybrid_dir) as rt, _server("prometheus", store_args, store_port,
-                                            tmp_path / "store") as store:  # fmt: skip
+                                            tmp_path / "store") as store:
         config, port = _sender_config(tmp_path / "sender", rt.instance, store), free_port()
         args = [f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'sender/tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]  # fmt: skip
+                f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
         with _server("prometheus", args, port, tmp_path / "sender"):
             wait_until(lambda: bool(query(store, 'up{job="poolscope"} == 1')), timeout=60)
             load(rt.url)
@@ -131,4 +131,4 @@ def test_dashboards_and_rules_hold_in_the_long_term_store(hybrid_dir: Path, tmp_
             (up,) = query(store, 'up{job="poolscope"}')
     assert up["metric"]["instance"] == rt.instance
     assert up["metric"][CLUSTER_LABEL] == _generated(STORES[0], "prometheus.yml")["global"][
-        "external_labels"][CLUSTER_LABEL]  # fmt: skip
+        "external_labels"][CLUSTER_LABEL]

@@ -27,7 +27,7 @@ def test_loadgen_drives_the_server_and_reports(
                      "--max-requests", "12", "--prompt-len", "24", "--output-len", "6",
                      "--shared-prefix-share", "0.5", "--shared-prefix-len", "16",
                      "--session-share", "0.3", "--session-turns", "2", "--no-progress",
-                     "--json", str(report)])  # fmt: skip
+                     "--json", str(report)])
         cached = s.engine.counters.cached_tokens
     assert code == 0, capsys.readouterr()
     data = json.loads(report.read_text())
@@ -47,7 +47,7 @@ def test_open_loop_at_a_request_rate(nemotron_h_dir: Path, tmp_path: Path) -> No
         code = main(["loadgen", "--url", s.url, "--request-rate", "20", "--duration", "10",
                      "--max-requests", "8", "--prompt-len", "16", "--prompt-len-dist",
                      "uniform", "--output-len", "4", "--no-progress",
-                     "--json", str(report)])  # fmt: skip
+                     "--json", str(report)])
     data = json.loads(report.read_text())
     assert code == 0
     assert (data["num_requests_ok"], data["num_requests_failed"]) == (8, 0)

@@ -55,7 +55,7 @@ def test_dead_server_stops_the_run_after_a_bounded_run_of_connection_errors() ->
     transport, seen = _dies_after(2)
     config = LoadgenConfig(duration_s=600.0, concurrency=1, max_connect_errors=4,
                            prompt_len=LengthSpec(4), output_len=LengthSpec(2),
-                           is_token_scale_measured=False)  # fmt: skip
+                           is_token_scale_measured=False)
     summary = asyncio.run(run(config, transport=transport))
     assert (summary.num_requests_ok, summary.num_requests_failed) == (2, 4)
     assert seen.count("/v1/completions") == 6
@@ -76,7 +76,7 @@ def test_failures_in_a_row_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner.asyncio, "sleep", recording_sleep)
     config = LoadgenConfig(duration_s=600.0, concurrency=1, max_requests=5,
                            prompt_len=LengthSpec(4), output_len=LengthSpec(2),
-                           is_token_scale_measured=False)  # fmt: skip
+                           is_token_scale_measured=False)
     server = FakeServer(completion_status=503)
     asyncio.run(run(config, transport=server.transport()))
     backoff = [p for p in pauses if p >= runner.FAILURE_PAUSE_S]
@@ -91,7 +91,7 @@ def test_dead_server_exits_one_with_a_clear_message(
     transport, _ = _dies_after(1)
     _route(monkeypatch, transport)
     args = _parse("--duration", "600", "--concurrency", "1", "--max-connect-errors", "3",
-                  "--no-progress", "--prompt-len", "4")  # fmt: skip
+                  "--no-progress", "--prompt-len", "4")
     assert run_loadgen(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("poolscope: error: loadgen stopped after 3 connection errors")
@@ -116,7 +116,7 @@ def test_failure_share_above_the_limit_exits_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A run where a quarter of the requests failed exits 1 under the default limit and 0
-    under --max-failure-rate 0.5."""  # fmt: skip
+    under --max-failure-rate 0.5."""
     _route(monkeypatch, _fails_every(4))
     flags = ["--max-failure-rate", limit] if limit else []
     args = _parse("--max-requests", "8", "--concurrency", "1", "--no-progress", *flags)

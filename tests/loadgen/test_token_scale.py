@@ -68,7 +68,7 @@ def test_workload_draws_prompts_of_the_asked_tokens() -> None:
     prefix) draws prompts whose byte counts average within 10 % of what was asked."""
     server = FakeServer(count_tokens=_bytes_and_bos)
     config = LoadgenConfig(prompt_len=LengthSpec(200), shared_prefix_share=0.5,
-                           shared_prefix_len=50)  # fmt: skip
+                           shared_prefix_len=50)
     workload = Workload(config, _measure(server))
     turns = [next(workload).turns[0] for _ in range(200)]
     real = [_bytes_and_bos(t.prompt) for t in turns]
@@ -82,7 +82,7 @@ def test_run_reports_real_prompt_token_counts() -> None:
     (not the ~5x a word count would give) and says how they were counted."""
     server = FakeServer(count_tokens=_bytes_and_bos)
     config = LoadgenConfig(max_requests=20, prompt_len=LengthSpec(128), output_len=LengthSpec(2),
-                           duration_s=600.0)  # fmt: skip
+                           duration_s=600.0)
     summary = asyncio.run(run(config, transport=server.transport()))
     assert summary.prompt_tokens.count == 20
     assert summary.prompt_tokens.mean is not None

@@ -40,7 +40,7 @@ def step(mm: MemoryManager, req: ReqMemory, chunk: int, next_token: int = 7) -> 
 
 
 def run(mm: MemoryManager, rid: str, tokens: list[int], *, chunk: int = 4, decode: int = 0,
-        session: SessionSlot | None = None) -> ReqMemory:  # fmt: skip
+        session: SessionSlot | None = None) -> ReqMemory:
     """Admits, prefills, decodes `decode` tokens and finishes one request; asserts it fits."""
     req = start(mm, rid, tokens, chunk, session)
     assert req is not None, "request did not fit"

@@ -20,7 +20,7 @@ def manager_for(lm: LoadedModel, config: MemoryConfig) -> MemoryManager:
         mamba_slots=config.mamba_slots + 1, num_rows=config.req_rows + 1,
         max_context=config.max_context, dtype=torch.float32, device="cpu",
         host_slots=config.host_slots + ps if config.host_slots else 0,
-    )  # fmt: skip
+    )
     return MemoryManager(config, tensors)
 
 
@@ -34,7 +34,7 @@ def _forward(lm: LoadedModel, mm: MemoryManager, req: ReqMemory, n: int) -> torc
         out_slots={k: [slots[k]] for k in tensors.kv},
         mamba_slots=[req.held.mamba.working] if tensors.mamba is not None else None,
         device="cpu",
-    )  # fmt: skip
+    )
     with torch.no_grad():
         logits = lm.model(batch, tensors)
     mm.after_forward(req)

@@ -11,7 +11,7 @@ from tests.memory.driver import run, start
 
 def manager(*faults: str, **kw: object) -> MemoryManager:
     base = dict(full_slots=64, swa_slots=64, mamba_slots=8, window=4, req_rows=4,
-                check_mode=CheckMode.BUSY, faults=frozenset(faults))  # fmt: skip
+                check_mode=CheckMode.BUSY, faults=frozenset(faults))
     base.update(kw)
     return MemoryManager(MemoryConfig(**base))  # type: ignore[arg-type]
 
@@ -44,7 +44,7 @@ def lazy_manager(mamba_slots: int) -> MemoryManager:
     return manager(
         page_size=4, full_slots=64, swa_slots=0, window=None, mamba_slots=mamba_slots,
         mamba_strategy=MambaStrategy.EXTRA_BUFFER_LAZY, track_interval=8,
-    )  # fmt: skip
+    )
 
 
 __all__ = ["manager", "run", "second_turn", "session_after_one_turn", "lazy_manager"]

@@ -14,7 +14,7 @@ from runtime.model.loader import read_config
 
 def _base(window: int | None) -> MemoryConfig:
     return MemoryConfig(req_rows=4, page_size=4, window=window, swa_slots=4 if window else 0,
-                        mamba_strategy=MambaStrategy.EXTRA_BUFFER, track_interval=8)  # fmt: skip
+                        mamba_strategy=MambaStrategy.EXTRA_BUFFER, track_interval=8)
 
 
 @pytest.mark.parametrize("model", ["nemotron_h", "gemma3"])

@@ -61,7 +61,7 @@ SCENARIOS = {
     "session_double_count": (session_double_count, {}, {"full": -2, "swa": -2, "req": -1,
                                                         "mamba": -1}),
     "session_mamba_revert_free": (session_mamba_revert_free, {}, {"mamba": -1}),
-}  # fmt: skip
+}
 
 
 def test_every_fault_point_has_a_scenario() -> None:
@@ -113,5 +113,5 @@ def test_idle_mode_skips_step_checks_and_off_skips_all() -> None:
     mm = manager("swa_skip_free", mamba_slots=0, check_mode=CheckMode.IDLE)
     assert swa_skip_free(mm) == {}  # a busy-time check does not run in idle mode
     mm = manager("kv_double_free", page_size=4, swa_slots=0, window=None, mamba_slots=0,
-                 check_mode=CheckMode.OFF)  # fmt: skip
+                 check_mode=CheckMode.OFF)
     assert kv_double_free(mm) == {} and not mm.leak_counts

@@ -20,7 +20,7 @@ def _config(model: str, host_tier: HostTierConfig | None) -> MemoryConfig:
     extra = mamba if model == "nemotron_h" else dict(swa_slots=256, window=32)
     host = dict(host_slots=256, host_tier=host_tier) if host_tier else {}
     return MemoryConfig(full_slots=256, page_size=4, req_rows=2, max_context=128,
-                        **extra, **host)  # type: ignore[arg-type]  # fmt: skip
+                        **extra, **host)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["nemotron_h", "gemma3"])

@@ -51,7 +51,7 @@ class Lifecycles(RuleBasedStateMachine):
             host_tier=HostTierConfig(sink_tokens=2, recent_tokens=page, top_k_pages=1)
             if host else None,
             check_mode=CheckMode.BUSY, on_leak=LeakPolicy.RAISE,
-        ))  # fmt: skip
+        ))
         self.chunk, self.count = chunk, 0
         self.reqs: list[ReqMemory] = []
 
@@ -118,7 +118,7 @@ class Lifecycles(RuleBasedStateMachine):
     def evict_idle_session(self) -> None:
         """Memory pressure hands the least recently used idle session's memory to the cache."""
         slot = min((s for s in self.mm.sessions.values() if s.lent_to is None and not s.is_empty),
-                   key=lambda s: s.idle_since, default=None)  # fmt: skip
+                   key=lambda s: s.idle_since, default=None)
         eviction = self.mm.evict_idle_session(0.0)
         assert (eviction is None) == (slot is None)
         if slot is not None:
@@ -169,12 +169,12 @@ class Lifecycles(RuleBasedStateMachine):
 Lifecycles.TestCase.settings = settings(
     max_examples=150, stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
+)
 TestLifecycles = Lifecycles.TestCase
 
 
 def _start_making_room(mm: MemoryManager, rid: str, tokens: list[int], chunk: int,
-                       session: object = None) -> tuple[ReqMemory, list[str]]:  # fmt: skip
+                       session: object = None) -> tuple[ReqMemory, list[str]]:
     """Admits the request, evicting idle sessions (least recently used first) while it cannot
     be; returns it and the sessions evicted for it."""
     evicted: list[str] = []
@@ -203,7 +203,7 @@ def test_idle_sessions_give_way_to_any_request_that_fits_the_empty_pools(
         full_slots=64, swa_slots=48, mamba_slots=12 if mamba else 0, req_rows=7, window=8,
         mamba_strategy=strategy, track_interval=4, max_context=128, check_mode=CheckMode.BUSY,
         on_leak=LeakPolicy.RAISE,
-    ))  # fmt: skip
+    ))
     order: list[str] = []  # sessions by the end of their last turn
     for i, tokens in enumerate(turns):
         slot = mm.open_session(f"s{i}")

@@ -13,7 +13,7 @@ from tests.memory.driver import prefilled, run, start, step
 
 def _mm(**kw: object) -> MemoryManager:
     base = dict(full_slots=256, swa_slots=128, mamba_slots=16, window=8, req_rows=8,
-                check_mode=CheckMode.BUSY, on_leak=LeakPolicy.RAISE)  # fmt: skip
+                check_mode=CheckMode.BUSY, on_leak=LeakPolicy.RAISE)
     base.update(kw)
     return MemoryManager(MemoryConfig(**base))  # type: ignore[arg-type]
 
@@ -56,7 +56,7 @@ def test_swa_slots_out_of_the_window_are_freed_during_decode() -> None:
         (MambaStrategy.NO_BUFFER, 1, 1),
         (MambaStrategy.EXTRA_BUFFER, 4, 3),
         (MambaStrategy.EXTRA_BUFFER_LAZY, 4, 2),
-    ],  # fmt: skip
+    ],
 )
 def test_mamba_slots_per_running_request_by_strategy(
     strategy: MambaStrategy, page: int, per_request: int

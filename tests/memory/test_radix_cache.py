@@ -63,7 +63,7 @@ def test_eviction_takes_the_least_recently_used_leaf_first() -> None:
 
 def _hybrid(window: int = 4, pages: int = 64, mamba_slots: int = 16) -> RadixCache:
     pools = {kind: TokenPool(kind, num_pages=pages, page_size=1, device="cpu")
-             for kind in ("full", "swa")}  # fmt: skip
+             for kind in ("full", "swa")}
     return RadixCache(pools, MambaPool(mamba_slots), page_size=1, window=window)
 
 
@@ -129,7 +129,7 @@ def test_swa_and_mamba_locks_cover_only_what_resuming_needs() -> None:
 @example(page_size=1, window=None, ops=[([1, 1, 2, 2], 0, 0), ([1, 1, 3, 3], 0, 0)])
 # a split leaves a stateless node between two snapshots: pruning it must expose its parent
 @example(page_size=1, window=None, ops=[([0], 0, "full"), ([0, 0, 0], 0, "full"),
-                                        ([0, 0, 1], 0, "full")])  # fmt: skip
+                                        ([0, 0, 1], 0, "full")])
 @given(
     page_size=st.sampled_from([1, 2, 4]),
     window=st.sampled_from([None, 2, 5]),

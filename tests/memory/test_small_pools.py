@@ -15,7 +15,7 @@ def _mamba_pool(slots: int = 4) -> MambaPool:
     buffer = MambaBuffer.allocate(
         num_layers=2, num_slots=slots, conv_dim=3, conv_kernel=4, num_heads=2, head_dim=2,
         state_size=2, dtype=torch.float32, device="cpu",
-    )  # fmt: skip
+    )
     return MambaPool.over(buffer)
 
 

@@ -31,7 +31,7 @@ def _engine(model: Path, **overrides: object) -> Engine:
 
 def _req(rid: str, prompt_len: int, outputs: int) -> Request:
     req = Request(rid=rid, mem=ReqMemory(rid, [1] * prompt_len), prompt_len=prompt_len,
-                  params=GREEDY, text=None, generator=None)  # type: ignore[arg-type]  # fmt: skip
+                  params=GREEDY, text=None, generator=None)  # type: ignore[arg-type]
     req.output_ids = [2] * outputs
     return req
 
@@ -48,7 +48,7 @@ def test_prefill_chunks_end_on_track_boundaries(nemotron_h_dir: Path) -> None:
     """With snapshots every 8 tokens, a 30-token prompt runs as chunks of 8, 8, 8 and 6 even
     though the budget allows 32 (a snapshot is only taken when a step ends on a boundary)."""
     engine = _engine(nemotron_h_dir, mamba_strategy=MambaStrategy.EXTRA_BUFFER, page_size=4,
-                     track_interval=8, chunked_prefill_size=32)  # fmt: skip
+                     track_interval=8, chunked_prefill_size=32)
     records = _record_steps(engine)
     engine.generate([list(range(3, 33))], GREEDY)
     prefill = [r.num_tokens for r in records if r.phase is Phase.PREFILL]
@@ -100,7 +100,7 @@ def test_abort_frees_memory_at_any_stage(nemotron_h_dir: Path, when: str) -> Non
     engine = _engine(nemotron_h_dir, chunked_prefill_size=8)
     outputs = []
     req = engine.add_request(list(range(3, 40)), SamplingParams(max_tokens=50, ignore_eos=True),
-                             sink=outputs.append)  # fmt: skip
+                             sink=outputs.append)
     steps = {"queued": 0, "prefilling": 2, "decoding": 7}[when]
     for _ in range(steps):
         engine.step()

@@ -35,7 +35,7 @@ class _Evictions(EngineObserver):
 def _engine(model: Path, **overrides: object) -> Engine:
     settings = {"mem_check": CheckMode.BUSY, "on_leak": LeakPolicy.RAISE,
                 "full_tokens": FULL_TOKENS, "mamba_slots": 24, "session_min_idle_s": 0.0,
-                **overrides}  # fmt: skip
+                **overrides}
     return Engine.from_config(EngineConfig(model=str(model), **settings))  # type: ignore[arg-type]
 
 
@@ -51,7 +51,7 @@ def _fill_with_sessions(engine: Engine, num: int, prompt_len: int) -> list[str]:
     """Opens `num` sessions and runs one turn in each, so their slots hold memory."""
     sids = [engine.open_session() for _ in range(num)]
     turns = [engine.add_request([5 + i] * prompt_len, TURN, session_id=sid)
-             for i, sid in enumerate(sids)]  # fmt: skip
+             for i, sid in enumerate(sids)]
     _run(engine, turns)
     return sids
 
@@ -103,7 +103,7 @@ def test_a_request_waits_for_young_sessions_then_ends_as_pools_busy(
 
 
 @pytest.mark.parametrize(("prompt_len", "max_tokens", "param"),
-                         [(FULL_TOKENS, 1, "prompt"), (200, 58, "max_tokens")])  # fmt: skip
+                         [(FULL_TOKENS, 1, "prompt"), (200, 58, "max_tokens")])
 def test_a_request_larger_than_the_empty_pools_is_refused_up_front(
     nemotron_h_dir: Path, prompt_len: int, max_tokens: int, param: str
 ) -> None:

@@ -75,7 +75,7 @@ def hf_greedy(model_type: str, prompt: list[int], n: int) -> list[int]:
     ids = torch.tensor([prompt])
     with torch.no_grad():
         out = _HF_MODELS[model_type].generate(ids, max_new_tokens=n, do_sample=False,
-                                              eos_token_id=None, pad_token_id=0)  # fmt: skip
+                                              eos_token_id=None, pad_token_id=0)
     return out[0, len(prompt) :].tolist()
 
 
@@ -97,4 +97,4 @@ def complete_all(url: str, bodies: list[dict]) -> list[dict]:
 
 def greedy_body(prompt: list[int], n: int, **extra: object) -> dict:
     return {"prompt": prompt, "max_tokens": n, "temperature": 0, "ignore_eos": True,
-            "return_token_ids": True, **extra}  # fmt: skip
+            "return_token_ids": True, **extra}

@@ -67,7 +67,7 @@ def _still_serves(client: httpx.Client) -> None:
         ({"prompt": "hi", "model": "gpt-9"}, 404, ["gpt-9"], "model"),
         ({"prompt": "hi", "session_id": "sess-nope"}, 404, ["not open"], "session_id"),
     ],
-)  # fmt: skip
+)
 def test_bad_completion_bodies_are_4xx(
     client: httpx.Client, body: dict, status: int, words: list[str], param: str | None
 ) -> None:
@@ -81,7 +81,7 @@ def test_bad_completion_bodies_are_4xx(
 def test_invalid_json_is_a_400(client: httpx.Client) -> None:
     """A body that is not JSON is a 400 that says so."""
     response = client.post("/v1/completions", content=b"{not json",
-                           headers={"content-type": "application/json"})  # fmt: skip
+                           headers={"content-type": "application/json"})
     _assert_error(response, 400, "not valid JSON")
     _still_serves(client)
 
@@ -144,7 +144,7 @@ SURROGATE_BODIES = [
     ("/v1/chat/completions",
      f'{{"messages": [{{"role": "user", "content": "hi"}}], "session_id": "{LONE}"}}',
      "session_id"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("path", "body", "param"), SURROGATE_BODIES)
@@ -164,7 +164,7 @@ def test_a_surrogate_pair_is_valid_text(client: httpx.Client) -> None:
     """A complete surrogate pair in JSON is one valid character, and is served."""
     body = b'{"messages": [{"role": "user", "content": "\\ud83d\\ude00"}], "max_tokens": 2}'
     response = client.post("/v1/chat/completions", content=body,
-                           headers={"content-type": "application/json"})  # fmt: skip
+                           headers={"content-type": "application/json"})
     assert response.status_code == 200, response.text
 
 
@@ -195,4 +195,4 @@ def test_the_openapi_schema_is_served_with_the_real_errors(server: Served) -> No
     error = completions["400"]["content"]["application/json"]["schema"]["$ref"]
     assert error.endswith("/ErrorResponse")
     assert all("422" not in op["responses"] for ops in schema["paths"].values()
-               for op in ops.values())  # fmt: skip
+               for op in ops.values())

@@ -35,7 +35,7 @@ class _Stream(threading.Thread):
 
     def run(self) -> None:
         body = {"prompt": [5, 6, 7], "max_tokens": self.max_tokens, "temperature": 0,
-                "ignore_eos": True, "stream": True}  # fmt: skip
+                "ignore_eos": True, "stream": True}
         with httpx.stream("POST", f"{self.url}/v1/completions", json=body, timeout=120) as r:
             for line in r.iter_lines():
                 if line.startswith("data: "):
@@ -51,14 +51,14 @@ class _Whole(threading.Thread):
 
     def run(self) -> None:
         body = {"prompt": [8, 9], "max_tokens": self.max_tokens, "temperature": 0,
-                "ignore_eos": True}  # fmt: skip
+                "ignore_eos": True}
         self.response = httpx.post(f"{self.url}/v1/completions", json=body, timeout=120)
 
 
 def _start(nemotron_h_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
            "--port", "0", "--max-context", str(LONG + 64), "--drain-timeout", str(DRAIN_S),
-           "--mem-check", "busy", "--log-file", str(log)]  # fmt: skip
+           "--mem-check", "busy", "--log-file", str(log)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert proc.stderr is not None
     url = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())

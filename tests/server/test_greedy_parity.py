@@ -37,7 +37,7 @@ MODES: dict[str, dict] = {
     "chunked": {"chunked_prefill_size": 8},
     "host_tier_full_budget": {"host_tier": True, "host_sink_tokens": 16,
                               "host_recent_tokens": 128, "host_top_k_pages": 64},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("model_type", ["nemotron_h", "gemma3_text"])
@@ -62,7 +62,7 @@ def test_greedy_matches_under_retraction(model_type: str, request: pytest.Fixtur
 
 @pytest.mark.parametrize("strategy", list(MambaStrategy))
 def test_greedy_matches_with_each_mamba_strategy(strategy: MambaStrategy, nemotron_h_dir: Path
-                                                  ) -> None:  # fmt: skip
+                                                  ) -> None:
     """Each track strategy (page 4, snapshots every 8 tokens for the buffered ones) gives the
     same tokens, and a second wave sharing a prefix with the first hits the prefix cache."""
     paging = {} if strategy is MambaStrategy.NO_BUFFER else {"page_size": 4, "track_interval": 8}

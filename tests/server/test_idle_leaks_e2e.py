@@ -79,7 +79,7 @@ class Server:
 def serve(model: Path, tmp_path: Path, *flags: str) -> Iterator[Server]:
     log = tmp_path / "poolscope.jsonl"
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
-           "--log-file", str(log), *flags]  # fmt: skip
+           "--log-file", str(log), *flags]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         assert proc.stderr is not None
@@ -154,7 +154,7 @@ def test_a_session_turn_dropped_while_idle_shows_its_double_free(
     without a step running: the double free is on /metrics with no further request, and the
     drop ran the check."""
     flags = ("--inject-fault", "session_mamba_revert_free", "--full-tokens", "64",
-             "--mamba-slots", "8", "--session-min-idle", "600", "--queue-timeout", "2")  # fmt: skip
+             "--mamba-slots", "8", "--session-min-idle", "600", "--queue-timeout", "2")
     with serve(nemotron_h_dir, tmp_path, *flags) as s:
         big, small = s.open_session(), s.open_session()
         assert s.turn(list(range(10, 50)), big).status_code == 200  # holds 41 of 64 KV slots

@@ -74,7 +74,7 @@ def test_metrics_text_is_pinned_and_matches_the_pools(hybrid_dir: Path) -> None:
         families = _scrape(s.url)
         stats = s.engine.last_stats
     assert {name: (f.type, {k for smp in f.samples for k in smp.labels} - {"le"})
-            for name, f in families.items()} == FAMILIES  # fmt: skip
+            for name, f in families.items()} == FAMILIES
     for spec in catalog.METRICS:
         name = spec.prometheus_name.removesuffix("_total")
         assert families[name].documentation == spec.description
@@ -100,7 +100,7 @@ def _assert_counters(families: dict[str, object]) -> None:
     assert _value(families["poolscope_tokens_cached"], pool="full") >= 36  # page-aligned hit
     assert _value(families["poolscope_tokens_cached"], pool="mamba") > 0
     assert _value(families["poolscope_tokens_prompt"]) == 40 + 23 + 40 - _value(
-        families["poolscope_tokens_cached"], pool="mamba")  # fmt: skip
+        families["poolscope_tokens_cached"], pool="mamba")
     assert _value(families["poolscope_request_ttft_seconds"], le="+Inf") == 3
     assert _value(families["poolscope_request_inter_token_latency_seconds"], le="+Inf") == 33
     assert _value(families["poolscope_memory_checks"], pool="mamba", mode="busy") > 0

@@ -93,7 +93,7 @@ def test_otlp_receiver_gets_every_catalog_metric(
         assert labels["model"] == model
         slots[(labels["pool"], labels["state"])] = point.as_double
     assert slots == {(pool, state): part.state(state) for pool, part in stats.pools.items()
-                     for state in catalog.STATES}  # fmt: skip
+                     for state in catalog.STATES}
     generated = metrics["poolscope.tokens.generated"].sum
     assert generated.is_monotonic and generated.data_points[0].as_int == 6
     assert metrics["poolscope.request.ttft"].histogram.data_points[0].count == 1

@@ -27,7 +27,7 @@ async def _session_client(client: httpx.AsyncClient, rng: random.Random) -> list
     for _ in range(ACTIONS_PER_CLIENT // 2):
         prompt = [rng.randrange(3, 500) for _ in range(rng.randint(10, 30))]
         body = {"prompt": prompt, "max_tokens": rng.randint(1, 8), "temperature": 0,
-                "ignore_eos": True, "session_id": sid}  # fmt: skip
+                "ignore_eos": True, "session_id": sid}
         response = await client.post("/v1/completions", json=body)
         statuses.append(response.status_code)
         if response.status_code == 400:  # the history outgrew the pool: start over
@@ -42,10 +42,10 @@ async def _plain_client(client: httpx.AsyncClient, rng: random.Random) -> list[i
     for _ in range(ACTIONS_PER_CLIENT):
         n = rng.randint(1, 200)
         body = {"prompt": [rng.randrange(3, 500) for _ in range(n)], "temperature": 0,
-                "max_tokens": rng.randint(1, FULL_TOKENS + 1 - n), "ignore_eos": True}  # fmt: skip
+                "max_tokens": rng.randint(1, FULL_TOKENS + 1 - n), "ignore_eos": True}
         if rng.random() < 0.25:  # a client that reads a little of its stream and goes away
             async with client.stream("POST", "/v1/completions",
-                                     json={**body, "stream": True}) as stream:  # fmt: skip
+                                     json={**body, "stream": True}) as stream:
                 async for _ in stream.aiter_lines():
                     break
             continue
@@ -62,7 +62,7 @@ def test_requests_that_fit_the_empty_pools_are_never_aborted_for_memory(
     (never a 503 out of memory), idle sessions are evicted under the pressure, and the memory
     is clean at the end."""
     with served(nemotron_h_dir, full_tokens=FULL_TOKENS, mamba_slots=24, max_sessions=8,
-                session_min_idle_s=0.0, queue_timeout_s=300.0) as s:  # fmt: skip
+                session_min_idle_s=0.0, queue_timeout_s=300.0) as s:
 
         async def run() -> list[int]:
             async with httpx.AsyncClient(base_url=s.url, timeout=300) as client:

@@ -66,7 +66,7 @@ def test_no_generated_request_gets_a_5xx_and_every_reply_is_json(api_schema: obj
         for mode in schemathesis.GenerationMode:  # valid bodies, then invalid ones
 
             @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
+                      suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode))
             def fuzz(case: schemathesis.Case) -> None:
                 _check(case)

@@ -23,10 +23,10 @@ def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path, tmp_path: Path
     log = tmp_path / "poolscope.jsonl"
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
            "--port", "0", "--mem-check", "busy", "--on-leak", "raise", "--log-file", str(log),
-           "--decode-log-interval", "1"]  # fmt: skip
+           "--decode-log-interval", "1"]
     env = {**os.environ, "POOLSCOPE_API_KEY": "k3y"}
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env=env)  # fmt: skip
+                            env=env)
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
@@ -55,7 +55,7 @@ def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path, tmp_path: Path
 def test_serve_logs_sglang_text_lines(nemotron_h_dir: Path) -> None:
     """With --log-format text, stdout carries SGLang's human layout for batches."""
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
-           "--port", "0", "--log-format", "text", "--decode-log-interval", "1"]  # fmt: skip
+           "--port", "0", "--log-format", "text", "--decode-log-interval", "1"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None and proc.stdout is not None
@@ -77,7 +77,7 @@ def test_serve_logs_sglang_text_lines(nemotron_h_dir: Path) -> None:
 def test_serve_refuses_a_bad_flag_with_one_line(nemotron_h_dir: Path) -> None:
     """An impossible engine setting exits 2 with one error line, before binding anything."""
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
-           "--chunked-prefill-size", "0"]  # fmt: skip
+           "--chunked-prefill-size", "0"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [

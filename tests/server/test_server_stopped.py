@@ -20,7 +20,7 @@ BODY = {"prompt": "hello", "max_tokens": 3, "temperature": 0, "ignore_eos": True
 
 def _start(model: Path, log: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
-           "--log-file", str(log), *flags]  # fmt: skip
+           "--log-file", str(log), *flags]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     assert proc.stderr is not None
     line = proc.stderr.readline()
@@ -71,7 +71,7 @@ def test_engine_error_stops_the_server(nemotron_h_dir: Path, tmp_path: Path) -> 
     logs server_stopped with reason engine_error, the error and the failed check."""
     log = tmp_path / "serve.jsonl"
     proc, url = _start(nemotron_h_dir, log, "--inject-fault", "session_close_leaks_mamba",
-                       "--on-leak", "raise")  # fmt: skip
+                       "--on-leak", "raise")
     try:
         with httpx.Client(base_url=url, timeout=60) as client:
             sid = client.post("/v1/sessions", json={}).json()["id"]
@@ -102,7 +102,7 @@ def test_sigint_while_ignored_still_names_the_signal(nemotron_h_dir: Path, tmp_p
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
             "from runtime.cli.main import main; sys.exit(main(sys.argv[1:]))")
     cmd = [sys.executable, "-c", code, "serve", "--model", str(nemotron_h_dir), "--port", "0",
-           "--log-file", str(log)]  # fmt: skip
+           "--log-file", str(log)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         assert proc.stderr is not None

@@ -36,7 +36,7 @@ def test_a_stream_carries_the_same_tokens_as_a_whole_answer(nemotron_h_dir: Path
     assert "".join(c["choices"][0]["text"] for c in chunks) == whole["choices"][0]["text"]
     assert [c["choices"][0]["finish_reason"] for c in chunks][-1] == "length"
     assert whole["usage"] == {"prompt_tokens": 3, "completion_tokens": 8, "total_tokens": 11,
-                              "prompt_tokens_details": {"cached_tokens": 0}}  # fmt: skip
+                              "prompt_tokens_details": {"cached_tokens": 0}}
 
 
 def test_chat_completions_whole_and_streamed(nemotron_h_dir: Path) -> None:

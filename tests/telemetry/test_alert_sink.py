@@ -46,7 +46,7 @@ def _payload(*alerts: dict[str, object], receiver: str = "critical") -> dict[str
         "version": "4", "groupKey": "{}:{alertname=\"x\"}", "truncatedAlerts": 0,
         "status": "firing", "receiver": receiver, "groupLabels": {}, "commonLabels": {},
         "commonAnnotations": {}, "externalURL": "http://alertmanager:9093", "alerts": list(alerts),
-    }  # fmt: skip
+    }
 
 
 def _request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, dict]:
@@ -93,13 +93,13 @@ def test_each_alert_is_logged_with_the_catalog_fields(sink: AlertSink) -> None:
         "receiver": "critical", "status": "firing", "alertname": "PoolscopeMemoryLeak",
         "severity": "critical", "pool": "full", "instance": "runtime",
         "summary": "PoolscopeMemoryLeak summary", "starts_at": STARTS_AT,
-    }  # fmt: skip
+    }
     assert set(first) - {"event", "log_level", "component"} == set(catalog.ALERT_RECEIVED.fields)
     assert "pool" not in second and second["status"] == "resolved"
     assert first["log_level"] == "info"
     assert [(a.receiver, a.labels["alertname"]) for a in sink.received] == [
         ("critical", "PoolscopeMemoryLeak"), ("critical", "PoolscopeTargetDown"),
-    ]  # fmt: skip
+    ]
 
 
 def test_an_alert_without_status_takes_the_groups(sink: AlertSink) -> None:
@@ -214,7 +214,7 @@ def test_cli_verb_logs_json_lines_and_stops_on_sigterm() -> None:
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
@@ -243,6 +243,6 @@ def test_cli_verb_reports_a_busy_port() -> None:
         result = subprocess.run(
             [sys.executable, "-m", "runtime.cli", "alert-sink", "--port", str(port)],
             capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+        )
     assert result.returncode == 2
     assert result.stderr.startswith("poolscope: error:") and "Traceback" not in result.stderr

@@ -31,7 +31,7 @@ def test_names_are_unique_and_namespaced() -> None:
          "poolscope_generation_throughput_per_second"),
         ("x.bytes", Kind.GAUGE, "By", "poolscope_x_bytes"),
     ],
-)  # fmt: skip
+)
 def test_prometheus_names_follow_the_exporter_rules(
     name: str, kind: Kind, unit: str, expected: str
 ) -> None:

@@ -48,7 +48,7 @@ def test_convert_writes_records_and_counts(log_file: Path, tmp_path: Path, capsy
     assert [r["event"] for r in rows] == [DECODE, DECODE, catalog.MEMORY_LEAK.name]
     assert rows[1] == {"event": DECODE, "source": "poolscope", "timestamp": "2024-08-10T10:00:04Z",
                        "running_req": 3, "token_usage": 0.5, "gen_throughput": 70.0,
-                       "queue_req": 0}  # fmt: skip
+                       "queue_req": 0}
     err = capsys.readouterr().err
     assert "5 lines: 3 records" in err and "1 skipped, 1 blank" in err
 
@@ -146,7 +146,7 @@ def test_logs_verb_runs_without_torch(log_file: Path, tmp_path: Path) -> None:
         " print(rc, 'torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)  # fmt: skip
+                            check=True)
     assert result.stdout.split() == ["0", "False"]
 
 
@@ -154,7 +154,7 @@ def test_console_script_missing_file_has_no_traceback(tmp_path: Path) -> None:
     """The installed `poolscope logs summary` on a missing file exits 2 with one error line."""
     script = Path(sys.executable).parent / "poolscope"
     result = subprocess.run([str(script), "logs", "summary", str(tmp_path / "gone.log")],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "no such log file" in _single_error_line(result.stderr)
 

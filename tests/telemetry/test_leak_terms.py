@@ -38,7 +38,7 @@ LEAKS = [
     pytest.param(
         "KV cache pool leak detected!", [PoolLeak("full", "leak", None)], id="no-terms",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("line", "expected"), LEAKS)
@@ -79,7 +79,7 @@ def test_dotted_terms_name_their_pool_by_the_last_part_that_has_one() -> None:
     fields = {
         "pool": "full", "mamba_available_size": 10, "tree_cache.mamba_protected_size": 2,
         "req_to_token_pool.mamba_pool.size": 16, "req_to_token_pool.size": 8, "session_held": 0,
-    }  # fmt: skip
+    }
     assert pool_leaks(fields) == [PoolLeak("mamba", "leak", 4)]
 
 
@@ -87,7 +87,7 @@ def test_a_message_whose_pools_all_add_up_counts_once_for_its_own_pool() -> None
     """A message whose terms all add up is still one leak (the line says one was detected),
     for its own pool, with difference 0; pools that add up beside a failing one are left out."""
     fields = {"pool": "swa", "full_total": 10, "full_available": 10, "swa_total": 5,
-              "swa_available": 5}  # fmt: skip
+              "swa_available": 5}
     assert pool_leaks(fields) == [PoolLeak("swa", "leak", 0)]
     fields["full_available"] = 12
     assert pool_leaks(fields) == [PoolLeak("full", "double_free", -2)]

@@ -37,7 +37,7 @@ USAGE = catalog.POOL_USAGE.prometheus_name
 _OURS = {"event": catalog.DECODE_BATCH.name, "timestamp": "2026-11-21T10:00:00.123Z",
          "running_req": 2, "token": 40, "token_usage": 0.36, "kv_token_usage": 0.26,
          "full_token": 40, "full_token_usage": 0.26, "swa_token": 30, "swa_token_usage": 0.23,
-         "mamba_num": 5, "mamba_usage": 0.36, "gen_throughput": 12.5, "queue_req": 0}  # fmt: skip
+         "mamba_num": 5, "mamba_usage": 0.36, "gen_throughput": 12.5, "queue_req": 0}
 
 # (line as written to the log, the usage per pool it must show), one per form the parser reads
 FORMS = [
@@ -69,10 +69,10 @@ FORMS = [
     (orjson.dumps(_OURS).decode(), {"full": 0.26, "swa": 0.23, "mamba": 0.36}),
     (render_text({**_OURS, "full_token_usage": 0.27, "swa_token_usage": 0.24}),
      {"full": 0.27, "swa": 0.24}),
-]  # fmt: skip
+]
 OLD_FILE_LAST = ("Decode batch, #running-req: 4, #token: 800, token usage: 0.45, mamba num: 9, "
                  "mamba usage: 0.6, cuda graph: True, gen throughput (token/s): 40.00, "
-                 "#queue-req: 0", {"full": 0.45, "mamba": 0.6})  # fmt: skip
+                 "#queue-req: 0", {"full": 0.45, "mamba": 0.6})
 NEW_FILE = [
     ("Decode batch, #running-req: 4, #full token: 900, full token usage: 0.66, "
      "#swa token: 80, swa token usage: 0.55, cuda graph: True, "
@@ -80,9 +80,9 @@ NEW_FILE = [
     ("Decode batch, #running-req: 1, #gpu token: 11, gpu token usage: 0.11, "
      "#cpu token: 101, cpu token usage: 0.21, cuda graph: False, "
      "gen throughput (token/s): 9.00, #queue-req: 0", {"full": 0.11, "host": 0.21}),
-]  # fmt: skip
+]
 MAMBA_LEAK = ("[2025-03-01 12:00:00 TP0] Mamba memory leak detected! mamba_available_size=3, "
-              "mamba_evictable_size=1, self.mamba_pool.size=16")  # fmt: skip
+              "mamba_evictable_size=1, self.mamba_pool.size=16")
 
 
 def prometheus_config(tmp: Path, target: str) -> Path:
@@ -101,7 +101,7 @@ def prometheus_config(tmp: Path, target: str) -> Path:
 def exporter(log: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """`poolscope logs export LOG --follow` on `port`; SIGTERM on exit."""
     argv = [sys.executable, "-m", "runtime.cli", "logs", "export", str(log), "--follow",
-            "--port", str(port), "--source", SOURCE]  # fmt: skip
+            "--port", str(port), "--source", SOURCE]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_http(f"http://127.0.0.1:{port}/metrics", timeout=STEP_TIMEOUT_S, proc=proc)
@@ -160,10 +160,10 @@ def test_usage_follows_every_form_across_rotation_and_the_leak_alert_fires(
         assert usage(prom)["mamba"] == OLD_FILE_LAST[1]["mamba"]  # the old file was finished
         append(log, MAMBA_LEAK)
         wait_until_named("the leak alert", lambda: any(
-            a["labels"]["alertname"] == "PoolscopeMemoryLeak" for a in firing(prom)))  # fmt: skip
+            a["labels"]["alertname"] == "PoolscopeMemoryLeak" for a in firing(prom)))
         fired = firing(prom)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     leaks = {(a["labels"]["alertname"], a["labels"]["pool"], a["labels"]["source"])
-             for a in fired if "pool" in a["labels"]}  # fmt: skip
+             for a in fired if "pool" in a["labels"]}
     assert leaks == {("PoolscopeMemoryLeak", "mamba", SOURCE)}

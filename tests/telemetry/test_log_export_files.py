@@ -34,12 +34,12 @@ def _fresh_logging() -> Iterator[None]:
 
 def decode(queued: int) -> str:
     return (f"Decode batch, #running-req: 1, #token: 10, token usage: 0.10, cuda graph: False, "
-            f"gen throughput (token/s): 9.00, #queue-req: {queued}")  # fmt: skip
+            f"gen throughput (token/s): 9.00, #queue-req: {queued}")
 
 
 def kv_leak(available: int) -> str:
     return (f"token_to_kv_pool_allocator memory leak detected! available_size={available}, "
-            "protected_size=0, self.max_total_num_tokens=100")  # fmt: skip
+            "protected_size=0, self.max_total_num_tokens=100")
 
 
 def cri_lines(*lines: str) -> str:
@@ -70,7 +70,7 @@ def exporting(
     """An exporter over `pattern` on a free port, reading on a thread; yields its /metrics URL."""
     settings = ExportSettings(TailSettings(Path(pattern), from_start=True), follow=follow,
                               port=0, source=source, poll_s=0.02, rescan_s=0.05,
-                              gone_s=gone_s)  # fmt: skip
+                              gone_s=gone_s)
     with running_exporter(settings) as url:
         yield url
 
@@ -102,7 +102,7 @@ def test_rotated_copies_are_not_matched(tmp_path: Path) -> None:
     """kubelet's, Docker's and logrotate's rotated names, compressed or half-compressed copies
     and folders are left out of a glob's matches; live logs are kept."""
     rotated = ["0.log.20261205-100000", "0.log.20261205-100000.gz", "0.log.20261205-100000.tmp",
-               "x-json.log.1", "s.log.2.gz", "s.log-20261205", "old.gz"]  # fmt: skip
+               "x-json.log.1", "s.log.2.gz", "s.log-20261205", "old.gz"]
     live = ["0.log", "1.log", "x-json.log", "sglang.log"]
     assert [name for name in rotated + live if is_rotated(name)] == rotated
     for name in rotated + live:
@@ -121,7 +121,7 @@ def test_glob_follows_each_pod_log_with_its_own_source_and_picks_up_new_ones(
     second.write_text(cri_lines(decode(5), kv_leak(10)))
     with capture_logs() as logs, exporting(str(tmp_path / "*_sglang*_*" / "*" / "*.log")) as url:
         scrape_until(url, lambda s: value(s, QUEUED, source="serving/sglang-0/sglang") == 3
-                 and value(s, QUEUED, source="serving/sglang-1/sglang") == 5)  # fmt: skip
+                 and value(s, QUEUED, source="serving/sglang-1/sglang") == 5)
         leak = {"source": "serving/sglang-1/sglang", "pool": "full", "kind": "leak"}
         scrape_until(url, lambda s: value(s, LEAKS, **leak) == 1)
         late = pod_log(tmp_path, "sglang-2", namespace="other")
@@ -164,7 +164,7 @@ def test_a_container_restart_shares_its_source_and_a_gone_pod_is_let_go(tmp_path
             path.unlink()
         path.parent.rmdir()
         scrape_until(url, lambda s: value(s, QUEUED, source=source) is None
-                 and value(s, QUEUED, source="serving/sglang-1/sglang") == 8)  # fmt: skip
+                 and value(s, QUEUED, source="serving/sglang-1/sglang") == 8)
     assert sorted(e["file"] for e in logs if e.get("reason") == GONE) == [str(old), str(new)]
 
 
@@ -174,7 +174,7 @@ def test_a_glob_read_once_serves_every_file(tmp_path: Path) -> None:
     pod_log(tmp_path, "sglang-1").write_text(decode(5) + "\n")  # a bare log beside
     with exporting(str(tmp_path / "*/*/*.log"), follow=False) as url:
         scrape_until(url, lambda s: value(s, QUEUED, source="serving/sglang-0/sglang") == 3
-                 and value(s, QUEUED, source="serving/sglang-1/sglang") == 5)  # fmt: skip
+                 and value(s, QUEUED, source="serving/sglang-1/sglang") == 5)
 
 
 def test_a_given_source_goes_before_each_files_own(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_a_followed_docker_log_joins_a_line_split_across_reads(tmp_path: Path) -
     path.write_text(piece + "\n")
     with exporting(str(tmp_path / "*" / "*-json.log")) as url:
         scrape_until(url, lambda s: value(s, catalog.LOG_LINES, source=docker_id[:12],
-                                      result="parsed") == 0)  # fmt: skip
+                                      result="parsed") == 0)
         rest = orjson.dumps({"log": line[30:] + "\n", "stream": "stdout", "time": TIME})
         append(path, rest.decode() + "\n")
         scrape_until(url, lambda s: value(s, QUEUED, source=docker_id[:12]) == 6)

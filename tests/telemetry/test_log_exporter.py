@@ -77,7 +77,7 @@ def scrape_until(url: str, condition: Callable[[Samples], bool], timeout_s: floa
 def exporting(path: Path, follow: bool = True, source: str | None = None) -> Iterator[str]:
     """An exporter on a free port reading `path` on a thread; yields its /metrics URL."""
     settings = ExportSettings(TailSettings(path, from_start=True), follow=follow, port=0,
-                              source=source, poll_s=0.02)  # fmt: skip
+                              source=source, poll_s=0.02)
     with running_exporter(settings) as url:
         yield url
 
@@ -124,11 +124,11 @@ def test_leak_lines_count_by_pool_and_kind(tmp_path: Path) -> None:
         leaks = catalog.MEMORY_LEAKS.prometheus_name
         src = {"source": path.name}
         before = scrape_until(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="full",
-                                                kind="leak", **src) == 0)  # fmt: skip
+                                                kind="leak", **src) == 0)
         assert len([key for key in before if key[0] == leaks]) == 10
         path.write_text(KV_LEAK + SWA_DOUBLE_FREE)
         got = scrape_until(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="swa",
-                                             kind="double_free", **src) == 1)  # fmt: skip
+                                             kind="double_free", **src) == 1)
     assert value(got, catalog.MEMORY_LEAKS, pool="full", kind="leak", **src) == 1
     assert value(got, catalog.MEMORY_LEAKS, pool="full", kind="double_free", **src) == 0
     assert value(got, catalog.POOL_LEAKED_SLOTS, pool="swa", **src) == -7
@@ -174,7 +174,7 @@ def test_every_series_is_a_catalog_metric(tmp_path: Path) -> None:
     path.write_text(HISPARSE + KV_LEAK)
     with exporting(path) as url:
         got = scrape_until(url, lambda s: value(s, catalog.LOG_LINES, result="parsed",
-                                            source="s.log") == 2)  # fmt: skip
+                                            source="s.log") == 2)
     known = {spec.prometheus_name for spec in catalog.METRICS + catalog.EXPORTER_METRICS}
     assert {name for name, _ in got} <= known
 
@@ -217,7 +217,7 @@ def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, env=env)
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         assert proc.stdout is not None
@@ -285,7 +285,7 @@ def test_hybrid_leak_whose_mamba_line_comes_in_a_later_read_counts_mamba(tmp_pat
         with path.open("a") as f:
             f.write(second)
         got = scrape_until(url, lambda s: value(s, catalog.MEMORY_LEAKS, pool="mamba",
-                                             kind="leak", **src) == 1)  # fmt: skip
+                                             kind="leak", **src) == 1)
         lines = scrape_until(
             url, lambda s: value(s, catalog.LOG_LINES, result="parsed", **src) == 2
         )

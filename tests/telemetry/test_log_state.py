@@ -52,7 +52,7 @@ def _state(*lines: str) -> LogState:
         pytest.param(HISPARSE, {"full": 10, "host": 100}, {"full": 0.1, "host": 0.2}, 0.1,
                      id="hisparse"),
     ],
-)  # fmt: skip
+)
 def test_decode_line_sets_pool_figures(
     line: str, used: dict, usage: dict, token_usage: float
 ) -> None:

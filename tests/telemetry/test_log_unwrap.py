@@ -143,7 +143,7 @@ def test_cli_convert_and_summary_read_a_cri_file(tmp_path: Path, capsys) -> None
     `logs summary` counts its leak."""
     path = tmp_path / "0.log"
     wrapped = [cri(T0, STAMPED), cri(T1, BARE[:50], "P"), cri(T1, BARE[50:]),
-               cri(T2, LEAK_LINES[0]), cri(T2, LEAK_LINES[1])]  # fmt: skip
+               cri(T2, LEAK_LINES[0]), cri(T2, LEAK_LINES[1])]
     path.write_text("\n".join(wrapped) + "\n")
     out = tmp_path / "records.jsonl"
     assert main(["logs", "convert", str(path), "-o", str(out), "--no-progress"]) == 0

@@ -29,7 +29,7 @@ D2024 = (
     "gen throughput (token/s): 95.50, #queue-req: 1"
 )
 F2024 = {"running_req": 3, "token": 420, "token_usage": 0.21, "gen_throughput": 95.5,
-         "queue_req": 1}  # fmt: skip
+         "queue_req": 1}
 
 
 def _sglang(event: str, fields: dict, timestamp: str | None = None) -> LogRecord:
@@ -139,7 +139,7 @@ SGLANG_LINES = [
                        "protected": 0, "session_held": 0}),
         id="per-pool-line",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("line", "expected"), SGLANG_LINES)
@@ -173,7 +173,7 @@ def test_warning_without_leak_line_is_skipped() -> None:
 def test_json_batch_line_keeps_every_field_but_the_heads() -> None:
     """Our JSON line reads as a poolscope record with all fields but event/timestamp/level."""
     line = orjson.dumps({"event": DECODE, "timestamp": TS, "level": "info", "running_req": 2,
-                         "token_usage": 0.5, "graph": True, "model": "tiny"}).decode()  # fmt: skip
+                         "token_usage": 0.5, "graph": True, "model": "tiny"}).decode()
     fields = {"running_req": 2, "token_usage": 0.5, "graph": True, "model": "tiny"}
     assert parse_line(line) == LogRecord(DECODE, "poolscope", TS, fields)
 
@@ -252,7 +252,7 @@ def _event_dicts() -> list[dict]:
         {"event": LEAK, "timestamp": TS, "level": "error", "pool": "mamba", "mode": "idle",
          "kind": "double_free", "capacity": 16, "available": 10, "evictable": 2, "protected": 0,
          "session_held": 0, "running": 6, "difference": -2},
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("event", _event_dicts(), ids=lambda e: e["event"])
@@ -268,19 +268,19 @@ _USAGE = st.integers(0, 100).map(lambda n: n / 100)
 _EXTRA_VALUES = st.one_of(
     st.integers(-(10**12), 10**12), st.booleans(), st.text(max_size=12),
     st.floats(allow_nan=False, allow_infinity=False), st.lists(st.integers(-99, 99), max_size=3),
-)  # fmt: skip
+)
 
 
 @st.composite
 def _decode_events(draw: st.DrawFn) -> dict:
     fields = {f: draw(_USAGE if f.endswith("_usage") else st.integers(0, 10**6))
-              for f in catalog.USAGE_FIELDS if draw(st.booleans())}  # fmt: skip
+              for f in catalog.USAGE_FIELDS if draw(st.booleans())}
     extras = draw(st.dictionaries(st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True),
-                                  _EXTRA_VALUES, max_size=3))  # fmt: skip
+                                  _EXTRA_VALUES, max_size=3))
     extras = {k: v for k, v in extras.items() if k not in catalog.DECODE_BATCH.fields}
     return {"event": DECODE, "timestamp": TS, "level": "info", **fields,
             "graph": draw(st.booleans()), "gen_throughput": draw(st.integers(0, 10**6)) / 100,
-            "running_req": draw(st.integers(0, 999)), **extras}  # fmt: skip
+            "running_req": draw(st.integers(0, 999)), **extras}
 
 
 @settings(max_examples=60, deadline=None)
@@ -319,7 +319,7 @@ def test_stats_account_for_every_line() -> None:
     opened = orjson.dumps({"event": catalog.SESSION_OPENED.name}).decode()
     lines = [D2024, "", "junk", opened, "Warning: available_size=1",
              "KV cache pool leak detected!", "[swa] total=1, available=0", "",
-             "[full] total=2, available=1"]  # fmt: skip
+             "[full] total=2, available=1"]
     stats = ParseStats()
     list(iter_records(lines, stats))
     total = stats.num_blank + stats.num_skipped + stats.num_other + stats.num_merged
@@ -346,10 +346,10 @@ def test_to_dict_leaves_out_a_missing_timestamp() -> None:
     """to_dict is flat: event, source, timestamp only when known, then the fields."""
     assert LogRecord(DECODE, "sglang", None, {"a": 1}).to_dict() == {
         "event": DECODE, "source": "sglang", "a": 1,
-    }  # fmt: skip
+    }
     assert list(LogRecord(DECODE, "sglang", TS, {"a": 1}).to_dict()) == [
         "event", "source", "timestamp", "a",
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize(
@@ -359,7 +359,7 @@ def test_to_dict_leaves_out_a_missing_timestamp() -> None:
      ("cache hit rate", "cache_hit_rate"), ("accept len", "accept_len"),
      ("full token usage", "full_token_usage"), ("cuda graph", "graph"),
      ("self.max_total_num_tokens", "max_total_num_tokens")],
-)  # fmt: skip
+)
 def test_keys_normalise(label: str, key: str) -> None:
     """Labels lose `#`, units and `self.`, are lower-cased and joined with `_`."""
     assert normalise_key(label) == key
@@ -370,7 +370,7 @@ def test_keys_normalise(label: str, key: str) -> None:
     [("12", 12), ("-4", -4), ("0.50", 0.5), ("1e-05", 1e-05), ("True", True), ("False", False),
      ("12.50%", 0.125), ("33.33%", 0.3333), ("100%", 1.0), ('"a b"', "a b"), ("idle", "idle"),
      ("0.", 0.0)],
-)  # fmt: skip
+)
 def test_values_are_typed(text: str, value: object) -> None:
     """Value text reads as int, float, bool, a fraction for percentages, or a string."""
     parsed = parse_value(text)

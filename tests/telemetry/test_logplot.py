@@ -23,7 +23,7 @@ def _records(num: int, *, timed: bool = True) -> list[LogRecord]:
                   {"token_usage": (i % 10) / 10, "mamba_usage": 0.5, "running_req": i % 7,
                    "queue_req": i % 3})
         for i in range(num)
-    ]  # fmt: skip
+    ]
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
@@ -66,5 +66,5 @@ def test_importing_logplot_does_not_import_matplotlib() -> None:
     """Importing the module is cheap: matplotlib loads only when plot() runs."""
     code = "import sys, telemetry.logs.plot; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)  # fmt: skip
+                            check=True)
     assert result.stdout.strip() == "False"

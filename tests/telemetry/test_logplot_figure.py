@@ -19,7 +19,7 @@ START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
 def _record(at: datetime | None, usage: float, running: int, zone: bool = False) -> LogRecord:
     stamp = None if at is None else at.isoformat() if zone else at.replace(tzinfo=None).isoformat()
     fields = {"token_usage": usage, "full_token_usage": usage, "swa_token_usage": usage,
-              "mamba_usage": 0.0, "running_req": running, "queue_req": running}  # fmt: skip
+              "mamba_usage": 0.0, "running_req": running, "queue_req": running}
     return LogRecord(DECODE, "sglang", stamp, fields)
 
 
@@ -30,7 +30,7 @@ def _burst(first: datetime, num: int, every_s: float = 1.0) -> list[LogRecord]:
 def _lines(records: list[LogRecord]) -> dict[str, Line2D]:
     fig = figure(records)
     return {str(line.get_label()): line for ax in fig.axes for line in ax.get_lines()
-            if not str(line.get_label()).startswith("_")}  # fmt: skip
+            if not str(line.get_label()).startswith("_")}
 
 
 def _nan_at(line: Line2D) -> list[int]:
@@ -50,7 +50,7 @@ def test_zoned_and_naive_timestamps_give_the_same_clock_time() -> None:
     """A timestamp with a zone and one without (taken as UTC) land on the same x."""
     zoned = [_record(START + timedelta(seconds=i), 0.5, 1, zone=True) for i in range(3)]
     assert list(_lines(zoned)["token"].get_xdata()) == list(_lines(_burst(START, 3))["token"]
-                                                           .get_xdata())  # fmt: skip
+                                                           .get_xdata())
 
 
 def test_every_line_breaks_at_an_idle_gap_and_holds_one_interval_only() -> None:

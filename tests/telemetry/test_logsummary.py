@@ -26,7 +26,7 @@ def test_usage_pools_are_named_from_catalog_fields() -> None:
         "token": "token_usage", "kv": "kv_token_usage", "full": "full_token_usage",
         "swa": "swa_token_usage", "mamba": "mamba_usage", "gpu": "gpu_token_usage",
         "cpu": "cpu_token_usage",
-    }  # fmt: skip
+    }
 
 
 def test_only_pools_that_appear_are_reported_with_peak_and_mean() -> None:
@@ -42,7 +42,7 @@ def test_only_pools_that_appear_are_reported_with_peak_and_mean() -> None:
 def test_time_above_90_percent_sums_intervals_to_the_next_sample() -> None:
     """With timestamps, each sample above 0.9 adds the time to the pool's next sample."""
     records = [_at(0, token_usage=0.95), _at(2, token_usage=0.5), _at(3, token_usage=0.92),
-               _at(4, token_usage=0.93), _at(9, token_usage=0.91)]  # fmt: skip
+               _at(4, token_usage=0.93), _at(9, token_usage=0.91)]
     (token,) = summarise(records).pools
     assert token.seconds_above == pytest.approx(2 + 1 + 5)
     assert token.share_above == pytest.approx(4 / 5)
@@ -60,7 +60,7 @@ def test_leaks_are_counted_per_pool() -> None:
     """memory_leak records count per pool, in the pool's row or apart when it has no usage; a
     message that names no pool counts for the full-attention pool, as the exporter counts it."""
     records = [_at(0, full_token_usage=0.5), _at(1, LEAK, pool="full"),
-               _at(2, LEAK, pool="full"), _at(3, LEAK, pool="mamba"), _at(4, LEAK)]  # fmt: skip
+               _at(2, LEAK, pool="full"), _at(3, LEAK, pool="mamba"), _at(4, LEAK)]
     summary = summarise(records)
     assert summary.leaks == {"full": 3, "mamba": 1} and summary.double_frees == {}
     assert summary.pools[0].num_leaks == 3
@@ -73,7 +73,7 @@ def test_double_frees_are_reported_apart_from_leaks() -> None:
     records = [_at(0, full_token_usage=0.5),
                _at(1, LEAK, pool="full", total=10, available=12),
                _at(2, LEAK, pool="full", total=10, available=9),
-               _at(3, LEAK, pool="swa", difference=-3)]  # fmt: skip
+               _at(3, LEAK, pool="swa", difference=-3)]
     summary = summarise(records)
     assert (summary.leaks, summary.double_frees) == ({"full": 1}, {"full": 1, "swa": 1})
     (full,) = summary.pools
@@ -87,7 +87,7 @@ def test_request_peaks_and_decode_throughput_mean() -> None:
     """Running/queued peaks span all batch records; throughput averages decode records only."""
     records = [_at(0, running_req=3, queue_req=7, gen_throughput=100.0),
                _at(1, PREFILL, running_req=9, queue_req=1, input_throughput=9999.0),
-               _at(2, running_req=5, queue_req=0, gen_throughput=200.0)]  # fmt: skip
+               _at(2, running_req=5, queue_req=0, gen_throughput=200.0)]
     summary = summarise(records)
     assert (summary.peak_running, summary.peak_queued) == (9, 7)
     assert summary.mean_gen_throughput == pytest.approx(150.0)

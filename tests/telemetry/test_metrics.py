@@ -19,7 +19,7 @@ STATS = PoolStats(
                               session_held=5, running=40),
         "mamba": PoolPartition(capacity=8, available=2, evictable=1, running=4),
     },
-)  # fmt: skip
+)
 
 
 @pytest.fixture

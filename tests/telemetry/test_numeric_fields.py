@@ -18,7 +18,7 @@ from telemetry.logs.text_layout import render_text
 
 DECODE, PREFILL = catalog.DECODE_BATCH.name, catalog.PREFILL_BATCH.name
 CATALOGUED = frozenset(f for f in (*catalog.DECODE_BATCH.fields, *catalog.PREFILL_BATCH.fields)
-                       if f != "graph")  # fmt: skip
+                       if f != "graph")
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,6 @@ class Part:
 
 
 INT, USAGE, RATE, PERCENT, BOOL = "int", "usage", "rate", "percent", "bool"
-# fmt: off
 RUNNING, QUEUE = Part("#running-req", "running_req", INT), Part("#queue-req", "queue_req", INT)
 PLAIN = [Part("#token", "token", INT), Part("token usage", "token_usage", USAGE)]
 FULL = [Part("#full token", "full_token", INT), Part("full token usage", "full_token_usage", USAGE)]
@@ -54,7 +53,6 @@ PREFIXES = ["", "[gpu=0] ", "[gpu_id=1] ", "[2024-08-10 10:00:00 TP0] ",
             "[2025-01-01 10:00:00,123 DP0 TP3] ", "[2026-11-21T10:00:00.123456Z] "]
 ENDS = ["", ",", ", ", " ", "  ", ",  ", ", \t"]
 LINE_ENDS = ["", "\n", "\r\n", "\r"]
-# fmt: on
 
 
 @st.composite
@@ -78,7 +76,7 @@ def _values(draw: st.DrawFn, parts: list[Part]) -> list[tuple[Part, str]]:
 def _sglang_lines(draw: st.DrawFn) -> tuple[str, str, list[tuple[Part, str]]]:
     """(event, the line without its end, its parts): a batch line of any SGLang era."""
     form = draw(st.sampled_from(["decode_2024", "decode_headless", "decode_comma",
-                                 "prefill_2024", "prefill_mixed", "prefill_comma"]))  # fmt: skip
+                                 "prefill_2024", "prefill_mixed", "prefill_comma"]))
     pools = draw(st.sampled_from(POOLS))
     if form == "decode_2024":
         head, parts = "Decode batch. ", [RUNNING, *PLAIN, GEN, QUEUE]
@@ -153,7 +151,7 @@ def test_every_form_reads_exact_numbers_whatever_its_end(
 def test_a_line_cut_anywhere_keeps_numbers_as_numbers(
     generated: tuple[str, str, list[tuple[Part, str]]], end: str, line_end: str,
     data: st.DataObject,
-) -> None:  # fmt: skip
+) -> None:
     """Cut anywhere (a torn write, a full disk), with any end, a line yields numeric fields
     that are numbers, or leaves them out."""
     _, line, _ = generated
@@ -173,7 +171,7 @@ def test_our_text_layout_keeps_numbers_whatever_its_end(
     event = {"event": DECODE, "timestamp": "2026-11-21T10:00:00Z", "running_req": 3,
              "token": 812, "token_usage": 0.5, "kv_token_usage": 0.41, "mamba_num": 12,
              "mamba_usage": 0.5, "graph": True, "gen_throughput": 311.2,
-             "queue_req": queued}  # fmt: skip
+             "queue_req": queued}
     line = render_text(event) + end
     (record,) = _read(line + line_end)
     assert record.fields["queue_req"] == queued and record.fields["token_usage"] == 0.5

@@ -89,7 +89,7 @@ def test_series_names_follow_the_prefix() -> None:
     ("metric", "prefix", "suffix"),
     [(sg.TTFT, "sglang:", ""), (sg.TOKEN_USAGE, "sglang:", "_total"),
      (sg.RETRACTED_REQUESTS, "sglang:", "_total"), (sg.TOKEN_USAGE, "vllm:", "")],
-)  # fmt: skip
+)
 def test_series_sglang_does_not_expose_raise(
     metric: SGLangMetric, prefix: str, suffix: str
 ) -> None:

@@ -128,7 +128,7 @@ FORMS = [
          "full_protected=40, full_uncached=0, full_session_held=0"],
         [PoolLeak("full", "leak", 10)], id="busy-swa-sums",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("lines", "expected"), FORMS)
@@ -187,7 +187,7 @@ def test_a_new_message_ends_the_one_before() -> None:
     """Two messages in a row are two records; a timestamped line is never a continuation."""
     lines = [TS + MAMBA_FULL_OK, TS + MAMBA_FULL_OK, MAMBA_LEAKED,
              f"{TS}Decode batch, #running-req: 1, #token: 5, token usage: 0.01, "
-             "#queue-req: 0, "]  # fmt: skip
+             "#queue-req: 0, "]
     stats = ParseStats()
     records = list(iter_records(lines, stats))
     assert [r.event for r in records] == [LEAK, LEAK, catalog.DECODE_BATCH.name]

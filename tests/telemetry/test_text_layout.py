@@ -18,7 +18,7 @@ DECODE = {
     "full_token_usage": 0.41, "swa_token": 96, "swa_token_usage": 0.12, "mamba_num": 12,
     "mamba_usage": 0.5, "gpu_token": 10, "gpu_token_usage": 0.1, "cpu_token": 100,
     "cpu_token_usage": 0.2, "graph": False, "gen_throughput": 311.2, "queue_req": 0,
-}  # fmt: skip
+}
 
 
 def test_decode_line_has_every_part_in_sglang_order() -> None:
@@ -36,7 +36,7 @@ def test_absent_pools_leave_no_part() -> None:
     """Only the fields present in the dict appear: a plain model shows no pool parts."""
     event = {"event": catalog.DECODE_BATCH.name, "timestamp": TS, "running_req": 1,
              "token": 20, "token_usage": 0.25, "kv_token_usage": 0.25, "graph": True,
-             "gen_throughput": 5.0, "queue_req": 2}  # fmt: skip
+             "gen_throughput": 5.0, "queue_req": 2}
     assert render_text(event) == (
         f"[{TS}] Decode batch, #running-req: 1, #token: 20, token usage: 0.25, "
         "kv token usage: 0.25, cuda graph: True, gen throughput (token/s): 5.00, #queue-req: 2"
@@ -48,7 +48,7 @@ def test_prefill_line_shows_hit_rate_as_percent_and_input_throughput() -> None:
     event = {"event": catalog.PREFILL_BATCH.name, "timestamp": TS, "new_seq": 2,
              "new_token": 128, "cached_token": 64, "cache_hit_rate": 0.3333, "token": 200,
              "token_usage": 0.5, "kv_token_usage": 0.5, "running_req": 2, "queue_req": 1,
-             "input_throughput": 1000.5}  # fmt: skip
+             "input_throughput": 1000.5}
     assert render_text(event) == (
         f"[{TS}] Prefill batch, #new-seq: 2, #new-token: 128, #cached-token: 64, "
         "cache hit rate: 33.33%, #token: 200, token usage: 0.50, kv token usage: 0.50, "
@@ -62,7 +62,7 @@ def test_memory_leak_line_names_pool_and_every_term() -> None:
         "event": catalog.MEMORY_LEAK.name, "timestamp": TS, "level": "error", "pool": "mamba",
         "mode": "idle", "kind": "leak", "capacity": 16, "available": 10, "evictable": 2,
         "protected": 0, "session_held": 0, "running": 0, "difference": 4,
-    }  # fmt: skip
+    }
     assert render_text(event) == (
         f"[{TS}] [mamba] memory leak detected! mode=idle, kind=leak, capacity=16, available=10, "
         "evictable=2, protected=0, session_held=0, running=0, difference=4"
@@ -73,7 +73,7 @@ def test_other_event_is_level_name_and_pairs() -> None:
     """Other events render as LEVEL event key=value, quoting spaced strings, nesting as JSON."""
     event = {"event": catalog.REQUEST_FINISHED.name, "timestamp": TS, "level": "info",
              "rid": "r1", "error": "out of memory", "ttft_s": 0.5, "pools": {"full": [1, 2]},
-             "session_id": None}  # fmt: skip
+             "session_id": None}
     assert render_text(event) == (
         f'[{TS}] INFO {catalog.REQUEST_FINISHED.name} rid=r1 error="out of memory" ttft_s=0.5 '
         'pools={"full":[1,2]} session_id=null'
@@ -83,7 +83,7 @@ def test_other_event_is_level_name_and_pairs() -> None:
 def test_extra_keys_follow_batch_part_as_pairs() -> None:
     """Keys that are no catalog field (model, logger) follow the SGLang part as key=value."""
     event = {"event": catalog.DECODE_BATCH.name, "running_req": 1, "queue_req": 0,
-             "model": "tiny model", "logger": "poolscope.engine", "count": "7"}  # fmt: skip
+             "model": "tiny model", "logger": "poolscope.engine", "count": "7"}
     assert render_text(event) == (
         'Decode batch, #running-req: 1, #queue-req: 0 model="tiny model" '
         'logger=poolscope.engine count="7"'
