@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.bench.log_lines import FORMATS
-from telemetry import sglang_lines, text_values
+from telemetry.logs import text_values
 from telemetry.logs.record import LogRecord
+from telemetry.sglang import lines as sglang_lines
 from telemetry.sglang.lines import LeakNumbers, LineKind, read_text_line
 from tests.telemetry.test_numeric_fields import ENDS, _sglang_lines
 
