@@ -91,6 +91,11 @@ class Engine:
     def max_context(self) -> int:
         return self.memory_config.max_context
 
+    @property
+    def is_idle(self) -> bool:
+        """True once the engine went idle (and ran its going-idle check) until the next batch."""
+        return self._is_idle
+
     def room_left(self, num_prompt: int, session_id: str | None = None) -> int:
         """Tokens a prompt of `num_prompt` leaves in the context (after a session's history),
         or in the KV pool when that holds less than the context."""

@@ -1,0 +1,98 @@
+"""The two ZeroMQ sockets between the frontend and the engine process.
+
+The parent binds both on IPC paths in a private temporary folder and the child connects: commands
+flow on a PUSH→PULL pair one way, events on another the other way. Each message is one msgpack
+frame (messages.py). NOTE: sockets linger on close so that a dying child's last `Stopped` still
+reaches the parent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from runtime.engine.process.messages import Codec, command_codec, event_codec
+
+LINGER_MS = 2000
+
+
+@dataclass(frozen=True)
+class Addresses:
+    commands: str
+    events: str
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> Addresses:
+        return cls(f"ipc://{folder}/commands", f"ipc://{folder}/events")
+
+
+class _Pair:
+    """A socket to send on and one to receive on, with their codecs."""
+
+    def __init__(self, send: zmq.Socket, send_codec: Codec, recv: zmq.Socket,
+                 recv_codec: Codec) -> None:
+        self._send, self._recv = send, recv
+        self._send_codec, self._recv_codec = send_codec, recv_codec
+        self.is_closed = False
+
+    @property
+    def recv_socket(self) -> zmq.Socket:
+        """For a `zmq.Poller` that also waits on something else (the child's sentinel)."""
+        return self._recv
+
+    def send(self, message: Any) -> None:
+        self._send.send(self._send_codec.encode(message), copy=False)
+
+    def poll(self, timeout_ms: int) -> bool:
+        """True when a message is waiting (after up to `timeout_ms`)."""
+        return bool(self._recv.poll(timeout_ms))
+
+    def recv(self) -> Any:
+        return self._recv_codec.decode(self._recv.recv(copy=False).buffer)
+
+    def close(self) -> None:
+        self.is_closed = True
+        self._send.close(LINGER_MS)
+        self._recv.close(0)
+
+
+class ParentChannel(_Pair):
+    """Binds both sockets in a fresh temporary folder, removed by `close`."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="poolscope-engine-"))
+        self.addresses = Addresses.in_folder(self.folder)
+        self._context = zmq.Context()
+        send = self._context.socket(zmq.PUSH)
+        send.bind(self.addresses.commands)
+        recv = self._context.socket(zmq.PULL)
+        recv.bind(self.addresses.events)
+        super().__init__(send, command_codec(), recv, event_codec())
+
+    def close(self) -> None:
+        if self.is_closed:
+            return
+        super().close()
+        self._context.term()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class ChildChannel(_Pair):
+    """Connects to the sockets the parent bound."""
+
+    def __init__(self, addresses: Addresses) -> None:
+        self._context = zmq.Context()
+        recv = self._context.socket(zmq.PULL)
+        recv.connect(addresses.commands)
+        send = self._context.socket(zmq.PUSH)
+        send.connect(addresses.events)
+        super().__init__(send, event_codec(), recv, command_codec())
+
+    def close(self) -> None:
+        super().close()
+        self._context.term()

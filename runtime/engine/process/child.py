@@ -1,0 +1,88 @@
+"""The engine process's entry point (started with multiprocessing's `spawn`).
+
+It ties its life to the parent's, configures logging like the parent's, loads the model from
+the EngineConfig, sends the `Ready` handshake, runs `EngineCore`, and always ends with one
+`Stopped` message: exit status 0 after `Shutdown`, 1 after an error (whose text it carries).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from runtime.engine.config import EngineConfig
+from runtime.engine.process import messages as m
+from runtime.engine.process.channel import Addresses, ChildChannel
+from runtime.engine.process.lifeline import die_with_parent, ignore_stop_signals
+from telemetry.logs.logging import LogSettings, configure_logging
+
+if TYPE_CHECKING:
+    from runtime.engine.engine import Engine
+
+log = logging.getLogger("poolscope.engine_process")
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """What the parent hands the child (pickled by multiprocessing)."""
+
+    config: EngineConfig
+    addresses: Addresses
+    parent_pid: int
+    log_settings: LogSettings | None = None  # None: leave logging as Python starts it
+
+
+def run_child(spec: ChildSpec) -> None:
+    die_with_parent(spec.parent_pid)
+    ignore_stop_signals()
+    if spec.log_settings is not None:
+        configure_logging(spec.log_settings)
+    channel = ChildChannel(spec.addresses)
+    try:
+        code = _serve(spec, channel)
+    finally:
+        channel.close()
+    sys.exit(code)
+
+
+def _serve(spec: ChildSpec, channel: ChildChannel) -> int:
+    from runtime.engine.engine import Engine
+    from runtime.engine.process.core import EngineCore
+    from runtime.engine.process.summary import summarize
+
+    try:
+        engine = Engine.from_config(spec.config)
+    except Exception as exc:  # noqa: BLE001 - the parent reports it (a bad model directory)
+        channel.send(m.Stopped(None, _describe(exc)))
+        return 1
+    core = EngineCore(engine, channel, spec.parent_pid)
+    channel.send(_ready(engine))
+    try:
+        core.run()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, then exit 1
+        log.exception("engine loop stopped")
+        core.flush()
+        channel.send(m.Stopped(summarize(engine), _describe(exc)))
+        return 1
+    core.flush()
+    channel.send(m.Stopped(summarize(engine)))
+    return 0
+
+
+def _ready(engine: Engine) -> m.Ready:
+    from runtime.engine.process.summary import summarize
+
+    lm = engine.lm
+    return m.Ready(
+        pid=os.getpid(), model_dir=str(lm.path), bos_token_id=lm.config.bos_token_id,
+        eos_token_ids=tuple(lm.config.eos_token_ids), vocab_size=lm.config.vocab_size,
+        max_context=engine.max_context, cache_pools=tuple(engine.mm.cache.components),
+        summary=summarize(engine),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,278 @@
+"""EngineClient: the frontend's handle on the engine process (the server's engine).
+
+    client = EngineClient(EngineConfig(model="default"))
+    ready = client.start()          # spawns the process; returns its handshake
+    outputs = await client.generate("Hello", SamplingParams(max_tokens=8))
+    client.stop()                   # Shutdown, then reap
+
+A receiver thread reads the engine's events: replies resolve calls, output deltas go to their
+streams (text made here), records go to `on_records` (telemetry), and the process's end, seen
+through its sentinel, ends every stream and call with an error naming the cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import zmq
+
+from runtime.engine.config import EngineConfig
+from runtime.engine.process import messages as m
+from runtime.engine.process.channel import ParentChannel
+from runtime.engine.process.child import ChildSpec
+from runtime.engine.process.detokenizer import Detokenizer
+from runtime.engine.process.launcher import EngineProcess, describe_exit
+from runtime.engine.process.remote_errors import raise_remote
+from runtime.engine.process.router import OutputRouter, Stream
+from runtime.errors import EngineStopped, ShuttingDown
+from runtime.model.tokenizer import Tokenizer, load_tokenizer
+from runtime.scheduler.request import AbortCode, RequestOutput
+from runtime.scheduler.request_checks import check_text
+from runtime.scheduler.sampling_params import SamplingParams
+from telemetry.logs.logging import LogSettings
+
+log = logging.getLogger("poolscope.engine_client")
+START_TIMEOUT_S = 300.0  # loading (or first building) the model
+STOP_TIMEOUT_S = 10.0
+LAST_WORDS_MS = 100
+
+
+class EngineStartError(RuntimeError):
+    """The engine process ended before its handshake; the message says why."""
+
+
+class EngineClient:
+    """Starts, drives and stops one engine process. Async methods run on the server's loop."""
+
+    def __init__(self, config: EngineConfig, log_settings: LogSettings | None = None,
+                 on_records: Callable[[list[Any]], None] | None = None) -> None:
+        self.config, self.on_records = config, on_records
+        self._channel = ParentChannel()
+        self._process = EngineProcess(
+            ChildSpec(config, self._channel.addresses, os.getpid(), log_settings))
+        self._send_lock = threading.Lock()
+        self._call_ids = itertools.count(1)
+        self._calls: dict[int, Future[Any]] = {}
+        self._calls_lock = threading.Lock()  # the receiver fails what is left when it exits
+        self._has_exited = False
+        self._router = OutputRouter()
+        self._receiver = threading.Thread(target=self._receive, name="poolscope-engine-events",
+                                          daemon=True)
+        self._accepting = True
+        self._is_stopping = False
+        self.ready: m.Ready | None = None
+        self.summary: m.EngineSummary | None = None  # the engine's latest report
+        self.error: str | None = None  # why the engine stopped, when it failed
+        self.tokenizer: Tokenizer | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def is_running(self) -> bool:
+        return self.ready is not None and self.error is None and not self._has_exited
+
+    def stopped_reason(self) -> str:
+        if self.error is not None:
+            return f"the engine stopped after an error: {self.error}"
+        return "the engine is not running"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> m.Ready:
+        """Spawns the engine process and waits for its handshake; raises EngineStartError
+        (with the child's error, e.g. a bad model directory) if it ends first."""
+        self._process.start()
+        ready = self._handshake(timeout)
+        self.tokenizer = load_tokenizer(
+            Path(ready.model_dir), bos_token_id=ready.bos_token_id,
+            eos_token_ids=ready.eos_token_ids, vocab_size=ready.vocab_size)
+        self.ready, self.summary = ready, ready.summary
+        self._receiver.start()
+        return ready
+
+    def _handshake(self, timeout: float) -> m.Ready:
+        poller = zmq.Poller()
+        poller.register(self._channel.recv_socket, zmq.POLLIN)
+        poller.register(self._process.sentinel, zmq.POLLIN)
+        if not poller.poll(timeout * 1000):
+            self._abandon()
+            raise EngineStartError(f"the engine process did not start within {timeout:g} s")
+        if not self._channel.poll(LAST_WORDS_MS):
+            self._abandon()
+            raise EngineStartError("the engine process ended before it was ready ("
+                                   f"{describe_exit(self._process.exitcode)})")
+        event = self._channel.recv()
+        if isinstance(event, m.Ready):
+            return event
+        self._abandon()
+        raise EngineStartError(getattr(event, "error", None) or f"unexpected {event!r}")
+
+    def _abandon(self) -> None:
+        self._process.reap(STOP_TIMEOUT_S)
+        self._channel.close()
+
+    def stop_accepting(self) -> None:
+        """From now on new requests and sessions are refused with ShuttingDown (the drain)."""
+        self._accepting = False
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Asks the engine to stop and waits for the receiver to reap it; SIGKILL after
+        `timeout`. Safe to call more than once."""
+        self._is_stopping = True
+        if self.ready is None or self._channel.is_closed:
+            return
+        if not self._has_exited:
+            self._send(m.Shutdown())
+        self._receiver.join(timeout)
+        if self._receiver.is_alive():
+            self._process.kill()
+            self._receiver.join(timeout)
+        self._channel.close()
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def generate(
+        self, prompt: str | Sequence[int], params: SamplingParams, *, rid: str | None = None,
+        session_id: str | None = None,
+    ) -> AsyncIterator[RequestOutput]:
+        """Queues a request (raising its validation error here) and yields its deltas."""
+        self._check_accepting()
+        assert self.tokenizer is not None, "start() first"
+        ids = self.tokenizer.encode(check_text(prompt, "prompt")) if isinstance(prompt, str) \
+            else list(prompt)
+        rid = rid or f"cmpl-{uuid.uuid4().hex[:24]}"
+        if rid in self._router.streams:
+            raise ValueError(f"request id {rid!r} is already in use")
+        stream = Stream(asyncio.get_running_loop(), asyncio.Queue(),
+                        Detokenizer(self.tokenizer, params))
+        self._router.streams[rid] = stream
+        try:
+            await self._call(lambda cid: m.AddRequest(cid, rid, ids, params, session_id))
+        except BaseException:
+            self._router.streams.pop(rid, None)
+            raise
+        return self._stream(rid, stream)
+
+    async def _stream(self, rid: str, stream: Stream) -> AsyncIterator[RequestOutput]:
+        finished = False
+        try:
+            while not finished:
+                out = await stream.queue.get()
+                finished = out.finished
+                yield out
+        finally:
+            if not finished:  # the consumer left early: free the request's memory
+                self._router.streams.pop(rid, None)
+                if self.is_running:
+                    self._send(m.Abort(rid))
+
+    async def open_session(self) -> str:
+        self._check_accepting()
+        return await self._call(lambda cid: m.OpenSession(cid))
+
+    async def close_session(self, sid: str) -> None:
+        await self._call(lambda cid: m.CloseSession(cid, sid))
+
+    async def room_left(self, num_prompt: int, session_id: str | None = None) -> int:
+        return await self._call(lambda cid: m.RoomLeft(cid, num_prompt, session_id))
+
+    async def abort_all(self, error: str, code: AbortCode) -> int:
+        return await self._call(lambda cid: m.AbortAll(cid, error, code))
+
+    async def inspect(self, run_check: bool = False) -> m.EngineSummary:
+        """The engine's counters and pools now (tests, benchmarks); `run_check` runs the idle
+        identity check first (its failures in `num_check_failures`)."""
+        value = await self._call(lambda cid: m.Inspect(cid, run_check))
+        summary = self.summary = msgspec.convert(value, m.EngineSummary)
+        return summary
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            raise ShuttingDown("the server is shutting down and takes no new requests")
+
+    async def _call(self, make: Callable[[int], Any]) -> Any:
+        return await asyncio.wrap_future(self.submit(make))
+
+    def submit(self, make: Callable[[int], Any]) -> Future[Any]:
+        """Sends `make(call_id)`; the future resolves with the reply (thread-safe)."""
+        future: Future[Any] = Future()
+        with self._calls_lock:
+            if not self.is_running:
+                future.set_exception(EngineStopped(self.stopped_reason()))
+                return future
+            call_id = next(self._call_ids)
+            self._calls[call_id] = future
+        self._send(make(call_id))
+        return future
+
+    def _send(self, command: Any) -> None:
+        with self._send_lock:
+            if not self._channel.is_closed:
+                self._channel.send(command)
+
+    # -- the receiver thread ------------------------------------------------------------------
+
+    def _receive(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._channel.recv_socket, zmq.POLLIN)
+        poller.register(self._process.sentinel, zmq.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            if self._channel.poll(0):
+                self._on_event(self._channel.recv())
+            elif self._process.sentinel in ready:
+                break
+        while self._channel.poll(LAST_WORDS_MS):  # sent before the exit, maybe still in transit
+            self._on_event(self._channel.recv())
+        self._on_exit()
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, m.StepOutputs):
+            if event.records and self.on_records is not None:
+                self.on_records(event.records)
+            self._router.route(event.outputs)
+        elif isinstance(event, m.Reply):
+            self._resolve(event)
+        elif isinstance(event, m.Stopped):
+            self.summary = event.summary or self.summary
+            if event.error is not None:
+                self.error = event.error
+
+    def _resolve(self, reply: m.Reply) -> None:
+        with self._calls_lock:
+            future = self._calls.pop(reply.call_id, None)
+        if future is None or not future.set_running_or_notify_cancel():
+            return
+        if reply.error is None:
+            future.set_result(reply.value)
+        else:
+            future.set_exception(raise_remote(reply.error))
+
+    def _on_exit(self) -> None:
+        """The process ended: name the cause, end every stream and waiting call with it."""
+        code = self._process.reap(STOP_TIMEOUT_S)
+        with self._calls_lock:
+            self._has_exited = True
+            calls, self._calls = list(self._calls.values()), {}
+        if self.error is None and not (self._is_stopping and code == 0):
+            self.error = f"the engine process ended ({describe_exit(code)})"
+        elif self.error is not None:
+            self.error = f"{self.error} ({describe_exit(code)})"
+        if self.error is not None:
+            log.error("engine process %s ended: %s", self._process.pid, self.error)
+        self._router.fail_all(f"engine stopped: {self.error or 'the server stopped'}")
+        for future in calls:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(EngineStopped(self.stopped_reason()))
