@@ -145,7 +145,10 @@ def _report_memory_check(engine: Engine, is_count_explicit: bool) -> int:
 
 def _run_serve(args: argparse.Namespace) -> int:
     from runtime.config import env_settings
+    from runtime.engine.args import config_from_args
     from runtime.engine.observability import log_settings_from_args, observability_from_args
+    from runtime.engine.process import EngineStartError
+    from runtime.model.default_model import default_model_dir
     from runtime.server.app import ServerSettings
     from runtime.server.serve import serve
     from telemetry.logs.logging import configure_logging
@@ -155,17 +158,24 @@ def _run_serve(args: argparse.Namespace) -> int:
                               max_body_bytes=args.max_body_bytes,
                               drain_timeout_s=args.drain_timeout)
     observability = observability_from_args(args)
-    configure_logging(log_settings_from_args(args))
-    engine = _load_engine(args)
+    log_settings = log_settings_from_args(args)
+    configure_logging(log_settings)
+    config = config_from_args(args)
+    if config.model == "default" and not (default_model_dir() / "config.json").is_file():
+        print(f"creating the default model in {default_model_dir()} ...", file=sys.stderr)
 
     def ready(url: str) -> None:
         print(
-            f"poolscope: serving {engine.config.model} on {url} (OpenAI API under {url}/v1)",
+            f"poolscope: serving {config.model} on {url} (OpenAI API under {url}/v1)",
             file=sys.stderr,
             flush=True,
         )
 
-    reason = serve(engine, settings, observability, on_ready=ready)
+    try:
+        reason = serve(config, settings, observability, on_ready=ready, log_settings=log_settings)
+    except EngineStartError as exc:  # e.g. a bad model directory: one line, no traceback
+        print(f"poolscope: error: {exc}", file=sys.stderr)
+        return 2
     return 1 if reason == "engine_error" else 0
 
 

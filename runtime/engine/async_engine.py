@@ -1,4 +1,6 @@
-"""The engine behind asyncio: a loop thread owns the Engine; coroutines hand it work.
+"""The engine behind asyncio, in this process: a loop thread owns the Engine; coroutines hand
+it work. `poolscope serve` runs the engine in its own process instead (engine/process/); this
+in-process form serves embedding and tests that reach into the engine between steps.
 
 Every call that touches the engine (add a request, abort, open or close a session) runs on the
 loop thread between steps, so the engine needs no locks. Output deltas come back to the caller's
@@ -83,6 +85,12 @@ class AsyncEngine:
 
     async def close_session(self, sid: str) -> None:
         await self.call(lambda e: e.close_session(sid))
+
+    async def room_left(self, num_prompt: int, session_id: str | None = None) -> int:
+        return await self.call(lambda e: e.room_left(num_prompt, session_id))
+
+    async def abort_all(self, error: str, code: AbortCode) -> int:
+        return await self.call(lambda e: e.abort_all(error, code))
 
     async def generate(
         self,

@@ -71,7 +71,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     max_tokens = body.requested_max_tokens
     if max_tokens is None:  # as vLLM: whatever the context leaves
         try:
-            max_tokens = await state.engine.call(lambda e: e.room_left(len(ids), body.session_id))
+            max_tokens = await state.engine.room_left(len(ids), body.session_id)
         except Exception as exc:  # noqa: BLE001 - mapped to a status by type
             raise from_engine_error(exc) from exc
     fmt = ChatFormat(state.tokenizer, state.model_name, body.return_token_ids)

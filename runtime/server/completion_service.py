@@ -1,4 +1,4 @@
-"""Runs one completion through the AsyncEngine and answers it whole or as server-sent events.
+"""Runs one completion through the engine and answers it whole or as server-sent events.
 
 A client that disconnects aborts its request, streamed or not, so its memory is freed.
 """
@@ -14,7 +14,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from runtime.engine.async_engine import AsyncEngine
+from runtime.engine.serving import ServingEngine
 from runtime.scheduler.request import AbortCode, RequestOutput
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.server.errors import abort_error, error_body, from_engine_error
@@ -27,7 +27,7 @@ def sse(data: dict | str) -> bytes:
 
 
 async def start(
-    engine: AsyncEngine,
+    engine: ServingEngine,
     prompt: str | Sequence[int],
     params: SamplingParams,
     rid: str,

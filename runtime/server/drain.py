@@ -17,7 +17,7 @@ import socket
 
 import uvicorn
 
-from runtime.engine.async_engine import AsyncEngine
+from runtime.engine.serving import ServingEngine
 from runtime.scheduler.request import AbortCode
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ END_GRACE_S = 5.0  # after the aborts: time for the last events and replies to b
 class DrainingServer(uvicorn.Server):
     """uvicorn's server with a drain that ends every request with an answer."""
 
-    def __init__(self, config: uvicorn.Config, engine: AsyncEngine, drain_timeout_s: float):
+    def __init__(self, config: uvicorn.Config, engine: ServingEngine, drain_timeout_s: float):
         config.timeout_graceful_shutdown = int(drain_timeout_s + END_GRACE_S) + 1
         super().__init__(config)
         self.engine, self.drain_timeout_s = engine, drain_timeout_s
@@ -48,9 +48,7 @@ class DrainingServer(uvicorn.Server):
         """After the drain timeout, aborts whatever is still queued or running."""
         await asyncio.sleep(self.drain_timeout_s)
         try:
-            ended = await self.engine.call(
-                lambda e: e.abort_all(SHUTTING_DOWN, AbortCode.SHUTTING_DOWN)
-            )
+            ended = await self.engine.abort_all(SHUTTING_DOWN, AbortCode.SHUTTING_DOWN)
         except Exception:  # noqa: BLE001 - a stopped engine has already ended its requests
             return
         if ended:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from prometheus_client import CollectorRegistry
 
-from runtime.engine.async_engine import AsyncEngine
+from runtime.engine.serving import ServingEngine
 from runtime.model.tokenizer import Tokenizer
 from runtime.server.chat_template import ChatTemplate
 from runtime.server.errors import APIError
@@ -16,7 +16,7 @@ from runtime.server.errors import APIError
 
 @dataclass
 class ServerState:
-    engine: AsyncEngine
+    engine: ServingEngine
     model_name: str
     tokenizer: Tokenizer
     chat_template: ChatTemplate

@@ -28,7 +28,7 @@ def test_loadgen_drives_the_server_and_reports(
                      "--shared-prefix-share", "0.5", "--shared-prefix-len", "16",
                      "--session-share", "0.3", "--session-turns", "2", "--no-progress",
                      "--json", str(report)])
-        cached = s.engine.counters.cached_tokens
+        cached = s.summary().num_cached_tokens
     assert code == 0, capsys.readouterr()
     data = json.loads(report.read_text())
     assert data["num_requests_failed"] == 0 and data["num_requests_ok"] >= 12

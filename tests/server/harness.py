@@ -1,4 +1,5 @@
-"""A real server (uvicorn on loopback, port 0) around an Engine with the busy checker raising."""
+"""A real two-process server (uvicorn on loopback, port 0; the engine in its own process)
+with the busy checker raising."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import httpx
 import torch
 
 from runtime.engine.config import EngineConfig
-from runtime.engine.engine import Engine
 from runtime.engine.observability import ObservabilitySettings
+from runtime.engine.process import EngineClient
+from runtime.engine.process.messages import EngineSummary
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
 from runtime.server.app import ServerSettings
@@ -26,14 +28,23 @@ _HF_MODELS: dict[str, torch.nn.Module] = {}
 @dataclass
 class Served:
     url: str
-    engine: Engine
     server: RunningServer
+    final: EngineSummary | None = None  # read (with an idle check) just before the stop
+
+    @property
+    def engine(self) -> EngineClient:
+        return self.server.engine
+
+    def summary(self, run_check: bool = False) -> EngineSummary:
+        """The engine process's counters and pools now, asked over the channel."""
+        return asyncio.run(self.engine.inspect(run_check))
 
 
-def assert_memory_clean(engine: Engine) -> None:
+def assert_memory_clean(s: Served) -> None:
     """The idle check passes and every slot is free or only cached (no session is open)."""
-    assert engine.mm.check(idle=True) == []
-    for name, part in engine.mm.stats().pools.items():
+    summary = s.final if s.final is not None else s.summary(run_check=True)
+    assert summary.num_check_failures == 0, summary
+    for name, part in summary.stats.pools.items():
         assert part.available + part.evictable == part.capacity, (name, part)
 
 
@@ -44,26 +55,33 @@ def served(
     observability: ObservabilitySettings | None = None,
     **overrides: object,
 ) -> Iterator[Served]:
-    """Serves `model` with the checker in busy mode raising on any leak; on exit, stops the
-    server and asserts the engine never failed and its memory is clean at idle."""
+    """Serves `model` (the engine in its own process) with the checker in busy mode raising on
+    any leak; on exit, runs the idle check, stops the server, and asserts the engine never
+    failed, finished every request and, with no session open, left its memory clean."""
     settings = {"mem_check": CheckMode.BUSY, "on_leak": LeakPolicy.RAISE, **overrides}
     config = EngineConfig(model=str(model), **settings)  # type: ignore[arg-type]
-    engine = Engine.from_config(config)
-    server = RunningServer(engine, ServerSettings(port=0, api_key=api_key), observability)
-    url = server.start()
+    server = RunningServer(config, ServerSettings(port=0, api_key=api_key), observability)
+    s = Served(server.start(), server)
     try:
-        yield Served(url, engine, server)
+        yield s
+        if server.engine.is_running:
+            wait_idle(s)
+            s.final = s.summary(run_check=True)
     finally:
         server.stop()
-    assert server.async_engine.error is None, server.async_engine.error
-    assert not engine.requests
-    if not engine.sessions.sessions:
-        assert_memory_clean(engine)
+    assert server.engine.error is None, server.engine.error
+    assert s.final is not None and s.final.num_requests == 0
+    if not s.final.num_sessions:
+        assert_memory_clean(s)
 
 
-def wait_idle(engine: Engine) -> None:
+def wait_idle(s: Served) -> None:
     """Until no request is left and the engine has run its idle check."""
-    wait_until(lambda: not engine.requests and engine._is_idle)
+    wait_until(lambda: _is_idle(s.summary()))
+
+
+def _is_idle(summary: EngineSummary) -> bool:
+    return summary.num_requests == 0 and summary.is_idle
 
 
 def hf_greedy(model_type: str, prompt: list[int], n: int) -> list[int]:

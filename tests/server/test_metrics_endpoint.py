@@ -70,9 +70,9 @@ def test_metrics_text_is_pinned_and_matches_the_pools(hybrid_dir: Path) -> None:
     ) as s:
         complete_all(s.url, [greedy_body(p, 12) for p in PROMPTS[:2]])
         complete_all(s.url, [greedy_body(PROMPTS[2], 12)])
-        wait_idle(s.engine)
+        wait_idle(s)
         families = _scrape(s.url)
-        stats = s.engine.last_stats
+        stats = s.summary().stats
     assert {name: (f.type, {k for smp in f.samples for k in smp.labels} - {"le"})
             for name, f in families.items()} == FAMILIES
     for spec in catalog.METRICS:

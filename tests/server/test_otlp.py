@@ -78,9 +78,9 @@ def test_otlp_receiver_gets_every_catalog_metric(
         settings = ObservabilitySettings(otlp=True)
         with served(nemotron_h_dir, observability=settings) as s:
             complete_all(s.url, [greedy_body(list(range(5, 30)), 6)])
-            wait_idle(s.engine)
+            wait_idle(s)
             assert s.server.metrics.force_flush()
-            stats, model = s.engine.last_stats, s.server.state.model_name
+            stats, model = s.summary().stats, s.server.state.model_name
         export = _last_export(bodies)
     (resource_metrics,) = export.resource_metrics
     resource = {a.key: a.value.string_value for a in resource_metrics.resource.attributes}

@@ -73,8 +73,9 @@ def test_requests_that_fit_the_empty_pools_are_never_aborted_for_memory(
                 return [code for codes in await asyncio.gather(*clients) for code in codes]
 
         statuses = asyncio.run(run())
-        wait_idle(s.engine)
+        wait_idle(s)
         assert statuses and set(statuses) <= {200, 400}
-        assert s.engine.counters.out_of_memory == 0
-        assert s.engine.counters.queue_timeouts == 0
-        assert s.engine.mm.counters.session_evictions > 0
+        summary = s.summary()
+        assert summary.num_out_of_memory == 0
+        assert summary.num_queue_timeouts == 0
+        assert summary.num_session_evictions > 0

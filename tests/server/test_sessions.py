@@ -44,14 +44,14 @@ def test_a_multi_turn_session_equals_one_request_with_the_history(
             out = _turn(client, sid, prompt, 6)
             assert out == hf_greedy(model_type, history + prompt, 6)
             history += prompt + out
-        held = s.engine.last_stats.pools
+        held = s.summary().stats.pools
         assert held["req"].session_held == 1
         closed = client.delete(f"/v1/sessions/{sid}")
         assert closed.json() == {"id": sid, "object": "session", "deleted": True}
         assert client.delete(f"/v1/sessions/{sid}").status_code == 404
         alone = client.post("/v1/completions", json=greedy_body(history[:-6], 6)).json()
         assert alone["choices"][0]["token_ids"] == history[-6:]
-        wait_idle(s.engine)
+        wait_idle(s)
 
 
 def test_a_second_concurrent_turn_is_refused_and_close_aborts_the_running_one(
@@ -73,8 +73,8 @@ def test_a_second_concurrent_turn_is_refused_and_close_aborts_the_running_one(
         assert any('"finish_reason":"abort"' in line for line in rest[-2:])
         error = json.loads(rest[-1].removeprefix("data: "))["error"]
         assert error["code"] == "session_closed_during_turn" and "closed" in error["message"]
-        wait_idle(s.engine)
-    assert_memory_clean(s.engine)
+        wait_idle(s)
+    assert_memory_clean(s)
 
 
 def test_closing_a_session_during_its_non_streamed_turn_answers_it_with_a_410(
@@ -87,14 +87,14 @@ def test_closing_a_session_during_its_non_streamed_turn_answers_it_with_a_410(
         body = greedy_body([5, 6, 7], 3000, session_id=sid)
         with ThreadPoolExecutor(1) as pool:
             turn = pool.submit(client.post, "/v1/completions", json=body)
-            wait_until(lambda: bool(s.engine.scheduler.running))
+            wait_until(lambda: s.summary().num_running > 0)
             assert client.delete(f"/v1/sessions/{sid}").status_code == 200
             answer = turn.result()
         assert answer.status_code == 410, answer.text
         error = answer.json()["error"]
         assert error["code"] == "session_closed_during_turn" and sid in error["message"]
-        wait_idle(s.engine)
-    assert_memory_clean(s.engine)
+        wait_idle(s)
+    assert_memory_clean(s)
 
 
 def test_idle_sessions_expire(nemotron_h_dir: Path) -> None:
@@ -102,7 +102,7 @@ def test_idle_sessions_expire(nemotron_h_dir: Path) -> None:
     with served(nemotron_h_dir, session_timeout_s=0.3) as s, httpx.Client(base_url=s.url) as c:
         sid = c.post("/v1/sessions", json={}).json()["id"]
         _turn(c, sid, [1, 2, 3], 2)
-        wait_until(lambda: not s.engine.sessions.sessions)
+        wait_until(lambda: s.summary().num_sessions == 0)
         gone = c.post("/v1/completions", json=greedy_body([4], 2, session_id=sid))
         assert gone.status_code == 404
         assert gone.json()["error"]["code"] == "session_not_found"

@@ -76,10 +76,10 @@ def test_a_client_that_disconnects_mid_stream_frees_its_memory(nemotron_h_dir: P
             with client.stream("POST", "/v1/completions", json=body) as response:
                 lines = response.iter_lines()
                 assert next(lines).startswith("data: ")
-                wait_until(lambda: s.engine.last_stats.pools["full"].running > 0)
-        wait_idle(s.engine)
-        assert s.engine.counters.retracted == 0
-    assert_memory_clean(s.engine)
+                wait_until(lambda: s.summary().stats.pools["full"].running > 0)
+        wait_idle(s)
+        assert s.summary().num_retracted == 0
+    assert_memory_clean(s)
 
 
 def test_a_client_that_gives_up_on_a_whole_answer_frees_its_memory(nemotron_h_dir: Path) -> None:
@@ -87,8 +87,8 @@ def test_a_client_that_gives_up_on_a_whole_answer_frees_its_memory(nemotron_h_di
     with served(nemotron_h_dir) as s:
         with httpx.Client(base_url=s.url, timeout=0.5) as client, pytest.raises(httpx.ReadTimeout):
             client.post("/v1/completions", json=greedy_body([1, 2], 3000))
-        wait_idle(s.engine)
-    assert_memory_clean(s.engine)
+        wait_idle(s)
+    assert_memory_clean(s)
 
 
 def test_a_leak_with_on_leak_raise_stops_the_engine_with_clear_errors(
@@ -111,7 +111,7 @@ def test_a_leak_with_on_leak_raise_stops_the_engine_with_clear_errors(
                     events = [json.loads(e) for e in rest[:-1]]
                 assert "double_free" in events[-1]["error"]["message"]
                 assert events[-2]["choices"][0]["finish_reason"] == "abort"
-                wait_until(lambda: not s.server.async_engine.is_running)
+                wait_until(lambda: not s.engine.is_running)
                 health = client.get("/health")
                 assert health.status_code == 503
                 assert "double_free" in health.json()["detail"]

@@ -56,7 +56,8 @@ def _serve(spec: ChildSpec, channel: ChildChannel) -> int:
     try:
         engine = Engine.from_config(spec.config)
     except Exception as exc:  # noqa: BLE001 - the parent reports it (a bad model directory)
-        channel.send(m.Stopped(None, _describe(exc)))
+        # a ValueError (CheckpointError) names its problem in full; others need their type
+        channel.send(m.Stopped(None, str(exc) if isinstance(exc, ValueError) else _describe(exc)))
         return 1
     core = EngineCore(engine, channel, spec.parent_pid)
     channel.send(_ready(engine))
