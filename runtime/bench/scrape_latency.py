@@ -23,7 +23,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.bench.report import BenchResult, Target
 from runtime.engine.config import EngineConfig
-from runtime.engine.engine import Engine
 from runtime.loadgen.report import percentile
 from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings
@@ -115,17 +114,16 @@ def _scrapes(client: httpx.Client, sizes: _Sizes) -> tuple[list[float], list[str
     return seconds, bodies, statuses
 
 
-def _engine(cache: Path, sizes: _Sizes) -> Engine:
+def _engine(cache: Path, sizes: _Sizes) -> EngineConfig:
     context = PROMPT_LEN + sizes.max_tokens + 8
-    config = EngineConfig(model=str(ensure_default_model(cache)),
-                          max_running_requests=sizes.num_reqs,
-                          full_tokens=sizes.num_reqs * context,
-                          swa_tokens=sizes.num_reqs * 256)
-    return Engine.from_config(config)
+    return EngineConfig(model=str(ensure_default_model(cache)),
+                        max_running_requests=sizes.num_reqs,
+                        full_tokens=sizes.num_reqs * context,
+                        swa_tokens=sizes.num_reqs * 256)
 
 
-def _measure(engine: Engine, sizes: _Sizes) -> dict[str, object]:
-    server = RunningServer(engine, ServerSettings(host="127.0.0.1", port=0))
+def _measure(config: EngineConfig, sizes: _Sizes) -> dict[str, object]:
+    server = RunningServer(config, ServerSettings(host="127.0.0.1", port=0))
     url = server.start()
     load = _Load(url, sizes)
     try:

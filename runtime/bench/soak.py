@@ -9,6 +9,7 @@ Target: the slope after warm-up stays under SLOPE_TARGET_MB_PER_1K.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
@@ -19,7 +20,6 @@ from runtime.bench.report import BenchResult, Target
 from runtime.bench.soak_load import LoadShape, SoakLoad
 from runtime.config import bound_onednn_cache
 from runtime.engine.config import EngineConfig
-from runtime.engine.engine import Engine
 from runtime.memory.checker import CheckMode
 from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings
@@ -40,9 +40,9 @@ class Sample:
     pools: dict[str, dict[str, int]]
 
 
-def rss_mb() -> float:
-    """This process's resident set (VmRSS), MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | None = None) -> float:
+    """A process's resident set (VmRSS), MB: this one's, or `pid`'s."""
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
@@ -62,43 +62,49 @@ def _partition(stats: PoolStats) -> dict[str, dict[str, int]]:
             for name, p in stats.pools.items()}
 
 
-def _engine(cache: Path) -> Engine:
+def _engine(cache: Path) -> EngineConfig:
     bound_onednn_cache()  # as Engine.from_config does, but before the default model is built
-    config = EngineConfig(model=str(ensure_default_model(cache)), full_tokens=2048,
-                          swa_tokens=1024, mamba_slots=24, max_sessions=16,
-                          mem_check=CheckMode.BUSY, session_min_idle_s=0.5)
-    return Engine.from_config(config)
+    return EngineConfig(model=str(ensure_default_model(cache)), full_tokens=2048,
+                        swa_tokens=1024, mamba_slots=24, max_sessions=16,
+                        mem_check=CheckMode.BUSY, session_min_idle_s=0.5)
 
 
-def _soak(engine: Engine, duration_s: float, interval_s: float, shape: LoadShape) -> dict:
-    server = RunningServer(engine, ServerSettings(host="127.0.0.1", port=0))
+def _soak(config: EngineConfig, duration_s: float, interval_s: float, quick: bool) -> dict:
+    server = RunningServer(config, ServerSettings(host="127.0.0.1", port=0))
     url = server.start()
+    assert server.engine.ready is not None
+    shape = LoadShape(num_clients=4 if quick else 12, max_prompt=200, max_tokens=32,
+                      vocab_size=server.engine.ready.vocab_size)
     load = SoakLoad(url, shape)
     samples: list[Sample] = []
     start = time.monotonic()
     try:
         while (now := time.monotonic() - start) < duration_s:
-            samples.append(Sample(round(now, 1), load.counts.read()["actions"], rss_mb(),
-                                  _partition(engine.last_stats)))
+            # RSS of both processes: the frontend's and the engine's
+            engine = asyncio.run(server.engine.inspect())
+            samples.append(Sample(round(now, 1), load.counts.read()["actions"],
+                                  rss_mb() + rss_mb(server.engine.pid), _partition(engine.stats)))
             time.sleep(interval_s)
     finally:
         load.close()
+        final = asyncio.run(server.engine.inspect())
         server.stop()
-    return {"samples": samples, "counts": load.counts.read(), "idle": _partition(engine.mm.stats())}
+    return {"samples": samples, "counts": load.counts.read(), "idle": _partition(final.stats),
+            "engine": final}
 
 
-def _summary(data: dict, engine: Engine) -> tuple[dict, dict]:
+def _summary(data: dict) -> tuple[dict, dict]:
     samples: list[Sample] = data["samples"]
     warm = [s for s in samples if s.t_s >= WARMUP_FRACTION * samples[-1].t_s] or samples
     per_action = slope([s.actions for s in warm], [s.rss_mb for s in warm]) * 1000
     per_minute = slope([s.t_s for s in warm], [s.rss_mb for s in warm]) * 60
-    counts = data["counts"]
+    counts, engine = data["counts"], data["engine"]
     summary = {"actions": counts["actions"], "answers ok": counts["ok"], "4xx": counts["4xx"],
                "5xx": counts["5xx"], "streams dropped": counts["dropped"],
-               "oom aborts": engine.counters.out_of_memory,
-               "queue timeouts": engine.counters.queue_timeouts,
-               "session evictions": engine.mm.counters.session_evictions,
-               "leaks counted": sum(engine.mm.leak_counts.values()),
+               "oom aborts": engine.num_out_of_memory,
+               "queue timeouts": engine.num_queue_timeouts,
+               "session evictions": engine.num_session_evictions,
+               "leaks counted": sum(engine.leak_counts.values()),
                "rss start MB": samples[0].rss_mb, "rss end MB": samples[-1].rss_mb,
                "slope MB/1k actions": per_action, "slope MB/min": per_minute}
     return summary, {"warm_samples": len(warm), "idle_partition": data["idle"]}
@@ -117,13 +123,10 @@ def run(quick: bool, duration_s: float | None = None) -> BenchResult:
             open(os.devnull, "w") as devnull:
         configure_logging(LogSettings(format="json", file=Path(tmp) / "server.jsonl"), devnull)
         try:
-            engine = _engine(Path(tmp))
-            shape = LoadShape(num_clients=4 if quick else 12, max_prompt=200, max_tokens=32,
-                              vocab_size=engine.lm.config.vocab_size)
-            data = _soak(engine, duration, max(1.0, duration / 40), shape)
+            data = _soak(_engine(Path(tmp)), duration, max(1.0, duration / 40), quick)
         finally:
             reset_logging()
-    summary, details = _summary(data, engine)
+    summary, details = _summary(data)
     rows = [_row(s) for s in data["samples"]]
     details |= {"summary": summary, "columns_note": "pool cells: available/evictable/"
                 "protected/session_held/running", "load_avg_1m": os.getloadavg()[0]}

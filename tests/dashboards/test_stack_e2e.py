@@ -33,7 +33,7 @@ from dashboards.prometheus_config import PROMETHEUS_FILE
 from dashboards.promql import RATE_WINDOW, selector
 from dashboards.serving_memory import panel_specs
 from runtime.engine.config import EngineConfig
-from runtime.engine.engine import Engine
+from runtime.engine.process import EngineClient
 from runtime.memory.checker import CheckMode
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
@@ -60,7 +60,7 @@ ALL = ".*"  # the instance variable's All
 @dataclass
 class Runtime:
     url: str
-    engine: Engine
+    engine: EngineClient
 
     @property
     def instance(self) -> str:
@@ -72,7 +72,7 @@ def runtime(model: Path, **overrides: Any) -> Iterator[Runtime]:
     """A real server (uvicorn on loopback) on the model; with `host_tier=True` every pool (full,
     swa, mamba, req, host) has data."""
     config = EngineConfig(model=str(model), **overrides)
-    server = RunningServer(Engine.from_config(config), ServerSettings(port=0))
+    server = RunningServer(config, ServerSettings(port=0))
     url = server.start()
     try:
         yield Runtime(url, server.engine)

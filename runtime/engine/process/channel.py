@@ -37,6 +37,9 @@ class _Pair:
     def __init__(self, send: zmq.Socket, send_codec: Codec, recv: zmq.Socket,
                  recv_codec: Codec) -> None:
         self._send, self._recv = send, recv
+        # NOTE: no high-water mark, so a send fails (instead of blocking, or dropping work)
+        # only when the peer is gone.
+        send.setsockopt(zmq.SNDHWM, 0)
         self._send_codec, self._recv_codec = send_codec, recv_codec
         self.is_closed = False
 
@@ -45,8 +48,13 @@ class _Pair:
         """For a `zmq.Poller` that also waits on something else (the child's sentinel)."""
         return self._recv
 
-    def send(self, message: Any) -> None:
-        self._send.send(self._send_codec.encode(message), copy=False)
+    def send(self, message: Any) -> bool:
+        """Queues `message`; False when no peer is connected (it ended), never blocking."""
+        try:
+            self._send.send(self._send_codec.encode(message), zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return False
+        return True
 
     def poll(self, timeout_ms: int) -> bool:
         """True when a message is waiting (after up to `timeout_ms`)."""

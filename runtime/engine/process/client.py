@@ -133,7 +133,7 @@ class EngineClient:
         self._is_stopping = True
         if self.ready is None or self._channel.is_closed:
             return
-        if not self._has_exited:
+        if not self._has_exited and self.error is None:
             self._send(m.Shutdown())
         self._receiver.join(timeout)
         if self._receiver.is_alive():
