@@ -147,7 +147,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from runtime.config import env_settings
     from runtime.engine.args import config_from_args
     from runtime.engine.observability import log_settings_from_args, observability_from_args
-    from runtime.engine.process import EngineStartError
+    from runtime.engine.process.client import EngineStartError
     from runtime.model.default_model import default_model_dir
     from runtime.server.app import ServerSettings
     from runtime.server.serve import serve

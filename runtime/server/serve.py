@@ -23,7 +23,7 @@ import uvicorn
 
 from runtime.engine.config import EngineConfig
 from runtime.engine.observability import ObservabilitySettings
-from runtime.engine.process import EngineClient
+from runtime.engine.process.client import EngineClient
 from runtime.engine.process.messages import Ready
 from runtime.server.app import ServerSettings, create_app
 from runtime.server.chat_template import ChatTemplate

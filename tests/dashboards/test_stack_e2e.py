@@ -33,7 +33,7 @@ from dashboards.prometheus_config import PROMETHEUS_FILE
 from dashboards.promql import RATE_WINDOW, selector
 from dashboards.serving_memory import panel_specs
 from runtime.engine.config import EngineConfig
-from runtime.engine.process import EngineClient
+from runtime.engine.process.client import EngineClient
 from runtime.memory.checker import CheckMode
 from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer

@@ -13,8 +13,9 @@ import httpx
 import torch
 
 from runtime.engine.config import EngineConfig
+from runtime.engine.engine import Engine
 from runtime.engine.observability import ObservabilitySettings
-from runtime.engine.process import EngineClient
+from runtime.engine.process.client import EngineClient
 from runtime.engine.process.messages import EngineSummary
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
@@ -40,8 +41,15 @@ class Served:
         return asyncio.run(self.engine.inspect(run_check))
 
 
-def assert_memory_clean(s: Served) -> None:
+def assert_memory_clean(engine: Engine) -> None:
     """The idle check passes and every slot is free or only cached (no session is open)."""
+    assert engine.mm.check(idle=True) == []
+    for name, part in engine.mm.stats().pools.items():
+        assert part.available + part.evictable == part.capacity, (name, part)
+
+
+def assert_served_memory_clean(s: Served) -> None:
+    """The same for a served engine, asked over the channel (or as read before its stop)."""
     summary = s.final if s.final is not None else s.summary(run_check=True)
     assert summary.num_check_failures == 0, summary
     for name, part in summary.stats.pools.items():
@@ -72,7 +80,7 @@ def served(
     assert server.engine.error is None, server.engine.error
     assert s.final is not None and s.final.num_requests == 0
     if not s.final.num_sessions:
-        assert_memory_clean(s)
+        assert_served_memory_clean(s)
 
 
 def wait_idle(s: Served) -> None:

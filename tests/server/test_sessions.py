@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.server.harness import (
-    assert_memory_clean,
+    assert_served_memory_clean,
     greedy_body,
     hf_greedy,
     served,
@@ -74,7 +74,7 @@ def test_a_second_concurrent_turn_is_refused_and_close_aborts_the_running_one(
         error = json.loads(rest[-1].removeprefix("data: "))["error"]
         assert error["code"] == "session_closed_during_turn" and "closed" in error["message"]
         wait_idle(s)
-    assert_memory_clean(s)
+    assert_served_memory_clean(s)
 
 
 def test_closing_a_session_during_its_non_streamed_turn_answers_it_with_a_410(
@@ -94,7 +94,7 @@ def test_closing_a_session_during_its_non_streamed_turn_answers_it_with_a_410(
         error = answer.json()["error"]
         assert error["code"] == "session_closed_during_turn" and sid in error["message"]
         wait_idle(s)
-    assert_memory_clean(s)
+    assert_served_memory_clean(s)
 
 
 def test_idle_sessions_expire(nemotron_h_dir: Path) -> None:

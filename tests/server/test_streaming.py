@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from runtime.memory.memory_config import LeakPolicy
-from tests.server.harness import assert_memory_clean, greedy_body, served, wait_idle
+from tests.server.harness import assert_served_memory_clean, greedy_body, served, wait_idle
 from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_a_client_that_disconnects_mid_stream_frees_its_memory(nemotron_h_dir: P
                 wait_until(lambda: s.summary().stats.pools["full"].running > 0)
         wait_idle(s)
         assert s.summary().num_retracted == 0
-    assert_memory_clean(s)
+    assert_served_memory_clean(s)
 
 
 def test_a_client_that_gives_up_on_a_whole_answer_frees_its_memory(nemotron_h_dir: Path) -> None:
@@ -88,7 +88,7 @@ def test_a_client_that_gives_up_on_a_whole_answer_frees_its_memory(nemotron_h_di
         with httpx.Client(base_url=s.url, timeout=0.5) as client, pytest.raises(httpx.ReadTimeout):
             client.post("/v1/completions", json=greedy_body([1, 2], 3000))
         wait_idle(s)
-    assert_memory_clean(s)
+    assert_served_memory_clean(s)
 
 
 def test_a_leak_with_on_leak_raise_stops_the_engine_with_clear_errors(
