@@ -315,8 +315,15 @@ SESSION_EVICTED = EventSpec(
     "prefix cache; the session stays open.",
 )
 SERVER_STARTED = EventSpec(
-    "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
-    "The HTTP server accepts requests; `pools` holds each pool's capacity.",
+    "server_started", ("url", "model", "version", "pools", "decode_log_interval", "engine_pid"),
+    "The HTTP server accepts requests; `pools` holds each pool's capacity; `engine_pid` is the "
+    "engine process's PID.",
+)
+ENGINE_EXITED = EventSpec(
+    "engine_exited", ("pid", "exit", "error"),
+    "The engine process ended without being asked: its PID, how it ended (`exit status N` or "
+    "`killed by SIGNAL`) and the error it reported before, if any; the server then answers 503 "
+    "and stops.",
 )
 SERVER_STOPPED = EventSpec(
     "server_stopped",
@@ -354,7 +361,7 @@ ALERT_RECEIVED = EventSpec(
 EVENTS: tuple[EventSpec, ...] = (
     PREFILL_BATCH, DECODE_BATCH, IDLE_CHECK, MEMORY_LEAK, REQUEST_RETRACTED, REQUEST_FINISHED,
     SESSION_OPENED, SESSION_CLOSED, SESSION_EVICTED, SERVER_STARTED, SERVER_STOPPED, ALERT_RECEIVED,
-    LOG_EXPORT_STARTED, LOG_FILE_SWITCHED, LOG_EXPORT_STOPPED,
+    LOG_EXPORT_STARTED, LOG_FILE_SWITCHED, LOG_EXPORT_STOPPED, ENGINE_EXITED,
 )
 
 

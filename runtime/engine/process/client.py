@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import os
 import threading
 import uuid
@@ -39,9 +38,9 @@ from runtime.model.tokenizer import Tokenizer, load_tokenizer
 from runtime.scheduler.request import AbortCode, RequestOutput
 from runtime.scheduler.request_checks import check_text
 from runtime.scheduler.sampling_params import SamplingParams
-from telemetry.logs.logging import LogSettings
+from telemetry import catalog
+from telemetry.logs.logging import LogSettings, get_logger
 
-log = logging.getLogger("poolscope.engine_client")
 START_TIMEOUT_S = 300.0  # loading (or first building) the model
 STOP_TIMEOUT_S = 10.0
 LAST_WORDS_MS = 100
@@ -266,12 +265,11 @@ class EngineClient:
         with self._calls_lock:
             self._has_exited = True
             calls, self._calls = list(self._calls.values()), {}
-        if self.error is None and not (self._is_stopping and code == 0):
-            self.error = f"the engine process ended ({describe_exit(code)})"
-        elif self.error is not None:
-            self.error = f"{self.error} ({describe_exit(code)})"
-        if self.error is not None:
-            log.error("engine process %s ended: %s", self._process.pid, self.error)
+        reported, how = self.error, describe_exit(code)  # `reported`: from its Stopped
+        if reported is not None or not (self._is_stopping and code == 0):
+            self.error = f"{reported} ({how})" if reported else f"the engine process ended ({how})"
+            get_logger("poolscope.engine_client").error(
+                catalog.ENGINE_EXITED.name, pid=self._process.pid, exit=how, error=reported)
         self._router.fail_all(f"engine stopped: {self.error or 'the server stopped'}")
         for future in calls:
             if future.set_running_or_notify_cancel():
