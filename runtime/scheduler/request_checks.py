@@ -20,12 +20,7 @@ def check_prompt(
     """Raises InvalidRequest for an empty prompt, ids outside the vocabulary, a request whose
     prompt plus max_tokens exceeds the context, or one the KV pools could never hold even with
     nothing else in them (so a request that passes never fails for memory, it only waits)."""
-    if not ids:
-        raise InvalidRequest("the prompt is empty", param="prompt")
-    bad = [i for i in ids if not 0 <= i < vocab_size]
-    if bad:
-        raise InvalidRequest(f"token ids {bad[:5]} are outside the vocabulary [0, {vocab_size})",
-                             param="prompt")
+    check_ids(ids, vocab_size)
     total = history + len(ids)
     if total >= max_context:
         raise InvalidRequest(
@@ -50,6 +45,16 @@ def check_prompt(
             f"{params.max_tokens} more, but the KV pool holds {token_capacity(memory)} tokens: "
             f"even alone this request could get at most {room}", param="max_tokens",
         )
+
+
+def check_ids(ids: Sequence[int], vocab_size: int) -> None:
+    """Raises InvalidRequest for an empty prompt or ids outside the vocabulary."""
+    if not ids:
+        raise InvalidRequest("the prompt is empty", param="prompt")
+    bad = [i for i in ids if not 0 <= i < vocab_size]
+    if bad:
+        raise InvalidRequest(f"token ids {bad[:5]} are outside the vocabulary [0, {vocab_size})",
+                             param="prompt")
 
 
 def max_new_tokens(memory: MemoryConfig, total: int) -> int | None:

@@ -125,6 +125,25 @@ def test_sigterm_exits_0_and_reaps_the_engine(nemotron_h_dir: Path, tmp_path: Pa
     assert log_events(log)[-1]["reason"] == "SIGTERM"
 
 
+def test_ctrl_c_to_the_process_group_drains_and_exits_0(
+    nemotron_h_dir: Path, tmp_path: Path
+) -> None:
+    """SIGINT sent to the whole process group (Ctrl-C in a terminal) does not kill the engine
+    under the server: it drains, exits 0 with reason SIGINT, and the engine is gone."""
+    log = tmp_path / "serve.jsonl"
+    proc, url = start_serve(nemotron_h_dir, log, own_group=True)
+    try:
+        assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
+        pid = engine_pid(log)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        stop(proc)
+    assert is_gone(pid)
+    stopped = log_events(log)[-1]
+    assert stopped["reason"] == "SIGINT" and "error" not in stopped
+
+
 def test_on_leak_raise_exits_non_zero_and_reaps_the_engine(
     nemotron_h_dir: Path, tmp_path: Path
 ) -> None:

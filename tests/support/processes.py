@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 
-def start_serve(model: Path, log: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
-    """Starts `poolscope serve` on a free port logging to `log`; returns it and its URL once it
-    printed where it serves."""
+def start_serve(model: Path, log: Path, *flags: str, own_group: bool = False
+                ) -> tuple[subprocess.Popen[str], str]:
+    """Starts `poolscope serve` on a free port logging to `log` (in a process group of its own
+    with `own_group`, as a shell job is); returns it and its URL once it printed where it
+    serves."""
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
            "--log-file", str(log), *flags]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            process_group=0 if own_group else None)
     assert proc.stderr is not None
     line = proc.stderr.readline()
     url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)

@@ -33,10 +33,10 @@ from runtime.engine.process.detokenizer import Detokenizer
 from runtime.engine.process.launcher import EngineProcess, describe_exit
 from runtime.engine.process.remote_errors import raise_remote
 from runtime.engine.process.router import OutputRouter, Stream
-from runtime.errors import EngineStopped, ShuttingDown
+from runtime.errors import EngineStopped, InvalidRequest, ShuttingDown
 from runtime.model.tokenizer import Tokenizer, load_tokenizer
 from runtime.scheduler.request import AbortCode, RequestOutput
-from runtime.scheduler.request_checks import check_text
+from runtime.scheduler.request_checks import check_ids, check_text
 from runtime.scheduler.sampling_params import SamplingParams
 from telemetry import catalog
 from telemetry.logs.logging import LogSettings, get_logger
@@ -149,8 +149,12 @@ class EngineClient:
         """Queues a request (raising its validation error here) and yields its deltas."""
         self._check_accepting()
         assert self.tokenizer is not None, "start() first"
-        ids = self.tokenizer.encode(check_text(prompt, "prompt")) if isinstance(prompt, str) \
-            else list(prompt)
+        assert self.ready is not None
+        if isinstance(prompt, str):
+            ids = self.tokenizer.encode(check_text(prompt, "prompt"))
+        else:  # checked here too: an id past 64 bits could not even be sent
+            ids = list(prompt)
+            check_ids(ids, self.ready.vocab_size)
         rid = rid or f"cmpl-{uuid.uuid4().hex[:24]}"
         if rid in self._router.streams:
             raise ValueError(f"request id {rid!r} is already in use")
@@ -213,7 +217,11 @@ class EngineClient:
                 return future
             call_id = next(self._call_ids)
             self._calls[call_id] = future
-        self._send(make(call_id))
+        try:
+            self._send(make(call_id))
+        except OverflowError as exc:  # msgpack's ints end at 64 bits
+            self._calls.pop(call_id, None)
+            future.set_exception(InvalidRequest(f"a number in the request is too large: {exc}"))
         return future
 
     def _send(self, command: Any) -> None:
