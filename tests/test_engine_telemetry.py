@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
-from runtime.engine.observability import ObservabilitySettings, instrument
+from runtime.engine.observability import ObservabilitySettings, attach_telemetry, instrument
 from runtime.engine.telemetry import EngineTelemetry
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
@@ -52,7 +52,7 @@ def test_batches_requests_and_the_idle_check_are_logged(gemma3_dir: Path) -> Non
     `decode_log_interval` decode steps, every request logs request_finished, and going idle
     logs one passing idle_check with every pool's partition."""
     engine = _engine(gemma3_dir, max_running_requests=3)
-    EngineTelemetry.attach(engine, None, decode_log_interval=4)
+    attach_telemetry(engine, EngineTelemetry(None, decode_log_interval=4))
     with capture_logs() as logs:
         engine.generate(PROMPTS, GREEDY)
     (prefill,) = _events(logs, "prefill_batch")  # all three fit one prefill step
@@ -107,7 +107,7 @@ def test_retractions_are_logged_and_counted(nemotron_h_dir: Path) -> None:
 def test_sessions_log_open_and_close(nemotron_h_dir: Path) -> None:
     """Opening and closing a session log session_opened and session_closed with the count."""
     engine = _engine(nemotron_h_dir)
-    EngineTelemetry.attach(engine, None)
+    attach_telemetry(engine, EngineTelemetry(None))
     with capture_logs() as logs:
         sid = engine.open_session()
         engine.close_session(sid)

@@ -18,8 +18,19 @@ from dataclasses import dataclass
 import torch
 
 from runtime.engine.config import EngineConfig, memory_config
-from runtime.engine.observer import CheckTrigger, EngineObserver, IdleRecord
-from runtime.memory.checker import CheckMode
+from runtime.engine.counter_deltas import CounterTracker
+from runtime.engine.observer import EngineObserver
+from runtime.engine.record_builders import finished_record, step_record
+from runtime.engine.records import (
+    CheckTrigger,
+    CloseReason,
+    EngineSnapshot,
+    IdleRecord,
+    LeakRecord,
+    SessionEvent,
+    SessionRecord,
+)
+from runtime.memory.checker import CheckMode, LeakReport
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MemoryConfig
@@ -35,7 +46,6 @@ from runtime.scheduler.sampler import Sampler, SampleRow, make_generator
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.scheduler import Scheduler
 from runtime.scheduler.session_table import SessionTable
-from runtime.scheduler.step_record import StepRecord
 from runtime.scheduler.text_stream import TextStream
 from telemetry.pool_stats import PoolStats
 
@@ -71,6 +81,7 @@ class Engine:
         self.last_stats: PoolStats = self.mm.stats()
         self._seeds = random.Random(config.seed)
         self.counters = OutcomeCounts()
+        self._counts = CounterTracker(self.mm, self.counters)  # deltas for the records
         self._is_idle = True
         self._last_idle_check = time.monotonic()
 
@@ -163,31 +174,30 @@ class Engine:
     def open_session(self) -> str:
         state = self.sessions.open(time.monotonic())
         self.mm.open_session(state.sid)
-        for observer in self.observers:
-            observer.on_session_opened(state.sid, len(self.sessions))
+        self._tell_session(SessionEvent.OPENED, state.sid)
         return state.sid
 
     def close_session(self, sid: str) -> None:
         """Aborts the session's turn in flight, if any, and frees all the session holds; runs
         the idle check when the engine is idle."""
-        self._close_session(sid, reason="client")
+        self._close_session(sid, CloseReason.CLIENT)
         self._check_at_rest(CheckTrigger.SESSION_CLOSE)
 
-    def _close_session(self, sid: str, reason: str) -> None:
+    def _close_session(self, sid: str, reason: CloseReason) -> None:
         state = self.sessions.get(sid)
         if state.active is not None:
             self._abort(state.active.rid, error=f"session {sid} was closed during this turn",
                         code=AbortCode.SESSION_CLOSED)
         self.mm.close_session(sid)
         self.sessions.remove(sid)
-        for observer in self.observers:
-            observer.on_session_closed(sid, reason, len(state.history), len(self.sessions))
+        self._tell_session(SessionEvent.CLOSED, sid, reason=reason,
+                           history_tokens=len(state.history))
 
     def expire_sessions(self) -> list[str]:
         """Closes the sessions idle past their timeout; runs the idle check if any closed."""
         expired = self.sessions.expired(time.monotonic())
         for sid in expired:
-            self._close_session(sid, reason="expired")
+            self._close_session(sid, CloseReason.EXPIRED)
         if expired:
             self._check_at_rest(CheckTrigger.SESSION_EXPIRY)
         return expired
@@ -213,8 +223,8 @@ class Engine:
             req.error, req.error_code = _out_of_memory(req, self.last_stats), AbortCode.OOM
             self._end(req, FinishReason.ABORT, "")
         for eviction in result.session_evictions:
-            for observer in self.observers:
-                observer.on_session_evicted(eviction)
+            self._tell_session(SessionEvent.EVICTED, eviction.sid,
+                               evicted_tokens=eviction.num_tokens, idle_s=eviction.idle_s)
         if result.batch is None:
             if not self._is_idle:
                 self._is_idle = True
@@ -225,12 +235,13 @@ class Engine:
             return False
         self._is_idle = False
         timings = self._run(result.batch)
-        self.mm.check(idle=False)
+        self._check(idle=False)
         self.last_stats = self.mm.stats()
-        record = StepRecord.of(result, time.perf_counter() - start, self.scheduler,
-                              self.last_stats, timings)
-        for observer in self.observers:
-            observer.on_step(record)
+        if self.observers:
+            record = step_record(result, time.perf_counter() - start, self.snapshot(),
+                                 self._counts.take(), timings)
+            for observer in self.observers:
+                observer.on_step(record)
         return True
 
     def _expire_queued(self, now: float) -> int:
@@ -290,8 +301,10 @@ class Engine:
         self.requests.pop(req.rid, None)
         if req.session_id is not None:
             self.sessions.end_turn(req.session_id, req.tokens, time.monotonic())
-        for observer in self.observers:
-            observer.on_request_finished(req)
+        if self.observers:
+            record = finished_record(req, time.perf_counter())
+            for observer in self.observers:
+                observer.on_request_finished(record)
 
     def _check_at_rest(self, trigger: CheckTrigger) -> None:
         """The idle check, if the engine is idle (a busy engine checks after its steps and
@@ -299,14 +312,43 @@ class Engine:
         if not self._is_idle:
             return
         before = dict(self.mm.leaked_slots)
-        reports = self.mm.check(idle=True)
+        reports = self._check(idle=True)
         self._last_idle_check = time.monotonic()
         self.last_stats = self.mm.stats()
+        if not self.observers:
+            return
         checked = self.memory_config.check_mode is not CheckMode.OFF
-        record = IdleRecord(self.last_stats, checked, reports, trigger,
-                            is_changed=self.mm.leaked_slots != before)
+        record = IdleRecord(self.snapshot(), self._counts.take(), checked, tuple(reports),
+                            trigger, is_changed=self.mm.leaked_slots != before)
         for observer in self.observers:
             observer.on_idle(record)
+
+    def _check(self, *, idle: bool) -> list[LeakReport]:
+        """The memory check; observers get the leaks it newly counted, even when it raises."""
+        try:
+            return self.mm.check(idle=idle)
+        finally:
+            if self.mm.new_leaks and self.observers:
+                leaks = LeakRecord(tuple(self.mm.new_leaks))
+                for observer in self.observers:
+                    observer.on_leaks(leaks)
+
+    def snapshot(self, stats: PoolStats | None = None) -> EngineSnapshot:
+        """What the gauges show now (the pools as of the last step or check, unless given)."""
+        return EngineSnapshot(
+            stats=stats or self.last_stats, leaked_slots=dict(self.mm.leaked_slots),
+            num_running=len(self.scheduler.running), num_queued=len(self.scheduler.waiting),
+            num_sessions=len(self.sessions),
+        )
+
+    def _tell_session(self, event: SessionEvent, sid: str, **fields: object) -> None:
+        """Hands observers a session record, with the pools as the session left them."""
+        if not self.observers:
+            return
+        record = SessionRecord(event, sid, len(self.sessions), self.snapshot(self.mm.stats()),
+                               self._counts.take(), **fields)  # type: ignore[arg-type]
+        for observer in self.observers:
+            observer.on_session(record)
 
     def generate(
         self, prompts: Sequence[str | Sequence[int]], params: SamplingParams

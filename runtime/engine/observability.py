@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from runtime.engine.engine import Engine
+    from runtime.engine.telemetry import EngineTelemetry
     from telemetry.metrics.meters import Metrics
 
 
@@ -83,5 +84,13 @@ def instrument(
         model=model_name, pools=tuple(engine.last_stats.pools),
         cache_pools=tuple(engine.mm.cache.components), otlp=settings.otlp,
     ), registry)
-    EngineTelemetry.attach(engine, metrics, settings.decode_log_interval)
+    attach_telemetry(engine, EngineTelemetry(metrics, settings.decode_log_interval))
     return metrics
+
+
+def attach_telemetry(engine: Engine, observer: EngineTelemetry) -> EngineTelemetry:
+    """Publishes the engine's snapshot once (gauges read it until the first record), then adds
+    the observer; from then on it sees only records."""
+    observer.publish(engine.snapshot())
+    engine.observers.append(observer)
+    return observer

@@ -13,6 +13,7 @@ from runtime.memory.counters import MemoryCounters
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.host_tier import HostTier
 from runtime.memory.memory_config import MemoryConfig
+from runtime.memory.pool_name import PoolName
 from runtime.memory.pool_tensors import FULL
 from runtime.memory.pools import Pools
 from runtime.memory.radix_cache import RadixCache
@@ -33,7 +34,7 @@ class Admission:
     counters: MemoryCounters
     sessions: SessionStore
     steps: StepAllocator  # can_extend: admission needs room for the first chunk too
-    hits: Counter[str]  # prefix-cache hit tokens per component
+    hits: Counter[PoolName]  # prefix-cache hit tokens per component
 
     def match(self, req: ReqMemory) -> int:
         """Finds the request's reusable prefix and returns its length. A session turn resumes
@@ -66,9 +67,9 @@ class Admission:
         resumes from the shorter, so a gap between them is hit rate lost to state snapshots."""
         self.counters.prefix_queries += 1
         for kind in self.cache.kinds:
-            self.hits[kind] += walked
+            self.hits[PoolName(kind)] += walked
         if self.pools.mamba is not None:
-            self.hits["mamba"] += resumed
+            self.hits[PoolName.MAMBA] += resumed
 
     def _fork_snapshot(self, node: TreeNode) -> int | None:
         """Copies a cached snapshot into a new slot, evicting one other state if the pool is

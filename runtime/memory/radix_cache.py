@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from runtime.memory.mamba_pool import MambaPool
+from runtime.memory.pool_name import PoolName
 from runtime.memory.radix_evict import Evictor
 from runtime.memory.radix_node import SWA, CacheLock, InsertResult, PrefixMatch, TreeNode
 from runtime.memory.token_pool import TokenPool
@@ -48,7 +49,7 @@ class RadixCache:
         self.root = TreeNode(key=[], slots={k: _empty() for k in self.kinds}, full_lock=1)
         self._clock = itertools.count(1)
         self.evictable = dict.fromkeys(self.components, 0)
-        self.num_evicted: Counter[str] = Counter()  # per component, cumulative (telemetry)
+        self.num_evicted: Counter[PoolName] = Counter()  # per component, cumulative (telemetry)
         self.protected = dict.fromkeys(self.components, 0)
         self._evictor = Evictor(self)
 
