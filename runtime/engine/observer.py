@@ -31,3 +31,20 @@ class EngineObserver:
 
     def on_leaks(self, record: LeakRecord) -> None:
         """After a check counted new leaks; before the step or idle record of that check."""
+
+
+Record = StepRecord | IdleRecord | FinishedRecord | SessionRecord | LeakRecord
+
+
+def deliver(observer: EngineObserver, record: Record) -> None:
+    """Calls the observer's hook for this kind of record (for a consumer fed decoded records)."""
+    if isinstance(record, StepRecord):
+        observer.on_step(record)
+    elif isinstance(record, IdleRecord):
+        observer.on_idle(record)
+    elif isinstance(record, FinishedRecord):
+        observer.on_request_finished(record)
+    elif isinstance(record, SessionRecord):
+        observer.on_session(record)
+    else:
+        observer.on_leaks(record)
