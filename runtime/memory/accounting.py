@@ -94,7 +94,7 @@ class Accounting:
         extra = {"mamba_cache_skipped": float(self.counters.mamba_cache_skipped)}
         if self.host_tier is not None:
             extra.update(self._host_tier_tokens())
-        return PoolStats(pools=pools, num_running=len(self.running), extra=extra)
+        return PoolStats(pools=pools, extra=extra)
 
     def check(self, *, idle: bool) -> list[LeakReport]:
         """Runs the identity when the mode asks for it (idle points always unless `off`; after
