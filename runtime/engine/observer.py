@@ -37,7 +37,7 @@ Record = StepRecord | IdleRecord | FinishedRecord | SessionRecord | LeakRecord
 
 
 def deliver(observer: EngineObserver, record: Record) -> None:
-    """Calls the observer's hook for this kind of record (for a consumer fed decoded records)."""
+    """Calls the observer's hook for this type of record (for a consumer fed decoded records)."""
     if isinstance(record, StepRecord):
         observer.on_step(record)
     elif isinstance(record, IdleRecord):

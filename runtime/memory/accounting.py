@@ -56,9 +56,9 @@ class Accounting:
         """Slots an owner holds outside the prefix cache, per pool (whole pages for KV)."""
         owned: dict[str, int] = {}
         end = page_ceil(held.allocated, self.config.page_size)
-        for kind in self.cache.kinds:
-            start = max(held.protected, held.swa_evicted) if kind == SWA else held.protected
-            owned[kind] = max(0, end - start)
+        for name in self.cache.kv_components:
+            start = max(held.protected, held.swa_evicted) if name == SWA else held.protected
+            owned[name] = max(0, end - start)
         if self.host_tier is not None:  # device pages are all the request's own
             owned[FULL] = len(self.host_tier.resident_pages(held)) * self.config.page_size
         if self.pools.mamba is not None:

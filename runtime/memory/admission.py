@@ -56,7 +56,7 @@ class Admission:
         held.protected = held.allocated = held.host_backed = node.end
         held.prefill_end = len(req.tokens)
         held.matched = match.walked
-        held.slots = {k: match.slots[k][: node.end].tolist() for k in self.cache.kinds}
+        held.slots = {k: match.slots[k][: node.end].tolist() for k in self.cache.kv_components}
         if self.host_tier is not None:
             held.slots[FULL] = [0] * node.end  # loaded from host at admission
         return node.end
@@ -66,8 +66,8 @@ class Admission:
         mamba component covers only `resumed` (the deepest node with a state) — the request
         resumes from the shorter, so a gap between them is hit rate lost to state snapshots."""
         self.counters.prefix_queries += 1
-        for kind in self.cache.kinds:
-            self.hits[PoolName(kind)] += walked
+        for name in self.cache.kv_components:
+            self.hits[PoolName(name)] += walked
         if self.pools.mamba is not None:
             self.hits[PoolName.MAMBA] += resumed
 

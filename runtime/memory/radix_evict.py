@@ -94,9 +94,9 @@ class Evictor:
         """Removes a leaf and frees everything it holds; returns the count freed of `component`."""
         self.tree.account(leaf, -1)
         freed = dict.fromkeys(self.tree.components, 0)
-        for kind, pool in self.tree.kv_pools.items():
-            if not (kind == SWA and leaf.swa_tombstone):
-                freed[kind] = pool.free_pages(leaf.slots[kind])
+        for name, pool in self.tree.kv_pools.items():
+            if not (name == SWA and leaf.swa_tombstone):
+                freed[name] = pool.free_pages(leaf.slots[name])
         if leaf.mamba is not None:
             self.tree.mamba_pool.free([leaf.mamba])  # type: ignore[union-attr]
             freed[MAMBA] = 1

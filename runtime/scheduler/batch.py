@@ -28,8 +28,8 @@ class ScheduledBatch:
         self.reqs.append(req)
         self.prefix_lens.append(prefix)
         self.input_ids.append(req.tokens[prefix : prefix + n])
-        for kind, values in slots.items():
-            self.out_slots.setdefault(kind, []).append(values)
+        for name, values in slots.items():
+            self.out_slots.setdefault(name, []).append(values)
 
     @property
     def num_tokens(self) -> int:
