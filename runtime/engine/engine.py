@@ -18,19 +18,9 @@ from dataclasses import dataclass
 import torch
 
 from runtime.engine.config import EngineConfig, memory_config
-from runtime.engine.counter_deltas import CounterTracker
-from runtime.engine.observer import EngineObserver
-from runtime.engine.record_builders import finished_record, step_record
-from runtime.engine.records import (
-    CheckTrigger,
-    CloseReason,
-    EngineSnapshot,
-    IdleRecord,
-    LeakRecord,
-    SessionEvent,
-    SessionRecord,
-)
-from runtime.memory.checker import CheckMode, LeakReport
+from runtime.engine.records import CheckTrigger, CloseReason, EngineSnapshot, SessionEvent
+from runtime.engine.reporter import Reporter
+from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MemoryConfig
@@ -77,11 +67,11 @@ class Engine:
         self.sampler = Sampler()
         self.sessions = SessionTable(config.max_sessions, config.session_timeout_s)
         self.requests: dict[str, Request] = {}
-        self.observers: list[EngineObserver] = []  # telemetry; called on this thread
         self.last_stats: PoolStats = self.mm.stats()
         self._seeds = random.Random(config.seed)
         self.counters = OutcomeCounts()
-        self._counts = CounterTracker(self.mm, self.counters)  # deltas for the records
+        self.reporter = Reporter(self.mm, self.scheduler, self.sessions, self.counters)
+        self.observers = self.reporter.observers  # telemetry; called on this thread
         self._is_idle = True
         self._last_idle_check = time.monotonic()
 
@@ -174,7 +164,7 @@ class Engine:
     def open_session(self) -> str:
         state = self.sessions.open(time.monotonic())
         self.mm.open_session(state.sid)
-        self._tell_session(SessionEvent.OPENED, state.sid)
+        self.reporter.session(SessionEvent.OPENED, state.sid)
         return state.sid
 
     def close_session(self, sid: str) -> None:
@@ -190,7 +180,7 @@ class Engine:
                         code=AbortCode.SESSION_CLOSED)
         self.mm.close_session(sid)
         self.sessions.remove(sid)
-        self._tell_session(SessionEvent.CLOSED, sid, reason=reason,
+        self.reporter.session(SessionEvent.CLOSED, sid, reason=reason,
                            history_tokens=len(state.history))
 
     def expire_sessions(self) -> list[str]:
@@ -223,7 +213,7 @@ class Engine:
             req.error, req.error_code = _out_of_memory(req, self.last_stats), AbortCode.OOM
             self._end(req, FinishReason.ABORT, "")
         for eviction in result.session_evictions:
-            self._tell_session(SessionEvent.EVICTED, eviction.sid,
+            self.reporter.session(SessionEvent.EVICTED, eviction.sid,
                                evicted_tokens=eviction.num_tokens, idle_s=eviction.idle_s)
         if result.batch is None:
             if not self._is_idle:
@@ -235,13 +225,9 @@ class Engine:
             return False
         self._is_idle = False
         timings = self._run(result.batch)
-        self._check(idle=False)
+        self.reporter.check(idle=False)
         self.last_stats = self.mm.stats()
-        if self.observers:
-            record = step_record(result, time.perf_counter() - start, self.snapshot(),
-                                 self._counts.take(), timings)
-            for observer in self.observers:
-                observer.on_step(record)
+        self.reporter.step(result, time.perf_counter() - start, self.last_stats, timings)
         return True
 
     def _expire_queued(self, now: float) -> int:
@@ -301,10 +287,7 @@ class Engine:
         self.requests.pop(req.rid, None)
         if req.session_id is not None:
             self.sessions.end_turn(req.session_id, req.tokens, time.monotonic())
-        if self.observers:
-            record = finished_record(req, time.perf_counter())
-            for observer in self.observers:
-                observer.on_request_finished(record)
+        self.reporter.finished(req)
 
     def _check_at_rest(self, trigger: CheckTrigger) -> None:
         """The idle check, if the engine is idle (a busy engine checks after its steps and
@@ -312,43 +295,16 @@ class Engine:
         if not self._is_idle:
             return
         before = dict(self.mm.leaked_slots)
-        reports = self._check(idle=True)
+        reports = self.reporter.check(idle=True)
         self._last_idle_check = time.monotonic()
         self.last_stats = self.mm.stats()
-        if not self.observers:
-            return
         checked = self.memory_config.check_mode is not CheckMode.OFF
-        record = IdleRecord(self.snapshot(), self._counts.take(), checked, tuple(reports),
-                            trigger, is_changed=self.mm.leaked_slots != before)
-        for observer in self.observers:
-            observer.on_idle(record)
+        self.reporter.idle(self.last_stats, checked, reports, trigger,
+                           is_changed=self.mm.leaked_slots != before)
 
-    def _check(self, *, idle: bool) -> list[LeakReport]:
-        """The memory check; observers get the leaks it newly counted, even when it raises."""
-        try:
-            return self.mm.check(idle=idle)
-        finally:
-            if self.mm.new_leaks and self.observers:
-                leaks = LeakRecord(tuple(self.mm.new_leaks))
-                for observer in self.observers:
-                    observer.on_leaks(leaks)
-
-    def snapshot(self, stats: PoolStats | None = None) -> EngineSnapshot:
-        """What the gauges show now (the pools as of the last step or check, unless given)."""
-        return EngineSnapshot(
-            stats=stats or self.last_stats, leaked_slots=dict(self.mm.leaked_slots),
-            num_running=len(self.scheduler.running), num_queued=len(self.scheduler.waiting),
-            num_sessions=len(self.sessions),
-        )
-
-    def _tell_session(self, event: SessionEvent, sid: str, **fields: object) -> None:
-        """Hands observers a session record, with the pools as the session left them."""
-        if not self.observers:
-            return
-        record = SessionRecord(event, sid, len(self.sessions), self.snapshot(self.mm.stats()),
-                               self._counts.take(), **fields)  # type: ignore[arg-type]
-        for observer in self.observers:
-            observer.on_session(record)
+    def snapshot(self) -> EngineSnapshot:
+        """What the gauges show now (the pools as of the last step or check)."""
+        return self.reporter.snapshot(self.last_stats)
 
     def generate(
         self, prompts: Sequence[str | Sequence[int]], params: SamplingParams
