@@ -4,6 +4,8 @@ and that alone is enough for EngineTelemetry to produce the same metrics and log
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
@@ -173,3 +175,10 @@ def test_a_decode_step_record_grows_with_its_batch_only_by_latency_samples(
 
 def _size_without_samples(record: StepRecord) -> int:
     return len(msgspec.msgpack.encode(dataclasses.replace(record, ttfts=(), itls=())))
+
+
+def test_the_record_module_loads_without_torch() -> None:
+    """A frontend process can decode records without importing torch or the scheduler."""
+    code = ("import sys, runtime.engine.records; "
+            "assert 'torch' not in sys.modules and 'runtime.scheduler.request' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

@@ -15,8 +15,7 @@ from enum import Enum
 
 from runtime.memory.checker import CheckMode, LeakKind, LeakReport
 from runtime.memory.pool_name import PoolName
-from runtime.scheduler.batch import Phase
-from runtime.scheduler.request import FinishReason
+from runtime.scheduler.outcomes import FinishReason, Phase
 from telemetry.pool_stats import PoolStats
 
 

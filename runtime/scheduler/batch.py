@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 from runtime.memory.sessions import SessionEviction
+from runtime.scheduler.outcomes import Phase
 from runtime.scheduler.request import Request
-
-
-class Phase(Enum):
-    PREFILL = "prefill"
-    DECODE = "decode"
 
 
 @dataclass
