@@ -133,25 +133,15 @@ def run_plot(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Serves until SIGTERM or SIGINT, then closes the server: exit 0."""
-    import signal
-    import threading
-
+    from runtime.cli.signals import stop_signals
     from runtime.server.listen_errors import bind_error
     from telemetry.export.exporter import LogExporter
     from telemetry.export.settings import ExportSettings
     from telemetry.export.tail import TailSettings
     from telemetry.logs.logging import LogSettings, configure_logging
 
-    stop = threading.Event()
-    received: list[str] = []
-
-    def on_signal(number: int, _: object) -> None:
-        received.append(signal.Signals(number).name)
-        stop.set()
-
     # first, so that a signal during start-up is a clean stop too
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_signals() as stop:
         _check_export_file(args.file, args.follow)
         tail = TailSettings(args.file, from_start=args.from_start)
         settings = ExportSettings(tail, follow=args.follow, host=args.host, port=args.port,
@@ -162,12 +152,9 @@ def run_export(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise bind_error(exc, args.host, args.port) from exc
         try:
-            exporter.run(stop)
+            exporter.run(stop.event)
         finally:
-            exporter.close(received[0] if received else None)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            exporter.close(stop.received)
     return 0
 
 
