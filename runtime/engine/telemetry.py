@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from runtime.engine.observability import DECODE_LOG_INTERVAL
 from runtime.engine.observer import CheckTrigger, EngineObserver, IdleRecord
 from runtime.memory.checker import LeakReport
 from runtime.memory.sessions import SessionEviction
@@ -36,7 +37,10 @@ class EngineTelemetry(EngineObserver):
     """Attach with `EngineTelemetry.attach(engine, metrics)`; `metrics=None` logs only."""
 
     def __init__(
-        self, engine: Engine, metrics: Metrics | None, decode_log_interval: int = 40
+        self,
+        engine: Engine,
+        metrics: Metrics | None,
+        decode_log_interval: int = DECODE_LOG_INTERVAL,
     ) -> None:
         if decode_log_interval < 1:
             raise ValueError("decode_log_interval must be at least 1")
@@ -52,7 +56,7 @@ class EngineTelemetry(EngineObserver):
 
     @classmethod
     def attach(
-        cls, engine: Engine, metrics: Metrics | None, decode_log_interval: int = 40
+        cls, engine: Engine, metrics: Metrics | None, decode_log_interval: int = DECODE_LOG_INTERVAL
     ) -> EngineTelemetry:
         observer = cls(engine, metrics, decode_log_interval)
         engine.observers.append(observer)
