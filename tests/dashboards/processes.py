@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
@@ -32,17 +32,6 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer in {timeout} s")
         time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process by its PID, SIGKILL after 10 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @contextmanager
@@ -62,7 +51,7 @@ def _server(name: str, args: list[str], port: int, data: Path) -> Iterator[str]:
             raise AssertionError(f"{name} did not start:\n{log_path.read_text()}") from e
         yield url
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def prometheus(config: Path, data: Path) -> AbstractContextManager[str]:

@@ -22,10 +22,10 @@ from dashboards import sglang_alerts, stack
 from dashboards.build import GENERATED
 from dashboards.panel_spec import PanelSpec, Viz
 from dashboards.sglang_fleet_serving_memory import panel_specs
-from tests.dashboards.processes import prometheus, serve_metrics, stop, wait_http
+from tests.dashboards.processes import prometheus, serve_metrics, wait_http
 from tests.dashboards.sglang_eras import eras
 from tests.dashboards.test_sglang_eras import _wait_for_scrapes, for_target
-from tests.support import free_port, query
+from tests.support import free_port, query, stop_process
 
 pytestmark = [
     pytest.mark.slow,
@@ -61,7 +61,7 @@ def exporter(log: Path) -> Iterator[str]:
         wait_http(f"http://127.0.0.1:{port}/metrics", proc=proc)
         yield f"127.0.0.1:{port}"
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def _config(tmp: Path, servers: list[str], exporters: list[str]) -> Path:

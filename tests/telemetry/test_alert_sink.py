@@ -23,7 +23,7 @@ from structlog.testing import capture_logs
 from telemetry import catalog
 from telemetry.alerts.sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
 from telemetry.logs.logging import reset_logging
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 STARTS_AT = "2025-01-02T03:04:05.678Z"
 
@@ -223,9 +223,7 @@ def test_cli_verb_logs_json_lines_and_stops_on_sigterm() -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert proc.returncode == 0, err
     *lines, last = out.splitlines()
     assert last == "0 False"

@@ -23,7 +23,7 @@ from dashboards.build import GENERATED
 from telemetry import catalog
 from telemetry.logs.text_layout import render_text
 from tests.dashboards.processes import prometheus, wait_http
-from tests.support import firing, free_port, query, wait_until
+from tests.support import firing, free_port, query, stop_process, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -107,13 +107,7 @@ def exporter(log: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
         wait_http(f"http://127.0.0.1:{port}/metrics", timeout=STEP_TIMEOUT_S, proc=proc)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
 
 
 def wait_until_named(what: str, condition: Callable[[], bool]) -> None:

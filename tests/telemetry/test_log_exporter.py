@@ -27,7 +27,7 @@ from telemetry.export.exporter import LogExporter
 from telemetry.export.settings import ExportSettings
 from telemetry.export.tail import ROTATED, TailSettings
 from telemetry.logs.logging import reset_logging
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 HISPARSE = (
@@ -229,9 +229,7 @@ def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert proc.returncode == 0, err
     *events, last = out.splitlines()
     assert last == "0 False"
