@@ -32,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from telemetry import catalog
-from telemetry.catalog import EXPORT_LABELS, Kind, MetricSpec
+from telemetry.catalog import EXPORT_LABELS, Instrument, MetricSpec
 from telemetry.export.log_files import matching_files, source_of
 from telemetry.export.settings import ExportSettings
 from telemetry.export.state import LogState
@@ -105,7 +105,7 @@ class LogCollector(Collector):
     def _family(self, spec: MetricSpec, samples: Callable[[SourceFigures], Iterable[Sample]]
                 ) -> Metric:
         labels = [*EXPORT_LABELS, *spec.labels]
-        if spec.kind is Kind.COUNTER:
+        if spec.instrument is Instrument.COUNTER:
             name = spec.prometheus_name.removesuffix("_total")  # the client adds it back
             family: Metric = CounterMetricFamily(name, spec.description, labels=labels)
         else:
