@@ -34,7 +34,7 @@ from telemetry.logs.record import SOURCE_POOLSCOPE, FieldValue, LogRecord
 from telemetry.logs.text_values import compact_json
 from telemetry.logs.unwrap import Unwrapper
 from telemetry.sglang.leaks import read_continuation
-from telemetry.sglang.lines import LeakNumbers, LineKind, read_text_line
+from telemetry.sglang.lines import LeakNumbers, NoRecord, read_text_line
 
 __all__ = ["LogRecord", "ParseStats", "convert", "iter_records", "parse_line", "read_records"]
 
@@ -130,7 +130,7 @@ class _Joiner:
         self.held: LogRecord | None = None
         self.num_idle = 0
 
-    def add(self, outcome: LogRecord | LeakNumbers | LineKind) -> Iterator[LogRecord]:
+    def add(self, outcome: LogRecord | LeakNumbers | NoRecord) -> Iterator[LogRecord]:
         """Takes the outcome of a line that continues no held record."""
         stats = self.stats
         if self.pending is not None:
@@ -195,25 +195,25 @@ def convert(path: str | Path, out: IO[bytes], *, progress: bool = True) -> Parse
     return stats
 
 
-def _read_line(line: str) -> LogRecord | LeakNumbers | LineKind:
+def _read_line(line: str) -> LogRecord | LeakNumbers | NoRecord:
     text = line.rstrip("\r\n")
     stripped = text.lstrip()
     if not stripped:
-        return LineKind.BLANK
+        return NoRecord.BLANK
     if stripped[0] == "{":
         return _read_json(stripped)
     return read_text_line(text)
 
 
-def _read_json(text: str) -> LogRecord | LineKind:
+def _read_json(text: str) -> LogRecord | NoRecord:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError:  # truncated or not ours
-        return LineKind.UNKNOWN
+        return NoRecord.UNKNOWN
     if type(obj) is not dict or type(obj.get("event")) is not str:
-        return LineKind.UNKNOWN
+        return NoRecord.UNKNOWN
     if obj["event"] not in RECORD_EVENTS:
-        return LineKind.OTHER
+        return NoRecord.OTHER
     event = obj.pop("event")
     timestamp = obj.pop("timestamp", None)
     obj.pop("level", None)
@@ -238,10 +238,10 @@ def _merge(record: LogRecord, fields: dict[str, FieldValue]) -> None:
         record.fields.setdefault(key, value)
 
 
-def _count(kind: LineKind, stats: ParseStats) -> None:
-    if kind is LineKind.BLANK:
+def _count(line: NoRecord, stats: ParseStats) -> None:
+    if line is NoRecord.BLANK:
         stats.num_blank += 1
-    elif kind is LineKind.OTHER:
+    elif line is NoRecord.OTHER:
         stats.num_other += 1
     else:
         stats.num_skipped += 1
