@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from telemetry.logs.parse import LogRecord, ParseStats
+    from telemetry.logs.parse import LineCounts, LogRecord
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -103,30 +103,30 @@ def run_convert(args: argparse.Namespace) -> int:
     _check_file(args.file)
     progress = not args.no_progress
     if args.out is None:
-        stats = convert(args.file, sys.stdout.buffer, progress=progress)
+        counts = convert(args.file, sys.stdout.buffer, progress=progress)
         sys.stdout.flush()
     else:
         with open(args.out, "wb") as out:
-            stats = convert(args.file, out, progress=progress)
-    _report(stats)
+            counts = convert(args.file, out, progress=progress)
+    _report(counts)
     return 0
 
 
 def run_summary(args: argparse.Namespace) -> int:
     from telemetry.logs.summary import render_summary, summarise
 
-    records, stats = _records(args)
+    records, counts = _records(args)
     print(render_summary(summarise(records)))
-    _report(stats)
+    _report(counts)
     return 0
 
 
 def run_plot(args: argparse.Namespace) -> int:
     from telemetry.logs.plot import plot
 
-    records, stats = _records(args)
+    records, counts = _records(args)
     plot(records, args.out, title=args.file.name)
-    _report(stats)
+    _report(counts)
     print(f"poolscope logs: wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -158,13 +158,13 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]:
+def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], LineCounts]:
     from telemetry.logs.files import read_lines
-    from telemetry.logs.parse import ParseStats, read_records
+    from telemetry.logs.parse import LineCounts, read_records
 
     _check_file(args.file)
-    stats = ParseStats()
-    return read_records(read_lines(args.file, progress=not args.no_progress), stats), stats
+    counts = LineCounts()
+    return read_records(read_lines(args.file, progress=not args.no_progress), counts), counts
 
 
 def _check_export_file(path: Path, follow: bool) -> None:
@@ -190,8 +190,8 @@ def _check_file(path: Path) -> None:
         raise FileNotFoundError(f"no such log file: {path}")
 
 
-def _report(stats: ParseStats) -> None:
-    print(f"poolscope logs: {stats.describe()}", file=sys.stderr)
+def _report(counts: LineCounts) -> None:
+    print(f"poolscope logs: {counts.describe()}", file=sys.stderr)
 
 
 def main(argv: Sequence[str]) -> int:

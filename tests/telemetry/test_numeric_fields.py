@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from telemetry import catalog
 from telemetry.logs.numeric_fields import NUMERIC_FIELDS, is_number
-from telemetry.logs.parse import ParseStats, iter_records, parse_line
+from telemetry.logs.parse import LineCounts, iter_records, parse_line
 from telemetry.logs.record import LogRecord
 from telemetry.logs.text_layout import render_text
 
@@ -125,7 +125,7 @@ def _numbers_or_absent(record: LogRecord | None) -> None:
 
 def _read(line: str) -> list[LogRecord]:
     """The line read both ways: alone and as a one-line log."""
-    records = list(iter_records([line], ParseStats()))
+    records = list(iter_records([line], LineCounts()))
     assert records == ([] if parse_line(line) is None else [parse_line(line)])
     return records
 
