@@ -1,5 +1,5 @@
 """PromQL for dashboard panels. The generic builders (`selector`, `aggregate`, `over_window`,
-`bucket_quantile`) take metric names as given; `series`, `rate`, `increase` and `quantile` build
+`bucket_quantile`) take metric names as given; `series`, `rate` and `quantile` build
 poolscope's from catalog entries, every selector carrying the dashboard's `instance` and `model`
 template variables. `sglang_promql.py` builds SGLang's with the same generic pieces."""
 
@@ -58,11 +58,6 @@ def series(spec: MetricSpec, suffix: str = "", **matchers: str) -> str:
 def rate(spec: MetricSpec, by: tuple[str, ...] = (), **matchers: str) -> str:
     _require(spec, Instrument.COUNTER)
     return aggregate("sum", over_window("rate", series(spec, **matchers)), by)
-
-
-def increase(spec: MetricSpec, by: tuple[str, ...] = (), **matchers: str) -> str:
-    _require(spec, Instrument.COUNTER)
-    return aggregate("sum", over_window("increase", series(spec, **matchers)), by)
 
 
 def quantile(q: float, spec: MetricSpec, by: tuple[str, ...] = ()) -> str:
