@@ -8,7 +8,7 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 SHARED = {"free_port", "_free_port", "wait_until", "wait_for", "query", "_query", "firing",
           "_firing", "wait_for_series", "_wait_for_series", "stop_process", "_stop_process",
-          "stop", "_stop", "start_serve", "_start_serve"}
+          "stop", "_stop", "start_serve", "_start_serve", "fresh_logging", "_fresh_logging"}
 
 
 def _outside_support() -> list[tuple[Path, ast.Module]]:
@@ -19,7 +19,7 @@ def _outside_support() -> list[tuple[Path, ast.Module]]:
 def test_shared_helpers_are_defined_only_in_tests_support() -> None:
     """No module under tests/ but tests/support/ defines a function named like a shared helper
     (a free port, a polling loop, a Prometheus query or its firing alerts, starting
-    `poolscope serve` or stopping a process)."""
+    `poolscope serve`, stopping a process, resetting logging)."""
     found = []
     for path, tree in _outside_support():
         for node in ast.walk(tree):

@@ -1,5 +1,6 @@
 """Helpers every test folder shares: free ports, polling, Prometheus queries, starting and
-stopping processes. One home each."""
+stopping processes. One home each. The `fresh_logging` fixture (`logs.py`) is offered to every
+test by tests/conftest.py."""
 
 from tests.support.net import free_port
 from tests.support.polling import wait_until

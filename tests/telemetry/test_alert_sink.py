@@ -22,8 +22,9 @@ from structlog.testing import capture_logs
 
 from telemetry import catalog
 from telemetry.alerts.sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
-from telemetry.logs.logging import reset_logging
 from tests.support import free_port, stop_process
+
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 STARTS_AT = "2025-01-02T03:04:05.678Z"
 
@@ -61,13 +62,6 @@ def _request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[
 
 def _post(url: str, document: object) -> tuple[int, dict]:
     return _request(url, "POST", json.dumps(document).encode())
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    reset_logging()
-    yield
-    reset_logging()
 
 
 @pytest.fixture

@@ -26,8 +26,9 @@ from telemetry import catalog
 from telemetry.export.exporter import LogExporter
 from telemetry.export.settings import ExportSettings
 from telemetry.export.tail import ROTATED, TailSettings
-from telemetry.logs.logging import reset_logging
 from tests.support import free_port, stop_process
+
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 HISPARSE = (
@@ -40,13 +41,6 @@ KV_LEAK = (
     "self.max_total_num_tokens=100\n"
 )
 SWA_DOUBLE_FREE = "[swa] total=64, available=70, evictable=1, protected=0, session_held=0\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    reset_logging()
-    yield
-    reset_logging()
 
 
 def scrape(url: str) -> Samples:
