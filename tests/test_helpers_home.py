@@ -8,7 +8,8 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 SHARED = {"free_port", "_free_port", "wait_until", "wait_for", "query", "_query", "firing",
           "_firing", "wait_for_series", "_wait_for_series", "stop_process", "_stop_process",
-          "stop", "_stop", "start_serve", "_start_serve", "fresh_logging", "_fresh_logging"}
+          "stop", "_stop", "start_serve", "_start_serve", "start_verb", "_start_verb",
+          "fresh_logging", "_fresh_logging"}
 
 
 def _outside_support() -> list[tuple[Path, ast.Module]]:

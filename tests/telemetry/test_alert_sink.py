@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -22,7 +21,7 @@ from structlog.testing import capture_logs
 
 from telemetry import catalog
 from telemetry.alerts.sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
-from tests.support import free_port, stop_process
+from tests.support import free_port, start_verb, stop_process
 
 pytestmark = pytest.mark.usefixtures("fresh_logging")
 
@@ -202,13 +201,7 @@ def test_cli_verb_logs_json_lines_and_stops_on_sigterm() -> None:
     """`poolscope alert-sink` in a fresh interpreter answers /health, writes one JSON line per
     alert to stdout, exits 0 on SIGTERM and never imports torch."""
     port = free_port()
-    code = (
-        "import sys; from runtime.cli.main import main; "
-        f"rc = main(['alert-sink', '--port', '{port}']); print(rc, 'torch' in sys.modules)"
-    )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = start_verb(["alert-sink", "--port", str(port)])
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)

@@ -4,11 +4,8 @@ a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +23,7 @@ from telemetry import catalog
 from telemetry.export.exporter import LogExporter
 from telemetry.export.settings import ExportSettings
 from telemetry.export.tail import ROTATED, TailSettings
-from tests.support import free_port, stop_process
+from tests.support import free_port, start_verb, stop_process
 
 pytestmark = pytest.mark.usefixtures("fresh_logging")
 
@@ -204,14 +201,7 @@ def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     path = tmp_path / "sglang.log"
     path.write_text("")
     port = free_port()
-    code = (
-        "import sys; from runtime.cli.main import main; "
-        f"rc = main(['logs', 'export', {str(path)!r}, '--follow', '--port', '{port}']); "
-        "print(rc, 'torch' in sys.modules)"
-    )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = start_verb(["logs", "export", str(path), "--follow", "--port", str(port)])
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         assert proc.stdout is not None
