@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +51,22 @@ def _server(name: str, args: list[str], port: int, data: Path) -> Iterator[str]:
         except (RuntimeError, TimeoutError) as e:
             raise AssertionError(f"{name} did not start:\n{log_path.read_text()}") from e
         yield url
+    finally:
+        stop_process(proc)
+
+
+@contextmanager
+def log_exporter(
+    log: Path, port: int, *flags: str, timeout: float = 30.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`poolscope logs export LOG --port PORT FLAGS...` in a subprocess; yields it once its
+    `/metrics` answers (within `timeout` s), and stops it by PID on exit."""
+    argv = [sys.executable, "-m", "runtime.cli", "logs", "export", str(log), "--port", str(port),
+            *flags]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/metrics", timeout=timeout, proc=proc)
+        yield proc
     finally:
         stop_process(proc)
 
