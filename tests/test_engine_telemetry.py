@@ -4,7 +4,6 @@ metrics, with the field names the catalog declares."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -21,8 +20,10 @@ from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
 from runtime.scheduler.sampling_params import SamplingParams
 from telemetry import catalog
-from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
+from telemetry.logs.logging import LogSettings, configure_logging
 from telemetry.metrics.meters import Metrics
+
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 GREEDY = SamplingParams(max_tokens=9, temperature=0, ignore_eos=True)
 PROMPTS = [list(range(5, 5 + n)) for n in (12, 30, 7)]
@@ -136,12 +137,6 @@ def test_json_lines_on_disk_use_only_catalog_fields(nemotron_h_dir: Path, tmp_pa
         assert event["timestamp"].endswith("Z") and "T" in event["timestamp"]
         declared = set(catalog.event(event["event"]).fields) | {"component"}
         assert set(event) - {"timestamp", "level", "event"} <= declared, event
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    yield
-    reset_logging()
 
 
 def test_host_tier_logs_gpu_and_cpu_tokens_and_exports_the_host_pool(nemotron_h_dir: Path) -> None:

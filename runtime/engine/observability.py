@@ -21,12 +21,15 @@ if TYPE_CHECKING:
     from telemetry.metrics.meters import Metrics
 
 
+DECODE_LOG_INTERVAL = 40  # decode steps per decode_batch line, SGLang's default
+
+
 @dataclass(frozen=True)
 class ObservabilitySettings:
     """How often decode lines are logged, and whether metrics also go over OTLP (where to and how
     often: the OTel SDK's standard `OTEL_EXPORTER_OTLP_*` / `OTEL_METRIC_EXPORT_INTERVAL`)."""
 
-    decode_log_interval: int = 40
+    decode_log_interval: int = DECODE_LOG_INTERVAL
     otlp: bool = False
 
     def __post_init__(self) -> None:
@@ -49,7 +52,7 @@ def add_observability_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--decode-log-interval",
         type=int,
-        default=40,
+        default=DECODE_LOG_INTERVAL,
         help="log a decode_batch line every N decode steps",
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from runtime.engine.observability import DECODE_LOG_INTERVAL
 from runtime.engine.observer import EngineObserver
 from runtime.engine.records import (
     CheckTrigger,
@@ -37,7 +38,9 @@ class EngineTelemetry(EngineObserver):
     """Add it to `engine.observers` after `publish(engine.snapshot())` (observability's
     `instrument` does both); `metrics=None` logs only."""
 
-    def __init__(self, metrics: Metrics | None, decode_log_interval: int = 40) -> None:
+    def __init__(
+        self, metrics: Metrics | None, decode_log_interval: int = DECODE_LOG_INTERVAL
+    ) -> None:
         if decode_log_interval < 1:
             raise ValueError("decode_log_interval must be at least 1")
         self.metrics = metrics
