@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from telemetry.logs.batch_fields import DECODE_LOG_INTERVAL
 from telemetry.logs.logging import FORMATS, LEVELS, LogSettings
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from telemetry.metrics.meters import Metrics
 
 
-DECODE_LOG_INTERVAL = 40  # decode steps per decode_batch line, SGLang's default
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 
-from runtime.engine.observability import DECODE_LOG_INTERVAL
 from runtime.engine.observer import EngineObserver
 from runtime.engine.records import (
     CheckTrigger,
@@ -26,7 +25,7 @@ from runtime.engine.records import (
 )
 from runtime.scheduler.batch import Phase
 from telemetry import catalog
-from telemetry.logs.batch_fields import usage_fields
+from telemetry.logs.batch_fields import DECODE_LOG_INTERVAL, usage_fields
 from telemetry.logs.logging import get_logger
 from telemetry.metrics.gauges import GaugeSnapshot
 from telemetry.metrics.meters import Metrics

@@ -9,6 +9,7 @@ from __future__ import annotations
 from telemetry.pool_stats import PoolStats
 
 USAGE_DECIMALS = 2
+DECODE_LOG_INTERVAL = 40  # decode steps per decode_batch line, SGLang's default
 
 
 def _rounded(value: float) -> float:
