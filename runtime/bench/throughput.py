@@ -31,10 +31,10 @@ from runtime.bench.roofline import Roofline, copy_bandwidth, decode_bytes, profi
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.engine.observer import EngineObserver
+from runtime.engine.records import StepRecord
 from runtime.memory.checker import CheckMode
 from runtime.scheduler.batch import Phase
 from runtime.scheduler.sampling_params import SamplingParams
-from runtime.scheduler.step_record import StepRecord
 from telemetry.extras import require_extra
 
 TARGETS = {"uniform": 1.0, "mixed": 2.0}

@@ -18,7 +18,14 @@ from runtime.server.app import ServerSettings
 from runtime.server.serve import RunningServer
 from tests.server.harness import greedy_body
 from tests.support import wait_until
-from tests.support.processes import engine_pid, is_gone, log_events, start_serve, stop
+from tests.support.processes import (
+    engine_pid,
+    is_gone,
+    log_events,
+    serve_cmd,
+    start_serve,
+    stop_process,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -80,14 +87,14 @@ def test_serve_exits_1_when_its_engine_is_killed(nemotron_h_dir: Path, tmp_path:
     """`poolscope serve` whose engine process is killed logs the exit, stops by itself with
     exit status 1 and logs server_stopped with reason engine_error naming the signal."""
     log = tmp_path / "serve.jsonl"
-    proc, url = start_serve(nemotron_h_dir, log)
+    proc, url = start_serve(serve_cmd(nemotron_h_dir, log))
     try:
         assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
         pid = engine_pid(log)
         os.kill(pid, signal.SIGKILL)
         assert proc.wait(timeout=60) == 1
     finally:
-        stop(proc)
+        stop_process(proc)
     assert is_gone(pid)
     stopped = log_events(log)[-1]
     assert stopped["event"] == "server_stopped" and stopped["reason"] == "engine_error"
@@ -99,28 +106,28 @@ def test_serve_exits_1_when_its_engine_is_killed(nemotron_h_dir: Path, tmp_path:
 def test_a_killed_server_takes_its_engine_with_it(nemotron_h_dir: Path, tmp_path: Path) -> None:
     """kill -9 of `poolscope serve` leaves no engine process behind."""
     log = tmp_path / "serve.jsonl"
-    proc, _ = start_serve(nemotron_h_dir, log)
+    proc, _ = start_serve(serve_cmd(nemotron_h_dir, log))
     try:
         pid = engine_pid(log)
         assert not is_gone(pid)
         proc.kill()
         proc.wait(timeout=30)
     finally:
-        stop(proc)
+        stop_process(proc)
     wait_until(lambda: is_gone(pid), timeout=30, what=f"engine process {pid} to end")
 
 
 def test_sigterm_exits_0_and_reaps_the_engine(nemotron_h_dir: Path, tmp_path: Path) -> None:
     """SIGTERM drains, stops the engine process (no orphan) and exits 0."""
     log = tmp_path / "serve.jsonl"
-    proc, url = start_serve(nemotron_h_dir, log)
+    proc, url = start_serve(serve_cmd(nemotron_h_dir, log))
     try:
         assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
         pid = engine_pid(log)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
-        stop(proc)
+        stop_process(proc)
     assert is_gone(pid)
     assert log_events(log)[-1]["reason"] == "SIGTERM"
 
@@ -131,14 +138,14 @@ def test_ctrl_c_to_the_process_group_drains_and_exits_0(
     """SIGINT sent to the whole process group (Ctrl-C in a terminal) does not kill the engine
     under the server: it drains, exits 0 with reason SIGINT, and the engine is gone."""
     log = tmp_path / "serve.jsonl"
-    proc, url = start_serve(nemotron_h_dir, log, own_group=True)
+    proc, url = start_serve(serve_cmd(nemotron_h_dir, log), process_group=0)
     try:
         assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
         pid = engine_pid(log)
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
-        stop(proc)
+        stop_process(proc)
     assert is_gone(pid)
     stopped = log_events(log)[-1]
     assert stopped["reason"] == "SIGINT" and "error" not in stopped
@@ -150,15 +157,15 @@ def test_on_leak_raise_exits_non_zero_and_reaps_the_engine(
     """A leak under --on-leak raise ends the engine process with the leak's text, and the
     server exits 1 with no engine process left."""
     log = tmp_path / "serve.jsonl"
-    proc, url = start_serve(nemotron_h_dir, log, "--inject-fault", "kv_double_free",
-                            "--mem-check", "busy", "--on-leak", "raise")
+    proc, url = start_serve(serve_cmd(nemotron_h_dir, log, "--inject-fault", "kv_double_free",
+                                      "--mem-check", "busy", "--on-leak", "raise"))
     try:
         pid = engine_pid(log)
         for _ in range(2):  # the second frees its duplicate pages twice
             httpx.post(f"{url}/v1/completions", json=BODY, timeout=60)
         assert proc.wait(timeout=60) == 1
     finally:
-        stop(proc)
+        stop_process(proc)
     assert is_gone(pid)
     stopped = log_events(log)[-1]
     assert "LeakDetected" in stopped["error"] and "double_free" in stopped["error"]

@@ -1,30 +1,62 @@
-"""`poolscope serve` as a subprocess, and the engine process it starts, watched by PID."""
+"""Processes a test starts: `poolscope serve` on a free port (its URL read from stderr), a verb
+in a fresh interpreter, and stopping any of them by PID: SIGTERM first, SIGKILL when it lingers;
+the engine process a server starts, found and watched by PID."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+SERVE_URL = re.compile(r"on (http://127\.0\.0\.1:\d+)")  # `poolscope serve`'s first stderr line
 
 
-def start_serve(model: Path, log: Path, *flags: str, own_group: bool = False
-                ) -> tuple[subprocess.Popen[str], str]:
-    """Starts `poolscope serve` on a free port logging to `log` (in a process group of its own
-    with `own_group`, as a shell job is); returns it and its URL once it printed where it
-    serves."""
-    cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
-           "--log-file", str(log), *flags]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            process_group=0 if own_group else None)
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    """SIGTERM to `proc` if it still runs, SIGKILL after `timeout` s; returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+def start_serve(cmd: list[str], **popen: Any) -> tuple[subprocess.Popen[str], str]:
+    """Starts `cmd` (a `poolscope serve` with `--port 0`) with stderr piped as text and stdout
+    dropped unless `popen` says otherwise; returns it and the base URL its first stderr line
+    names. Fails the test with that line and the rest of stderr when it names none."""
+    options = {"stdout": subprocess.DEVNULL, **popen, "stderr": subprocess.PIPE, "text": True}
+    proc = subprocess.Popen(cmd, **options)
     assert proc.stderr is not None
     line = proc.stderr.readline()
-    url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+    url = SERVE_URL.search(line)
     if url is None:
-        proc.kill()
+        stop_process(proc)
         raise AssertionError(line + proc.stderr.read())
     return proc, url.group(1)
+
+
+def start_verb(argv: list[str]) -> subprocess.Popen[str]:
+    """`poolscope ARGV...` in a fresh interpreter, stdout and stderr piped as text, unbuffered.
+    Its last stdout line is `<exit status> <whether torch got imported>`, e.g. `0 False`."""
+    code = (
+        "import sys; from runtime.cli.main import main; "
+        f"rc = main({argv!r}); print(rc, 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def serve_cmd(model: Path, log: Path, *flags: str) -> list[str]:
+    """`poolscope serve` on a free port, logging to `log`."""
+    return [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
+            "--log-file", str(log), *flags]
 
 
 def log_events(log: Path) -> list[dict]:
@@ -45,10 +77,3 @@ def is_gone(pid: int) -> bool:
         return True
     state = next(line for line in status.splitlines() if line.startswith("State:"))
     return "Z" in state.split()[1]
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Kills `proc` if a failed test left it running, and reaps it."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()

@@ -81,7 +81,7 @@ def _ready(engine: Engine) -> m.Ready:
         pid=os.getpid(), model_dir=str(lm.path), bos_token_id=lm.config.bos_token_id,
         eos_token_ids=tuple(lm.config.eos_token_ids), vocab_size=lm.config.vocab_size,
         max_context=engine.max_context, cache_pools=tuple(engine.mm.cache.components),
-        summary=summarize(engine),
+        summary=summarize(engine), snapshot=engine.snapshot(),
     )
 
 

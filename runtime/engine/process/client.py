@@ -54,7 +54,7 @@ class EngineClient:
     """Starts, drives and stops one engine process. Async methods run on the server's loop."""
 
     def __init__(self, config: EngineConfig, log_settings: LogSettings | None = None,
-                 on_records: Callable[[list[Any]], None] | None = None) -> None:
+                 on_records: Callable[[list[m.RecordMsg]], None] | None = None) -> None:
         self.config, self.on_records = config, on_records
         self._channel = ParentChannel()
         self._process = EngineProcess(

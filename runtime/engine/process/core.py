@@ -16,6 +16,7 @@ from typing import Any
 from runtime.engine.engine import Engine
 from runtime.engine.process import messages as m
 from runtime.engine.process.channel import ChildChannel
+from runtime.engine.process.forwarder import RecordForwarder
 from runtime.engine.process.lifeline import parent_is_gone
 from runtime.engine.process.summary import summarize
 from runtime.errors import EngineStopped
@@ -32,7 +33,8 @@ class EngineCore:
     def __init__(self, engine: Engine, channel: ChildChannel, parent_pid: int) -> None:
         self.engine, self.channel, self.parent_pid = engine, channel, parent_pid
         self.outputs: list[m.Output] = []
-        self.records: list[Any] = []  # observer records, sent beside the outputs
+        self.records: list[m.RecordMsg] = []  # observer records, sent beside the outputs
+        engine.observers.append(RecordForwarder(self._keep_record))
         self.is_stopping = False
         self._handlers: dict[type, Callable[[Any], object]] = {
             m.AddRequest: self._add, m.Abort: lambda c: engine.abort(c.rid),
@@ -65,6 +67,9 @@ class EngineCore:
             out.rid, out.token_ids, out.logprobs, out.finish_reason, out.error, out.error_code,
             out.prompt_tokens, out.completion_tokens, out.cached_tokens,
         ))
+
+    def _keep_record(self, record: m.RecordMsg) -> None:
+        self.records.append(record)
 
     def _take_commands(self, timeout_ms: int) -> None:
         if not self.channel.poll(timeout_ms):

@@ -11,6 +11,14 @@ from typing import Any
 
 import msgspec
 
+from runtime.engine.records import (
+    EngineSnapshot,
+    FinishedRecord,
+    IdleRecord,
+    LeakRecord,
+    SessionRecord,
+    StepRecord,
+)
 from runtime.scheduler.request import AbortCode, FinishReason
 from runtime.scheduler.sampler import SampledToken
 from runtime.scheduler.sampling_params import SamplingParams
@@ -102,6 +110,7 @@ class Ready(msgspec.Struct, tag=True):
     max_context: int
     cache_pools: tuple[str, ...]
     summary: EngineSummary
+    snapshot: EngineSnapshot  # what the gauges show until the first record
 
 
 class RemoteError(msgspec.Struct):
@@ -132,11 +141,39 @@ class Output(msgspec.Struct, array_like=True):
     cached_tokens: int = 0
 
 
+# The engine's observer records (records.py, frozen dataclasses), each in a tagged envelope so
+# that one list holds them all and decodes to the right type.
+
+
+class StepRecordMsg(msgspec.Struct, tag="step"):
+    record: StepRecord
+
+
+class IdleRecordMsg(msgspec.Struct, tag="idle"):
+    record: IdleRecord
+
+
+class FinishedRecordMsg(msgspec.Struct, tag="finished"):
+    record: FinishedRecord
+
+
+class SessionRecordMsg(msgspec.Struct, tag="session"):
+    record: SessionRecord
+
+
+class LeakRecordMsg(msgspec.Struct, tag="leaks"):
+    record: LeakRecord
+
+
+RecordMsg = StepRecordMsg | IdleRecordMsg | FinishedRecordMsg | SessionRecordMsg | LeakRecordMsg
+
+
 class StepOutputs(msgspec.Struct, tag=True):
-    """Sent once per step (or per batch of commands): outputs and observer records."""
+    """Sent once per step (or per batch of commands): outputs and observer records, in the
+    engine's order."""
 
     outputs: list[Output]
-    records: list[Any] = []
+    records: list[RecordMsg] = []
 
 
 class Stopped(msgspec.Struct, tag=True):

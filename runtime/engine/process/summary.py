@@ -15,7 +15,9 @@ def summarize(engine: Engine, num_check_failures: int = 0) -> EngineSummary:
         num_session_evictions=mm.counters.session_evictions,
         num_requests=len(engine.requests), num_running=len(engine.scheduler.running),
         num_sessions=len(engine.sessions), is_idle=engine.is_idle,
-        leak_counts={f"{pool}/{kind}": n for (pool, kind), n in mm.leak_counts.items()},
-        check_counts={f"{pool}/{mode}": n for (pool, mode), n in mm.check_counts.items()},
+        leak_counts={f"{pool.value}/{kind.value}": n
+                     for (pool, kind), n in mm.leak_counts.items()},
+        check_counts={f"{pool.value}/{mode.value}": n
+                      for (pool, mode), n in mm.check_counts.items()},
         leaked_slots=dict(mm.leaked_slots), num_check_failures=num_check_failures,
     )
