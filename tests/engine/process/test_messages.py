@@ -7,6 +7,22 @@ import pytest
 
 from runtime.engine.process import messages as m
 from runtime.engine.process.remote_errors import raise_remote
+from runtime.engine.records import (
+    CheckCount,
+    CheckTrigger,
+    CloseReason,
+    CounterDeltas,
+    EngineSnapshot,
+    FinishedRecord,
+    IdleRecord,
+    LeakCount,
+    LeakRecord,
+    PoolCount,
+    RetractedRequest,
+    SessionEvent,
+    SessionRecord,
+    StepRecord,
+)
 from runtime.errors import (
     EngineStopped,
     InvalidRequest,
@@ -15,6 +31,9 @@ from runtime.errors import (
     ShuttingDown,
     TooManySessions,
 )
+from runtime.memory.checker import CheckMode, LeakKind, LeakReport
+from runtime.memory.pool_name import PoolName
+from runtime.scheduler.outcomes import Phase
 from runtime.scheduler.request import AbortCode, FinishReason
 from runtime.scheduler.sampler import SampledToken
 from runtime.scheduler.sampling_params import SamplingParams
@@ -23,17 +42,33 @@ from telemetry.pool_stats import PoolPartition, PoolStats
 STATS = PoolStats({"full": PoolPartition(64, 60, 4), "mamba": PoolPartition(8, 8)})
 SUMMARY = m.EngineSummary(STATS, num_finished=3, leak_counts={"full/leak": 1},
                           leaked_slots={"full": 0, "mamba": 0})
+SNAPSHOT = EngineSnapshot(STATS, {"full": 0, "mamba": 0}, num_running=1, num_sessions=1)
+DELTAS = CounterDeltas(checks=(CheckCount(PoolName.FULL, CheckMode.BUSY, 1),),
+                       leaks=(LeakCount(PoolName.FULL, LeakKind.DOUBLE_FREE, 1),),
+                       prefix_hit_tokens=(PoolCount(PoolName.MAMBA, 4),), retracted=1)
+REPORT = LeakReport("full", CheckMode.BUSY, -2, PoolPartition(64, 62, 4))
+RECORDS = [
+    m.StepRecordMsg(StepRecord(Phase.DECODE, 2, 2, 0.01, SNAPSHOT, DELTAS, num_generated=2,
+                               ttfts=(0.2,), itls=(0.01,),
+                               retracted=(RetractedRequest("cmpl-2", 5, 1),))),
+    m.IdleRecordMsg(IdleRecord(SNAPSHOT, DELTAS, True, (REPORT,), CheckTrigger.PERIODIC, True)),
+    m.FinishedRecordMsg(FinishedRecord("cmpl-1", FinishReason.STOP, 3, 1, 0, 0.5, 0.2, "s")),
+    m.SessionRecordMsg(SessionRecord(SessionEvent.CLOSED, "s", 0, SNAPSHOT,
+                                     reason=CloseReason.EXPIRED, history_tokens=9)),
+    m.LeakRecordMsg(LeakRecord((REPORT,))),
+]
 COMMANDS = [
     m.AddRequest(1, "cmpl-1", [1, 2, 3], SamplingParams(max_tokens=4, stop=("x",), seed=7), "s"),
     m.Abort("cmpl-1"), m.AbortAll(2, "bye", AbortCode.SHUTTING_DOWN), m.OpenSession(3),
     m.CloseSession(4, "sess-1"), m.RoomLeft(5, 10, None), m.Inspect(6, True), m.Shutdown(),
 ]
 EVENTS = [
-    m.Ready(7, "/models/x", None, (2,), 256, 4096, ("full", "mamba"), SUMMARY),
+    m.Ready(7, "/models/x", None, (2,), 256, 4096, ("full", "mamba"), SUMMARY, SNAPSHOT),
     m.Reply(1, None, m.RemoteError("SessionBusy", "busy", "session_id")), m.Reply(3, "sess-1"),
     m.StepOutputs([m.Output("cmpl-1", (5,), (SampledToken(5, -0.5, ((5, -0.5), (6, -1.0))),),
                             FinishReason.LENGTH, None, None, 3, 1, 0)]),
     m.Stopped(SUMMARY, "LeakDetected: memory invariant broken"), m.Stopped(None, "no model"),
+    m.StepOutputs([], RECORDS),
 ]
 
 
@@ -49,6 +84,13 @@ def test_every_event_round_trips(event: object) -> None:
     """Each event decodes from its msgpack bytes to an equal event of the same type."""
     codec = m.event_codec()
     assert codec.decode(codec.encode(event)) == event
+
+
+def test_every_record_keeps_its_type_in_one_list() -> None:
+    """A step's records of all five kinds decode, in order, to records of their own types."""
+    codec = m.event_codec()
+    decoded = codec.decode(codec.encode(m.StepOutputs([], RECORDS)))
+    assert [type(r.record) for r in decoded.records] == [type(r.record) for r in RECORDS]
 
 
 def test_decoded_sampling_params_are_validated_again() -> None:
