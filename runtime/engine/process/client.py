@@ -13,7 +13,6 @@ through its sentinel, ends every stream and call with an error naming the cause.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import threading
 import uuid
@@ -27,11 +26,11 @@ import zmq
 
 from runtime.engine.config import EngineConfig
 from runtime.engine.process import messages as m
+from runtime.engine.process.calls import PendingCalls
 from runtime.engine.process.channel import ParentChannel
 from runtime.engine.process.child import ChildSpec
 from runtime.engine.process.detokenizer import Detokenizer
 from runtime.engine.process.launcher import EngineProcess, describe_exit
-from runtime.engine.process.remote_errors import raise_remote
 from runtime.engine.process.router import OutputRouter, Stream
 from runtime.errors import EngineStopped, InvalidRequest, ShuttingDown
 from runtime.model.tokenizer import Tokenizer, load_tokenizer
@@ -60,9 +59,7 @@ class EngineClient:
         self._process = EngineProcess(
             ChildSpec(config, self._channel.addresses, os.getpid(), log_settings))
         self._send_lock = threading.Lock()
-        self._call_ids = itertools.count(1)
-        self._calls: dict[int, Future[Any]] = {}
-        self._calls_lock = threading.Lock()  # the receiver fails what is left when it exits
+        self._calls = PendingCalls()
         self._has_exited = False
         self._router = OutputRouter()
         self._receiver = threading.Thread(target=self._receive, name="poolscope-engine-events",
@@ -210,17 +207,16 @@ class EngineClient:
 
     def submit(self, make: Callable[[int], Any]) -> Future[Any]:
         """Sends `make(call_id)`; the future resolves with the reply (thread-safe)."""
-        future: Future[Any] = Future()
-        with self._calls_lock:
-            if not self.is_running:
-                future.set_exception(EngineStopped(self.stopped_reason()))
-                return future
-            call_id = next(self._call_ids)
-            self._calls[call_id] = future
+        opened = self._calls.open() if self.is_running else None
+        if opened is None:
+            stopped: Future[Any] = Future()
+            stopped.set_exception(EngineStopped(self.stopped_reason()))
+            return stopped
+        call_id, future = opened
         try:
             self._send(make(call_id))
         except OverflowError as exc:  # msgpack's ints end at 64 bits
-            self._calls.pop(call_id, None)
+            self._calls.forget(call_id)
             future.set_exception(InvalidRequest(f"a number in the request is too large: {exc}"))
         return future
 
@@ -251,34 +247,20 @@ class EngineClient:
                 self.on_records(event.records)
             self._router.route(event.outputs)
         elif isinstance(event, m.Reply):
-            self._resolve(event)
+            self._calls.resolve(event)
         elif isinstance(event, m.Stopped):
             self.summary = event.summary or self.summary
             if event.error is not None:
                 self.error = event.error
 
-    def _resolve(self, reply: m.Reply) -> None:
-        with self._calls_lock:
-            future = self._calls.pop(reply.call_id, None)
-        if future is None or not future.set_running_or_notify_cancel():
-            return
-        if reply.error is None:
-            future.set_result(reply.value)
-        else:
-            future.set_exception(raise_remote(reply.error))
-
     def _on_exit(self) -> None:
         """The process ended: name the cause, end every stream and waiting call with it."""
         code = self._process.reap(STOP_TIMEOUT_S)
-        with self._calls_lock:
-            self._has_exited = True
-            calls, self._calls = list(self._calls.values()), {}
+        self._has_exited = True
         reported, how = self.error, describe_exit(code)  # `reported`: from its Stopped
         if reported is not None or not (self._is_stopping and code == 0):
             self.error = f"{reported} ({how})" if reported else f"the engine process ended ({how})"
             get_logger("poolscope.engine_client").error(
                 catalog.ENGINE_EXITED.name, pid=self._process.pid, exit=how, error=reported)
         self._router.fail_all(f"engine stopped: {self.error or 'the server stopped'}")
-        for future in calls:
-            if future.set_running_or_notify_cancel():
-                future.set_exception(EngineStopped(self.stopped_reason()))
+        self._calls.close(EngineStopped(self.stopped_reason()))
