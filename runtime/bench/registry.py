@@ -13,6 +13,7 @@ BENCHES: dict[str, str] = {
     "telemetry": "telemetry_overhead",
     "mamba": "mamba_strategies",
     "parser": "parser_speed",
+    "decode": "decode_step",
     "scrape": "scrape_latency",
     "soak": "soak",
 }
