@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "parser": "parser_speed",
     "decode": "decode_step",
     "scrape": "scrape_latency",
+    "loadgen": "loadgen_latency",
     "soak": "soak",
 }
 

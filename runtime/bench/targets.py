@@ -39,6 +39,9 @@ def targets_table(results: list[BenchResult]) -> BenchResult:
 
 def print_targets(table: BenchResult, out: TextIO) -> None:
     """The table, then one line per missed target saying what limits it."""
+    if not table.rows:
+        print(f"\n## targets: none in {', '.join(table.details['benchmarks'])}", file=out)
+        return
     print_table(table, out)
     for row in table.rows:
         if row["verdict"] == "MISSED" and row["limited by"]:
