@@ -42,6 +42,7 @@ SCRAPE_PERIOD_S = 1.0
 PROMPT_LEN = 32
 MODES = ("off", "on", "on_every_step")
 TELEMETRY_CODE = ("telemetry", "opentelemetry", "structlog", "logging")
+PROFILE_SCOPE = "telemetry code and the calls it makes"
 PROFILE_STEPS = 5  # within the requests' spare tokens (max_tokens has 8 beyond the cycles)
 SWA_TOKENS_PER_REQ = 256  # the window (64) plus a prompt: out-of-window tokens are freed
 
@@ -154,7 +155,7 @@ def profile_on_steps(engine: Engine, num_steps: int, log_file: Path) -> list[Pro
         configure_logging(LogSettings(format="json", file=log_file), devnull)
         _swap(engine, EngineTelemetry(engine, metrics, 1))
         try:
-            return profile_steps(engine.step, num_steps, top=60)
+            return profile_steps(engine.step, num_steps, within=TELEMETRY_CODE)
         finally:
             _swap(engine, None)
             reset_logging()
@@ -251,5 +252,5 @@ def _target(by_mode: dict[str, dict], mode: str, limit: float, scrape_ms: float,
             f"({row['on_step % of off']:.2g} % of an off step); one scrape {scrape_ms:.3g} ms "
             f"per second on another thread; the rest is step-time noise from other processes, "
             f"1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-            + (f"; {summary(profile, within=TELEMETRY_CODE)}" if profile else ""))
+            + (f"; {summary(profile, scope=PROFILE_SCOPE)}" if profile else ""))
     return Target(f"{mode} decode step overhead %", row["overhead %"], "<=", limit, note)
