@@ -7,7 +7,8 @@ from runtime.bench.scrape_latency import run
 
 def test_quick_run_scrapes_a_busy_server() -> None:
     """A quick run scrapes a real server while its requests run, every scrape answers 200,
-    and the p50 and p99 targets are stated."""
+    the p50 and p99 targets are stated,
+    and the registry's render is timed and profiled for what limits them."""
     result = run(quick=True)
     assert result.is_quick and result.name == "scrape"
     (row,) = result.rows
@@ -16,3 +17,5 @@ def test_quick_run_scrapes_a_busy_server() -> None:
     assert 0 < row["p50 ms"] <= row["p99 ms"] <= row["max ms"]
     assert [(t.op, t.limit) for t in result.targets] == [("<=", 3.0), ("<=", 10.0)]
     assert result.details["stream_chunks"] > 0
+    assert result.details["render_median_ms"] > 0
+    assert any("generate_latest" in e["function"] for e in result.details["render_profile"])
