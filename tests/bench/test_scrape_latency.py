@@ -6,9 +6,8 @@ from runtime.bench.scrape_latency import run
 
 
 def test_quick_run_scrapes_a_busy_server() -> None:
-    """A quick run scrapes a real server while its requests run, every scrape answers 200,
-    the p50 and p99 targets are stated,
-    and the registry's render is timed and profiled for what limits them."""
+    """A quick run scrapes a real server while its requests run, every scrape answers 200, the
+    p50 and p99 targets are stated, and the registry's render is timed and profiled."""
     result = run(quick=True)
     assert result.is_quick and result.name == "scrape"
     (row,) = result.rows
