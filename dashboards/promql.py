@@ -1,5 +1,5 @@
 """PromQL for dashboard panels. The generic builders (`selector`, `aggregate`, `over_window`,
-`bucket_quantile`) take metric names as given; `series`, `rate`, `increase` and `quantile` build
+`bucket_quantile`) take metric names as given; `series`, `rate` and `quantile` build
 poolscope's from catalog entries, every selector carrying the dashboard's `instance` and `model`
 template variables. `sglang_promql.py` builds SGLang's with the same generic pieces."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from telemetry.catalog import Kind, MetricSpec
+from telemetry.catalog import Instrument, MetricSpec
 
 RATE_WINDOW = "$__rate_interval"  # Grafana's: at least four scrape intervals
 DASHBOARD_MATCHERS = {"instance": "~$instance", "model": "~$model"}  # regex: multi-value and All
@@ -56,21 +56,18 @@ def series(spec: MetricSpec, suffix: str = "", **matchers: str) -> str:
 
 
 def rate(spec: MetricSpec, by: tuple[str, ...] = (), **matchers: str) -> str:
-    _require(spec, Kind.COUNTER)
+    _require(spec, Instrument.COUNTER)
     return aggregate("sum", over_window("rate", series(spec, **matchers)), by)
-
-
-def increase(spec: MetricSpec, by: tuple[str, ...] = (), **matchers: str) -> str:
-    _require(spec, Kind.COUNTER)
-    return aggregate("sum", over_window("increase", series(spec, **matchers)), by)
 
 
 def quantile(q: float, spec: MetricSpec, by: tuple[str, ...] = ()) -> str:
     """The q-quantile of a histogram over the rate window, across the selected instances."""
-    _require(spec, Kind.HISTOGRAM)
+    _require(spec, Instrument.HISTOGRAM)
     return bucket_quantile(q, series(spec, "_bucket"), by)
 
 
-def _require(spec: MetricSpec, kind: Kind) -> None:
-    if spec.kind is not kind:
-        raise ValueError(f"{spec.prometheus_name} is a {spec.kind.value}, not a {kind.value}")
+def _require(spec: MetricSpec, instrument: Instrument) -> None:
+    if spec.instrument is not instrument:
+        raise ValueError(
+            f"{spec.prometheus_name} is a {spec.instrument.value}, not a {instrument.value}"
+        )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dashboards.promql import RATE_WINDOW, aggregate, bucket_quantile, over_window, selector
 from telemetry.sglang import catalog as sg
-from telemetry.sglang.catalog import SGLangKind, SGLangMetric
+from telemetry.sglang.catalog import SGLangMetric, SGLangType
 
 DASHBOARD_MATCHERS = {"instance": "~$instance", sg.MODEL_LABEL: f"~${sg.MODEL_LABEL}"}
 # The scheduler's rank labels, each a template variable whose All is `.*` (which also matches a
@@ -55,14 +55,16 @@ class SGLangQueries:
         return aggregate(op, self.series(metric, **m), by)
 
     def rate(self, metric: SGLangMetric, by: tuple[str, ...] = ()) -> str:
-        _require(metric, SGLangKind.COUNTER)
+        _require(metric, SGLangType.COUNTER)
         return aggregate("sum", over_window("rate", self.series(metric)), by)
 
     def quantile(self, q: float, metric: SGLangMetric, by: tuple[str, ...] = ()) -> str:
-        _require(metric, SGLangKind.HISTOGRAM)
+        _require(metric, SGLangType.HISTOGRAM)
         return bucket_quantile(q, self.series(metric, "_bucket"), by)
 
 
-def _require(metric: SGLangMetric, kind: SGLangKind) -> None:
-    if metric.kind is not kind:
-        raise ValueError(f"SGLang's {metric.name} is a {metric.kind.value}, not a {kind.value}")
+def _require(metric: SGLangMetric, metric_type: SGLangType) -> None:
+    if metric.metric_type is not metric_type:
+        raise ValueError(
+            f"SGLang's {metric.name} is a {metric.metric_type.value}, not a {metric_type.value}"
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dashboards import build
 from dashboards.build import to_yaml
 from deployment import k8s_layout
 from deployment.kps_values import values_document
@@ -58,20 +59,12 @@ def generated_files() -> dict[str, str]:
 
 
 def write(out_dir: Path = DEPLOY_K8S) -> list[Path]:
-    written = []
-    for name, content in generated_files().items():
-        path = out_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-        written.append(path)
-    return written
+    return build.write(out_dir, generated_files())
 
 
 def stale(out_dir: Path = DEPLOY_K8S) -> list[str]:
     """Generated files missing under `out_dir` or differing from a fresh build, and files there
     that no build writes any more (a removed object would otherwise linger in an overlay)."""
     expected = generated_files()
-    differ = [name for name, content in expected.items()
-              if not (out_dir / name).is_file() or (out_dir / name).read_text() != content]
     present = [p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()]
-    return sorted(differ + [name for name in present if name not in expected])
+    return sorted(build.stale(out_dir, expected) + [n for n in present if n not in expected])

@@ -47,7 +47,7 @@ E2E_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 60
 STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-class Kind(Enum):
+class Instrument(Enum):
     """How a metric is instrumented: gauges are observed at scrape time from the latest
     snapshot; counters and histograms are recorded as things happen."""
 
@@ -58,11 +58,11 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One metric: its OTel name (without the namespace), instrument kind, UCUM unit, the labels
+    """One metric: its OTel name (without the namespace), instrument, UCUM unit, the labels
     beyond the common ones, the help text, and histogram buckets."""
 
     name: str
-    kind: Kind
+    instrument: Instrument
     unit: str
     labels: tuple[str, ...]
     description: str
@@ -72,7 +72,7 @@ class MetricSpec:
         unknown = [label for label in self.labels if label not in LABEL_VALUES]
         if unknown:
             raise ValueError(f"{self.name}: labels {unknown} have no domain in LABEL_VALUES")
-        if (self.kind is Kind.HISTOGRAM) != bool(self.buckets):
+        if (self.instrument is Instrument.HISTOGRAM) != bool(self.buckets):
             raise ValueError(f"{self.name}: buckets are required for histograms, and only them")
 
     @property
@@ -91,7 +91,7 @@ class MetricSpec:
         suffix = _unit_suffix(self.unit)
         if suffix and not base.endswith(f"_{suffix}"):
             base = f"{base}_{suffix}"
-        return f"{base}_total" if self.kind is Kind.COUNTER else base
+        return f"{base}_total" if self.instrument is Instrument.COUNTER else base
 
 
 def _unit_suffix(unit: str) -> str:
@@ -120,17 +120,17 @@ class EventSpec:
 
 
 def _gauge(name: str, unit: str, labels: tuple[str, ...], description: str) -> MetricSpec:
-    return MetricSpec(name, Kind.GAUGE, unit, labels, description)
+    return MetricSpec(name, Instrument.GAUGE, unit, labels, description)
 
 
 def _counter(name: str, unit: str, labels: tuple[str, ...], description: str) -> MetricSpec:
-    return MetricSpec(name, Kind.COUNTER, unit, labels, description)
+    return MetricSpec(name, Instrument.COUNTER, unit, labels, description)
 
 
 def _histogram(
     name: str, labels: tuple[str, ...], description: str, buckets: tuple[float, ...]
 ) -> MetricSpec:
-    return MetricSpec(name, Kind.HISTOGRAM, "s", labels, description, buckets)
+    return MetricSpec(name, Instrument.HISTOGRAM, "s", labels, description, buckets)
 
 
 # --- pools: the slot partition, read from the latest PoolStats at scrape time ---------------

@@ -17,8 +17,8 @@ a test fails when this file is stale. Every runtime metric also carries the labe
 
 def _metric_row(spec: MetricSpec) -> str:
     labels = ", ".join(f"`{label}`" for label in spec.labels) or "—"
-    return (f"| `{spec.prometheus_name}` | `{spec.otel_name}` | {spec.kind.value} | `{spec.unit}` "
-            f"| {labels} | {spec.description} |")
+    return (f"| `{spec.prometheus_name}` | `{spec.otel_name}` | {spec.instrument.value} "
+            f"| `{spec.unit}` | {labels} | {spec.description} |")
 
 
 def _event_row(spec: EventSpec) -> str:
@@ -30,7 +30,7 @@ def render_markdown() -> str:
     metrics = [
         "## Metrics",
         "",
-        "| Prometheus | OpenTelemetry | kind | unit | labels | meaning |",
+        "| Prometheus | OpenTelemetry | instrument | unit | labels | meaning |",
         "|---|---|---|---|---|---|",
         *(_metric_row(spec) for spec in catalog.METRICS),
     ]
@@ -42,7 +42,7 @@ def render_markdown() -> str:
         + ", ".join(f"`{label}`" for label in catalog.EXPORT_LABELS)
         + " instead of `model`.",
         "",
-        "| Prometheus | OpenTelemetry | kind | unit | labels | meaning |",
+        "| Prometheus | OpenTelemetry | instrument | unit | labels | meaning |",
         "|---|---|---|---|---|---|",
         *(_metric_row(spec) for spec in catalog.EXPORTER_METRICS),
     ]

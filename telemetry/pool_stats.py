@@ -42,11 +42,10 @@ class PoolPartition:
 
 @dataclass(frozen=True)
 class PoolStats:
-    """Every live pool's partition at one moment, plus request counts."""
+    """Every live pool's partition at one moment (request counts travel beside it, in the
+    runtime's snapshot), plus extra figures a runtime reports (host-tier tokens...)."""
 
     pools: dict[str, PoolPartition]
-    num_running: int = 0
-    num_queued: int = 0
     extra: dict[str, float] = field(default_factory=dict)
 
     def _max_usage(self, names: tuple[str, ...]) -> float:

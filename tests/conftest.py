@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.checkpoints import build_hf_checkpoint
+from tests.support.logs import fresh_logging  # noqa: F401 (a fixture, offered to every test)
 
 
 @pytest.fixture(scope="session")

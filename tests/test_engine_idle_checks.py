@@ -14,10 +14,12 @@ from runtime.engine.args import add_engine_args, config_from_args
 from runtime.engine.async_engine import AsyncEngine
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
+from runtime.engine.observability import attach_telemetry
 from runtime.engine.telemetry import EngineTelemetry
 from runtime.errors import EngineStopped
-from runtime.memory.checker import LEAK, LeakDetected
+from runtime.memory.checker import CheckMode, LeakDetected, LeakKind
 from runtime.memory.memory_config import LeakPolicy
+from runtime.memory.pool_name import PoolName
 from runtime.scheduler.sampling_params import SamplingParams
 from tests.support import wait_until
 
@@ -27,7 +29,7 @@ GREEDY = SamplingParams(max_tokens=3, temperature=0, ignore_eos=True)
 def _engine(model: Path, *faults: str, **overrides: object) -> Engine:
     config = EngineConfig(model=str(model), faults=frozenset(faults), **overrides)  # type: ignore[arg-type]
     engine = Engine.from_config(config)
-    EngineTelemetry.attach(engine, None)
+    attach_telemetry(engine, EngineTelemetry(None))
     return engine
 
 
@@ -55,7 +57,7 @@ def test_a_session_closed_while_idle_is_checked_at_once(nemotron_h_dir: Path) ->
     assert not engine.mm.leak_counts
     with capture_logs() as logs:
         engine.close_session(sid)
-    assert engine.mm.leak_counts == {("mamba", LEAK): 1}
+    assert engine.mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1}
     (check,) = _idle_checks(logs)
     assert check["trigger"] == "session_close" and check["ok"] is False
     assert [e["pool"] for e in logs if e["event"] == "memory_leak"] == ["mamba"]
@@ -68,7 +70,7 @@ def test_a_session_that_expires_while_idle_is_checked_at_once(nemotron_h_dir: Pa
     time.sleep(0.05)
     with capture_logs() as logs:
         assert len(engine.expire_sessions()) == 1
-    assert engine.mm.leak_counts == {("mamba", LEAK): 1}
+    assert engine.mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1}
     assert [e["trigger"] for e in _idle_checks(logs)] == ["session_expiry"]
 
 
@@ -96,8 +98,8 @@ def test_the_periodic_check_finds_a_leak_no_event_reported(nemotron_h_dir: Path)
         for _ in range(3):
             time.sleep(0.01)
             engine.idle_tick()
-    assert engine.mm.leak_counts == {("mamba", LEAK): 1}
-    assert engine.mm.check_counts[("mamba", "idle")] == 3
+    assert engine.mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1}
+    assert engine.mm.check_counts[(PoolName.MAMBA, CheckMode.IDLE)] == 3
     (check,) = _idle_checks(logs)  # only the check whose outcome changed is logged
     assert check["trigger"] == "periodic" and check["num_leaks"] == 1
 
@@ -121,7 +123,7 @@ def test_the_engine_loop_runs_the_periodic_check(nemotron_h_dir: Path) -> None:
     loop.start()
     try:
         loop.submit(lambda e: e.mm.pools.mamba.allocate(1)).result(timeout=10)  # type: ignore[union-attr]
-        wait_until(lambda: engine.mm.leak_counts == {("mamba", LEAK): 1})
+        wait_until(lambda: engine.mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1})
     finally:
         loop.stop()
     assert loop.error is None

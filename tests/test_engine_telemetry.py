@@ -4,7 +4,6 @@ metrics, with the field names the catalog declares."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -15,14 +14,16 @@ from structlog.testing import capture_logs
 
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
-from runtime.engine.observability import ObservabilitySettings, instrument
+from runtime.engine.observability import ObservabilitySettings, attach_telemetry, instrument
 from runtime.engine.telemetry import EngineTelemetry
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
 from runtime.scheduler.sampling_params import SamplingParams
 from telemetry import catalog
-from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
+from telemetry.logs.logging import LogSettings, configure_logging
 from telemetry.metrics.meters import Metrics
+
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 GREEDY = SamplingParams(max_tokens=9, temperature=0, ignore_eos=True)
 PROMPTS = [list(range(5, 5 + n)) for n in (12, 30, 7)]
@@ -52,7 +53,7 @@ def test_batches_requests_and_the_idle_check_are_logged(gemma3_dir: Path) -> Non
     `decode_log_interval` decode steps, every request logs request_finished, and going idle
     logs one passing idle_check with every pool's partition."""
     engine = _engine(gemma3_dir, max_running_requests=3)
-    EngineTelemetry.attach(engine, None, decode_log_interval=4)
+    attach_telemetry(engine, EngineTelemetry(None, decode_log_interval=4))
     with capture_logs() as logs:
         engine.generate(PROMPTS, GREEDY)
     (prefill,) = _events(logs, "prefill_batch")  # all three fit one prefill step
@@ -107,7 +108,7 @@ def test_retractions_are_logged_and_counted(nemotron_h_dir: Path) -> None:
 def test_sessions_log_open_and_close(nemotron_h_dir: Path) -> None:
     """Opening and closing a session log session_opened and session_closed with the count."""
     engine = _engine(nemotron_h_dir)
-    EngineTelemetry.attach(engine, None)
+    attach_telemetry(engine, EngineTelemetry(None))
     with capture_logs() as logs:
         sid = engine.open_session()
         engine.close_session(sid)
@@ -136,12 +137,6 @@ def test_json_lines_on_disk_use_only_catalog_fields(nemotron_h_dir: Path, tmp_pa
         assert event["timestamp"].endswith("Z") and "T" in event["timestamp"]
         declared = set(catalog.event(event["event"]).fields) | {"component"}
         assert set(event) - {"timestamp", "level", "event"} <= declared, event
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    yield
-    reset_logging()
 
 
 def test_host_tier_logs_gpu_and_cpu_tokens_and_exports_the_host_pool(nemotron_h_dir: Path) -> None:

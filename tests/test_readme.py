@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support import start_serve, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -88,21 +89,11 @@ def server(hybrid_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", "default", "--port", "0"]
     log = tmp_path_factory.mktemp("readme") / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env,
-                                cwd=REPO)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    address = re.search(r"on http://(127\.0\.0\.1:\d+)", line)
+        proc, url = start_serve(cmd, stdout=out, env=env, cwd=REPO)
     try:
-        assert address, line
-        yield address.group(1), env
+        yield url.removeprefix("http://"), env
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
 
 
 @pytest.mark.slow

@@ -36,11 +36,11 @@ from runtime.bench.report import BenchResult, Spread, Target
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Completion, Engine
 from runtime.engine.observer import EngineObserver
+from runtime.engine.records import StepRecord
 from runtime.memory.memory_config import MambaStrategy
 from runtime.model.default_model import DEFAULT_CONFIG, write_checkpoint
 from runtime.model.loader import LoadedModel, load_model
 from runtime.scheduler.sampling_params import SamplingParams
-from runtime.scheduler.step_record import StepRecord
 
 PEAK_RATIO_TARGET, LAZY_SLOTS_TARGET = 1.4, 2.1
 STRATEGIES = (MambaStrategy.EXTRA_BUFFER, MambaStrategy.EXTRA_BUFFER_LAZY)
@@ -138,8 +138,8 @@ class _StepLog(EngineObserver):
         self.samples: list[tuple[int, int, int]] = []
 
     def on_step(self, record: StepRecord) -> None:
-        mamba = record.stats.pools["mamba"]
-        self.samples.append((record.num_running, mamba.running, mamba.protected))
+        mamba = record.snapshot.stats.pools["mamba"]
+        self.samples.append((record.snapshot.num_running, mamba.running, mamba.protected))
 
 
 def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],

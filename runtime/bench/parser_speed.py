@@ -8,14 +8,14 @@ import time
 
 from runtime.bench.log_lines import FORMATS, lines
 from runtime.bench.report import BenchResult, Spread, Target
-from telemetry.logs.parse import ParseStats, iter_records
+from telemetry.logs.parse import LineCounts, iter_records
 
 JSON_TARGET, TEXT_TARGET = 200_000, 100_000
 SGLANG_TEXT = tuple(layout for layout in FORMATS if layout.startswith("sglang_"))
 
 
 def _parse_s(layout_lines: list[str]) -> float:
-    stats = ParseStats()
+    stats = LineCounts()
     start = time.perf_counter()
     for _record in iter_records(layout_lines, stats):
         pass

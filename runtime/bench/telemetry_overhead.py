@@ -28,10 +28,10 @@ from runtime.bench.profiles import ProfileEntry, as_json, profile_steps, summary
 from runtime.bench.report import BenchResult, Spread, Target
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
+from runtime.engine.records import StepRecord
 from runtime.engine.telemetry import EngineTelemetry
 from runtime.model.default_model import ensure_default_model
 from runtime.scheduler.sampling_params import SamplingParams
-from runtime.scheduler.step_record import StepRecord
 from runtime.server.serve import DEFAULT_MODEL_NAME
 from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
 from telemetry.metrics.meters import Metrics, MetricsSettings
@@ -63,8 +63,8 @@ class _Sizes:
 class _TimedTelemetry(EngineTelemetry):
     """The real observer, with the time of each `on_step` kept (what telemetry adds per step)."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, decode_log_interval: int) -> None:
-        super().__init__(engine, metrics, decode_log_interval)
+    def __init__(self, metrics: Metrics, decode_log_interval: int) -> None:
+        super().__init__(metrics, decode_log_interval)
         self.spent_s: list[float] = []
 
     def on_step(self, record: StepRecord) -> None:
@@ -136,10 +136,8 @@ def _block(engine: Engine, num_steps: int, num_reqs: int) -> list[float]:
 
 def _swap(engine: Engine, observer: EngineTelemetry | None) -> None:
     engine.observers.clear()
-    engine.mm.leak_listeners.clear()
     if observer is not None:
         engine.observers.append(observer)
-        engine.mm.leak_listeners.append(observer.on_leaks)
 
 
 def _metrics(engine: Engine) -> Metrics:
@@ -153,7 +151,7 @@ def profile_on_steps(engine: Engine, num_steps: int, log_file: Path) -> list[Pro
     metrics = _metrics(engine)
     with open(os.devnull, "w") as devnull:
         configure_logging(LogSettings(format="json", file=log_file), devnull)
-        _swap(engine, EngineTelemetry(engine, metrics, 1))
+        _swap(engine, EngineTelemetry(metrics, 1))
         try:
             return profile_steps(engine.step, num_steps, within=TELEMETRY_CODE)
         finally:
@@ -165,8 +163,8 @@ def profile_on_steps(engine: Engine, num_steps: int, log_file: Path) -> list[Pro
 def _measure(engine: Engine, sizes: _Sizes, log_file: Path) -> dict[str, object]:
     """Alternates the modes block by block; per mode: step samples and per-cycle medians."""
     metrics = _metrics(engine)
-    observers = {"off": None, "on": _TimedTelemetry(engine, metrics, DEFAULT_INTERVAL),
-                 "on_every_step": _TimedTelemetry(engine, metrics, 1)}
+    observers = {"off": None, "on": _TimedTelemetry(metrics, DEFAULT_INTERVAL),
+                 "on_every_step": _TimedTelemetry(metrics, 1)}
     steps: dict[str, list[float]] = {m: [] for m in MODES}
     block_medians: dict[str, list[float]] = {m: [] for m in MODES}
     scraper = _Scraper(metrics.registry)

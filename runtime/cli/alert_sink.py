@@ -8,13 +8,12 @@ poolscope alert-sink --host 0.0.0.0 --port 9095 --log-format text
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from dashboards.stack import ALERT_SINK
+from runtime.cli.signals import stop_signals
 from runtime.server.listen_errors import bind_error
 from telemetry.logs.logging import FORMATS, LEVELS
 
@@ -31,19 +30,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _wait_for_signal() -> None:
-    """Returns on SIGTERM or SIGINT (Ctrl-C)."""
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    try:
-        stop.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def run(args: argparse.Namespace) -> int:
     from telemetry.alerts.sink import AlertSink
     from telemetry.logs.logging import LogSettings, configure_logging
@@ -52,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     with AlertSink(host=args.host, port=args.port) as sink:
         print(f"poolscope: alert sink on {sink.url} (POST /<receiver>, GET /health)",
               file=sys.stderr, flush=True)
-        _wait_for_signal()
+        with stop_signals() as stop:
+            stop.event.wait()
     return 0
 
 

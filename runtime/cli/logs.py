@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from telemetry.logs.parse import LogRecord, ParseStats
+    from telemetry.logs.parse import LineCounts, LogRecord
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -103,55 +103,45 @@ def run_convert(args: argparse.Namespace) -> int:
     _check_file(args.file)
     progress = not args.no_progress
     if args.out is None:
-        stats = convert(args.file, sys.stdout.buffer, progress=progress)
+        counts = convert(args.file, sys.stdout.buffer, progress=progress)
         sys.stdout.flush()
     else:
         with open(args.out, "wb") as out:
-            stats = convert(args.file, out, progress=progress)
-    _report(stats)
+            counts = convert(args.file, out, progress=progress)
+    _report(counts)
     return 0
 
 
 def run_summary(args: argparse.Namespace) -> int:
     from telemetry.logs.summary import render_summary, summarise
 
-    records, stats = _records(args)
+    records, counts = _records(args)
     print(render_summary(summarise(records)))
-    _report(stats)
+    _report(counts)
     return 0
 
 
 def run_plot(args: argparse.Namespace) -> int:
     from telemetry.logs.plot import plot
 
-    records, stats = _records(args)
+    records, counts = _records(args)
     plot(records, args.out, title=args.file.name)
-    _report(stats)
+    _report(counts)
     print(f"poolscope logs: wrote {args.out}", file=sys.stderr)
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     """Serves until SIGTERM or SIGINT, then closes the server: exit 0."""
-    import signal
-    import threading
-
+    from runtime.cli.signals import stop_signals
     from runtime.server.listen_errors import bind_error
     from telemetry.export.exporter import LogExporter
     from telemetry.export.settings import ExportSettings
     from telemetry.export.tail import TailSettings
     from telemetry.logs.logging import LogSettings, configure_logging
 
-    stop = threading.Event()
-    received: list[str] = []
-
-    def on_signal(number: int, _: object) -> None:
-        received.append(signal.Signals(number).name)
-        stop.set()
-
     # first, so that a signal during start-up is a clean stop too
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_signals() as stop:
         _check_export_file(args.file, args.follow)
         tail = TailSettings(args.file, from_start=args.from_start)
         settings = ExportSettings(tail, follow=args.follow, host=args.host, port=args.port,
@@ -162,22 +152,19 @@ def run_export(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise bind_error(exc, args.host, args.port) from exc
         try:
-            exporter.run(stop)
+            exporter.run(stop.event)
         finally:
-            exporter.close(received[0] if received else None)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            exporter.close(stop.received)
     return 0
 
 
-def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], ParseStats]:
+def _records(args: argparse.Namespace) -> tuple[Iterator[LogRecord], LineCounts]:
     from telemetry.logs.files import read_lines
-    from telemetry.logs.parse import ParseStats, read_records
+    from telemetry.logs.parse import LineCounts, read_records
 
     _check_file(args.file)
-    stats = ParseStats()
-    return read_records(read_lines(args.file, progress=not args.no_progress), stats), stats
+    counts = LineCounts()
+    return read_records(read_lines(args.file, progress=not args.no_progress), counts), counts
 
 
 def _check_export_file(path: Path, follow: bool) -> None:
@@ -203,8 +190,8 @@ def _check_file(path: Path) -> None:
         raise FileNotFoundError(f"no such log file: {path}")
 
 
-def _report(stats: ParseStats) -> None:
-    print(f"poolscope logs: {stats.describe()}", file=sys.stderr)
+def _report(counts: LineCounts) -> None:
+    print(f"poolscope logs: {counts.describe()}", file=sys.stderr)
 
 
 def main(argv: Sequence[str]) -> int:

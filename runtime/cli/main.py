@@ -130,8 +130,9 @@ def _report_memory_check(engine: Engine, is_count_explicit: bool) -> int:
     """Prints what the checker counted; EXIT_LEAK when it counted anything, unless the user
     asked for `--on-leak count` (count and carry on)."""
     leaks = engine.mm.leak_counts
-    print("memory check: " + (", ".join(f"{pool} {kind} x{n}" for (pool, kind), n in
-                                         sorted(leaks.items())) or "clean"))
+    counted = sorted((pool.value, leak_kind.value, n) for (pool, leak_kind), n in leaks.items())
+    print("memory check: " + (", ".join(f"{pool} {leak_kind} x{n}"
+                                         for pool, leak_kind, n in counted) or "clean"))
     faults = sorted(engine.config.faults)
     if not leaks and faults:
         print(f"note: fault point(s) {', '.join(faults)} did not fire on this workload; "

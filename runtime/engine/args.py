@@ -23,8 +23,8 @@ class Flag:
     action: str | None = None
 
 
-def _enum(kind: type[Enum]) -> tuple[Callable[[str], object], tuple[str, ...]]:
-    return kind, tuple(str(m.value) for m in kind)  # type: ignore[attr-defined]
+def _enum(enum_type: type[Enum]) -> tuple[Callable[[str], object], tuple[str, ...]]:
+    return enum_type, tuple(str(m.value) for m in enum_type)  # type: ignore[attr-defined]
 
 
 FLAGS: tuple[Flag, ...] = (

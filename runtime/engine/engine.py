@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 
 from runtime.engine.config import EngineConfig, memory_config
-from runtime.engine.observer import CheckTrigger, EngineObserver, IdleRecord
+from runtime.engine.records import CheckTrigger, CloseReason, EngineSnapshot, SessionEvent
+from runtime.engine.reporter import Reporter
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
@@ -35,7 +36,6 @@ from runtime.scheduler.sampler import Sampler, SampleRow, make_generator
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.scheduler import Scheduler
 from runtime.scheduler.session_table import SessionTable
-from runtime.scheduler.step_record import StepRecord
 from runtime.scheduler.text_stream import TextStream
 from telemetry.pool_stats import PoolStats
 
@@ -67,10 +67,11 @@ class Engine:
         self.sampler = Sampler()
         self.sessions = SessionTable(config.max_sessions, config.session_timeout_s)
         self.requests: dict[str, Request] = {}
-        self.observers: list[EngineObserver] = []  # telemetry; called on this thread
         self.last_stats: PoolStats = self.mm.stats()
         self._seeds = random.Random(config.seed)
         self.counters = OutcomeCounts()
+        self.reporter = Reporter(self.mm, self.scheduler, self.sessions, self.counters)
+        self.observers = self.reporter.observers  # telemetry; called on this thread
         self._is_idle = True
         self._last_idle_check = time.monotonic()
 
@@ -163,31 +164,30 @@ class Engine:
     def open_session(self) -> str:
         state = self.sessions.open(time.monotonic())
         self.mm.open_session(state.sid)
-        for observer in self.observers:
-            observer.on_session_opened(state.sid, len(self.sessions))
+        self.reporter.session(SessionEvent.OPENED, state.sid)
         return state.sid
 
     def close_session(self, sid: str) -> None:
         """Aborts the session's turn in flight, if any, and frees all the session holds; runs
         the idle check when the engine is idle."""
-        self._close_session(sid, reason="client")
+        self._close_session(sid, CloseReason.CLIENT)
         self._check_at_rest(CheckTrigger.SESSION_CLOSE)
 
-    def _close_session(self, sid: str, reason: str) -> None:
+    def _close_session(self, sid: str, reason: CloseReason) -> None:
         state = self.sessions.get(sid)
         if state.active is not None:
             self._abort(state.active.rid, error=f"session {sid} was closed during this turn",
                         code=AbortCode.SESSION_CLOSED)
         self.mm.close_session(sid)
         self.sessions.remove(sid)
-        for observer in self.observers:
-            observer.on_session_closed(sid, reason, len(state.history), len(self.sessions))
+        self.reporter.session(SessionEvent.CLOSED, sid, reason=reason,
+                           history_tokens=len(state.history))
 
     def expire_sessions(self) -> list[str]:
         """Closes the sessions idle past their timeout; runs the idle check if any closed."""
         expired = self.sessions.expired(time.monotonic())
         for sid in expired:
-            self._close_session(sid, reason="expired")
+            self._close_session(sid, CloseReason.EXPIRED)
         if expired:
             self._check_at_rest(CheckTrigger.SESSION_EXPIRY)
         return expired
@@ -213,8 +213,8 @@ class Engine:
             req.error, req.error_code = _out_of_memory(req, self.last_stats), AbortCode.OOM
             self._end(req, FinishReason.ABORT, "")
         for eviction in result.session_evictions:
-            for observer in self.observers:
-                observer.on_session_evicted(eviction)
+            self.reporter.session(SessionEvent.EVICTED, eviction.sid,
+                               evicted_tokens=eviction.num_tokens, idle_s=eviction.idle_s)
         if result.batch is None:
             if not self._is_idle:
                 self._is_idle = True
@@ -225,12 +225,9 @@ class Engine:
             return False
         self._is_idle = False
         timings = self._run(result.batch)
-        self.mm.check(idle=False)
+        self.reporter.check(idle=False)
         self.last_stats = self.mm.stats()
-        record = StepRecord.of(result, time.perf_counter() - start, self.scheduler,
-                              self.last_stats, timings)
-        for observer in self.observers:
-            observer.on_step(record)
+        self.reporter.step(result, time.perf_counter() - start, self.last_stats, timings)
         return True
 
     def _expire_queued(self, now: float) -> int:
@@ -290,8 +287,7 @@ class Engine:
         self.requests.pop(req.rid, None)
         if req.session_id is not None:
             self.sessions.end_turn(req.session_id, req.tokens, time.monotonic())
-        for observer in self.observers:
-            observer.on_request_finished(req)
+        self.reporter.finished(req)
 
     def _check_at_rest(self, trigger: CheckTrigger) -> None:
         """The idle check, if the engine is idle (a busy engine checks after its steps and
@@ -299,14 +295,16 @@ class Engine:
         if not self._is_idle:
             return
         before = dict(self.mm.leaked_slots)
-        reports = self.mm.check(idle=True)
+        reports = self.reporter.check(idle=True)
         self._last_idle_check = time.monotonic()
         self.last_stats = self.mm.stats()
         checked = self.memory_config.check_mode is not CheckMode.OFF
-        record = IdleRecord(self.last_stats, checked, reports, trigger,
-                            is_changed=self.mm.leaked_slots != before)
-        for observer in self.observers:
-            observer.on_idle(record)
+        self.reporter.idle(self.last_stats, checked, reports, trigger,
+                           is_changed=self.mm.leaked_slots != before)
+
+    def snapshot(self) -> EngineSnapshot:
+        """What the gauges show now (the pools as of the last step or check)."""
+        return self.reporter.snapshot(self.last_stats)
 
     def generate(
         self, prompts: Sequence[str | Sequence[int]], params: SamplingParams

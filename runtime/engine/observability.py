@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from telemetry.logs.batch_fields import DECODE_LOG_INTERVAL
 from telemetry.logs.logging import FORMATS, LEVELS, LogSettings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from runtime.engine.engine import Engine
+    from runtime.engine.telemetry import EngineTelemetry
     from telemetry.metrics.meters import Metrics
+
+
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class ObservabilitySettings:
     """How often decode lines are logged, and whether metrics also go over OTLP (where to and how
     often: the OTel SDK's standard `OTEL_EXPORTER_OTLP_*` / `OTEL_METRIC_EXPORT_INTERVAL`)."""
 
-    decode_log_interval: int = 40
+    decode_log_interval: int = DECODE_LOG_INTERVAL
     otlp: bool = False
 
     def __post_init__(self) -> None:
@@ -48,7 +52,7 @@ def add_observability_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--decode-log-interval",
         type=int,
-        default=40,
+        default=DECODE_LOG_INTERVAL,
         help="log a decode_batch line every N decode steps",
     )
 
@@ -83,5 +87,13 @@ def instrument(
         model=model_name, pools=tuple(engine.last_stats.pools),
         cache_pools=tuple(engine.mm.cache.components), otlp=settings.otlp,
     ), registry)
-    EngineTelemetry.attach(engine, metrics, settings.decode_log_interval)
+    attach_telemetry(engine, EngineTelemetry(metrics, settings.decode_log_interval))
     return metrics
+
+
+def attach_telemetry(engine: Engine, observer: EngineTelemetry) -> EngineTelemetry:
+    """Publishes the engine's snapshot once (gauges read it until the first record), then adds
+    the observer; from then on it sees only records."""
+    observer.publish(engine.snapshot())
+    engine.observers.append(observer)
+    return observer

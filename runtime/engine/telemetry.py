@@ -1,64 +1,55 @@
-"""EngineTelemetry: turns what the engine reports into metrics and log events.
+"""EngineTelemetry: turns the engine's records into metrics and log events.
 
-Runs on the engine thread. After each step it records the step's counters and latency samples,
-brings the memory manager's cumulative counters (checks, leaks, prefix hits, evictions) over as
-deltas, and swaps in a new gauge snapshot that scrapes read; it logs `prefill_batch` for every
-prefill step and `decode_batch` every `decode_log_interval` decode steps, as SGLang does.
+A pure consumer of `runtime.engine.records`: it never reads the engine, so the same observer
+can run in a frontend process fed records over a socket. For each step it records the step's
+counters and latency samples, adds the record's counter deltas (checks, leaks, prefix hits,
+evictions) and swaps in the record's snapshot for scrapes to read; it logs `prefill_batch` for
+every prefill step and `decode_batch` every `decode_log_interval` decode steps, as SGLang does.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from typing import TYPE_CHECKING
 
-from runtime.engine.observer import CheckTrigger, EngineObserver, IdleRecord
-from runtime.memory.checker import LeakReport
-from runtime.memory.sessions import SessionEviction
+from runtime.engine.observer import EngineObserver
+from runtime.engine.records import (
+    CheckTrigger,
+    CounterDeltas,
+    EngineSnapshot,
+    FinishedRecord,
+    IdleRecord,
+    LeakRecord,
+    SessionEvent,
+    SessionRecord,
+    StepRecord,
+)
 from runtime.scheduler.batch import Phase
-from runtime.scheduler.request import Request
-from runtime.scheduler.step_record import StepRecord
 from telemetry import catalog
-from telemetry.catalog import MetricSpec
-from telemetry.logs.batch_fields import usage_fields
+from telemetry.logs.batch_fields import DECODE_LOG_INTERVAL, usage_fields
 from telemetry.logs.logging import get_logger
 from telemetry.metrics.gauges import GaugeSnapshot
 from telemetry.metrics.meters import Metrics
-from telemetry.pool_stats import PoolStats
-
-if TYPE_CHECKING:
-    from runtime.engine.engine import Engine
 
 THROUGHPUT_WINDOW_S = 1.0  # the gauge's measurement window
 
 
 class EngineTelemetry(EngineObserver):
-    """Attach with `EngineTelemetry.attach(engine, metrics)`; `metrics=None` logs only."""
+    """Add it to `engine.observers` after `publish(engine.snapshot())` (observability's
+    `instrument` does both); `metrics=None` logs only."""
 
     def __init__(
-        self, engine: Engine, metrics: Metrics | None, decode_log_interval: int = 40
+        self, metrics: Metrics | None, decode_log_interval: int = DECODE_LOG_INTERVAL
     ) -> None:
         if decode_log_interval < 1:
             raise ValueError("decode_log_interval must be at least 1")
-        self.engine, self.metrics = engine, metrics
+        self.metrics = metrics
         self.decode_log_interval = decode_log_interval
         self.log = get_logger("poolscope.engine")
-        self._synced: Counter[tuple] = Counter()
         self._num_decode_steps = 0
         self._log_window = _Window()  # since the last decode_batch line
         self._gauge_window = _Window()
         self._throughput = 0.0
         self._is_idle = True
-
-    @classmethod
-    def attach(
-        cls, engine: Engine, metrics: Metrics | None, decode_log_interval: int = 40
-    ) -> EngineTelemetry:
-        observer = cls(engine, metrics, decode_log_interval)
-        engine.observers.append(observer)
-        engine.mm.leak_listeners.append(observer.on_leaks)
-        observer.publish(engine.last_stats)
-        return observer
 
     # -- engine hooks ---------------------------------------------------------------------
 
@@ -68,9 +59,9 @@ class EngineTelemetry(EngineObserver):
             self._log_window = _Window(record.duration_s)
             self._gauge_window = _Window(record.duration_s)
         self._record_step(record)
-        self._sync_counters()
+        self._add_counts(record.counts)
         self._update_throughput(record.num_generated)
-        self.publish(record.stats)
+        self.publish(record.snapshot)
         if record.phase is Phase.PREFILL:
             self._log_prefill(record)
         else:
@@ -81,65 +72,67 @@ class EngineTelemetry(EngineObserver):
             self.log.info(catalog.REQUEST_RETRACTED.name, rid=retracted.rid,
                           prompt_tokens=retracted.prompt_tokens,
                           output_tokens=retracted.output_tokens,
-                          running_req=record.num_running, queue_req=record.num_queued)
+                          running_req=record.snapshot.num_running,
+                          queue_req=record.snapshot.num_queued)
 
-    def on_request_finished(self, req: Request) -> None:
-        assert req.finish_reason is not None
-        now = time.perf_counter()
+    def on_request_finished(self, record: FinishedRecord) -> None:
         if self.metrics is not None:
-            self.metrics.add(catalog.REQUESTS_FINISHED, 1, reason=req.finish_reason.value)
-            self.metrics.record(catalog.REQUEST_E2E, now - req.arrival)
-        ttft = None if req.first_token_at is None else round(req.first_token_at - req.arrival, 6)
-        fields = {"session_id": req.session_id, "error": req.error}
+            self.metrics.add(catalog.REQUESTS_FINISHED, 1, reason=record.finish_reason.value)
+            self.metrics.record(catalog.REQUEST_E2E, record.e2e_s)
+        ttft = None if record.ttft_s is None else round(record.ttft_s, 6)
+        fields = {"session_id": record.session_id, "error": record.error}
         self.log.info(
-            catalog.REQUEST_FINISHED.name, rid=req.rid, finish_reason=req.finish_reason.value,
-            prompt_tokens=req.prompt_len, completion_tokens=len(req.output_ids),
-            cached_tokens=req.cached_tokens, ttft_s=ttft, e2e_s=round(now - req.arrival, 6),
+            catalog.REQUEST_FINISHED.name, rid=record.rid,
+            finish_reason=record.finish_reason.value, prompt_tokens=record.prompt_tokens,
+            completion_tokens=record.completion_tokens, cached_tokens=record.cached_tokens,
+            ttft_s=ttft, e2e_s=round(record.e2e_s, 6),
             **{k: v for k, v in fields.items() if v is not None},
         )
 
     def on_idle(self, record: IdleRecord) -> None:
-        self._sync_counters()
+        self._add_counts(record.counts)
         self._throughput, self._is_idle = 0.0, True
-        self.publish(record.stats)
+        self.publish(record.snapshot)
         quiet = record.trigger is CheckTrigger.PERIODIC and not record.is_changed
         if record.checked and not quiet:  # a quiet replica writes no line every few seconds
-            pools = {name: _partition(part) for name, part in record.stats.pools.items()}
+            stats = record.snapshot.stats
+            pools = {name: _partition(part) for name, part in stats.pools.items()}
             self.log.info(catalog.IDLE_CHECK.name, mode="idle", trigger=record.trigger.value,
                           ok=not record.reports, num_leaks=len(record.reports),
                           pools=pools)
 
-    def on_leaks(self, reports: list[LeakReport]) -> None:
-        """Called by the memory manager's checker when an identity fails."""
-        for r in reports:
-            self.log.error(catalog.MEMORY_LEAK.name, pool=r.pool, mode=r.mode.value, kind=r.kind,
-                           **_partition(r.terms), difference=r.difference)
+    def on_leaks(self, record: LeakRecord) -> None:
+        for r in record.reports:
+            self.log.error(catalog.MEMORY_LEAK.name, pool=r.pool, mode=r.mode.value,
+                           kind=r.leak_kind.value, **_partition(r.terms),
+                           difference=r.difference)
 
-    def on_session_opened(self, sid: str, num_open: int) -> None:
-        self.publish(self.engine.last_stats)
-        self.log.info(catalog.SESSION_OPENED.name, session_id=sid, open_sessions=num_open)
-
-    def on_session_closed(self, sid: str, reason: str, history_tokens: int, num_open: int) -> None:
-        self.publish(self.engine.mm.stats())
-        self.log.info(catalog.SESSION_CLOSED.name, session_id=sid, reason=reason,
-                      history_tokens=history_tokens, open_sessions=num_open)
-
-    def on_session_evicted(self, eviction: SessionEviction) -> None:
-        self.log.info(catalog.SESSION_EVICTED.name, session_id=eviction.sid,
-                      idle_s=round(eviction.idle_s, 3), tokens=eviction.num_tokens,
-                      open_sessions=len(self.engine.sessions))
+    def on_session(self, record: SessionRecord) -> None:
+        self._add_counts(record.counts)
+        self.publish(record.snapshot)
+        if record.event is SessionEvent.OPENED:
+            self.log.info(catalog.SESSION_OPENED.name, session_id=record.sid,
+                          open_sessions=record.open_sessions)
+        elif record.event is SessionEvent.CLOSED:
+            assert record.reason is not None
+            self.log.info(catalog.SESSION_CLOSED.name, session_id=record.sid,
+                          reason=record.reason.value, history_tokens=record.history_tokens,
+                          open_sessions=record.open_sessions)
+        else:
+            self.log.info(catalog.SESSION_EVICTED.name, session_id=record.sid,
+                          idle_s=round(record.idle_s, 3), tokens=record.evicted_tokens,
+                          open_sessions=record.open_sessions)
 
     # -- metrics --------------------------------------------------------------------------
 
-    def publish(self, stats: PoolStats) -> None:
+    def publish(self, snapshot: EngineSnapshot) -> None:
         """Swaps in the snapshot the gauges read at the next scrape."""
         if self.metrics is None:
             return
-        scheduler = self.engine.scheduler
         self.metrics.snapshot = GaugeSnapshot(
-            stats=stats, leaked_slots=dict(self.engine.mm.leaked_slots),
-            num_running=len(scheduler.running), num_queued=len(scheduler.waiting),
-            num_sessions=len(self.engine.sessions), gen_throughput=self._throughput,
+            stats=snapshot.stats, leaked_slots=snapshot.leaked_slots,
+            num_running=snapshot.num_running, num_queued=snapshot.num_queued,
+            num_sessions=snapshot.num_sessions, gen_throughput=self._throughput,
         )
 
     def _record_step(self, record: StepRecord) -> None:
@@ -150,33 +143,30 @@ class EngineTelemetry(EngineObserver):
         if record.phase is Phase.PREFILL:
             m.add(catalog.TOKENS_PROMPT, record.num_tokens)
         m.add(catalog.TOKENS_GENERATED, record.num_generated)
-        m.add(catalog.REQUESTS_RETRACTED, record.num_retracted)
         for ttft in record.ttfts:
             m.record(catalog.REQUEST_TTFT, ttft)
         for itl in record.itls:
             m.record(catalog.REQUEST_ITL, itl)
 
-    def _sync_counters(self) -> None:
-        """Adds what the memory manager's cumulative counters gained since the last sync."""
-        mm = self.engine.mm
-        for (pool, mode), total in mm.check_counts.items():
-            self._sync(catalog.MEMORY_CHECKS, total, pool=pool, mode=mode)
-        for (pool, kind), total in mm.leak_counts.items():
-            self._sync(catalog.MEMORY_LEAKS, total, pool=pool, kind=kind)
-        for pool, total in mm.hits.items():
-            self._sync(catalog.TOKENS_CACHED, total, pool=pool)
-        for pool, total in mm.cache.num_evicted.items():
-            self._sync(catalog.POOL_EVICTED, total, pool=pool)
-        self._sync(catalog.PREFIX_CACHE_QUERIES, mm.counters.prefix_queries)
-        self._sync(catalog.MAMBA_TRACK_ALLOC_FAILURES, mm.counters.track_alloc_failures)
-        self._sync(catalog.SESSIONS_EVICTED, mm.counters.session_evictions)
-
-    def _sync(self, spec: MetricSpec, total: int, **labels: str) -> None:
-        key = (spec.name, *sorted(labels.items()))
-        delta = total - self._synced[key]
-        if delta and self.metrics is not None:
-            self.metrics.add(spec, delta, **labels)
-        self._synced[key] = total
+    def _add_counts(self, counts: CounterDeltas) -> None:
+        """Adds what the engine's cumulative counters gained since the previous record."""
+        m = self.metrics
+        if m is None:
+            return
+        for c in counts.checks:
+            m.add(catalog.MEMORY_CHECKS, c.n, pool=c.pool.value, mode=c.mode.value)
+        for lc in counts.leaks:
+            m.add(catalog.MEMORY_LEAKS, lc.n, pool=lc.pool.value, kind=lc.leak_kind.value)
+        for h in counts.prefix_hit_tokens:
+            m.add(catalog.TOKENS_CACHED, h.n, pool=h.pool.value)
+        for e in counts.evicted:
+            m.add(catalog.POOL_EVICTED, e.n, pool=e.pool.value)
+        for spec, n in ((catalog.PREFIX_CACHE_QUERIES, counts.prefix_queries),
+                        (catalog.MAMBA_TRACK_ALLOC_FAILURES, counts.track_alloc_failures),
+                        (catalog.SESSIONS_EVICTED, counts.session_evictions),
+                        (catalog.REQUESTS_RETRACTED, counts.retracted)):
+            if n:
+                m.add(spec, n)
 
     def _update_throughput(self, num_generated: int) -> None:
         self._log_window.add(num_generated)
@@ -193,8 +183,8 @@ class EngineTelemetry(EngineObserver):
         self.log.info(
             catalog.PREFILL_BATCH.name, new_seq=record.num_new_seqs, new_token=record.num_tokens,
             cached_token=record.num_cached_tokens, cache_hit_rate=round(hit_rate, 4),
-            **usage_fields(record.stats), running_req=record.num_running,
-            queue_req=record.num_queued,
+            **usage_fields(record.snapshot.stats), running_req=record.snapshot.num_running,
+            queue_req=record.snapshot.num_queued,
         )
 
     def _log_decode(self, record: StepRecord) -> None:
@@ -202,8 +192,8 @@ class EngineTelemetry(EngineObserver):
         self._log_window = _Window()
         self.log.info(
             catalog.DECODE_BATCH.name, running_req=record.num_reqs,  # the batch, as in SGLang
-            **usage_fields(record.stats), graph=False, gen_throughput=round(throughput, 2),
-            queue_req=record.num_queued,
+            **usage_fields(record.snapshot.stats), graph=False,
+            gen_throughput=round(throughput, 2), queue_req=record.snapshot.num_queued,
         )
 
 

@@ -4,20 +4,20 @@ The same figures feed telemetry and the checker, so a dashboard never disagrees 
 report. Each running request's own (uncached) slots are counted once; a session slot lent to a
 running request counts as running, not session-held.
 
-Owns the check and leak counts, the last check's leaked slots per pool, and the leak listeners;
-reads everything else.
+Owns the check and leak counts (keyed by PoolName and CheckMode / LeakKind), the last check's
+leaked slots per pool and the leaks it newly counted; reads everything else.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runtime.memory.checker import (
     CheckMode,
     LeakDetected,
+    LeakKind,
     LeakReport,
     check_stats,
     is_new_leak,
@@ -26,6 +26,7 @@ from runtime.memory.counters import MemoryCounters
 from runtime.memory.holdings import Holdings, ReqMemory, SessionSlot
 from runtime.memory.host_tier import HostTier
 from runtime.memory.memory_config import LeakPolicy, MemoryConfig
+from runtime.memory.pool_name import PoolName
 from runtime.memory.pool_tensors import FULL, SWA
 from runtime.memory.pools import Pools
 from runtime.memory.radix_cache import RadixCache
@@ -46,18 +47,18 @@ class Accounting:
     running: dict[str, ReqMemory]
     sessions: dict[str, SessionSlot]
     counters: MemoryCounters
-    leak_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pool, kind)
-    check_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pool, mode)
+    leak_counts: Counter[tuple[PoolName, LeakKind]] = field(default_factory=Counter)
+    check_counts: Counter[tuple[PoolName, CheckMode]] = field(default_factory=Counter)
     leaked_slots: dict[str, int] = field(default_factory=dict)
-    leak_listeners: list[Callable[[list[LeakReport]], None]] = field(default_factory=list)
+    new_leaks: list[LeakReport] = field(default_factory=list)  # what the last check counted
 
     def own_slots(self, held: Holdings) -> dict[str, int]:
         """Slots an owner holds outside the prefix cache, per pool (whole pages for KV)."""
         owned: dict[str, int] = {}
         end = page_ceil(held.allocated, self.config.page_size)
-        for kind in self.cache.kinds:
-            start = max(held.protected, held.swa_evicted) if kind == SWA else held.protected
-            owned[kind] = max(0, end - start)
+        for name in self.cache.kv_components:
+            start = max(held.protected, held.swa_evicted) if name == SWA else held.protected
+            owned[name] = max(0, end - start)
         if self.host_tier is not None:  # device pages are all the request's own
             owned[FULL] = len(self.host_tier.resident_pages(held)) * self.config.page_size
         if self.pools.mamba is not None:
@@ -93,19 +94,21 @@ class Accounting:
         extra = {"mamba_cache_skipped": float(self.counters.mamba_cache_skipped)}
         if self.host_tier is not None:
             extra.update(self._host_tier_tokens())
-        return PoolStats(pools=pools, num_running=len(self.running), extra=extra)
+        return PoolStats(pools=pools, extra=extra)
 
     def check(self, *, idle: bool) -> list[LeakReport]:
         """Runs the identity when the mode asks for it (idle points always unless `off`; after
         each step only in `busy`) and returns every pool that fails it now. Counts, tells
         listeners about, and warns or raises (if configured to) only the new leaks: see
-        `is_new_leak`, so one unchanged leak is counted once however often it is checked."""
+        `is_new_leak`, so one unchanged leak is counted once however often it is checked.
+        Those new leaks stay in `new_leaks` until the next check."""
+        self.new_leaks = []
         configured = self.config.check_mode
         if configured is CheckMode.OFF or (not idle and configured is not CheckMode.BUSY):
             return []
         stats = self.stats()
         mode = CheckMode.IDLE if idle else CheckMode.BUSY
-        self.check_counts.update((name, mode.value) for name in stats.pools)
+        self.check_counts.update((PoolName(name), mode) for name in stats.pools)
         reports = check_stats(stats, mode)
         previous = self.leaked_slots
         self.leaked_slots = {name: part.leaked for name, part in stats.pools.items()}
@@ -113,9 +116,8 @@ class Accounting:
         if not new:
             return reports
         for report in new:
-            self.leak_counts[(report.pool, report.kind)] += 1
-        for listener in self.leak_listeners:
-            listener(new)
+            self.leak_counts[(PoolName(report.pool), report.leak_kind)] += 1
+        self.new_leaks = new
         if self.config.on_leak is LeakPolicy.WARN:
             log.warning("memory invariant broken: %s", LeakDetected(new))
         elif self.config.on_leak is LeakPolicy.RAISE:

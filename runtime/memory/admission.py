@@ -13,6 +13,7 @@ from runtime.memory.counters import MemoryCounters
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.host_tier import HostTier
 from runtime.memory.memory_config import MemoryConfig
+from runtime.memory.pool_name import PoolName
 from runtime.memory.pool_tensors import FULL
 from runtime.memory.pools import Pools
 from runtime.memory.radix_cache import RadixCache
@@ -33,7 +34,7 @@ class Admission:
     counters: MemoryCounters
     sessions: SessionStore
     steps: StepAllocator  # can_extend: admission needs room for the first chunk too
-    hits: Counter[str]  # prefix-cache hit tokens per component
+    hits: Counter[PoolName]  # prefix-cache hit tokens per component
 
     def match(self, req: ReqMemory) -> int:
         """Finds the request's reusable prefix and returns its length. A session turn resumes
@@ -55,7 +56,7 @@ class Admission:
         held.protected = held.allocated = held.host_backed = node.end
         held.prefill_end = len(req.tokens)
         held.matched = match.walked
-        held.slots = {k: match.slots[k][: node.end].tolist() for k in self.cache.kinds}
+        held.slots = {k: match.slots[k][: node.end].tolist() for k in self.cache.kv_components}
         if self.host_tier is not None:
             held.slots[FULL] = [0] * node.end  # loaded from host at admission
         return node.end
@@ -65,10 +66,10 @@ class Admission:
         mamba component covers only `resumed` (the deepest node with a state) — the request
         resumes from the shorter, so a gap between them is hit rate lost to state snapshots."""
         self.counters.prefix_queries += 1
-        for kind in self.cache.kinds:
-            self.hits[kind] += walked
+        for name in self.cache.kv_components:
+            self.hits[PoolName(name)] += walked
         if self.pools.mamba is not None:
-            self.hits["mamba"] += resumed
+            self.hits[PoolName.MAMBA] += resumed
 
     def _fork_snapshot(self, node: TreeNode) -> int | None:
         """Copies a cached snapshot into a new slot, evicting one other state if the pool is

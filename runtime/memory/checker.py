@@ -25,7 +25,11 @@ class CheckMode(Enum):
     OFF = "off"
 
 
-LEAK, DOUBLE_FREE = catalog.LEAK_KINDS  # the `kind` label values, named once in the catalog
+class LeakKind(Enum):
+    """Which way an identity fails; the values are the catalog's `kind` label values."""
+
+    LEAK = catalog.LEAK_KINDS[0]  # slots lost: capacity > sum of states
+    DOUBLE_FREE = catalog.LEAK_KINDS[1]  # slots counted free twice: capacity < sum of states
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,8 @@ class LeakReport:
     terms: PoolPartition
 
     @property
-    def kind(self) -> str:
-        return LEAK if self.difference > 0 else DOUBLE_FREE
+    def leak_kind(self) -> LeakKind:
+        return LeakKind.LEAK if self.difference > 0 else LeakKind.DOUBLE_FREE
 
 
 class LeakDetected(RuntimeError):
@@ -47,7 +51,8 @@ class LeakDetected(RuntimeError):
 
     def __init__(self, reports: list[LeakReport]) -> None:
         detail = "; ".join(
-            f"{r.pool}: {r.kind} of {abs(r.difference)} slots ({r.terms})" for r in reports
+            f"{r.pool}: {r.leak_kind.value} of {abs(r.difference)} slots ({r.terms})"
+            for r in reports
         )
         super().__init__(f"memory invariant broken: {detail}")
         self.reports = reports

@@ -42,7 +42,7 @@ class Holdings:
     prefix cache (locked through `lock`); [protected, allocated) are the owner's own."""
 
     row: int = 0  # request row, 0: none
-    slots: dict[str, list[int]] = field(default_factory=dict)  # KV kind -> slot per position
+    slots: dict[str, list[int]] = field(default_factory=dict)  # KV pool -> slot per position
     allocated: int = 0  # positions with KV (tokens the model has processed)
     protected: int = 0
     lock: CacheLock | None = None

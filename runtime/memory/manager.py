@@ -14,15 +14,15 @@ release, sessions, accounting). Collaborators never import this module.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
 from runtime.memory.accounting import Accounting
 from runtime.memory.admission import Admission
-from runtime.memory.checker import LeakReport
+from runtime.memory.checker import CheckMode, LeakKind, LeakReport
 from runtime.memory.counters import MemoryCounters
 from runtime.memory.holdings import Holdings, ReqMemory, SessionSlot
 from runtime.memory.host_tier import HOST, HostTier
 from runtime.memory.memory_config import MemoryConfig
+from runtime.memory.pool_name import PoolName
 from runtime.memory.pool_tensors import FULL, PoolTensors
 from runtime.memory.pools import Pools
 from runtime.memory.radix_cache import RadixCache
@@ -49,7 +49,7 @@ class MemoryManager:
         self.running: dict[str, ReqMemory] = {}
         self.sessions: dict[str, SessionSlot] = {}
         self.counters = MemoryCounters()
-        self.hits: Counter[str] = Counter()  # prefix-cache hit tokens per component
+        self.hits: Counter[PoolName] = Counter()  # prefix-cache hit tokens per component
         self.faults = config.faults
         self._build_collaborators()
 
@@ -149,11 +149,11 @@ class MemoryManager:
         return self.accounting.check(idle=idle)
 
     @property
-    def leak_counts(self) -> Counter[tuple[str, str]]:
+    def leak_counts(self) -> Counter[tuple[PoolName, LeakKind]]:
         return self.accounting.leak_counts
 
     @property
-    def check_counts(self) -> Counter[tuple[str, str]]:
+    def check_counts(self) -> Counter[tuple[PoolName, CheckMode]]:
         return self.accounting.check_counts
 
     @property
@@ -161,8 +161,9 @@ class MemoryManager:
         return self.accounting.leaked_slots
 
     @property
-    def leak_listeners(self) -> list[Callable[[list[LeakReport]], None]]:
-        return self.accounting.leak_listeners
+    def new_leaks(self) -> list[LeakReport]:
+        """The leaks the last check counted (see `Accounting.check`)."""
+        return self.accounting.new_leaks
 
 
 def _host_tier(config: MemoryConfig, pools: Pools, tensors: PoolTensors | None) -> HostTier | None:

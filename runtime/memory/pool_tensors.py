@@ -1,4 +1,4 @@
-"""Everything the forward pass may read or write, bundled: KV per layer kind, mamba state, rows."""
+"""Everything the forward pass may read or write, bundled: KV per pool, mamba state, rows."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SWA = "swa"
 class PoolTensors:
     """The device tensors behind the pools. Allocation policy lives elsewhere; this only stores."""
 
-    kv: dict[str, KVBuffer]  # pool kind ("full", "swa") -> buffer
+    kv: dict[str, KVBuffer]  # pool name ("full", "swa") -> buffer
     mamba: MambaBuffer | None
     req_to_token: ReqToTokenTable
     host: KVBuffer | None = None  # host-memory copy of full-attention KV (host tier)
@@ -40,20 +40,20 @@ class PoolTensors:
         device: torch.device | str,
         host_slots: int = 0,
     ) -> PoolTensors:
-        """Sizes buffers from slot counts (slot 0 included); kinds the model lacks are skipped."""
+        """Sizes buffers from slot counts (slot 0 included); pools the model lacks are skipped."""
         att = config.attention
         layers = {FULL: config.num_full_layers, SWA: config.num_swa_layers}
         kv = {
-            kind: KVBuffer.allocate(
-                num_layers=layers[kind],
-                num_slots=kv_slots[kind],
+            name: KVBuffer.allocate(
+                num_layers=layers[name],
+                num_slots=kv_slots[name],
                 num_kv_heads=att.num_kv_heads,
                 head_dim=att.head_dim,
                 dtype=dtype,
                 device=device,
             )
-            for kind in (FULL, SWA)
-            if layers[kind]
+            for name in (FULL, SWA)
+            if layers[name]
         }
         host = None
         if host_slots:
@@ -65,7 +65,7 @@ class PoolTensors:
             kv=kv,
             mamba=_mamba_buffer(config, mamba_slots, dtype, device),
             req_to_token=ReqToTokenTable.allocate(
-                kinds=tuple(kv), num_rows=num_rows, max_context=max_context, device=device
+                pools=tuple(kv), num_rows=num_rows, max_context=max_context, device=device
             ),
             host=host,
         )

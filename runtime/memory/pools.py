@@ -18,7 +18,7 @@ HOST = "host"
 class Pools:
     """Allocators of every live pool; `tensors` is None when only books are kept (tests)."""
 
-    kv: dict[str, TokenPool]  # device KV kinds: "full", "swa"
+    kv: dict[str, TokenPool]  # device KV pools: "full", "swa"
     host: TokenPool | None
     mamba: MambaPool | None
     req: ReqPool
@@ -28,8 +28,8 @@ class Pools:
     def build(cls, config: MemoryConfig, tensors: PoolTensors | None = None) -> Pools:
         sizes = {FULL: config.full_slots, SWA: config.swa_slots}
         kv = {
-            kind: TokenPool(kind, n // config.page_size + 1, config.page_size, _device(tensors))
-            for kind, n in sizes.items()
+            name: TokenPool(name, n // config.page_size + 1, config.page_size, _device(tensors))
+            for name, n in sizes.items()
             if n
         }
         host = None
@@ -41,7 +41,7 @@ class Pools:
             buffer = tensors.mamba if tensors is not None else None
             mamba = MambaPool(config.mamba_slots + 1, buffer)
         table = tensors.req_to_token if tensors is not None else ReqToTokenTable.allocate(
-            kinds=tuple(kv), num_rows=config.req_rows + 1, max_context=config.max_context,
+            pools=tuple(kv), num_rows=config.req_rows + 1, max_context=config.max_context,
             device="cpu",
         )
         if table.num_rows != config.req_rows + 1:
@@ -70,9 +70,9 @@ def _device(tensors: PoolTensors | None) -> str:
 
 def _check_tensors(tensors: PoolTensors, kv: dict[str, TokenPool]) -> None:
     if set(tensors.kv) != set(kv):
-        raise ValueError(f"pool tensors hold KV kinds {sorted(tensors.kv)}, config {sorted(kv)}")
-    for kind, pool in kv.items():
-        have = tensors.kv[kind].k.shape[1]
+        raise ValueError(f"pool tensors hold KV pools {sorted(tensors.kv)}, config {sorted(kv)}")
+    for name, pool in kv.items():
+        have = tensors.kv[name].k.shape[1]
         if have != pool.num_pages * pool.page_size:
-            raise ValueError(f"{kind} KV buffer has {have} slots, pool wants "
+            raise ValueError(f"{name} KV buffer has {have} slots, pool wants "
                              f"{pool.num_pages * pool.page_size}")

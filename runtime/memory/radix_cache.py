@@ -1,4 +1,4 @@
-"""Radix prefix cache over token ids, page-aligned, with one component per pool kind.
+"""Radix prefix cache over token ids, page-aligned, with one component per pool.
 
 Components: KV slots (`full`, or `host` under the host tier), SWA KV slots with tombstones where
 the sliding window already freed them, and mamba state snapshots at nodes. Nodes own one
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from runtime.memory.mamba_pool import MambaPool
+from runtime.memory.pool_name import PoolName
 from runtime.memory.radix_evict import Evictor
 from runtime.memory.radix_node import SWA, CacheLock, InsertResult, PrefixMatch, TreeNode
 from runtime.memory.token_pool import TokenPool
@@ -43,12 +44,12 @@ class RadixCache:
             raise ValueError("an SWA component needs a window, and a window needs an swa pool")
         self.kv_pools, self.mamba_pool = kv_pools, mamba_pool
         self.page_size, self.window = page_size, window
-        self.kinds = tuple(kv_pools)
-        self.components = self.kinds + ((MAMBA,) if mamba_pool is not None else ())
-        self.root = TreeNode(key=[], slots={k: _empty() for k in self.kinds}, full_lock=1)
+        self.kv_components = tuple(kv_pools)
+        self.components = self.kv_components + ((MAMBA,) if mamba_pool is not None else ())
+        self.root = TreeNode(key=[], slots={k: _empty() for k in self.kv_components}, full_lock=1)
         self._clock = itertools.count(1)
         self.evictable = dict.fromkeys(self.components, 0)
-        self.num_evicted: Counter[str] = Counter()  # per component, cumulative (telemetry)
+        self.num_evicted: Counter[PoolName] = Counter()  # per component, cumulative (telemetry)
         self.protected = dict.fromkeys(self.components, 0)
         self._evictor = Evictor(self)
 
@@ -56,11 +57,11 @@ class RadixCache:
 
     def account(self, node: TreeNode, sign: int) -> None:
         """Adds (+1) or removes (-1) a node's share of every component's sizes."""
-        for kind in self.kinds:
-            if kind == SWA and node.swa_tombstone:
+        for component in self.kv_components:
+            if component == SWA and node.swa_tombstone:
                 continue
-            side = self.protected if node.is_locked(kind) else self.evictable
-            side[kind] += sign * len(node.key)
+            side = self.protected if node.is_locked(component) else self.evictable
+            side[component] += sign * len(node.key)
         if self.mamba_pool is not None and node.mamba is not None:
             side = self.protected if node.mamba_lock else self.evictable
             side[MAMBA] += sign
@@ -119,7 +120,7 @@ class RadixCache:
             parts.append(node)
             node = node.parent  # type: ignore[assignment]
         return {k: torch.cat([self.root.slots[k], *(p.slots[k] for p in reversed(parts))])
-                for k in self.kinds}
+                for k in self.kv_components}
 
     # -- insert ----------------------------------------------------------------------------
 
@@ -175,7 +176,7 @@ class RadixCache:
         for lo, hi, tomb in ((done, cut, True), (cut, len(key), False)):
             if lo == hi:
                 continue
-            part = {k: slots[k][lo:hi] for k in self.kinds}
+            part = {k: slots[k][lo:hi] for k in self.kv_components}
             if tomb:
                 part[SWA] = torch.zeros_like(part[SWA])
             child = TreeNode(key=key[lo:hi], slots=part, start=lo, parent=node,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from runtime.memory.mamba_pool import MambaPool
+from runtime.memory.pool_name import PoolName
 from runtime.memory.radix_node import SWA, TreeNode
 from runtime.memory.token_pool import TokenPool
 
@@ -28,7 +29,7 @@ class _Tree(Protocol):
     components: tuple[str, ...]
     kv_pools: dict[str, TokenPool]
     mamba_pool: MambaPool | None
-    num_evicted: Counter[str]
+    num_evicted: Counter[PoolName]
 
     def nodes(self) -> list[TreeNode]: ...
     def account(self, node: TreeNode, sign: int) -> None: ...
@@ -86,20 +87,20 @@ class Evictor:
             self.tree.mamba_pool.free([node.mamba])  # type: ignore[union-attr, list-item]
             node.mamba, freed = None, 1
         self.tree.account(node, +1)
-        self.tree.num_evicted[component] += freed
+        self.tree.num_evicted[PoolName(component)] += freed
         return freed
 
     def _delete(self, leaf: TreeNode, component: str) -> int:
         """Removes a leaf and frees everything it holds; returns the count freed of `component`."""
         self.tree.account(leaf, -1)
         freed = dict.fromkeys(self.tree.components, 0)
-        for kind, pool in self.tree.kv_pools.items():
-            if not (kind == SWA and leaf.swa_tombstone):
-                freed[kind] = pool.free_pages(leaf.slots[kind])
+        for name, pool in self.tree.kv_pools.items():
+            if not (name == SWA and leaf.swa_tombstone):
+                freed[name] = pool.free_pages(leaf.slots[name])
         if leaf.mamba is not None:
             self.tree.mamba_pool.free([leaf.mamba])  # type: ignore[union-attr]
             freed[MAMBA] = 1
-        self.tree.num_evicted.update(freed)
+        self.tree.num_evicted.update({PoolName(c): n for c, n in freed.items() if n})
         parent = leaf.parent
         assert parent is not None
         del parent.children[self.tree.page_key(leaf.key)]

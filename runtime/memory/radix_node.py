@@ -41,8 +41,8 @@ class TreeNode:
     def is_leaf(self) -> bool:
         return not self.children
 
-    def is_locked(self, kind: str) -> bool:
-        return bool(self.swa_locks) if kind == SWA else self.full_lock > 0
+    def is_locked(self, component: str) -> bool:
+        return bool(self.swa_locks) if component == SWA else self.full_lock > 0
 
 
 @dataclass(frozen=True)

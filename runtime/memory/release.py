@@ -55,16 +55,16 @@ class Release:
         return mamba_tracker.cacheable(held.mamba, self.config.mamba_strategy, held.allocated)
 
     def _slot_tensors(self, held: Holdings, length: int) -> dict[str, torch.Tensor]:
-        kinds = self.cache.kinds
-        return {k: torch.tensor(held.slots[k][:length], dtype=torch.int64) for k in kinds}
+        names = self.cache.kv_components
+        return {k: torch.tensor(held.slots[k][:length], dtype=torch.int64) for k in names}
 
     def _free_kv(self, held: Holdings, lo: int, hi: int) -> None:
         """Frees the owner's KV at positions [lo, hi) (lo page-aligned); SWA only where live."""
         times = 2 if "kv_double_free" in self.config.faults else 1
-        for kind, pool in self.cache.kv_pools.items():
-            start = max(lo, held.swa_evicted) if kind == SWA else lo
+        for name, pool in self.cache.kv_pools.items():
+            start = max(lo, held.swa_evicted) if name == SWA else lo
             for _ in range(times if hi > start else 0):
-                pool.free_pages(torch.tensor(held.slots[kind][start:hi], dtype=torch.int64))
+                pool.free_pages(torch.tensor(held.slots[name][start:hi], dtype=torch.int64))
 
     def release(self, held: Holdings, keep_mamba: int | None = None) -> None:
         """Gives back everything the owner holds beyond the prefix cache, then its lock."""
@@ -114,9 +114,9 @@ class Release:
     def _adopt(self, held: Holdings, node: TreeNode, cached: int) -> None:
         """Points the request's row at the tree's slots for [0, cached) and moves its lock."""
         path = self.cache.path_slots(node)
-        for kind in self.cache.kinds:
-            held.slots[kind][:cached] = path[kind][:cached].tolist()
-        tree_slots = {k: held.slots[k][:cached] for k in self.cache.kinds}
+        for name in self.cache.kv_components:
+            held.slots[name][:cached] = path[name][:cached].tolist()
+        tree_slots = {k: held.slots[k][:cached] for k in self.cache.kv_components}
         self.pools.req.table.write_lists(held.row, tree_slots, 0)
         old = held.lock
         held.lock = self.cache.lock(node)

@@ -9,7 +9,7 @@ import torch
 
 @dataclass
 class ReqToTokenTable:
-    """One int64 table per KV pool kind (`full`, `swa`), shape [rows, max_context].
+    """One int64 table per KV pool (`full`, `swa`), shape [rows, max_context].
 
     Slot 0 marks "no slot" (never written, or freed once it left the sliding window).
     """
@@ -20,30 +20,30 @@ class ReqToTokenTable:
 
     @classmethod
     def allocate(
-        cls, *, kinds: tuple[str, ...], num_rows: int, max_context: int, device: torch.device | str
+        cls, *, pools: tuple[str, ...], num_rows: int, max_context: int, device: torch.device | str
     ) -> ReqToTokenTable:
         return cls(
             tables={
-                kind: torch.zeros((num_rows, max_context), dtype=torch.int64, device=device)
-                for kind in kinds
+                pool: torch.zeros((num_rows, max_context), dtype=torch.int64, device=device)
+                for pool in pools
             },
             num_rows=num_rows,
             max_context=max_context,
         )
 
-    def write(self, kind: str, row: int, start: int, slots: torch.Tensor) -> None:
+    def write(self, pool: str, row: int, start: int, slots: torch.Tensor) -> None:
         """Records the slots of positions [start, start + len(slots)) of one row."""
         end = start + slots.numel()
         if end > self.max_context:
             raise ValueError(f"position {end - 1} beyond the table's context of {self.max_context}")
-        self.tables[kind][row, start:end] = slots
+        self.tables[pool][row, start:end] = slots
 
     def write_lists(self, row: int, slots: dict[str, list[int]], start: int) -> None:
-        """Records each kind's slots from position `start` on (kinds without a table skipped)."""
-        for kind, values in slots.items():
-            if kind in self.tables and values[start:]:
-                dev = self.tables[kind].device
-                self.write(kind, row, start, torch.tensor(values[start:], device=dev))
+        """Records each pool's slots from position `start` on (pools without a table skipped)."""
+        for pool, values in slots.items():
+            if pool in self.tables and values[start:]:
+                dev = self.tables[pool].device
+                self.write(pool, row, start, torch.tensor(values[start:], device=dev))
 
-    def read(self, kind: str, row: int, start: int, end: int) -> torch.Tensor:
-        return self.tables[kind][row, start:end]
+    def read(self, pool: str, row: int, start: int, end: int) -> torch.Tensor:
+        return self.tables[pool][row, start:end]

@@ -35,21 +35,21 @@ class StepAllocator:
         """Whether KV for n more tokens can be had, counting what the cache could evict."""
         held = req.held
         pools = {**self.pools.kv, **self.cache.kv_pools}
-        for kind, pool in pools.items():
-            short = self._slots_needed(held, kind, n) - pool.num_free_slots
-            if short > self.cache.evictable.get(kind, 0):
+        for name, pool in pools.items():
+            short = self._slots_needed(held, name, n) - pool.num_free_slots
+            if short > self.cache.evictable.get(name, 0):
                 return False
         return True
 
-    def _slots_needed(self, held: Holdings, kind: str, n: int) -> int:
+    def _slots_needed(self, held: Holdings, name: str, n: int) -> int:
         page = self.config.page_size
         need = pages_needed(held.allocated, n, page) * page
-        if kind == FULL and self.host_tier is not None and held.allocated < held.prefill_end:
+        if name == FULL and self.host_tier is not None and held.allocated < held.prefill_end:
             need += self.host_tier.pages_to_load(held) * page  # dense prefill
         return need
 
     def alloc_extend(self, req: ReqMemory, n: int) -> dict[str, list[int]]:
-        """Slots for the request's next n tokens, per KV kind, also written into its row.
+        """Slots for the request's next n tokens, per KV pool, also written into its row.
         Frees SWA slots that left the window first, and evicts from the cache when short.
         Raises OutOfSlotsError (taking nothing) when even eviction cannot make room."""
         held = req.held
@@ -62,16 +62,16 @@ class StepAllocator:
         if not self.can_extend(req, n):
             raise OutOfSlotsError(f"request {req.rid}: no KV room for {n} tokens")
         pools = {**self.pools.kv, **self.cache.kv_pools}
-        for kind, pool in pools.items():
-            need = self._slots_needed(held, kind, n)
-            if need > pool.num_free_slots and kind in self.cache.kv_pools:
-                self.cache.evict(kind, need - pool.num_free_slots)
+        for name, pool in pools.items():
+            need = self._slots_needed(held, name, n)
+            if need > pool.num_free_slots and name in self.cache.kv_pools:
+                self.cache.evict(name, need - pool.num_free_slots)
         new = {}
-        for kind, pool in pools.items():
-            own = held.slots.setdefault(kind, [])
+        for name, pool in pools.items():
+            own = held.slots.setdefault(name, [])
             last = own[held.allocated - 1] if held.allocated else 0
-            new[kind] = pool.allocate_list(held.allocated, last, n)
-            own.extend(new[kind])
+            new[name] = pool.allocate_list(held.allocated, last, n)
+            own.extend(new[name])
         self.pools.req.table.write_lists(held.row, held.slots, held.allocated)  # new ones only
         self._prepare_track(held, held.allocated + n)
         held.allocated += n

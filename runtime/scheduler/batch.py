@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 from runtime.memory.sessions import SessionEviction
+from runtime.scheduler.outcomes import Phase
 from runtime.scheduler.request import Request
-
-
-class Phase(Enum):
-    PREFILL = "prefill"
-    DECODE = "decode"
 
 
 @dataclass
@@ -28,8 +23,8 @@ class ScheduledBatch:
         self.reqs.append(req)
         self.prefix_lens.append(prefix)
         self.input_ids.append(req.tokens[prefix : prefix + n])
-        for kind, values in slots.items():
-            self.out_slots.setdefault(kind, []).append(values)
+        for name, values in slots.items():
+            self.out_slots.setdefault(name, []).append(values)
 
     @property
     def num_tokens(self) -> int:

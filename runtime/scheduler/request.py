@@ -10,6 +10,7 @@ from enum import Enum
 import torch
 
 from runtime.memory.holdings import ReqMemory
+from runtime.scheduler.outcomes import FinishReason
 from runtime.scheduler.sampler import SampledToken
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.text_stream import TextStream
@@ -24,14 +25,6 @@ class AbortCode(Enum):
     OOM = "out_of_memory"  # cannot fit even with nothing else holding memory
     SHUTTING_DOWN = "server_shutting_down"  # still running when the drain timed out
     ENGINE_STOPPED = "engine_stopped"  # the engine loop failed
-
-
-class FinishReason(Enum):
-    """OpenAI's finish reasons, plus `abort` (client gone, session closed, or out of memory)."""
-
-    STOP = "stop"
-    LENGTH = "length"
-    ABORT = "abort"
 
 
 @dataclass(frozen=True)

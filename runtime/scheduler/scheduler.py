@@ -48,10 +48,6 @@ class Scheduler:
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
 
-    @property
-    def is_idle(self) -> bool:
-        return not self.waiting and not self.running
-
     def add(self, req: Request) -> None:
         self.waiting.append(req)
 

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, get_args
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 CONFIG_FILE = "tokenizer_config.json"
 TEMPLATE_FILE = "chat_template.jinja"
-ROLES = frozenset({"system", "user", "assistant", "tool"})
+ChatRole = Literal["system", "user", "assistant", "tool"]  # also the API model's field type
+ROLES = frozenset(get_args(ChatRole))
 
 
 class ChatTemplate:

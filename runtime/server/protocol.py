@@ -9,12 +9,13 @@ both routes.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from runtime.scheduler.request_checks import unicode_problem
 from runtime.scheduler.sampling_params import SamplingParams
+from runtime.server.chat_template import ChatRole
 
 
 def _unicode(text: str) -> str:
@@ -97,7 +98,7 @@ class CompletionRequest(_SamplingFields):
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
-    role: Literal["system", "user", "assistant", "tool"]
+    role: ChatRole
     content: Text
 
 

@@ -32,13 +32,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from telemetry import catalog
-from telemetry.catalog import EXPORT_LABELS, Kind, MetricSpec
+from telemetry.catalog import EXPORT_LABELS, Instrument, MetricSpec
 from telemetry.export.log_files import matching_files, source_of
 from telemetry.export.settings import ExportSettings
 from telemetry.export.state import LogState
 from telemetry.export.tail import FOUND, GONE, UNREADABLE, LogTail, follow, read_once
 from telemetry.logs.logging import get_logger
-from telemetry.logs.parse import ParseStats, read_records
+from telemetry.logs.parse import LineCounts, read_records
 
 _log = get_logger("poolscope.logs.export")
 
@@ -46,10 +46,10 @@ _log = get_logger("poolscope.logs.export")
 @dataclass
 class SourceFigures:
     """What the files of one `source` label say: their LogState (under the exporter's lock) and
-    each file's ParseStats (bumped by its reading thread)."""
+    each file's LineCounts (bumped by its reading thread)."""
 
     state: LogState = field(default_factory=LogState)
-    stats: list[ParseStats] = field(default_factory=list)
+    line_counts: list[LineCounts] = field(default_factory=list)
 
 
 Sample = tuple[float, tuple[str, ...]]  # value, label values after `source`
@@ -67,11 +67,11 @@ def _line_counts(figures: SourceFigures) -> list[Sample]:
     # NOTE: the reading threads bump these without our lock; each int read is atomic, and
     # num_records sums a 3-entry dict in C, under the GIL (CPython)
     counts = dict.fromkeys(catalog.LINE_RESULTS, 0)
-    for stats in figures.stats:
-        counts["parsed"] += stats.num_records + stats.num_merged
-        counts["other"] += stats.num_other
-        counts["blank"] += stats.num_blank
-        counts["skipped"] += stats.num_skipped
+    for file_counts in figures.line_counts:
+        counts["parsed"] += file_counts.num_records + file_counts.num_merged
+        counts["other"] += file_counts.num_other
+        counts["blank"] += file_counts.num_blank
+        counts["skipped"] += file_counts.num_skipped
     return [(counts[result], (result,)) for result in catalog.LINE_RESULTS]
 
 
@@ -105,7 +105,7 @@ class LogCollector(Collector):
     def _family(self, spec: MetricSpec, samples: Callable[[SourceFigures], Iterable[Sample]]
                 ) -> Metric:
         labels = [*EXPORT_LABELS, *spec.labels]
-        if spec.kind is Kind.COUNTER:
+        if spec.instrument is Instrument.COUNTER:
             name = spec.prometheus_name.removesuffix("_total")  # the client adds it back
             family: Metric = CounterMetricFamily(name, spec.description, labels=labels)
         else:
@@ -123,7 +123,7 @@ class LogExporter:
     def __init__(self, settings: ExportSettings) -> None:
         self.settings = settings
         self.sources: dict[str, SourceFigures] = {}
-        self._all_stats: list[ParseStats] = []  # every file's, for the final counts
+        self._all_line_counts: list[LineCounts] = []  # every file's, for the final counts
         self._lock = threading.Lock()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(LogCollector(self.sources, self._lock))
@@ -210,13 +210,13 @@ class LogExporter:
     def _follow_file(self, path: Path, tail: LogTail, stop: threading.Event) -> None:
         settings = self.settings
         lines = _until_gone(follow(tail, stop, settings.poll_s), path, settings.gone_s)
-        stats = self._read(path, lines)
+        line_counts = self._read(path, lines)
         if not stop.is_set():  # gone: its series go with it
             self._switched(path, GONE, 0)
             with self._lock:
                 label = self._source(path)
-                self.sources[label].stats.remove(stats)
-                if not self.sources[label].stats:
+                self.sources[label].line_counts.remove(line_counts)
+                if not self.sources[label].line_counts:
                     del self.sources[label]
 
     def _let_go_of_finished(self) -> None:
@@ -224,17 +224,17 @@ class LogExporter:
             del self._readers[path]
             self._tails.pop(path).close()
 
-    def _read(self, path: Path, lines: Iterable[str | None]) -> ParseStats:
+    def _read(self, path: Path, lines: Iterable[str | None]) -> LineCounts:
         """Reads `lines` (of the file at `path`) into its source's figures."""
-        stats = ParseStats()
+        line_counts = LineCounts()
         with self._lock:
             figures = self.sources.setdefault(self._source(path), SourceFigures())
-            figures.stats.append(stats)
-            self._all_stats.append(stats)
-        for record in read_records(lines, stats):
+            figures.line_counts.append(line_counts)
+            self._all_line_counts.append(line_counts)
+        for record in read_records(lines, line_counts):
             with self._lock:
                 figures.state.apply(record)
-        return stats
+        return line_counts
 
     def _matches(self) -> list[Path]:
         return matching_files(str(self.settings.tail.path))
@@ -277,11 +277,11 @@ class LogExporter:
                 self._thread.join()
             self._server = self._thread = None
         with self._lock:
-            all_stats = list(self._all_stats)
+            all_counts = list(self._all_line_counts)
         _log.info(catalog.LOG_EXPORT_STOPPED.name, file=str(self.settings.tail.path),
-                  signal=signal_name, num_lines=sum(s.num_lines for s in all_stats),
-                  num_records=sum(s.num_records for s in all_stats),
-                  num_skipped=sum(s.num_skipped for s in all_stats))
+                  signal=signal_name, num_lines=sum(s.num_lines for s in all_counts),
+                  num_records=sum(s.num_records for s in all_counts),
+                  num_skipped=sum(s.num_skipped for s in all_counts))
 
     def _close_tails(self) -> None:
         for tail in self._tails.values():

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from telemetry import catalog
 from telemetry.logs.leak_terms import pool_leaks
+from telemetry.logs.numeric_fields import as_number
 from telemetry.logs.record import FieldValue, LogRecord
 
 # (pool, slots-used field, usage field), in order of precedence.
@@ -69,7 +70,7 @@ class LogState:
         queued = _int(fields.get("queue_req"))
         self.num_queued = queued if queued is not None else self.num_queued
         if record.event == catalog.DECODE_BATCH.name:
-            throughput = _number(fields.get("gen_throughput"))
+            throughput = as_number(fields.get("gen_throughput"))
             self.gen_throughput = throughput if throughput is not None else self.gen_throughput
         elif record.event == catalog.PREFILL_BATCH.name:
             self.num_prompt_tokens += _int(fields.get("new_token")) or 0
@@ -86,7 +87,7 @@ class LogState:
             if used is not None and pool not in used_seen:
                 self.used[pool] = used
                 used_seen.add(pool)
-            usage = _number(fields.get(usage_field))
+            usage = as_number(fields.get(usage_field))
             if usage is not None and pool not in seen:
                 self.usage[pool] = seen[pool] = usage
         if any(pool in seen for pool in catalog.TOKEN_USAGE_POOLS):
@@ -103,7 +104,3 @@ class LogState:
 
 def _int(value: FieldValue | None) -> int | None:
     return value if type(value) is int else None
-
-
-def _number(value: FieldValue | None) -> float | None:
-    return float(value) if type(value) in (int, float) else None

@@ -19,13 +19,14 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from telemetry.logs.files import decompressed
 
 ROTATED, TRUNCATED, APPEARED = "rotated", "truncated", "appeared"
 # a glob's new file, one let go, one that cannot be read (`telemetry.export.exporter`)
@@ -177,8 +178,8 @@ def read_once(settings: TailSettings, stop: threading.Event) -> Iterator[str]:
     """Every line of the file as it is now (a `.gz` file decompressed), the unfinished last line
     included, until its end or `stop`. Raises OSError when the file cannot be opened."""
     buffer = LineBuffer(settings.max_line_bytes)
-    opener = gzip.open if settings.path.suffix == ".gz" else open
-    with opener(settings.path, "rb") as stream:
+    with open(settings.path, "rb") as raw:
+        stream = decompressed(raw, settings.path)
         while not stop.is_set() and (chunk := stream.read(settings.chunk_bytes)):
             yield from buffer.feed(chunk)
     yield from buffer.flush()

@@ -7,10 +7,17 @@ import gzip
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
 
 _PROGRESS_EVERY = 4096  # lines between progress-bar updates (tell() is cheap, tqdm less so)
+
+
+def decompressed(raw: BinaryIO, path: Path) -> BinaryIO:
+    """What the open file `raw` holds: gunzipped on the fly when `path` ends in `.gz`, else `raw`
+    itself. `raw.tell()` still counts the file's bytes read; closing `raw` ends both."""
+    return gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
 
 
 def read_lines(path: str | Path, *, progress: bool = True) -> Iterator[str]:
@@ -24,7 +31,7 @@ def read_lines(path: str | Path, *, progress: bool = True) -> Iterator[str]:
         tqdm(total=size, unit="B", unit_scale=True, file=sys.stderr, leave=False,
              disable=None if progress else True, desc=path.name) as bar,
     ):
-        stream = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+        stream = decompressed(raw, path)
         for number, line in enumerate(stream):
             if number % _PROGRESS_EVERY == 0:
                 bar.update(raw.tell() - bar.n)

@@ -38,3 +38,8 @@ REPEATING_FIELDS: frozenset[str] = frozenset(
 def is_number(value: object) -> bool:
     """An int or a float, and no bool (which Python counts as an int)."""
     return type(value) is int or type(value) is float
+
+
+def as_number(value: object) -> float | None:
+    """`value` as a float when it is a number (`is_number`), else None (absent, text, a bool)."""
+    return float(value) if is_number(value) else None  # type: ignore[arg-type]

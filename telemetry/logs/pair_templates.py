@@ -55,7 +55,7 @@ Groups = tuple[str, ...]
 Reader = Callable[[Groups], dict[str, FieldValue]]
 
 
-# labels, keys, kinds (the group of each value), memo (whether a value goes through the memo)
+# labels, keys, shapes (the group of each value), memo (whether a value goes through the memo)
 Spec = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[bool, ...]]
 Template = tuple[re.Pattern[str], Reader]
 
@@ -95,9 +95,9 @@ class PairTemplates:
     def learn(self, labels: Sequence[str], keys: Sequence[str], values: Sequence[str]) -> None:
         """Remember the template of a text whose parts were all plain: `labels` as written
         (before `: `), their normalised `keys` and the `values` as written, in order."""
-        kinds = tuple(self._kind(key, value) for key, value in zip(keys, values, strict=True))
+        shapes = tuple(self._shape(key, value) for key, value in zip(keys, values, strict=True))
         memo = tuple(key in self._repeating for key in keys)
-        spec = (tuple(labels), tuple(keys), kinds, memo)
+        spec = (tuple(labels), tuple(keys), shapes, memo)
         if any(known == spec for _, _, known in self._recent):
             return
         self._recent.insert(0, (*self.with_prefix(spec, "", 0), spec))
@@ -121,7 +121,7 @@ class PairTemplates:
             branch = self._compiled[key] = _branch(spec, num_groups_before, self._values)
         return branch
 
-    def _kind(self, key: str, value: str) -> str:
+    def _shape(self, key: str, value: str) -> str:
         if _INT_TEXT.fullmatch(value):
             return _INT if value[0] == "-" else _UINT
         if _FLOAT_TEXT.fullmatch(value):
@@ -133,13 +133,13 @@ _CACHE_SIZE = 256
 
 
 def _branch(spec: Spec, offset: int, values: Mapping[str, FieldValue]) -> tuple[str, Reader]:
-    labels, keys, kinds, memo = spec
+    labels, keys, shapes, memo = spec
     body = _SEPARATOR.join(
-        f"{re.escape(label)}: {_GROUPS[kind]}" for label, kind in zip(labels, kinds, strict=True)
+        f"{re.escape(label)}: {_GROUPS[shape]}" for label, shape in zip(labels, shapes, strict=True)
     )
     routes = (
-        _TEXT if is_memo or kind == _NUMBER else kind
-        for kind, is_memo in zip(kinds, memo, strict=True)
+        _TEXT if is_memo or shape == _NUMBER else shape
+        for shape, is_memo in zip(shapes, memo, strict=True)
     )
     items = ", ".join(
         f"{key!r}: {_CONVERSIONS[route].format(offset + index)}"

@@ -1,8 +1,8 @@
 """The log parser: our JSON lines, our text layout and SGLang's text lines of every era, into one
 record type (LogRecord), streamed in constant memory.
 
-    stats = ParseStats()
-    for record in iter_records(read_lines("server.log"), stats):
+    counts = LineCounts()
+    for record in iter_records(read_lines("server.log"), counts):
         ...
 
 JSON lines (objects with an `event` key) yield records for `decode_batch`, `prefill_batch` and
@@ -34,9 +34,9 @@ from telemetry.logs.record import SOURCE_POOLSCOPE, FieldValue, LogRecord
 from telemetry.logs.text_values import compact_json
 from telemetry.logs.unwrap import Unwrapper
 from telemetry.sglang.leaks import read_continuation
-from telemetry.sglang.lines import LeakNumbers, LineKind, read_text_line
+from telemetry.sglang.lines import LeakNumbers, NoRecord, read_text_line
 
-__all__ = ["LogRecord", "ParseStats", "convert", "iter_records", "parse_line", "read_records"]
+__all__ = ["LogRecord", "LineCounts", "convert", "iter_records", "parse_line", "read_records"]
 
 IDLE_READS_TO_FLUSH = 5  # with `logs export`'s 0.2 s polls: a held leak waits about 1 s
 _LEAK = catalog.MEMORY_LEAK.name
@@ -49,7 +49,7 @@ RECORD_EVENTS = frozenset(
 
 
 @dataclass
-class ParseStats:
+class LineCounts:
     """Counts over the lines read: every line is counted in `num_lines` and in exactly one of
     `num_blank`, `num_skipped` (unknown or truncated), `num_other` (a known event that is no
     batch or leak), `num_merged` (a 2024 leak warning folded into the next line's record, or a
@@ -85,17 +85,17 @@ def parse_line(line: str) -> LogRecord | None:
     return outcome if isinstance(outcome, LogRecord) else None
 
 
-def iter_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[LogRecord]:
-    """Lazily yields the record of each line that holds one, counting every line into `stats`
+def iter_records(lines: Iterable[str | None], counts: LineCounts) -> Iterator[LogRecord]:
+    """Lazily yields the record of each line that holds one, counting every line into `counts`
     (mutated as the generator advances); a leak message's continuation lines are folded into
     its record. A `None` item means "nothing new for now" (see the module docstring). Never
     raises for the content of a line."""
-    joiner = _Joiner(stats)
+    joiner = _Joiner(counts)
     for line in lines:
         if line is None:
             yield from joiner.idle()
             continue
-        stats.num_lines += 1
+        counts.num_lines += 1
         if joiner.held is not None:
             if joiner.take(line):
                 continue
@@ -105,40 +105,40 @@ def iter_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[Log
         else:
             outcome = _read_line(line)
         if type(outcome) is LogRecord and joiner.pending is None and outcome.event != _LEAK:
-            stats.records[outcome.event] = stats.records.get(outcome.event, 0) + 1
+            counts.records[outcome.event] = counts.records.get(outcome.event, 0) + 1
             yield outcome  # the common case, first
         else:
             yield from joiner.add(outcome)
     yield from joiner.finish()
 
 
-def read_records(lines: Iterable[str | None], stats: ParseStats) -> Iterator[LogRecord]:
+def read_records(lines: Iterable[str | None], counts: LineCounts) -> Iterator[LogRecord]:
     """`iter_records` of `lines` as a file holds them: the CRI or Docker json-file wrapping of
     each line, when it has one, taken off first, and the container time given to a record
     whose line had no time (`telemetry.logs.unwrap`)."""
     unwrapper = Unwrapper()
-    return unwrapper.stamped(iter_records(unwrapper.lines(lines), stats))
+    return unwrapper.stamped(iter_records(unwrapper.lines(lines), counts))
 
 
 class _Joiner:
     """The lines that belong to another: a 2024 leak warning (`pending`) lends its numbers to
     the leak line after it; a leak record (`held`) takes the lines that continue it."""
 
-    def __init__(self, stats: ParseStats) -> None:
-        self.stats = stats
+    def __init__(self, counts: LineCounts) -> None:
+        self.counts = counts
         self.pending: LeakNumbers | None = None
         self.held: LogRecord | None = None
         self.num_idle = 0
 
-    def add(self, outcome: LogRecord | LeakNumbers | LineKind) -> Iterator[LogRecord]:
+    def add(self, outcome: LogRecord | LeakNumbers | NoRecord) -> Iterator[LogRecord]:
         """Takes the outcome of a line that continues no held record."""
-        stats = self.stats
+        counts = self.counts
         if self.pending is not None:
             if isinstance(outcome, LogRecord) and outcome.event == _LEAK:
                 _merge(outcome, self.pending.fields)
-                stats.num_merged += 1
+                counts.num_merged += 1
             else:
-                stats.num_skipped += 1
+                counts.num_skipped += 1
             self.pending = None
         if isinstance(outcome, LogRecord):
             if outcome.event == _LEAK:
@@ -148,7 +148,7 @@ class _Joiner:
         elif isinstance(outcome, LeakNumbers):
             self.pending = outcome
         else:
-            _count(outcome, stats)
+            _count(outcome, counts)
 
     def take(self, line: str) -> bool:
         """Folds `line` into the held record when it continues it."""
@@ -157,7 +157,7 @@ class _Joiner:
         if pairs is None:
             return False
         _merge(self.held, pairs)
-        self.stats.num_merged += 1
+        self.counts.num_merged += 1
         self.num_idle = 0
         return True
 
@@ -176,44 +176,44 @@ class _Joiner:
     def finish(self) -> Iterator[LogRecord]:
         yield from self.release()
         if self.pending is not None:
-            self.stats.num_skipped += 1
+            self.counts.num_skipped += 1
             self.pending = None
 
     def _counted(self, record: LogRecord) -> LogRecord:
-        records = self.stats.records
+        records = self.counts.records
         records[record.event] = records.get(record.event, 0) + 1
         return record
 
 
-def convert(path: str | Path, out: IO[bytes], *, progress: bool = True) -> ParseStats:
+def convert(path: str | Path, out: IO[bytes], *, progress: bool = True) -> LineCounts:
     """Streams the log at `path` (`.gz` too; CRI or Docker-wrapped too) into `out` as JSON
     lines, one LogRecord.to_dict() per line, in constant memory; a progress bar goes to stderr
     when it is a terminal and `progress` is set. Raises OSError when `path` cannot be read."""
-    stats = ParseStats()
-    for record in read_records(read_lines(path, progress=progress), stats):
+    counts = LineCounts()
+    for record in read_records(read_lines(path, progress=progress), counts):
         out.write(orjson.dumps(record.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
-    return stats
+    return counts
 
 
-def _read_line(line: str) -> LogRecord | LeakNumbers | LineKind:
+def _read_line(line: str) -> LogRecord | LeakNumbers | NoRecord:
     text = line.rstrip("\r\n")
     stripped = text.lstrip()
     if not stripped:
-        return LineKind.BLANK
+        return NoRecord.BLANK
     if stripped[0] == "{":
         return _read_json(stripped)
     return read_text_line(text)
 
 
-def _read_json(text: str) -> LogRecord | LineKind:
+def _read_json(text: str) -> LogRecord | NoRecord:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError:  # truncated or not ours
-        return LineKind.UNKNOWN
+        return NoRecord.UNKNOWN
     if type(obj) is not dict or type(obj.get("event")) is not str:
-        return LineKind.UNKNOWN
+        return NoRecord.UNKNOWN
     if obj["event"] not in RECORD_EVENTS:
-        return LineKind.OTHER
+        return NoRecord.OTHER
     event = obj.pop("event")
     timestamp = obj.pop("timestamp", None)
     obj.pop("level", None)
@@ -238,10 +238,10 @@ def _merge(record: LogRecord, fields: dict[str, FieldValue]) -> None:
         record.fields.setdefault(key, value)
 
 
-def _count(kind: LineKind, stats: ParseStats) -> None:
-    if kind is LineKind.BLANK:
-        stats.num_blank += 1
-    elif kind is LineKind.OTHER:
-        stats.num_other += 1
+def _count(line: NoRecord, counts: LineCounts) -> None:
+    if line is NoRecord.BLANK:
+        counts.num_blank += 1
+    elif line is NoRecord.OTHER:
+        counts.num_other += 1
     else:
-        stats.num_skipped += 1
+        counts.num_skipped += 1

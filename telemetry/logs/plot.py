@@ -1,7 +1,7 @@
 """A PNG of parsed log records: usage per pool over time in one panel, running and queued
 requests in a second. Constant memory: each line keeps at most MAX_POINTS points.
 
-    plot(iter_records(read_lines("server.log"), ParseStats()), "usage.png")
+    plot(iter_records(read_lines("server.log"), LineCounts()), "usage.png")
 
 matplotlib is imported inside `figure` (Agg canvas, no pyplot state), so importing this module is
 cheap. The x axis is clock time (UTC; a log time without a zone is taken as UTC) when the first

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from telemetry import catalog
 from telemetry.logs.leak_terms import pool_leaks
+from telemetry.logs.numeric_fields import as_number
 from telemetry.logs.record import LogRecord, epoch_seconds
 
 HIGH_USAGE = 0.9
@@ -121,12 +122,12 @@ def _add_batch(acc: _Acc, record: LogRecord, pools: dict[str, str]) -> None:
     fields = record.fields
     time = epoch_seconds(record.timestamp)
     for pool, usage_field in pools.items():
-        usage = _number(fields.get(usage_field))
+        usage = as_number(fields.get(usage_field))
         if usage is not None:
             acc.pools.setdefault(pool, _PoolAcc()).add(usage, time)
-    acc.peak_running = _max(acc.peak_running, _number(fields.get("running_req")))
-    acc.peak_queued = _max(acc.peak_queued, _number(fields.get("queue_req")))
-    throughput = _number(fields.get("gen_throughput"))
+    acc.peak_running = _max(acc.peak_running, as_number(fields.get("running_req")))
+    acc.peak_queued = _max(acc.peak_queued, as_number(fields.get("queue_req")))
+    throughput = as_number(fields.get("gen_throughput"))
     if record.event == catalog.DECODE_BATCH.name and throughput is not None:
         acc.num_decode += 1
         acc.sum_throughput += throughput
@@ -152,12 +153,6 @@ def _pool_summary(pool: str, a: _PoolAcc, acc: _Acc) -> PoolSummary:
         num_leaks=acc.leaks.get(pool, 0),
         num_double_frees=acc.double_frees.get(pool, 0),
     )
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
 
 
 def _max(current: int | None, value: float | None) -> int | None:

@@ -16,9 +16,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from telemetry import catalog
+from telemetry.logs.logging import HEAD_KEYS
 from telemetry.logs.text_values import format_value
-
-HEAD_KEYS = ("event", "timestamp", "level")
 
 # Field → SGLang's label (normalise_key(label) == field, which the tests check).
 LABELS: dict[str, str] = {

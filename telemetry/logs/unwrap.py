@@ -2,7 +2,7 @@
 json-file logs, as a line-source transform in front of `telemetry.logs.parse.iter_records`.
 
     unwrapper = Unwrapper()
-    records = unwrapper.stamped(iter_records(unwrapper.lines(read_lines(path)), stats))
+    records = unwrapper.stamped(iter_records(unwrapper.lines(read_lines(path)), counts))
 
 - CRI (containerd, CRI-O: `/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log`):
   `2026-12-05T10:00:00.123456789Z stdout F <line>`. The tag `P` (partial) says the line goes

@@ -26,7 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry
 
 from telemetry import catalog
-from telemetry.catalog import Kind, MetricSpec
+from telemetry.catalog import Instrument, MetricSpec
 from telemetry.metrics.gauges import READERS, GaugeSnapshot
 
 # Components of the prefix cache: the only pools `tokens.cached` and `pool.evicted` can name.
@@ -74,10 +74,10 @@ class Metrics:
         self._counters: dict[MetricSpec, Counter] = {}
         self._histograms: dict[MetricSpec, Histogram] = {}
         for spec in catalog.METRICS:
-            if spec.kind is Kind.GAUGE:
+            if spec.instrument is Instrument.GAUGE:
                 meter.create_observable_gauge(spec.otel_name, [self._observer(spec)],
                                               spec.unit, spec.description)
-            elif spec.kind is Kind.COUNTER:
+            elif spec.instrument is Instrument.COUNTER:
                 self._counters[spec] = meter.create_counter(spec.otel_name, spec.unit,
                                                             spec.description)
             else:
@@ -132,15 +132,15 @@ class Metrics:
 
     def add(self, spec: MetricSpec, value: float, **labels: str) -> None:
         """Adds to a counter; labels beyond `model` as keyword arguments."""
-        if spec.kind is not Kind.COUNTER:
-            raise TypeError(f"{spec.name} is a {spec.kind.value}, not a counter")
+        if spec.instrument is not Instrument.COUNTER:
+            raise TypeError(f"{spec.name} is a {spec.instrument.value}, not a counter")
         if value:
             self._counters[spec].add(value, self._labels(labels))
 
     def record(self, spec: MetricSpec, value: float, **labels: str) -> None:
         """Records one histogram sample."""
-        if spec.kind is not Kind.HISTOGRAM:
-            raise TypeError(f"{spec.name} is a {spec.kind.value}, not a histogram")
+        if spec.instrument is not Instrument.HISTOGRAM:
+            raise TypeError(f"{spec.name} is a {spec.instrument.value}, not a histogram")
         self._histograms[spec].record(value, self._labels(labels))
 
     def force_flush(self) -> bool:
@@ -156,5 +156,5 @@ def _histogram_views() -> list[View]:
         View(instrument_name=spec.otel_name,
              aggregation=ExplicitBucketHistogramAggregation(list(spec.buckets)))
         for spec in catalog.METRICS
-        if spec.kind is Kind.HISTOGRAM
+        if spec.instrument is Instrument.HISTOGRAM
     ]

@@ -32,7 +32,7 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 RELEASES_LINE = "# releases: "  # the TSV's header line listing the sources, oldest first
 
 
-class SGLangKind(Enum):
+class SGLangType(Enum):
     """The prometheus_client type SGLang registers a metric with."""
 
     GAUGE = "gauge"
@@ -48,7 +48,7 @@ class SGLangMetric:
     registers them), its type, and the series a scrape exposes for it, without prefix."""
 
     name: str
-    kind: SGLangKind
+    metric_type: SGLangType
     exposed: tuple[str, ...]
     introduced: str = ""  # the first source (see RELEASES) registering it
     removed: str = ""  # the first source no longer registering it; "" while still registered
@@ -82,7 +82,7 @@ class SGLangMetric:
         _check_prefix(prefix)
         if suffix not in self.suffixes:
             raise ValueError(
-                f"SGLang's {self.kind.value} {self.name} exposes {list(self.exposed)}, "
+                f"SGLang's {self.metric_type.value} {self.name} exposes {list(self.exposed)}, "
                 f"not {self.name}{suffix}"
             )
         return f"{prefix}{self.name}{suffix}"
@@ -126,7 +126,7 @@ def parse(text: str) -> dict[str, SGLangMetric]:
         if name in metrics:
             raise ValueError(f"{TSV_NAME}: {name} is listed twice")
         exposed = tuple(_strip(s) for s in row["exposed_series"].split(","))
-        metric = SGLangMetric(name, SGLangKind(row["type"]), exposed, row["introduced"],
+        metric = SGLangMetric(name, SGLangType(row["type"]), exposed, row["introduced"],
                               row["removed"])
         _check_era(metric, known)
         metrics[name] = metric

@@ -35,7 +35,7 @@ from telemetry.logs.text_values import TEMPLATES, scan_pairs
 from telemetry.sglang.leaks import HEADER, message_fields
 
 
-class LineKind(Enum):
+class NoRecord(Enum):
     """What a line that yields no record was: blank, a known event that is no batch or leak
     (counted, not an error), or unknown (skipped)."""
 
@@ -133,9 +133,9 @@ _DECODE, _PREFILL = catalog.DECODE_BATCH.name, catalog.PREFILL_BATCH.name
 _WARNING = "Warning:"
 
 
-def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
+def read_text_line(line: str) -> LogRecord | LeakNumbers | NoRecord:
     """One human line (no trailing newline) → its record, the numbers of a 2024 leak warning, or
-    what kind of line it was. Never raises; a truncated line yields what it holds."""
+    which sort of line it was. Never raises; a truncated line yields what it holds."""
     forms = _LINE_FORMS.pattern
     match = forms.fullmatch(line) if forms is not None else None
     if match is not None:
@@ -151,7 +151,7 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
         TEMPLATES.last_hit = None  # set again only when a label template reads the parts
         pairs = scan_pairs(line, fast.end())
         if not pairs:
-            return LineKind.UNKNOWN
+            return NoRecord.UNKNOWN
         if TEMPLATES.last_hit is not None:
             _LINE_FORMS.learn(TEMPLATES.last_hit)
         return _fast_record(fast.groups(), pairs, _KV_PART in line)
@@ -163,7 +163,7 @@ def read_text_line(line: str) -> LogRecord | LeakNumbers | LineKind:
         return _leak_record(line, header, prefix)
     tail = _BATCH_TAIL.match(line, header.end())
     if tail is None:  # e.g. "Decode batch size list: …" is no batch line
-        return LineKind.UNKNOWN
+        return NoRecord.UNKNOWN
     return _batch_record(line, tail.end(), header.group(1), tail.groups(), prefix)
 
 
@@ -218,12 +218,12 @@ def _is_plain_rest(rest: str | None) -> bool:
 
 def _batch_record(
     line: str, body: int, name: str, tail: tuple[str | None, ...], prefix: _Prefix
-) -> LogRecord | LineKind:
+) -> LogRecord | NoRecord:
     """The record of a batch line whose header `name` (Decode/Prefill) and tail (iteration,
     mixed running requests) are read and whose parts start at `body`."""
     pairs = scan_pairs(line, body)
     if not pairs:
-        return LineKind.UNKNOWN
+        return NoRecord.UNKNOWN
     fields = prefix.fields
     iteration, mixed = tail
     if iteration is not None:
@@ -248,9 +248,9 @@ def _leak_record(line: str, header: re.Match[str], prefix: _Prefix) -> LogRecord
     return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
 
 
-def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
+def _read_headless(line: str) -> LogRecord | LeakNumbers | NoRecord:
     if _CHECK_LOG in line:
-        return LineKind.OTHER
+        return NoRecord.OTHER
     pool_line = _POOL_LINE.search(line)
     if pool_line is not None:
         return _pool_line_record(line, pool_line)
@@ -264,11 +264,11 @@ def _read_headless(line: str) -> LogRecord | LeakNumbers | LineKind:
             return LeakNumbers(pairs)
     named = _LEVEL_EVENT.search(line)
     if named is not None and named.group(1) in _EVENT_NAMES:
-        return LineKind.OTHER
-    return LineKind.UNKNOWN
+        return NoRecord.OTHER
+    return NoRecord.UNKNOWN
 
 
-def _pool_line_record(line: str, pool_line: re.Match[str]) -> LogRecord | LineKind:
+def _pool_line_record(line: str, pool_line: re.Match[str]) -> LogRecord | NoRecord:
     """A `[swa] total=64, available=60, …` line on its own (no message before it): a leak
     record when its terms do not add up, else no leak (SGLang lists every pool once one leaks;
     the lines of one message are joined by `telemetry.logs.parse`)."""
@@ -276,7 +276,7 @@ def _pool_line_record(line: str, pool_line: re.Match[str]) -> LogRecord | LineKi
     fields: dict[str, FieldValue] = {"pool": pool_line.group(1), **prefix.fields}
     fields.update(scan_pairs(line, pool_line.end()))
     if all(leak.difference == 0 for leak in pool_leaks(fields)):
-        return LineKind.OTHER
+        return NoRecord.OTHER
     source = SOURCE_POOLSCOPE if prefix.is_ours else SOURCE_SGLANG
     return LogRecord(catalog.MEMORY_LEAK.name, source, prefix.timestamp, fields)
 

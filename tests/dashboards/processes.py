@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import free_port
+from tests.support import free_port, stop_process
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
@@ -32,17 +33,6 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer in {timeout} s")
         time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process by its PID, SIGKILL after 10 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @contextmanager
@@ -62,7 +52,23 @@ def _server(name: str, args: list[str], port: int, data: Path) -> Iterator[str]:
             raise AssertionError(f"{name} did not start:\n{log_path.read_text()}") from e
         yield url
     finally:
-        stop(proc)
+        stop_process(proc)
+
+
+@contextmanager
+def log_exporter(
+    log: Path, port: int, *flags: str, timeout: float = 30.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`poolscope logs export LOG --port PORT FLAGS...` in a subprocess; yields it once its
+    `/metrics` answers (within `timeout` s), and stops it by PID on exit."""
+    argv = [sys.executable, "-m", "runtime.cli", "logs", "export", str(log), "--port", str(port),
+            *flags]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/metrics", timeout=timeout, proc=proc)
+        yield proc
+    finally:
+        stop_process(proc)
 
 
 def prometheus(config: Path, data: Path) -> AbstractContextManager[str]:

@@ -26,13 +26,15 @@ GRAFANA_DURATION = re.compile(r"\$\{?\w+\}?(?=\s*[\]:])")
 class Exposed:
     """One series a target exposes: its metric's type and the suffix after the metric's name."""
 
-    kind: str
+    metric_type: str
     suffix: str = ""
 
     @property
     def is_counter_like(self) -> bool:
         """Monotonic: a counter, or a histogram's `_bucket`/`_sum`/`_count`."""
-        return self.kind == "counter" or (self.kind == "histogram" and bool(self.suffix))
+        if self.metric_type == "histogram":
+            return bool(self.suffix)
+        return self.metric_type == "counter"
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,8 @@ def problems(expr: str, exposed: Mapping[str, Exposed]) -> list[str]:
         series = exposed[selection.name]
         for function in COUNTER_FUNCTIONS:
             if function in selection.functions and not series.is_counter_like:
-                found.append(f"{function}({selection.name}): a {series.kind}, not a counter")
-        if "histogram_quantile" in selection.functions and (series.kind, series.suffix) != (
+                found.append(f"{function}({selection.name}): a {series.metric_type}, not a counter")
+        if "histogram_quantile" in selection.functions and (series.metric_type, series.suffix) != (
             "histogram", "_bucket"
         ):
             found.append(f"histogram_quantile over {selection.name}: not a histogram's _bucket")

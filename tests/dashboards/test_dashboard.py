@@ -3,15 +3,13 @@ every panel an operator can act on (unit, thresholds, description)."""
 
 from __future__ import annotations
 
-import json
-
 import grafanalib.core as g
 
 from dashboards import stack
-from dashboards.build import GENERATED
 from dashboards.grafana_json import fix, strip_nulls, to_plain
 from dashboards.serving_memory import dashboard, panel_specs
 from telemetry import catalog
+from tests.dashboards.boards import assert_operator_ready, board, panels
 from tests.dashboards.promql_names import metric_names
 from tests.schemas import GRAFANA_DASHBOARD, errors
 
@@ -19,13 +17,7 @@ UNSHOWN = {catalog.PREFIX_CACHE_QUERIES}  # lookups: the hit panel shows tokens,
 
 
 def _generated() -> dict:
-    return json.loads((GENERATED / stack.DASHBOARD_FILE).read_text())
-
-
-def _panels(data: dict) -> list[dict]:
-    """Every panel but rows, those inside collapsed rows included."""
-    nested = [c for p in data["panels"] for c in p.get("panels", [])]
-    return [p for p in [*data["panels"], *nested] if p["type"] != "row"]
+    return board(stack.DASHBOARD_FILE)
 
 
 def test_generated_dashboard_validates_against_grafana_schema() -> None:
@@ -67,7 +59,7 @@ def test_every_query_names_only_catalog_metrics_and_all_are_shown() -> None:
     listed exception is on some panel."""
     known = {spec.prometheus_name for spec in catalog.METRICS}
     used: set[str] = set()
-    for panel in _panels(_generated()):
+    for panel in panels(_generated()):
         for target in panel["targets"]:
             names = {n.removesuffix("_bucket") for n in metric_names(target["expr"])}
             assert names, target["expr"]
@@ -79,21 +71,13 @@ def test_every_query_names_only_catalog_metrics_and_all_are_shown() -> None:
 def test_every_panel_has_unit_thresholds_description_and_selectors() -> None:
     """Operators get a unit, threshold steps, a description and the template selectors on every
     query of every panel."""
-    for panel in _panels(_generated()):
-        defaults = panel["fieldConfig"]["defaults"]
-        assert defaults["unit"], panel["title"]
-        steps = defaults["thresholds"]["steps"]
-        assert steps[0]["value"] is None and all(s["color"] for s in steps), panel["title"]
-        assert len(panel["description"]) > 80, panel["title"]
-        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
-        for target in panel["targets"]:
-            assert 'instance=~"$instance"' in target["expr"], target["expr"]
-            assert 'model=~"$model"' in target["expr"], target["expr"]
+    for panel in panels(_generated()):
+        assert_operator_ready(panel, {"instance": "instance", "model": "model"})
 
 
 def test_token_usage_panel_carries_the_fixme_and_says_max() -> None:
     """The token_usage panel's title says it is a max over pools; its description has the FIXME."""
-    panel = next(p for p in _panels(_generated()) if p["title"].startswith("token_usage"))
+    panel = next(p for p in panels(_generated()) if p["title"].startswith("token_usage"))
     assert "max over" in panel["title"]
     assert catalog.TOKEN_USAGE_FIXME in panel["description"]
 

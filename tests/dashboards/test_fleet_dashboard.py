@@ -4,7 +4,6 @@ on every panel that open the per-instance dashboard with the clicked instance (o
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 
@@ -12,10 +11,10 @@ import pytest
 
 from dashboards import fleet_serving_memory, sglang_fleet_serving_memory, stack
 from dashboards import panel_units as units
-from dashboards.build import GENERATED
 from dashboards.grafana_json import fix, to_plain
 from telemetry import catalog
 from telemetry.sglang import catalog as sg
+from tests.dashboards.boards import board, panels
 from tests.dashboards.test_dashboard_honesty import AGGREGATION, UNIT_OF, _drawn
 from tests.schemas import GRAFANA_DASHBOARD, errors
 
@@ -27,20 +26,16 @@ BOARDS = {  # file → (builder, the per-instance dashboard its rows open, its m
 LINK = re.compile(r"^/d/([\w-]+)\?var-(instance|[\w]+)=([^&]+)&")
 
 
-def _board(name: str) -> dict:
-    return json.loads((GENERATED / name).read_text())
-
-
 def _panels(name: str) -> list[dict]:
-    return [p for p in _board(name)["panels"] if p["type"] != "row"]
+    return panels(board(name))
 
 
 @pytest.mark.parametrize("name", BOARDS)
 def test_fleet_dashboard_validates_and_is_current(name: str) -> None:
     """The committed JSON has no schema violation and equals a fresh build."""
     build: Callable = BOARDS[name][0]
-    assert errors(GRAFANA_DASHBOARD, _board(name)) == []
-    assert _board(name) == fix(to_plain(build()))
+    assert errors(GRAFANA_DASHBOARD, board(name)) == []
+    assert board(name) == fix(to_plain(build()))
 
 
 @pytest.mark.parametrize("name", BOARDS)

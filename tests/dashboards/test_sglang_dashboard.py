@@ -8,21 +8,17 @@ import json
 import pytest
 
 from dashboards import stack
-from dashboards.build import GENERATED
 from dashboards.grafana_json import fix, to_plain
 from dashboards.sglang_serving_memory import dashboard, panel_specs
 from telemetry import catalog
 from telemetry.sglang import catalog as sg
+from tests.dashboards.boards import assert_operator_ready, board, panels
 from tests.dashboards.promql_names import metric_names
 from tests.schemas import GRAFANA_DASHBOARD, errors
 
 
 def _generated() -> dict:
-    return json.loads((GENERATED / stack.SGLANG_DASHBOARD_FILE).read_text())
-
-
-def _panels(data: dict) -> list[dict]:
-    return [p for p in data["panels"] if p["type"] != "row"]
+    return board(stack.SGLANG_DASHBOARD_FILE)
 
 
 def test_generated_dashboard_validates_against_grafana_schema() -> None:
@@ -47,23 +43,14 @@ def test_committed_dashboard_is_what_the_code_builds() -> None:
 def test_every_panel_has_unit_thresholds_description_and_selectors() -> None:
     """Operators get a unit, threshold steps, a description and the instance and model_name
     selectors on every query of every panel."""
-    for panel in _panels(_generated()):
-        defaults = panel["fieldConfig"]["defaults"]
-        assert defaults["unit"], panel["title"]
-        steps = defaults["thresholds"]["steps"]
-        assert steps[0]["value"] is None and all(s["color"] for s in steps), panel["title"]
-        assert len(panel["description"]) > 80, panel["title"]
-        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
-        assert panel["targets"], panel["title"]
-        for target in panel["targets"]:
-            assert 'instance=~"$instance"' in target["expr"], target["expr"]
-            assert 'model_name=~"$model_name"' in target["expr"], target["expr"]
+    for panel in panels(_generated()):
+        assert_operator_ready(panel, {"instance": "instance", sg.MODEL_LABEL: sg.MODEL_LABEL})
 
 
 def test_token_usage_panel_carries_the_fixme_and_says_max() -> None:
     """The token_usage panel's title says it is a max over pools; its description has the
     same FIXME as poolscope's."""
-    panel = next(p for p in _panels(_generated()) if p["title"].startswith("token_usage"))
+    panel = next(p for p in panels(_generated()) if p["title"].startswith("token_usage"))
     assert "max over" in panel["title"]
     assert catalog.TOKEN_USAGE_FIXME in panel["description"]
 

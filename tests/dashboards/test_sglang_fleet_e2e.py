@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -22,7 +20,7 @@ from dashboards import sglang_alerts, stack
 from dashboards.build import GENERATED
 from dashboards.panel_spec import PanelSpec, Viz
 from dashboards.sglang_fleet_serving_memory import panel_specs
-from tests.dashboards.processes import prometheus, serve_metrics, stop, wait_http
+from tests.dashboards.processes import log_exporter, prometheus, serve_metrics
 from tests.dashboards.sglang_eras import eras
 from tests.dashboards.test_sglang_eras import _wait_for_scrapes, for_target
 from tests.support import free_port, query
@@ -54,14 +52,8 @@ def _stand_ins() -> list[str]:
 def exporter(log: Path) -> Iterator[str]:
     """`poolscope logs export LOG` (read once, then served) on a free port; its target."""
     port = free_port()
-    argv = [sys.executable, "-m", "runtime.cli", "logs", "export", str(log),
-            "--port", str(port)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/metrics", proc=proc)
+    with log_exporter(log, port):
         yield f"127.0.0.1:{port}"
-    finally:
-        stop(proc)
 
 
 def _config(tmp: Path, servers: list[str], exporters: list[str]) -> Path:

@@ -32,9 +32,10 @@ def exposed_from_tsv(prefix: str) -> dict[str, Exposed]:
     header, *rows = (line.split("\t") for line in lines)
     assert header == ["name", "type", "exposed_series", "introduced", "removed", "note"]
     exposed = {}
-    for name, kind, series, *_era in rows:
+    for name, metric_type, series, *_era in rows:
         for one in series.split(","):
-            exposed[prefix + one.removeprefix(TSV_PREFIX)] = Exposed(kind, one.removeprefix(name))
+            series_name = prefix + one.removeprefix(TSV_PREFIX)
+            exposed[series_name] = Exposed(metric_type, one.removeprefix(name))
     return exposed
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from telemetry import catalog
 from tests.deploy.support import DEPLOY_K8S
-from tests.support import free_port
+from tests.support import free_port, stop_process
 from tests.telemetry.test_log_exporter import scrape_until, value
 
 DAEMONSET = DEPLOY_K8S / "overlays" / "sglang" / "log-exporter-daemonset.yaml"
@@ -78,9 +78,7 @@ def test_daemonset_args_serve_every_sglang_pod_by_its_source(tmp_path: Path) -> 
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert proc.returncode == 0, err
     sources = {dict(labels)["source"] for _, labels in samples}
     assert sources == {"serving/sglang-0/sglang", "team-b/sglang-1/sglang"}

@@ -101,7 +101,7 @@ def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         metrics = Metrics(MetricsSettings(model="tiny", otlp=True))
         metrics.snapshot = GaugeSnapshot(stats)
         for spec in catalog.METRICS:
-            if spec.kind is catalog.Kind.HISTOGRAM:
+            if spec.instrument is catalog.Instrument.HISTOGRAM:
                 metrics.record(spec, 0.01, **{k: catalog.LABEL_VALUES[k][0] for k in spec.labels})
         metrics.force_flush()
         metrics.shutdown()

@@ -2,52 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from runtime.loadgen import runner
-from runtime.loadgen.args import add_parser, config_from_args, run_loadgen
-from runtime.loadgen.client import make_http_client
+from runtime.loadgen.args import config_from_args, run_loadgen
 from runtime.loadgen.lengths import LengthDist, LengthSpec
 from runtime.loadgen.workload import LoadgenConfig
 from tests.loadgen.fake_server import FakeServer
-
-
-def _parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="poolscope")
-    add_parser(parser.add_subparsers(dest="verb", required=True))
-    return parser.parse_args(["loadgen", *argv])
-
-
-def _closed_port() -> int:
-    """A localhost port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(monkeypatch: pytest.MonkeyPatch, server: FakeServer) -> None:
-    """Routes the runner's HTTP client to `server` instead of the network."""
-
-    def fake(
-        config: LoadgenConfig, transport: httpx.AsyncBaseTransport | None = None
-    ) -> httpx.AsyncClient:
-        return make_http_client(config, server.transport())
-
-    monkeypatch.setattr(runner, "make_http_client", fake)
+from tests.loadgen.verb import parse, route
+from tests.support import free_port
 
 
 def test_defaults_match_the_config_defaults() -> None:
     """With no flags, the config is LoadgenConfig's defaults and the verb runs run_loadgen."""
-    args = _parse()
+    args = parse()
     assert config_from_args(args) == LoadgenConfig()
     assert args.run is run_loadgen and args.no_progress is False
     config = config_from_args(args)
@@ -58,7 +32,7 @@ def test_defaults_match_the_config_defaults() -> None:
 
 def test_every_flag_reaches_the_config() -> None:
     """Each flag sets its config field."""
-    args = _parse(
+    args = parse(
         "--url",
         "http://h:9",
         "--model",
@@ -128,24 +102,24 @@ def test_every_flag_reaches_the_config() -> None:
 
 def test_request_rate_alone_leaves_concurrency_uncapped() -> None:
     """--request-rate without --concurrency means no cap on requests in flight."""
-    config = config_from_args(_parse("--request-rate", "3"))
+    config = config_from_args(parse("--request-rate", "3"))
     assert config.is_open_loop and config.concurrency is None
 
 
 def test_empty_json_path_writes_no_report() -> None:
     """`--json ''` (like no --json at all) writes no report file."""
-    assert config_from_args(_parse("--json", "")).json_path is None
+    assert config_from_args(parse("--json", "")).json_path is None
 
 
 def test_invalid_value_raises_value_error() -> None:
     """A flag value the config rejects raises ValueError naming the field (the CLI prints it)."""
     with pytest.raises(ValueError, match="session_share"):
-        config_from_args(_parse("--session-share", "2"))
+        config_from_args(parse("--session-share", "2"))
 
 
 def test_unreachable_server_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     """run_loadgen against a closed port returns 1 with one error line and no traceback."""
-    args = _parse("--url", f"http://127.0.0.1:{_closed_port()}", "--timeout", "5", "--json", "")
+    args = parse("--url", f"http://127.0.0.1:{free_port()}", "--timeout", "5", "--json", "")
     assert run_loadgen(args) == 1
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
@@ -157,9 +131,9 @@ def test_successful_run_prints_table_and_writes_json(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run where requests succeed returns 0, prints the table and writes the JSON report."""
-    _serve(monkeypatch, FakeServer())
+    route(monkeypatch, FakeServer().transport())
     path = tmp_path / "report.json"
-    args = _parse("--max-requests", "5", "--output-len", "4", "--json", str(path), "--no-progress")
+    args = parse("--max-requests", "5", "--output-len", "4", "--json", str(path), "--no-progress")
     assert run_loadgen(args) == 0
     out = capsys.readouterr().out
     assert "requests ok / failed" in out and "5 / 0" in out and str(path) in out
@@ -171,8 +145,8 @@ def test_all_failed_returns_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """When every request fails, run_loadgen returns 1 and names the most common error."""
-    _serve(monkeypatch, FakeServer(completion_status=500))
-    assert run_loadgen(_parse("--max-requests", "2", "--json", "", "--no-progress")) == 1
+    route(monkeypatch, FakeServer(completion_status=500).transport())
+    assert run_loadgen(parse("--max-requests", "2", "--json", "", "--no-progress")) == 1
     err = capsys.readouterr().err
     assert "no request succeeded, 2 failed (most common: HTTP 500: boom)" in err
 

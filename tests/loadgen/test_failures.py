@@ -3,7 +3,6 @@ connection errors, fails on a failure share above --max-failure-rate, and writes
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import os
@@ -13,27 +12,12 @@ import httpx
 import pytest
 
 from runtime.loadgen import runner
-from runtime.loadgen.args import add_parser, run_loadgen
-from runtime.loadgen.client import make_http_client
+from runtime.loadgen.args import run_loadgen
 from runtime.loadgen.lengths import LengthSpec
 from runtime.loadgen.runner import run
 from runtime.loadgen.workload import LoadgenConfig
 from tests.loadgen.fake_server import FakeServer
-
-
-def _parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="poolscope")
-    add_parser(parser.add_subparsers(dest="verb", required=True))
-    return parser.parse_args(["loadgen", *argv])
-
-
-def _route(monkeypatch: pytest.MonkeyPatch, transport: httpx.AsyncBaseTransport) -> None:
-    """Routes the runner's HTTP client to `transport` instead of the network."""
-
-    def fake(config: LoadgenConfig, _: object = None) -> httpx.AsyncClient:
-        return make_http_client(config, transport)
-
-    monkeypatch.setattr(runner, "make_http_client", fake)
+from tests.loadgen.verb import parse, route
 
 
 def _dies_after(num_ok: int) -> tuple[httpx.MockTransport, list[str]]:
@@ -89,8 +73,8 @@ def test_dead_server_exits_one_with_a_clear_message(
 ) -> None:
     """run_loadgen against a server that died exits 1 and names the stop and the address."""
     transport, _ = _dies_after(1)
-    _route(monkeypatch, transport)
-    args = _parse("--duration", "600", "--concurrency", "1", "--max-connect-errors", "3",
+    route(monkeypatch, transport)
+    args = parse("--duration", "600", "--concurrency", "1", "--max-connect-errors", "3",
                   "--no-progress", "--prompt-len", "4")
     assert run_loadgen(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -117,9 +101,9 @@ def test_failure_share_above_the_limit_exits_one(
 ) -> None:
     """A run where a quarter of the requests failed exits 1 under the default limit and 0
     under --max-failure-rate 0.5."""
-    _route(monkeypatch, _fails_every(4))
+    route(monkeypatch, _fails_every(4))
     flags = ["--max-failure-rate", limit] if limit else []
-    args = _parse("--max-requests", "8", "--concurrency", "1", "--no-progress", *flags)
+    args = parse("--max-requests", "8", "--concurrency", "1", "--no-progress", *flags)
     assert run_loadgen(args) == code
     err = capsys.readouterr().err
     if code:
@@ -130,8 +114,8 @@ def test_no_report_file_unless_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A run without --json writes no file into the current folder."""
-    _route(monkeypatch, FakeServer().transport())
+    route(monkeypatch, FakeServer().transport())
     monkeypatch.chdir(tmp_path)
-    assert run_loadgen(_parse("--max-requests", "3", "--no-progress")) == 0
+    assert run_loadgen(parse("--max-requests", "3", "--no-progress")) == 0
     assert os.listdir(tmp_path) == []
     assert "report written" not in capsys.readouterr().out

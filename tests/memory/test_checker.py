@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.memory.checker import DOUBLE_FREE, LEAK, LeakReport, is_new_leak
+from runtime.memory.checker import LeakKind, LeakReport, is_new_leak
 from runtime.memory.manager import MemoryManager
+from runtime.memory.pool_name import PoolName
 from tests.memory.driver import start, step
 from tests.memory.scenarios import manager, session_after_one_turn
 
@@ -41,14 +42,14 @@ def test_an_unchanged_leak_is_counted_once_however_often_it_is_checked() -> None
     """Repeated checks of one persisting leak report it every time but count and tell it once."""
     mm = manager("session_close_leaks_mamba")
     told: list[LeakReport] = []
-    mm.leak_listeners.append(told.extend)
     _leaky_session(mm)
     for _ in range(4):
         assert [(r.pool, r.difference) for r in mm.check(idle=True)] == [("mamba", 1)]
-    assert mm.leak_counts == {("mamba", LEAK): 1}
+        told.extend(mm.new_leaks)
+    assert mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1}
     assert [(r.pool, r.difference) for r in told] == [("mamba", 1)]
     assert mm.leaked_slots["mamba"] == 1
-    assert sum(n for (pool, _), n in mm.check_counts.items() if pool == "mamba") == 4
+    assert sum(n for (pool, _), n in mm.check_counts.items() if pool is PoolName.MAMBA) == 4
 
 
 def test_a_leak_that_grows_is_counted_again() -> None:
@@ -60,7 +61,7 @@ def test_a_leak_that_grows_is_counted_again() -> None:
     _leaky_session(mm)  # a second session, closed the same leaky way
     assert [(r.pool, r.difference) for r in mm.check(idle=True)] == [("mamba", 2)]
     mm.check(idle=True)
-    assert mm.leak_counts == {("mamba", LEAK): 2}
+    assert mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 2}
 
 
 def test_a_leak_that_changes_kind_is_counted_under_the_new_kind() -> None:
@@ -74,7 +75,8 @@ def test_a_leak_that_changes_kind_is_counted_under_the_new_kind() -> None:
     pool.free([slot])  # and given back twice: a double free of 1
     mm.check(idle=True)
     mm.check(idle=True)
-    assert mm.leak_counts == {("mamba", LEAK): 1, ("mamba", DOUBLE_FREE): 1}
+    assert mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1,
+                              (PoolName.MAMBA, LeakKind.DOUBLE_FREE): 1}
 
 
 def test_a_leak_that_shrinks_is_not_counted_but_regrowth_is() -> None:
@@ -86,10 +88,10 @@ def test_a_leak_that_shrinks_is_not_counted_but_regrowth_is() -> None:
     mm.check(idle=True)
     pool.free(taken[:1])  # 3 -> 2 lost
     mm.check(idle=True)
-    assert mm.leak_counts == {("mamba", LEAK): 1}
+    assert mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1}
     pool.allocate(1)  # 2 -> 3 lost: a slot lost again
     mm.check(idle=True)
-    assert mm.leak_counts == {("mamba", LEAK): 2}
+    assert mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 2}
 
 
 def test_a_leak_that_clears_and_recurs_is_counted_again() -> None:
@@ -103,7 +105,7 @@ def test_a_leak_that_clears_and_recurs_is_counted_again() -> None:
         mm.check(idle=True)
         pool.free(taken)
         assert mm.check(idle=True) == []
-    assert mm.leak_counts == {("mamba", LEAK): 2}
+    assert mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 2}
     assert mm.leaked_slots["mamba"] == 0
 
 
@@ -116,7 +118,7 @@ def test_busy_checks_count_a_persisting_leak_once_per_growth() -> None:
     step(mm, req, 1)  # the watermark moves: 15 SWA slots lost
     mm.check(idle=False)
     mm.check(idle=False)
-    assert mm.leak_counts == {("swa", LEAK): 1}
+    assert mm.leak_counts == {(PoolName.SWA, LeakKind.LEAK): 1}
     step(mm, req, 1)  # one more slot leaves the window, unfreed
     mm.check(idle=False)
-    assert mm.leak_counts == {("swa", LEAK): 2}
+    assert mm.leak_counts == {(PoolName.SWA, LeakKind.LEAK): 2}

@@ -41,7 +41,7 @@ def test_fork_copies_state_into_a_new_slot() -> None:
 
 def test_request_rows_are_cleared_on_allocation() -> None:
     """A reused request row reads slot 0 everywhere, never a previous request's slots."""
-    table = ReqToTokenTable.allocate(kinds=("full",), num_rows=3, max_context=8, device="cpu")
+    table = ReqToTokenTable.allocate(pools=("full",), num_rows=3, max_context=8, device="cpu")
     pool = ReqPool(table)
     row = pool.allocate()
     table.write("full", row, 0, torch.tensor([5, 6]))
@@ -53,7 +53,7 @@ def test_request_rows_are_cleared_on_allocation() -> None:
 
 def test_pool_sizes_exclude_the_reserved_slot() -> None:
     """Capacity and available count only usable slots, for both small pools."""
-    table = ReqToTokenTable.allocate(kinds=("full",), num_rows=5, max_context=8, device="cpu")
+    table = ReqToTokenTable.allocate(pools=("full",), num_rows=5, max_context=8, device="cpu")
     req, mamba = ReqPool(table), _mamba_pool(slots=4)
     req.allocate()
     assert req.size_info() == {"capacity": 4, "available": 3}

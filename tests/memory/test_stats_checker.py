@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.memory.checker import DOUBLE_FREE, LEAK, CheckMode, check_stats
+from runtime.memory.checker import CheckMode, LeakKind, check_stats
 from telemetry.pool_stats import PoolPartition, PoolStats
 
 
@@ -40,5 +40,5 @@ def test_checker_reports_leaks_and_double_frees_with_sign() -> None:
     )
     reports = {r.pool: r for r in check_stats(stats, CheckMode.IDLE)}
     assert set(reports) == {"full", "mamba"}
-    assert (reports["full"].difference, reports["full"].kind) == (1, LEAK)
-    assert (reports["mamba"].difference, reports["mamba"].kind) == (-1, DOUBLE_FREE)
+    assert (reports["full"].difference, reports["full"].leak_kind) == (1, LeakKind.LEAK)
+    assert (reports["mamba"].difference, reports["mamba"].leak_kind) == (-1, LeakKind.DOUBLE_FREE)

@@ -10,6 +10,7 @@ import pytest
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.engine.observer import EngineObserver
+from runtime.engine.records import StepRecord
 from runtime.errors import InvalidRequest
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
@@ -18,7 +19,6 @@ from runtime.scheduler.batch import Phase
 from runtime.scheduler.request import FinishReason, Request
 from runtime.scheduler.retraction import keep_order, pick_victim
 from runtime.scheduler.sampling_params import SamplingParams
-from runtime.scheduler.step_record import StepRecord
 from tests.server.harness import assert_memory_clean
 
 GREEDY = SamplingParams(max_tokens=6, temperature=0, ignore_eos=True)
@@ -62,7 +62,7 @@ def test_the_running_cap_and_the_prefill_budget_hold(nemotron_h_dir: Path) -> No
     records = _record_steps(engine)
     results = engine.generate([list(range(5, 5 + n)) for n in (4, 12, 7, 20)], GREEDY)
     assert all(len(r.token_ids) == 6 for r in results)
-    assert max(r.num_running for r in records) == 2
+    assert max(r.snapshot.num_running for r in records) == 2
     assert max(r.num_tokens for r in records if r.phase is Phase.PREFILL) <= 10
     assert_memory_clean(engine)
 

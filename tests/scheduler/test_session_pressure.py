@@ -12,10 +12,10 @@ import pytest
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.engine.observer import EngineObserver
+from runtime.engine.records import SessionEvent, SessionRecord
 from runtime.errors import InvalidRequest
 from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
-from runtime.memory.sessions import SessionEviction
 from runtime.scheduler.request import AbortCode, FinishReason, Request
 from runtime.scheduler.sampling_params import SamplingParams
 from tests.server.harness import assert_memory_clean
@@ -26,10 +26,11 @@ FULL_TOKENS = 256
 
 class _Evictions(EngineObserver):
     def __init__(self) -> None:
-        self.seen: list[SessionEviction] = []
+        self.seen: list[SessionRecord] = []
 
-    def on_session_evicted(self, eviction: SessionEviction) -> None:
-        self.seen.append(eviction)
+    def on_session(self, record: SessionRecord) -> None:
+        if record.event is SessionEvent.EVICTED:
+            self.seen.append(record)
 
 
 def _engine(model: Path, **overrides: object) -> Engine:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import wait_until
+from tests.support import start_serve, stop_process, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +59,7 @@ def _start(nemotron_h_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
            "--port", "0", "--max-context", str(LONG + 64), "--drain-timeout", str(DRAIN_S),
            "--mem-check", "busy", "--log-file", str(log)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    assert proc.stderr is not None
-    url = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())
-    assert url, "the server did not start"
-    return proc, url.group(1)
+    return start_serve(cmd)
 
 
 def _running(url: str) -> float:
@@ -94,9 +90,7 @@ def test_sigterm_finishes_what_it_can_and_ends_the_rest_with_an_error_answer(
         assert proc.wait(timeout=60) == 0
         stderr = proc.stderr.read() if proc.stderr is not None else ""
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     for stream in streams:
         assert stream.lines[-1] == "[DONE]", stream.lines[-3:]
         events = [json.loads(line) for line in stream.lines[:-1]]

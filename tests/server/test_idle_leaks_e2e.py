@@ -14,8 +14,6 @@ follows the last finished request, so the event surely comes after the engine we
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +24,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import wait_until
+from tests.support import start_serve, stop_process, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -80,21 +78,12 @@ def serve(model: Path, tmp_path: Path, *flags: str) -> Iterator[Server]:
     log = tmp_path / "poolscope.jsonl"
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
            "--log-file", str(log), *flags]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc, url = start_serve(cmd)
     try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        assert url, line
-        with httpx.Client(base_url=url.group(1), timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120) as client:
             yield Server(client, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
 
 
 def _drive(server: Server) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import start_serve, stop_process
+
 pytestmark = pytest.mark.slow
 
 
@@ -25,15 +27,10 @@ def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path, tmp_path: Path
            "--port", "0", "--mem-check", "busy", "--on-leak", "raise", "--log-file", str(log),
            "--decode-log-interval", "1"]
     env = {**os.environ, "POOLSCOPE_API_KEY": "k3y"}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env=env)
+    proc, url = start_serve(cmd, env=env)
     try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        assert url, line
         auth = {"Authorization": "Bearer k3y"}
-        with httpx.Client(base_url=url.group(1), timeout=60) as client:
+        with httpx.Client(base_url=url, timeout=60) as client:
             body = {"prompt": "hello", "max_tokens": 3, "temperature": 0, "ignore_eos": True}
             assert client.post("/v1/completions", json=body).status_code == 401
             answer = client.post("/v1/completions", json=body, headers=auth)
@@ -42,12 +39,10 @@ def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path, tmp_path: Path
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     events = [json.loads(line) for line in log.read_text().splitlines()]
     names = [e["event"] for e in events]
-    assert names[0] == "server_started" and events[0]["url"] == url.group(1)
+    assert names[0] == "server_started" and events[0]["url"] == url
     assert names.count("decode_batch") == 2  # 3 tokens: 1 from prefill, 2 decode steps
     assert {"prefill_batch", "request_finished", "idle_check"} <= set(names)
 
@@ -56,19 +51,14 @@ def test_serve_logs_sglang_text_lines(nemotron_h_dir: Path) -> None:
     """With --log-format text, stdout carries SGLang's human layout for batches."""
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
            "--port", "0", "--log-format", "text", "--decode-log-interval", "1"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc, url = start_serve(cmd, stdout=subprocess.PIPE)
     try:
-        assert proc.stderr is not None and proc.stdout is not None
-        url = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())
-        assert url
         body = {"prompt": "hello", "max_tokens": 2, "temperature": 0, "ignore_eos": True}
-        assert httpx.post(f"{url.group(1)}/v1/completions", json=body, timeout=60).is_success
+        assert httpx.post(f"{url}/v1/completions", json=body, timeout=60).is_success
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert proc.returncode == 0
     assert re.search(r"\] Prefill batch, #new-seq: 1, #new-token: \d+, #cached-token: 0", out)
     assert re.search(r"\] Decode batch, #running-req: 1, #token: \d+, token usage: \d\.\d\d, ", out)

@@ -4,7 +4,6 @@ a failed engine loop (after which it exits 1 instead of answering 503 forever)."
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 import sys
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support import start_serve, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -21,14 +22,7 @@ BODY = {"prompt": "hello", "max_tokens": 3, "temperature": 0, "ignore_eos": True
 def _start(model: Path, log: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--port", "0",
            "--log-file", str(log), *flags]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    url = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-    if url is None:
-        proc.kill()
-        raise AssertionError(line + proc.stderr.read())
-    return proc, url.group(1)
+    return start_serve(cmd)
 
 
 def _stopped_event(log: Path) -> dict[str, object]:
@@ -53,9 +47,7 @@ def test_signal_stop_logs_server_stopped(
         proc.send_signal(sig)
         assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     event = _stopped_event(log)
     assert event["reason"] == sig.name
     assert isinstance(event["uptime_s"], float) and event["uptime_s"] > 0
@@ -84,9 +76,7 @@ def test_engine_error_stops_the_server(nemotron_h_dir: Path, tmp_path: Path) -> 
                 assert "memory invariant broken" in closed.json()["error"]["message"]
         assert proc.wait(timeout=30) == 1
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     event = _stopped_event(log)
     assert event["reason"] == "engine_error"
     assert "LeakDetected" in str(event["error"]) and "mamba" in str(event["error"])
@@ -103,17 +93,12 @@ def test_sigint_while_ignored_still_names_the_signal(nemotron_h_dir: Path, tmp_p
             "from runtime.cli.main import main; sys.exit(main(sys.argv[1:]))")
     cmd = [sys.executable, "-c", code, "serve", "--model", str(nemotron_h_dir), "--port", "0",
            "--log-file", str(log)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc, url = start_serve(cmd)
     try:
-        assert proc.stderr is not None
-        url = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stderr.readline())
-        assert url
         # an answer means uvicorn runs, with its signal handlers in place
-        assert httpx.post(f"{url.group(1)}/v1/completions", json=BODY, timeout=60).is_success
+        assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert _stopped_event(log)["reason"] == "SIGINT"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -22,8 +21,9 @@ from structlog.testing import capture_logs
 
 from telemetry import catalog
 from telemetry.alerts.sink import MAX_BODY_BYTES, AlertSink, ReceivedAlert
-from telemetry.logs.logging import reset_logging
-from tests.support import free_port
+from tests.support import free_port, start_verb, stop_process
+
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 STARTS_AT = "2025-01-02T03:04:05.678Z"
 
@@ -61,13 +61,6 @@ def _request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[
 
 def _post(url: str, document: object) -> tuple[int, dict]:
     return _request(url, "POST", json.dumps(document).encode())
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    reset_logging()
-    yield
-    reset_logging()
 
 
 @pytest.fixture
@@ -208,13 +201,7 @@ def test_cli_verb_logs_json_lines_and_stops_on_sigterm() -> None:
     """`poolscope alert-sink` in a fresh interpreter answers /health, writes one JSON line per
     alert to stdout, exits 0 on SIGTERM and never imports torch."""
     port = free_port()
-    code = (
-        "import sys; from runtime.cli.main import main; "
-        f"rc = main(['alert-sink', '--port', '{port}']); print(rc, 'torch' in sys.modules)"
-    )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = start_verb(["alert-sink", "--port", str(port)])
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
@@ -223,9 +210,7 @@ def test_cli_verb_logs_json_lines_and_stops_on_sigterm() -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert proc.returncode == 0, err
     *lines, last = out.splitlines()
     assert last == "0 False"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telemetry import catalog
-from telemetry.catalog import Kind, MetricSpec
+from telemetry.catalog import Instrument, MetricSpec
 from telemetry.metrics.gauges import READERS
 
 
@@ -21,39 +21,39 @@ def test_names_are_unique_and_namespaced() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "kind", "unit", "expected"),
+    ("name", "instrument", "unit", "expected"),
     [
-        ("pool.slots", Kind.GAUGE, "{slot}", "poolscope_pool_slots"),
-        ("memory.leaks", Kind.COUNTER, "{check}", "poolscope_memory_leaks_total"),
-        ("request.ttft", Kind.HISTOGRAM, "s", "poolscope_request_ttft_seconds"),
-        ("token_usage", Kind.GAUGE, "1", "poolscope_token_usage"),
-        ("generation.throughput", Kind.GAUGE, "{token}/s",
+        ("pool.slots", Instrument.GAUGE, "{slot}", "poolscope_pool_slots"),
+        ("memory.leaks", Instrument.COUNTER, "{check}", "poolscope_memory_leaks_total"),
+        ("request.ttft", Instrument.HISTOGRAM, "s", "poolscope_request_ttft_seconds"),
+        ("token_usage", Instrument.GAUGE, "1", "poolscope_token_usage"),
+        ("generation.throughput", Instrument.GAUGE, "{token}/s",
          "poolscope_generation_throughput_per_second"),
-        ("x.bytes", Kind.GAUGE, "By", "poolscope_x_bytes"),
+        ("x.bytes", Instrument.GAUGE, "By", "poolscope_x_bytes"),
     ],
 )
 def test_prometheus_names_follow_the_exporter_rules(
-    name: str, kind: Kind, unit: str, expected: str
+    name: str, instrument: Instrument, unit: str, expected: str
 ) -> None:
     """Annotations and `1` vanish, `s` becomes `_seconds`, `x/s` `_per_second`, counters
     get `_total`, and a name already ending in its unit is not suffixed twice."""
-    buckets = (1.0,) if kind is Kind.HISTOGRAM else ()
-    assert MetricSpec(name, kind, unit, (), "d", buckets).prometheus_name == expected
+    buckets = (1.0,) if instrument is Instrument.HISTOGRAM else ()
+    assert MetricSpec(name, instrument, unit, (), "d", buckets).prometheus_name == expected
 
 
 def test_specs_refuse_unknown_labels_and_misplaced_buckets() -> None:
     """A label without a value domain, or buckets on a non-histogram, fail at definition."""
     with pytest.raises(ValueError, match="no domain"):
-        MetricSpec("x", Kind.COUNTER, "1", ("colour",), "d")
+        MetricSpec("x", Instrument.COUNTER, "1", ("colour",), "d")
     with pytest.raises(ValueError, match="buckets"):
-        MetricSpec("x", Kind.GAUGE, "1", (), "d", (1.0,))
+        MetricSpec("x", Instrument.GAUGE, "1", (), "d", (1.0,))
     with pytest.raises(ValueError, match="buckets"):
-        MetricSpec("x", Kind.HISTOGRAM, "s", (), "d")
+        MetricSpec("x", Instrument.HISTOGRAM, "s", (), "d")
 
 
 def test_every_gauge_has_a_reader_and_only_gauges() -> None:
     """Each observable gauge reads the snapshot through exactly one reader."""
-    assert set(READERS) == {m for m in catalog.METRICS if m.kind is Kind.GAUGE}
+    assert set(READERS) == {m for m in catalog.METRICS if m.instrument is Instrument.GAUGE}
 
 
 def test_token_usage_carries_the_fixme() -> None:

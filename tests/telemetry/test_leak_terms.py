@@ -8,7 +8,7 @@ import pytest
 
 from telemetry import catalog
 from telemetry.logs.leak_terms import PoolLeak, pool_leaks
-from telemetry.logs.parse import ParseStats, iter_records, parse_line
+from telemetry.logs.parse import LineCounts, iter_records, parse_line
 
 LEAKS = [
     pytest.param(
@@ -55,7 +55,7 @@ def test_2024_pair_uses_the_warning_numbers() -> None:
         "Warning: available_size=110, max_total_num_tokens=100",
         "KV cache pool leak detected!",
     ]
-    (record,) = iter_records(lines, ParseStats())
+    (record,) = iter_records(lines, LineCounts())
     assert pool_leaks(record.fields) == [PoolLeak("full", "double_free", -10)]
 
 

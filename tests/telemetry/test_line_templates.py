@@ -14,7 +14,7 @@ from runtime.bench.log_lines import FORMATS
 from telemetry.logs import text_values
 from telemetry.logs.record import LogRecord
 from telemetry.sglang import lines as sglang_lines
-from telemetry.sglang.lines import LeakNumbers, LineKind, read_text_line
+from telemetry.sglang.lines import LeakNumbers, NoRecord, read_text_line
 from tests.telemetry.test_numeric_fields import ENDS, _sglang_lines
 
 TEXT_FORMS = [layout for layout in FORMATS if layout != "poolscope_json"]
@@ -23,14 +23,14 @@ TEXT_FORMS = [layout for layout in FORMATS if layout != "poolscope_json"]
 ODD_VALUES = ["-3", "-0.5", "007", "1e-05", "12.50%", "nan", "x12", "True", "5.", "1" * 20]
 
 
-def _general(line: str) -> LogRecord | LeakNumbers | LineKind:
+def _general(line: str) -> LogRecord | LeakNumbers | NoRecord:
     """The line read with every template forgotten: the split and regex path."""
     sglang_lines._LINE_FORMS.clear()
     text_values._TEMPLATES._recent.clear()
     return read_text_line(line)
 
 
-def _typed(outcome: LogRecord | LeakNumbers | LineKind) -> object:
+def _typed(outcome: LogRecord | LeakNumbers | NoRecord) -> object:
     """The outcome with each field's type beside its value (True == 1 == 1.0 in Python)."""
     if not isinstance(outcome, LogRecord):
         return outcome

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import shutil
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -22,7 +19,7 @@ from dashboards.alerts import RULES_FILE
 from dashboards.build import GENERATED
 from telemetry import catalog
 from telemetry.logs.text_layout import render_text
-from tests.dashboards.processes import prometheus, wait_http
+from tests.dashboards.processes import log_exporter, prometheus
 from tests.support import firing, free_port, query, wait_until
 
 pytestmark = [
@@ -97,25 +94,6 @@ def prometheus_config(tmp: Path, target: str) -> Path:
     return path
 
 
-@contextmanager
-def exporter(log: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`poolscope logs export LOG --follow` on `port`; SIGTERM on exit."""
-    argv = [sys.executable, "-m", "runtime.cli", "logs", "export", str(log), "--follow",
-            "--port", str(port), "--source", SOURCE]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/metrics", timeout=STEP_TIMEOUT_S, proc=proc)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def wait_until_named(what: str, condition: Callable[[], bool]) -> None:
     wait_until(condition, STEP_TIMEOUT_S, interval=0.2, what=what)
 
@@ -145,7 +123,7 @@ def test_usage_follows_every_form_across_rotation_and_the_leak_alert_fires(
     log.write_text("")
     port = free_port()
     with (
-        exporter(log, port) as proc,
+        log_exporter(log, port, "--follow", "--source", SOURCE, timeout=STEP_TIMEOUT_S) as proc,
         prometheus(prometheus_config(tmp_path, f"127.0.0.1:{port}"), tmp_path) as prom,
     ):
         wait_until_named("the first scrape", lambda: bool(query(prom, 'up{job="poolscope"} == 1')))

@@ -17,19 +17,13 @@ from telemetry import catalog
 from telemetry.export.log_files import is_rotated, matching_files, source_of
 from telemetry.export.settings import ExportSettings
 from telemetry.export.tail import FOUND, GONE, TailSettings
-from telemetry.logs.logging import reset_logging
 from tests.telemetry.test_log_exporter import running_exporter, scrape_until, value
+
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 UID = "0f6c3d2e-5b1a-4c8e-9d7f-1a2b3c4d5e6f"
 TIME = "2026-12-05T10:00:00.123456789Z"
 QUEUED, LEAKS = catalog.REQUESTS_QUEUED, catalog.MEMORY_LEAKS
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    reset_logging()
-    yield
-    reset_logging()
 
 
 def decode(queued: int) -> str:

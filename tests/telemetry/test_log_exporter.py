@@ -4,11 +4,8 @@ a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +23,9 @@ from telemetry import catalog
 from telemetry.export.exporter import LogExporter
 from telemetry.export.settings import ExportSettings
 from telemetry.export.tail import ROTATED, TailSettings
-from telemetry.logs.logging import reset_logging
-from tests.support import free_port
+from tests.support import free_port, start_verb, stop_process
+
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 HISPARSE = (
@@ -40,13 +38,6 @@ KV_LEAK = (
     "self.max_total_num_tokens=100\n"
 )
 SWA_DOUBLE_FREE = "[swa] total=64, available=70, evictable=1, protected=0, session_held=0\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    reset_logging()
-    yield
-    reset_logging()
 
 
 def scrape(url: str) -> Samples:
@@ -210,14 +201,7 @@ def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     path = tmp_path / "sglang.log"
     path.write_text("")
     port = free_port()
-    code = (
-        "import sys; from runtime.cli.main import main; "
-        f"rc = main(['logs', 'export', {str(path)!r}, '--follow', '--port', '{port}']); "
-        "print(rc, 'torch' in sys.modules)"
-    )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = start_verb(["logs", "export", str(path), "--follow", "--port", str(port)])
     url = f"http://127.0.0.1:{port}/metrics"
     try:
         assert proc.stdout is not None
@@ -229,9 +213,7 @@ def test_cli_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     assert proc.returncode == 0, err
     *events, last = out.splitlines()
     assert last == "0 False"

@@ -11,7 +11,7 @@ import orjson
 
 from runtime.cli.main import main
 from telemetry import catalog
-from telemetry.logs.parse import ParseStats, iter_records, read_records
+from telemetry.logs.parse import LineCounts, iter_records, read_records
 from telemetry.logs.record import epoch_seconds
 from telemetry.logs.unwrap import Unwrapper
 
@@ -45,11 +45,11 @@ def docker(time: str, text: str, stream: str = "stdout", spaced: bool = False) -
 
 
 def records(lines: list[str | None]) -> list:
-    return list(read_records(lines, ParseStats()))
+    return list(read_records(lines, LineCounts()))
 
 
 def bare_records(lines: list[str]) -> list:
-    return list(iter_records(lines, ParseStats()))
+    return list(iter_records(lines, LineCounts()))
 
 
 def test_cri_full_lines_read_like_the_bare_lines_with_the_container_time_where_none() -> None:
@@ -134,8 +134,8 @@ def test_unfinished_pieces_end_with_the_lines_and_stay_bounded() -> None:
     unwrapper = Unwrapper(max_chars=10)
     out = list(unwrapper.lines([cri(T0, "a" * 8, "P"), cri(T1, "b" * 8, "P"), f"{T2} stderr F"]))
     assert out == ["", "a" * 8 + "bb"]
-    stats = ParseStats()
-    assert list(read_records([f"{T0} stdout F "], stats)) == [] and stats.num_blank == 1
+    counts = LineCounts()
+    assert list(read_records([f"{T0} stdout F "], counts)) == [] and counts.num_blank == 1
 
 
 def test_cli_convert_and_summary_read_a_cri_file(tmp_path: Path, capsys) -> None:

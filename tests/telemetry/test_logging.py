@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 import structlog
 
-from telemetry.logs.logging import LogSettings, configure_logging, get_logger, reset_logging
+from telemetry.logs.logging import LogSettings, configure_logging, get_logger
 from telemetry.logs.parse import parse_line
 
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    yield
-    reset_logging()
+pytestmark = pytest.mark.usefixtures("fresh_logging")
 
 
 def test_json_lines_carry_timestamp_level_event_and_bound_context() -> None:

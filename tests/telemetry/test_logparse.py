@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telemetry import catalog
-from telemetry.logs.parse import ParseStats, convert, iter_records, parse_line
+from telemetry.logs.parse import LineCounts, convert, iter_records, parse_line
 from telemetry.logs.record import LogRecord
 from telemetry.logs.text_layout import render_text
 from telemetry.logs.text_values import normalise_key, parse_value
@@ -155,19 +155,19 @@ def test_2024_two_line_leak_gets_the_warning_numbers() -> None:
         "max_total_num_tokens=100",
         "KV cache pool leak detected!",
     ]
-    stats = ParseStats()
-    records = list(iter_records(lines, stats))
+    counts = LineCounts()
+    records = list(iter_records(lines, counts))
     expected = {"pool": "full", "available_size": 10, "max_total_num_tokens": 100}
     assert records == [_sglang(LEAK, expected)]
-    assert (stats.num_merged, stats.num_skipped, stats.records) == (1, 0, {LEAK: 1})
+    assert (counts.num_merged, counts.num_skipped, counts.records) == (1, 0, {LEAK: 1})
 
 
 def test_warning_without_leak_line_is_skipped() -> None:
     """A leak warning not followed by a leak line is skipped, and the next line still reads."""
-    stats = ParseStats()
-    records = list(iter_records(["Warning: available_size=10", D2024, "Warning: x=1"], stats))
+    counts = LineCounts()
+    records = list(iter_records(["Warning: available_size=10", D2024, "Warning: x=1"], counts))
     assert records == [_sglang(DECODE, F2024)]
-    assert (stats.num_lines, stats.num_skipped, stats.num_merged) == (3, 2, 0)
+    assert (counts.num_lines, counts.num_skipped, counts.num_merged) == (3, 2, 0)
 
 
 def test_json_batch_line_keeps_every_field_but_the_heads() -> None:
@@ -186,9 +186,9 @@ def test_json_other_events_are_counted_not_skipped() -> None:
         "[1, 2, 3]",
         f"INFO {catalog.REQUEST_FINISHED.name} rid=r1 finish_reason=stop",
     ]
-    stats = ParseStats()
-    assert list(iter_records(lines, stats)) == []
-    assert (stats.num_other, stats.num_skipped) == (2, 2)
+    counts = LineCounts()
+    assert list(iter_records(lines, counts)) == []
+    assert (counts.num_other, counts.num_skipped) == (2, 2)
 
 
 def test_other_event_quoting_a_batch_header_is_no_batch() -> None:
@@ -198,9 +198,9 @@ def test_other_event_quoting_a_batch_header_is_no_batch() -> None:
         "level": "error",
         "error": "Decode batch, x: 1",
     }
-    stats = ParseStats()
-    assert list(iter_records([render_text(event)], stats)) == []
-    assert stats.num_other == 1
+    counts = LineCounts()
+    assert list(iter_records([render_text(event)], counts)) == []
+    assert counts.num_other == 1
 
 
 @pytest.mark.parametrize(
@@ -219,9 +219,9 @@ def test_other_event_quoting_a_batch_header_is_no_batch() -> None:
 )
 def test_unreadable_lines_are_skipped(line: str) -> None:
     """Garbage, binary-ish, foreign and truncated lines yield no record and count as skipped."""
-    stats = ParseStats()
-    assert list(iter_records([line], stats)) == []
-    assert (stats.num_lines, stats.num_skipped) == (1, 1)
+    counts = LineCounts()
+    assert list(iter_records([line], counts)) == []
+    assert (counts.num_lines, counts.num_skipped) == (1, 1)
 
 
 def test_line_cut_mid_part_keeps_what_it_has() -> None:
@@ -232,9 +232,9 @@ def test_line_cut_mid_part_keeps_what_it_has() -> None:
 
 def test_blank_lines_are_counted_apart() -> None:
     """Empty and whitespace-only lines count as blank, not skipped."""
-    stats = ParseStats()
-    assert list(iter_records(["", "   \n", "\t"], stats)) == []
-    assert (stats.num_blank, stats.num_skipped) == (3, 0)
+    counts = LineCounts()
+    assert list(iter_records(["", "   \n", "\t"], counts)) == []
+    assert (counts.num_blank, counts.num_skipped) == (3, 0)
 
 
 def _event_dicts() -> list[dict]:
@@ -308,24 +308,24 @@ def test_iter_records_is_lazy() -> None:
             pulled.append(line)
             yield line
 
-    records = iter_records(lines(), ParseStats())
+    records = iter_records(lines(), LineCounts())
     assert inspect.isgenerator(records) and pulled == []
     next(records)
     assert len(pulled) == 1
 
 
 def test_stats_account_for_every_line() -> None:
-    """Every line lands in exactly one ParseStats count, and describe() names them."""
+    """Every line lands in exactly one LineCounts count, and describe() names them."""
     opened = orjson.dumps({"event": catalog.SESSION_OPENED.name}).decode()
     lines = [D2024, "", "junk", opened, "Warning: available_size=1",
              "KV cache pool leak detected!", "[swa] total=1, available=0", "",
              "[full] total=2, available=1"]
-    stats = ParseStats()
-    list(iter_records(lines, stats))
-    total = stats.num_blank + stats.num_skipped + stats.num_other + stats.num_merged
-    assert stats.num_lines == total + stats.num_records == 9
-    assert stats.records == {DECODE: 1, LEAK: 2} and stats.num_merged == 2
-    assert stats.describe().startswith(f"9 lines: 3 records ({DECODE} 1, {LEAK} 2)")
+    counts = LineCounts()
+    list(iter_records(lines, counts))
+    total = counts.num_blank + counts.num_skipped + counts.num_other + counts.num_merged
+    assert counts.num_lines == total + counts.num_records == 9
+    assert counts.records == {DECODE: 1, LEAK: 2} and counts.num_merged == 2
+    assert counts.describe().startswith(f"9 lines: 3 records ({DECODE} 1, {LEAK} 2)")
 
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gz"])
@@ -335,11 +335,11 @@ def test_convert_streams_records_as_json_lines(tmp_path: Path, gzipped: bool) ->
     path = tmp_path / ("log.gz" if gzipped else "log.txt")
     path.write_bytes(gzip.compress(text) if gzipped else text)
     out = BytesIO()
-    stats = convert(path, out, progress=False)
+    counts = convert(path, out, progress=False)
     rows = [orjson.loads(line) for line in out.getvalue().splitlines()]
     assert rows[0] == {"event": DECODE, "source": "sglang", **F2024}
     assert rows[1]["timestamp"] == "2024-08-10T10:00:00" and rows[1]["tp_rank"] == 0
-    assert (stats.num_lines, stats.num_skipped, stats.num_records) == (3, 1, 2)
+    assert (counts.num_lines, counts.num_skipped, counts.num_records) == (3, 1, 2)
 
 
 def test_to_dict_leaves_out_a_missing_timestamp() -> None:

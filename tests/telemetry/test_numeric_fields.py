@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from telemetry import catalog
 from telemetry.logs.numeric_fields import NUMERIC_FIELDS, is_number
-from telemetry.logs.parse import ParseStats, iter_records, parse_line
+from telemetry.logs.parse import LineCounts, iter_records, parse_line
 from telemetry.logs.record import LogRecord
 from telemetry.logs.text_layout import render_text
 
@@ -27,7 +27,7 @@ class Part:
 
     label: str
     key: str
-    kind: str  # int, usage (2 decimals), rate (2 decimals), percent, bool
+    shape: str  # int, usage (2 decimals), rate (2 decimals), percent, bool
 
 
 INT, USAGE, RATE, PERCENT, BOOL = "int", "usage", "rate", "percent", "bool"
@@ -59,12 +59,12 @@ LINE_ENDS = ["", "\n", "\r\n", "\r"]
 def _values(draw: st.DrawFn, parts: list[Part]) -> list[tuple[Part, str]]:
     out = []
     for part in parts:
-        if part.kind == INT:
+        if part.shape == INT:
             text = str(draw(st.integers(0, 10**7)))
-        elif part.kind in (USAGE, RATE):
-            top = 1.0 if part.kind == USAGE else 1e6
+        elif part.shape in (USAGE, RATE):
+            top = 1.0 if part.shape == USAGE else 1e6
             text = f"{draw(st.floats(0, top, allow_nan=False)):.2f}"
-        elif part.kind == PERCENT:
+        elif part.shape == PERCENT:
             text = f"{draw(st.floats(0, 100, allow_nan=False)):.2f}%"
         else:
             text = str(draw(st.booleans()))
@@ -94,7 +94,7 @@ def _sglang_lines(draw: st.DrawFn) -> tuple[str, str, list[tuple[Part, str]]]:
         parts = [*NEW, HIT, *PLAIN[1:], QUEUE]
     else:
         iteration = draw(st.sampled_from(["", f" [{draw(st.integers(0, 10**6))}]"]))
-        usages = [p for p in pools if p.kind == USAGE]
+        usages = [p for p in pools if p.shape == USAGE]
         disagg = draw(st.sampled_from([[], DISAGG]))
         head = f"Prefill batch{iteration}, "
         parts = [*NEW, *usages, RUNNING, QUEUE, *disagg, INPUT]
@@ -105,11 +105,11 @@ def _sglang_lines(draw: st.DrawFn) -> tuple[str, str, list[tuple[Part, str]]]:
 
 
 def _expected(part: Part, text: str) -> float | int | bool:
-    if part.kind == INT:
+    if part.shape == INT:
         return int(text)
-    if part.kind == PERCENT:
+    if part.shape == PERCENT:
         return float(text[:-1]) / 100
-    if part.kind == BOOL:
+    if part.shape == BOOL:
         return text == "True"
     return float(text)
 
@@ -125,7 +125,7 @@ def _numbers_or_absent(record: LogRecord | None) -> None:
 
 def _read(line: str) -> list[LogRecord]:
     """The line read both ways: alone and as a one-line log."""
-    records = list(iter_records([line], ParseStats()))
+    records = list(iter_records([line], LineCounts()))
     assert records == ([] if parse_line(line) is None else [parse_line(line)])
     return records
 

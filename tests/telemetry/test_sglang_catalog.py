@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from telemetry.sglang import catalog as sg
-from telemetry.sglang.catalog import SGLangKind, SGLangMetric
+from telemetry.sglang.catalog import SGLangMetric, SGLangType
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDORED = ROOT / "telemetry" / "sglang" / sg.TSV_NAME
@@ -30,7 +30,7 @@ def test_catalog_holds_the_reference_snapshot_as_its_newest_source() -> None:
     snapshot = sg.parse(f"{sg.RELEASES_LINE}{SNAPSHOT}\n" + _with_era_columns(text))
     for name, row in snapshot.items():
         ours = sg.METRICS[name]
-        assert (ours.kind, ours.exposed) == (row.kind, row.exposed), name
+        assert (ours.metric_type, ours.exposed) == (row.metric_type, row.exposed), name
         assert ours.is_in(SNAPSHOT), name
     for name in set(sg.METRICS) - set(snapshot):
         assert not sg.METRICS[name].is_in(SNAPSHOT), name
@@ -67,11 +67,11 @@ def test_every_row_loads_with_the_exposure_its_type_implies() -> None:
     assert len(sg.METRICS) == len(lines) - 1
     for metric in sg.METRICS.values():
         assert not metric.name.startswith(("sglang:", "sglang_")), metric.name
-        if metric.kind is SGLangKind.HISTOGRAM:
+        if metric.metric_type is SGLangType.HISTOGRAM:
             assert metric.suffixes == sg.HISTOGRAM_SUFFIXES, metric.name
         else:
             assert metric.suffixes == ("",), metric.name
-        if metric.kind is SGLangKind.COUNTER:
+        if metric.metric_type is SGLangType.COUNTER:
             assert metric.name.endswith("_total"), metric.name
 
 

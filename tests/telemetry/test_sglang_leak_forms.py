@@ -9,7 +9,7 @@ import pytest
 
 from telemetry import catalog
 from telemetry.logs.leak_terms import PoolLeak, pool_leaks
-from telemetry.logs.parse import ParseStats, iter_records
+from telemetry.logs.parse import LineCounts, iter_records
 
 LEAK = catalog.MEMORY_LEAK.name
 TS = "[2025-10-01 10:00:00 TP0] "
@@ -137,15 +137,15 @@ def test_each_leak_form_is_one_record_with_each_pools_difference(
 ) -> None:
     """Every form reads as exactly one leak record, its continuation lines folded in, and each
     pool whose terms do not add up counts with its signed difference."""
-    stats = ParseStats()
-    records = list(iter_records(lines, stats))
+    counts = LineCounts()
+    records = list(iter_records(lines, counts))
     assert [r.event for r in records] == [LEAK]
     assert pool_leaks(records[0].fields) == expected
 
 
 def test_mamba_terms_on_the_second_line_are_kept() -> None:
     """The hybrid message's second line lends its mamba terms to the record (issue 16)."""
-    (record,) = iter_records([TS + MAMBA_FULL_OK, MAMBA_LEAKED], ParseStats())
+    (record,) = iter_records([TS + MAMBA_FULL_OK, MAMBA_LEAKED], LineCounts())
     fields = record.fields
     assert fields["pool"] == "full" and fields["tp_rank"] == 0
     assert (fields["mamba_available_size"], fields["req_to_token_pool.mamba_pool.size"]) == (60, 64)
@@ -157,15 +157,15 @@ def test_continuation_after_a_later_read_joins_until_the_file_is_quiet() -> None
     enough empty reads the message is complete and a later key=value line stands alone."""
     from telemetry.logs.parse import IDLE_READS_TO_FLUSH
 
-    stats = ParseStats()
-    joined = list(iter_records([TS + MAMBA_FULL_OK, None, None, MAMBA_LEAKED], stats))
+    counts = LineCounts()
+    joined = list(iter_records([TS + MAMBA_FULL_OK, None, None, MAMBA_LEAKED], counts))
     assert [pool_leaks(r.fields) for r in joined] == [[PoolLeak("mamba", "leak", 2)]]
     quiet = [None] * IDLE_READS_TO_FLUSH
-    stats = ParseStats()
-    apart = iter_records([TS + MAMBA_FULL_OK, *quiet, MAMBA_LEAKED], stats)
+    counts = LineCounts()
+    apart = iter_records([TS + MAMBA_FULL_OK, *quiet, MAMBA_LEAKED], counts)
     first = next(apart)  # let out after the quiet reads, before the next line is read
-    assert stats.num_lines == 1 and pool_leaks(first.fields) == [PoolLeak("full", "leak", 0)]
-    assert list(apart) == [] and stats.num_skipped == 1
+    assert counts.num_lines == 1 and pool_leaks(first.fields) == [PoolLeak("full", "leak", 0)]
+    assert list(apart) == [] and counts.num_skipped == 1
 
 
 def test_busy_check_trace_lines_are_no_leaks() -> None:
@@ -178,9 +178,9 @@ def test_busy_check_trace_lines_are_no_leaks() -> None:
         "session_held=0, uncached=10",
         "[swa] total=500, available=500, evictable=0, protected=0, session_held=0, uncached=0",
     ]
-    stats = ParseStats()
-    assert list(iter_records(lines, stats)) == []
-    assert stats.num_other == 3
+    counts = LineCounts()
+    assert list(iter_records(lines, counts)) == []
+    assert counts.num_other == 3
 
 
 def test_a_new_message_ends_the_one_before() -> None:
@@ -188,9 +188,9 @@ def test_a_new_message_ends_the_one_before() -> None:
     lines = [TS + MAMBA_FULL_OK, TS + MAMBA_FULL_OK, MAMBA_LEAKED,
              f"{TS}Decode batch, #running-req: 1, #token: 5, token usage: 0.01, "
              "#queue-req: 0, "]
-    stats = ParseStats()
-    records = list(iter_records(lines, stats))
+    counts = LineCounts()
+    records = list(iter_records(lines, counts))
     assert [r.event for r in records] == [LEAK, LEAK, catalog.DECODE_BATCH.name]
     assert "mamba_available_size" not in records[0].fields
     assert records[1].fields["mamba_available_size"] == 60
-    assert stats.num_merged == 1
+    assert counts.num_merged == 1

@@ -114,11 +114,11 @@ class HybridBlock(nn.Module):
 
     def __init__(self, config: ModelConfig, layer_idx: int) -> None:
         super().__init__()
-        self.kind = config.layer_types[layer_idx]
+        self.layer_type = config.layer_types[layer_idx]
         self.norm = RMSNorm(config.hidden_size, config.norm_eps)
-        if self.kind == MAMBA:
+        if self.layer_type == MAMBA:
             self.mixer: nn.Module = mamba_for(config, layer_idx)
-        elif self.kind in (FULL_ATTENTION, SLIDING_ATTENTION):
+        elif self.layer_type in (FULL_ATTENTION, SLIDING_ATTENTION):
             self.mixer = attention_for(config, layer_idx)
         else:
             self.mixer = PlainMLP(
@@ -127,7 +127,7 @@ class HybridBlock(nn.Module):
 
     def forward(self, h: torch.Tensor, batch: ForwardBatch, pools: PoolTensors) -> torch.Tensor:
         x = self.norm(h)
-        out = self.mixer(x) if self.kind == MLP else self.mixer(x, batch, pools)
+        out = self.mixer(x) if self.layer_type == MLP else self.mixer(x, batch, pools)
         return h + out
 
 
