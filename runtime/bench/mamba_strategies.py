@@ -4,8 +4,12 @@ across a decode track boundary) on a workload that saturates the pool.
 
 Reports per strategy: peak concurrently running requests, mean mamba slots per running request
 (over steps with at least one running), prefix-cache hit rate (cached / prompt tokens) and lazy
-track-allocation failures. Targets (issue 7): lazy admits >= 1.4x the peak concurrency, with
-<= 2.1 slots per running request (extra_buffer holds 3).
+track-allocation failures. The first wave arrives all at once, so nothing in it is reused (hit
+rate 0); a second wave, sent to the same engine (same pool size) after the first finished, shares
+the first wave's prefixes with new suffixes: its hit rate and prefill tokens saved (prompt tokens
+served from the cache) show what each strategy's snapshots buy.
+Targets (issue 7): lazy admits >= 1.4x the peak concurrency, with <= 2.1 slots per running
+request (extra_buffer holds 3).
 
 The KV pools, the row count and `max_running_requests` are sized far above what the mamba pool
 allows, so the mamba pool is the only limit. The model is a tiny random `poolscope_hybrid`
@@ -65,9 +69,12 @@ class Workload:
     max_tokens: int
     track_interval: int
 
-    def prompts(self, seed: int) -> list[list[int]]:
+    def prompts(self, seed: int, wave: int = 0) -> list[list[int]]:
+        """Wave 0's prompts; a later wave shares its prefixes, with suffixes of its own."""
         rng = random.Random(seed)
         prefixes = [rng.choices(TOKEN_IDS, k=self.prefix_len) for _ in range(self.num_prefixes)]
+        if wave:
+            rng = random.Random(f"{seed}-wave-{wave}")
         return [
             rng.choice(prefixes) + rng.choices(TOKEN_IDS, k=rng.randint(*self.suffix_len))
             for _ in range(self.num_requests)
@@ -111,6 +118,17 @@ class RunStats:
     retracted: int
     num_steps: int
     seconds: float
+    second_wave: WaveStats | None = None
+
+
+@dataclass(frozen=True)
+class WaveStats:
+    """The second wave, run after the first finished on the same engine."""
+
+    hit_rate: float  # cached prompt tokens / prompt tokens
+    prefill_saved: int  # prompt tokens served from the prefix cache, not prefilled
+    prompt_tokens: int
+    track_alloc_failures: int  # during this wave
 
 
 class _StepLog(EngineObserver):
@@ -125,8 +143,9 @@ class _StepLog(EngineObserver):
 
 
 def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],
-             max_tokens: int) -> RunStats:
-    """Runs `prompts` to completion on a fresh engine and measures it."""
+             max_tokens: int, second: list[list[int]] | None = None) -> RunStats:
+    """Runs `prompts` to completion on a fresh engine and measures it; then, if given, the
+    `second` wave on the same engine."""
     engine = Engine(lm, config, torch.device("cpu"), torch.float32)
     log = _StepLog()
     engine.observers.append(log)
@@ -143,7 +162,17 @@ def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],
         hit_rate=sum(c.cached_tokens for c in done) / sum(c.prompt_tokens for c in done),
         track_alloc_failures=engine.mm.counters.track_alloc_failures,
         retracted=engine.counters.retracted, num_steps=len(log.samples), seconds=seconds,
+        second_wave=_second_wave(engine, second, params) if second else None,
     )
+
+
+def _second_wave(engine: Engine, prompts: list[list[int]], params: SamplingParams) -> WaveStats:
+    failures = engine.mm.counters.track_alloc_failures
+    done = engine.generate(prompts, params)
+    _check_finished(done, params.max_tokens)
+    cached, total = sum(c.cached_tokens for c in done), sum(c.prompt_tokens for c in done)
+    return WaveStats(cached / total, cached, total,
+                     engine.mm.counters.track_alloc_failures - failures)
 
 
 def _check_finished(done: list[Completion], max_tokens: int) -> None:
@@ -181,10 +210,10 @@ def measure(workloads: dict[str, Workload], seeds: list[int]) -> dict[str, Runs]
         for name, workload in workloads.items():
             result[name] = {s: [] for s in STRATEGIES}
             for seed in seeds:
-                prompts = workload.prompts(seed)
+                prompts, second = workload.prompts(seed), workload.prompts(seed, wave=1)
                 for strategy in STRATEGIES:
                     config = workload.engine_config(strategy, model_dir)
-                    run = run_once(lm, config, prompts, workload.max_tokens)
+                    run = run_once(lm, config, prompts, workload.max_tokens, second)
                     result[name][strategy].append(run)
     return result
 
@@ -197,8 +226,8 @@ def peak_ratios(runs: Runs) -> list[float]:
 
 COLUMNS = ["workload", "strategy", "mamba slots", "requests", "peak running", "peak min",
            "peak max", "lazy/extra peak", "slots/running req", "slots min", "slots max",
-           "locked/running req", "hit rate", "track alloc failures", "retracted", "s/run",
-           "repeats"]
+           "locked/running req", "hit rate", "track alloc failures", "retracted",
+           "wave 2 hit rate", "wave 2 prefill saved", "wave 2 track failures", "s/run", "repeats"]
 
 
 def _row(name: str, workload: Workload, strategy: MambaStrategy, runs: Runs) -> dict:
@@ -215,8 +244,18 @@ def _row(name: str, workload: Workload, strategy: MambaStrategy, runs: Runs) -> 
         "hit rate": statistics.median(r.hit_rate for r in mine),
         "track alloc failures": statistics.median(r.track_alloc_failures for r in mine),
         "retracted": statistics.median(r.retracted for r in mine),
+        **_second_wave_cells(mine),
         "s/run": statistics.median(r.seconds for r in mine), "repeats": len(mine),
     }
+
+
+def _second_wave_cells(runs: list[RunStats]) -> dict[str, float]:
+    waves = [r.second_wave for r in runs if r.second_wave is not None]
+    if not waves:
+        return {}
+    return {"wave 2 hit rate": statistics.median(w.hit_rate for w in waves),
+            "wave 2 prefill saved": statistics.median(w.prefill_saved for w in waves),
+            "wave 2 track failures": statistics.median(w.track_alloc_failures for w in waves)}
 
 
 def _ratio_note(workload: Workload, runs: Runs) -> str:

@@ -13,7 +13,9 @@ BENCHES: dict[str, str] = {
     "telemetry": "telemetry_overhead",
     "mamba": "mamba_strategies",
     "parser": "parser_speed",
+    "decode": "decode_step",
     "scrape": "scrape_latency",
+    "loadgen": "loadgen_latency",
     "soak": "soak",
 }
 

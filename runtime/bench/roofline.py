@@ -1,4 +1,5 @@
-"""The decode roofline: bytes one decode step must read over the measured memory bandwidth.
+"""The memory side of the decode roofline: bytes one decode step must move over the measured
+copy bandwidth (the compute side is compute_bound.py; decode_step.py reports both).
 
 A decode step reads every weight once, the KV of every attention layer over each request's
 context (sliding layers capped at the window), and reads and writes each request's mamba state.
@@ -22,11 +23,19 @@ from runtime.scheduler.sampling_params import SamplingParams
 MIB = 1 << 20
 
 
-def copy_bandwidth(mib: int, repeats: int) -> float:
-    """Median bytes/s of copying a `mib` MiB fp32 tensor (read + write bytes), after a warm-up."""
-    src = torch.rand(mib * MIB // 4)  # [N]
+def copy_bandwidth(mib: int, repeats: int, device: torch.device | None = None) -> float:
+    """Median bytes/s of copying a `mib` MiB fp32 tensor on `device` (read + write bytes),
+    after a warm-up; on CUDA each copy ends with a synchronize."""
+    device = device or torch.device("cpu")
+    src = torch.rand(mib * MIB // 4, device=device)  # [N]
     dst = torch.empty_like(src)  # [N]
-    samples = timed(lambda: dst.copy_(src), warmup=1, repeats=repeats)
+
+    def once() -> None:
+        dst.copy_(src)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    samples = timed(once, warmup=1, repeats=repeats)
     return 2 * mib * MIB / statistics.median(samples)
 
 
@@ -56,30 +65,6 @@ def decode_bytes(lm: LoadedModel, batch: int, context: int) -> DecodeBytes:
         per_layer = m.conv_dim * (m.conv_kernel - 1) + m.num_heads * m.head_dim * m.state_size
         mamba = 2 * cfg.num_mamba_layers * per_layer * elem  # read and written
     return DecodeBytes(weights, batch * kv_tokens * per_token, batch * mamba)
-
-
-@dataclass(frozen=True)
-class Roofline:
-    """The bandwidth limit of one model's decode step beside our measured step time."""
-
-    model_type: str
-    bytes: DecodeBytes
-    bandwidth: float  # bytes/s
-    measured_step_s: float
-    vocab: int
-
-    @property
-    def limit_step_s(self) -> float:
-        return self.bytes.total / self.bandwidth
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "weight_bytes": self.bytes.weights, "kv_bytes": self.bytes.kv,
-            "mamba_state_bytes": self.bytes.mamba_state, "total_bytes": self.bytes.total,
-            "limit_step_ms": 1e3 * self.limit_step_s,
-            "measured_step_ms": 1e3 * self.measured_step_s,
-            "fraction_of_limit": self.limit_step_s / self.measured_step_s,
-        }
 
 
 def profile_decode(engine: Engine, prompts: list[list[int]], steps: int) -> list[tuple[str, float]]:

@@ -1,7 +1,7 @@
 """Scrape benchmark: latency of `GET /metrics` on a real server (uvicorn on loopback, the default
 model) while it decodes 64 streamed requests sent from a child process; sequential scrapes, timed
 on the client.
-Target (issue 7): p50 <= 5 ms.
+Targets (issue 20): p50 <= 3 ms, p99 <= 10 ms.
 
     poolscope bench scrape [--quick]
 """
@@ -19,9 +19,11 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 import httpx
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime.bench.report import BenchResult, Target
+from runtime.bench.profiles import ProfileEntry, as_json, profile_steps, summary
+from runtime.bench.report import BenchResult, Target, timed
 from runtime.engine.config import EngineConfig
 from runtime.loadgen.report import percentile
 from runtime.model.default_model import ensure_default_model
@@ -30,9 +32,10 @@ from runtime.server.serve import RunningServer
 from telemetry import catalog
 from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
 
-P50_TARGET_MS = 5.0
+P50_TARGET_MS, P99_TARGET_MS = 3.0, 10.0
 PROMPT_LEN = 24
 START_TIMEOUT_S = 120.0
+RENDER_PROFILES = 20
 
 
 @dataclass(frozen=True)
@@ -130,12 +133,22 @@ def _measure(config: EngineConfig, sizes: _Sizes) -> dict[str, object]:
         with httpx.Client(base_url=url, timeout=30) as client:
             _wait_running(client, sizes.num_reqs)
             seconds, bodies, statuses = _scrapes(client, sizes)
+            render_s, render = _render(server)
     finally:
         load.close()
         server.stop()
     running = [_num_running(body) for body in bodies]
     return {"seconds": seconds, "statuses": statuses, "running": running,
-            "body_bytes": len(bodies[-1].encode()), "num_chunks": load.num_chunks}
+            "body_bytes": len(bodies[-1].encode()), "num_chunks": load.num_chunks,
+            "render": render, "render_s": render_s}
+
+
+def _render(server: RunningServer) -> tuple[float, list[ProfileEntry]]:
+    """Median seconds of rendering the server's registry on this thread (a scrape without the
+    HTTP round trip and the wait for the GIL), and a cProfile of it, while the load runs."""
+    registry = server.state.registry
+    seconds = statistics.median(timed(lambda: generate_latest(registry), 1, RENDER_PROFILES))
+    return seconds, profile_steps(lambda: generate_latest(registry), RENDER_PROFILES)
 
 
 def run(quick: bool) -> BenchResult:
@@ -153,12 +166,17 @@ def run(quick: bool) -> BenchResult:
            "p90 ms": percentile(ms, 90), "p99 ms": percentile(ms, 99), "max ms": max(ms),
            "mean ms": statistics.mean(ms), "status": ",".join(map(str, sorted(data["statuses"]))),
            "body bytes": data["body_bytes"]}
+    render, render_ms = data["render"], data["render_s"] * 1e3
     note = (
         "the HTTP thread waits for the GIL while the engine thread runs the Python side of a "
-        "64-request decode step, on top of the OTel collect + render (a few ms alone); "
+        f"decode step, on top of the OTel collect + render (about {render_ms:.2g} ms alone, "
+        f"{summary(render, scope='one render of the registry')}); "
         "details.load_avg_1m says how busy the machine was"
     )
-    targets = [Target("/metrics p50 ms", row["p50 ms"], "<=", P50_TARGET_MS, note)]
+    running = f"{sizes.num_reqs} running"
+    targets = [Target(f"/metrics p50 ms, {running}", row["p50 ms"], "<=", P50_TARGET_MS, note),
+               Target(f"/metrics p99 ms, {running}", row["p99 ms"], "<=", P99_TARGET_MS, note)]
     details = {"num_requests": sizes.num_reqs, "num_warmup": sizes.num_warmup,
-               "stream_chunks": data["num_chunks"], "load_avg_1m": os.getloadavg()[0]}
+               "stream_chunks": data["num_chunks"], "load_avg_1m": os.getloadavg()[0],
+               "render_median_ms": render_ms, "render_profile": as_json(render)}
     return BenchResult("scrape", list(row), [row], targets, details, is_quick=quick)

@@ -2,7 +2,12 @@
 at the default decode log interval, the Prometheus registry scraped every second) and on with a
 decode line every step: one engine, one steady decode batch, modes alternated block by block so
 that drift (growing context, other processes) hits every mode alike.
-Targets (issue 7): overhead <= 1 % at the default interval, <= 5 % when logging every step.
+Targets (issue 20): overhead <= 1 % at the default interval, <= 2 % when logging every step.
+A missed target carries a cProfile of the telemetry observer's `on_step` (top entries in the JSON).
+
+Seam for the engine/frontend process split: `_TimedTelemetry` is what telemetry costs the engine's
+step today (the observer runs inside the step). When the engine process forwards one record per
+step instead, time that forwarding in its place (the step-side cost) and keep the modes.
 
     poolscope bench telemetry [--quick]
 """
@@ -19,6 +24,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from runtime.bench.profiles import ProfileEntry, as_json, profile_steps, summary
 from runtime.bench.report import BenchResult, Spread, Target
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
@@ -30,11 +36,14 @@ from runtime.server.serve import DEFAULT_MODEL_NAME
 from telemetry.logs.logging import LogSettings, configure_logging, reset_logging
 from telemetry.metrics.meters import Metrics, MetricsSettings
 
-ON_TARGET_PCT, EVERY_STEP_TARGET_PCT = 1.0, 5.0
+ON_TARGET_PCT, EVERY_STEP_TARGET_PCT = 1.0, 2.0
 DEFAULT_INTERVAL = 40  # ObservabilitySettings' default decode log interval
 SCRAPE_PERIOD_S = 1.0
 PROMPT_LEN = 32
 MODES = ("off", "on", "on_every_step")
+TELEMETRY_CODE = ("telemetry", "opentelemetry", "structlog", "logging")
+PROFILE_SCOPE = "telemetry code and the calls it makes"
+PROFILE_STEPS = 5  # within the requests' spare tokens (max_tokens has 8 beyond the cycles)
 SWA_TOKENS_PER_REQ = 256  # the window (64) plus a prompt: out-of-window tokens are freed
 
 
@@ -131,11 +140,29 @@ def _swap(engine: Engine, observer: EngineTelemetry | None) -> None:
         engine.observers.append(observer)
 
 
+def _metrics(engine: Engine) -> Metrics:
+    return Metrics(MetricsSettings(model=DEFAULT_MODEL_NAME, pools=tuple(engine.last_stats.pools),
+                                   cache_pools=tuple(engine.mm.cache.components)))
+
+
+def profile_on_steps(engine: Engine, num_steps: int, log_file: Path) -> list[ProfileEntry]:
+    """cProfile of `num_steps` decode steps with telemetry on and a log line every step: the
+    observer's entries beside the step's own (for a missed target)."""
+    metrics = _metrics(engine)
+    with open(os.devnull, "w") as devnull:
+        configure_logging(LogSettings(format="json", file=log_file), devnull)
+        _swap(engine, EngineTelemetry(metrics, 1))
+        try:
+            return profile_steps(engine.step, num_steps, within=TELEMETRY_CODE)
+        finally:
+            _swap(engine, None)
+            reset_logging()
+            metrics.shutdown()
+
+
 def _measure(engine: Engine, sizes: _Sizes, log_file: Path) -> dict[str, object]:
     """Alternates the modes block by block; per mode: step samples and per-cycle medians."""
-    metrics = Metrics(MetricsSettings(model=DEFAULT_MODEL_NAME,
-                                      pools=tuple(engine.last_stats.pools),
-                                      cache_pools=tuple(engine.mm.cache.components)))
+    metrics = _metrics(engine)
     observers = {"off": None, "on": _TimedTelemetry(metrics, DEFAULT_INTERVAL),
                  "on_every_step": _TimedTelemetry(metrics, 1)}
     steps: dict[str, list[float]] = {m: [] for m in MODES}
@@ -197,25 +224,31 @@ def run(quick: bool) -> BenchResult:
         log_file = Path(tmp) / "telemetry.jsonl"
         data = _measure(engine, sizes, log_file)
         num_log_lines = len(log_file.read_text().splitlines())
-    rows = _rows(data, sizes)
-    by_mode = {row["mode"]: row for row in rows}
+        rows = _rows(data, sizes)
+        by_mode = {row["mode"]: row for row in rows}
+        missed = (by_mode["on"]["overhead %"] > ON_TARGET_PCT
+                  or by_mode["on_every_step"]["overhead %"] > EVERY_STEP_TARGET_PCT)
+        profile = profile_on_steps(engine, PROFILE_STEPS, log_file) if missed else []
     scrape_ms = statistics.median(data["scrapes"]) * 1e3 if data["scrapes"] else 0.0
     details = {"num_scrapes": len(data["scrapes"]), "scrape_median_ms": scrape_ms,
                "num_log_lines": num_log_lines, "block_steps": sizes.block_steps,
                "num_cycles": len(data["block_medians"]["off"]), "load_avg_1m": os.getloadavg()[0],
                "block_medians_ms": {m: [round(v * 1e3, 3) for v in vs]
-                                    for m, vs in data["block_medians"].items()}}
-    targets = [_target(by_mode, "on", ON_TARGET_PCT, scrape_ms),
-               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms)]
+                                    for m, vs in data["block_medians"].items()},
+               "profile_telemetry_every_step": as_json(profile)}
+    targets = [_target(by_mode, "on", ON_TARGET_PCT, scrape_ms, profile),
+               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms, profile)]
     columns = ["mode", "steps", "batch", "median ms", "mean ms", "min ms", "max ms",
                "overhead %", "on_step ms", "on_step % of off"]
     return BenchResult("telemetry", columns, rows, targets, details, is_quick=quick)
 
 
-def _target(by_mode: dict[str, dict], mode: str, limit: float, scrape_ms: float) -> Target:
+def _target(by_mode: dict[str, dict], mode: str, limit: float, scrape_ms: float,
+            profile: list[ProfileEntry]) -> Target:
     row = by_mode[mode]
     note = (f"on_step itself costs {row['on_step ms']:.3g} ms/step "
             f"({row['on_step % of off']:.2g} % of an off step); one scrape {scrape_ms:.3g} ms "
             f"per second on another thread; the rest is step-time noise from other processes, "
-            f"1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            f"1-min load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+            + (f"; {summary(profile, scope=PROFILE_SCOPE)}" if profile else ""))
     return Target(f"{mode} decode step overhead %", row["overhead %"], "<=", limit, note)

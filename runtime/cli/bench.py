@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     from runtime.bench.registry import runner
     from runtime.bench.report import Machine, print_table, write_json
+    from runtime.bench.targets import print_targets, targets_table
 
     names = args.names or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
@@ -38,8 +39,9 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"poolscope: error: unknown benchmark(s) {', '.join(unknown)}; known: "
               f"{', '.join(BENCHES)}", file=sys.stderr)
         return 2
-    machine, missed = Machine.here(), 0
+    machine, results = Machine.here(), []
     print(f"machine: {machine}", file=sys.stdout)
+    run_start = time.perf_counter()
     for name in names:
         start = time.perf_counter()
         result = runner(name)(args.quick)
@@ -47,5 +49,9 @@ def run_bench(args: argparse.Namespace) -> int:
         print_table(result, sys.stdout)
         path = write_json(result, machine, seconds, args.out)
         print(f"({seconds:.1f} s; wrote {path})", file=sys.stdout, flush=True)
-        missed += sum(not t.is_met for t in result.targets)
-    return 1 if args.strict and missed else 0
+        results.append(result)
+    table = targets_table(results)  # every target of this run side by side
+    print_targets(table, sys.stdout)
+    path = write_json(table, machine, time.perf_counter() - run_start, args.out)
+    print(f"(wrote {path})", file=sys.stdout, flush=True)
+    return 1 if args.strict and table.details["num_missed"] else 0

@@ -64,3 +64,25 @@ def test_quick_mamba_bench_writes_json(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "mamba.json").read_text())
     assert data["quick"] is True and len(data["rows"]) == 4 and len(data["targets"]) == 2
     assert set(data["details"]["runs"]) == set(mamba_strategies.QUICK)
+
+
+def test_second_wave_shares_the_first_waves_prefixes_with_new_suffixes() -> None:
+    """Wave 1's prompts start with wave 0's prefixes and differ from wave 0's prompts."""
+    workload = mamba_strategies.QUICK["prefill-crossing"]
+    first, second = workload.prompts(0), workload.prompts(0, wave=1)
+    prefixes = {tuple(p[: workload.prefix_len]) for p in first}
+    assert {tuple(p[: workload.prefix_len]) for p in second} <= prefixes
+    assert first != second and workload.prompts(0) == first
+
+
+def test_second_wave_hits_the_cache_the_first_wave_left(quick: BenchResult) -> None:
+    """After the first wave, a strategy keeps prefix states that the second wave reuses: its
+    hit rate is above 0 and the prefill tokens saved are the cached prompt tokens."""
+    rows = _rows(quick, "prefill-crossing")
+    assert max(row["wave 2 hit rate"] for row in rows.values()) > 0
+    for row in rows.values():
+        assert (row["wave 2 prefill saved"] > 0) == (row["wave 2 hit rate"] > 0)
+    for runs in quick.details["runs"]["prefill-crossing"].values():
+        for run in runs:
+            wave = run["second_wave"]
+            assert wave["hit_rate"] == wave["prefill_saved"] / wave["prompt_tokens"]

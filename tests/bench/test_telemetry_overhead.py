@@ -17,6 +17,6 @@ def test_quick_run_reports_every_mode_and_both_targets() -> None:
     for row in result.rows:
         assert row["steps"] > 0 and row["median ms"] > 0 and row["min ms"] > 0
         assert (row["on_step ms"] > 0) == (row["mode"] != "off")
-    assert [t.limit for t in result.targets] == [1.0, 5.0]
+    assert [t.limit for t in result.targets] == [1.0, 2.0]
     assert all(t.op == "<=" and t.note for t in result.targets)
     assert result.details["num_log_lines"] > 0 and result.details["num_scrapes"] > 0
