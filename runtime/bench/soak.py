@@ -20,6 +20,8 @@ from runtime.bench.report import BenchResult, Target
 from runtime.bench.soak_load import LoadShape, SoakLoad
 from runtime.config import bound_onednn_cache
 from runtime.engine.config import EngineConfig
+from runtime.engine.process.client import EngineClient
+from runtime.engine.process.messages import EngineSummary
 from runtime.memory.checker import CheckMode
 from runtime.model.default_model import ensure_default_model
 from runtime.server.app import ServerSettings
@@ -87,10 +89,21 @@ def _soak(config: EngineConfig, duration_s: float, interval_s: float, quick: boo
             time.sleep(interval_s)
     finally:
         load.close()
-        final = asyncio.run(server.engine.inspect())
+        final = _settled(server.engine)
         server.stop()
     return {"samples": samples, "counts": load.counts.read(), "idle": _partition(final.stats),
             "engine": final}
+
+
+def _settled(engine: EngineClient, timeout_s: float = 30.0) -> EngineSummary:
+    """The engine's summary once the aborted clients' requests are gone and it went idle (or
+    after `timeout_s`, as it is then)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        summary = asyncio.run(engine.inspect())
+        if (summary.num_requests == 0 and summary.is_idle) or time.monotonic() > deadline:
+            return summary
+        time.sleep(0.1)
 
 
 def _summary(data: dict) -> tuple[dict, dict]:
