@@ -103,7 +103,11 @@ class RunningServer:
     def launch(self) -> socket.socket:
         """Binds the socket (first: a busy port fails before a model loads), starts the engine
         process and builds the app around its handshake."""
-        sock = self.bind()
+        try:
+            sock = self.bind()
+        except BaseException:
+            self.engine.stop()  # frees the channel made for it
+            raise
         try:
             ready = self.engine.start()
         except BaseException:

@@ -127,7 +127,10 @@ class EngineClient:
         """Asks the engine to stop and waits for the receiver to reap it; SIGKILL after
         `timeout`. Safe to call more than once."""
         self._is_stopping = True
-        if self.ready is None or self._channel.is_closed:
+        if self.ready is None:  # never started (a failed start has reaped and closed already)
+            self._channel.close()
+            return
+        if self._channel.is_closed:
             return
         if not self._has_exited and self.error is None:
             self._send(m.Shutdown())
