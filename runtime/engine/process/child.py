@@ -86,7 +86,6 @@ def _set_torch_threads() -> None:
     import torch
 
     torch.set_num_threads(serving_threads())
-    log.info("engine process: %d torch intra-op thread(s)", torch.get_num_threads())
 
 
 def _ready(engine: Engine) -> m.Ready:
