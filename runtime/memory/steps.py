@@ -99,6 +99,9 @@ class StepAllocator:
         pool = self.pools.mamba
         if pool is None or not held.mamba.track:
             return
+        # A failed lazy boundary skips caching only for a request that finishes on that step
+        # (SGLang #27118): once the request steps again, the snapshot written is exact.
+        held.mamba.skip_cache = False
         if mamba_tracker.at_boundary(new_len, held.mamba, self.config.track_interval):
             skipped = held.mamba.skip_cache
             mamba_tracker.prepare_boundary(
