@@ -9,10 +9,10 @@ rate 0). The second wave is the next turn of every first-wave request (the multi
 prompt + its output + a new user suffix, sent to the same engine (same pool size) after the first
 wave finished, latest-finished conversation first. A continuation resumes from the deepest track
 snapshot its first turn left in the tree, so its hit rate and prefill tokens saved (prompt tokens
-served from the cache) show what each strategy's snapshots buy, and what lazy's failed track
-allocations cost. The order is the prefix cache's own (LRU): the tree keeps the latest finishers'
-states, and each admission evicts states to make room, so the conversations queued first are
-those whose states are still there.
+served from the cache) show what each strategy's snapshots buy (own-turn hits: resumed past the
+shared prefix, from the turn's own state). The order is the prefix cache's own (LRU): the tree
+keeps the latest finishers' states, and each admission evicts states to make room, so the
+conversations queued first are those whose states are still there.
 Targets (issue 7): lazy admits >= 1.4x the peak concurrency, with <= 2.1 slots per running
 request (extra_buffer holds 3).
 
