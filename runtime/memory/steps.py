@@ -103,13 +103,12 @@ class StepAllocator:
         # (SGLang #27118): once the request steps again, the snapshot written is exact.
         held.mamba.skip_cache = False
         if mamba_tracker.at_boundary(new_len, held.mamba, self.config.track_interval):
-            skipped = held.mamba.skip_cache
             mamba_tracker.prepare_boundary(
                 held.mamba, self.config.mamba_strategy, pool,
                 make_room=lambda: self.cache.evict("mamba", 1) > 0,
                 in_prefill=new_len < held.prefill_end,
             )
-            if held.mamba.skip_cache and not skipped:
+            if held.mamba.skip_cache:  # every failed boundary allocation counts
                 self.counters.track_alloc_failures += 1
 
     def after_forward(self, req: ReqMemory) -> None:
