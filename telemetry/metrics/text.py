@@ -116,20 +116,28 @@ class TextRenderer:
         return template
 
     def _build(self, shape: Hashable, family: list[Scoped]) -> _Template:
-        collector = _CustomCollector(disable_target_info=True,
-                                     scope_info_enabled=self._scope_info_enabled)
-        collector.add_metrics_data(MetricsData([ResourceMetrics(
-            Resource.get_empty(), [ScopeMetrics(scope, [metric], "") for metric, scope in family],
-            "",
-        )]))
-        lines = generate_latest(collector).decode("utf-8").splitlines(keepends=True)
+        # Only "\n" ends a line: label values may hold other line separators, unescaped.
+        lines = [f"{line}\n" for line in self._exporter_text(family).split("\n")[:-1]]
+        # HELP and TYPE come first: the exporter's families carry no OpenMetrics `_created`
+        # samples, which generate_latest would write as a second family after them.
         header = "".join(line for line in lines if line.startswith("#"))
         prefixes = tuple(line.rsplit(" ", 1)[0] for line in lines if not line.startswith("#"))
         return _Template(shape, header, prefixes)
 
+    def _exporter_text(self, metrics: list[Scoped]) -> str:
+        """What the exporter's collector and `generate_latest` write for these metrics."""
+        collector = _CustomCollector(disable_target_info=True,
+                                     scope_info_enabled=self._scope_info_enabled)
+        collector.add_metrics_data(MetricsData([ResourceMetrics(
+            Resource.get_empty(), [ScopeMetrics(scope, [metric], "") for metric, scope in metrics],
+            "",
+        )]))
+        return generate_latest(collector).decode("utf-8")
+
 
 def _families(data: MetricsData) -> dict[tuple[str, str, str, str], list[Scoped]]:
-    """Metrics grouped into Prometheus families, in the order the exporter first meets them."""
+    """Metrics grouped into Prometheus families, in the order the exporter first meets them (a
+    kind the exporter cannot translate fails in `_build`, as it fails `generate_latest`)."""
     families: dict[tuple[str, str, str, str], list[Scoped]] = {}
     for resource_metrics in data.resource_metrics:
         for scope_metrics in resource_metrics.scope_metrics:

@@ -7,11 +7,14 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.metrics import Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry import catalog
-from telemetry.metrics.exposition import ExpositionRegistry, exposition
+from telemetry.metrics.exposition import ExpositionReader, ExpositionRegistry, exposition
 from telemetry.metrics.gauges import GaugeSnapshot
 from telemetry.metrics.meters import Metrics, MetricsSettings
 from telemetry.metrics.render_bench import busy_metrics, busy_stats
@@ -58,13 +61,14 @@ def test_new_and_removed_series_render_the_same_bytes(busy: Metrics) -> None:
 
 
 def test_label_values_are_escaped_as_prometheus_client_does() -> None:
-    """A model name with a quote, a backslash and a newline is escaped identically."""
-    m = Metrics(MetricsSettings(model='we"ird\\mo\ndel', pools=("full",)))
+    """A model name with a quote, a backslash, a newline and a Unicode line separator is
+    escaped identically."""
+    m = Metrics(MetricsSettings(model='we"ird\\mo\ndel\u2028x', pools=("full",)))
     m.snapshot = GaugeSnapshot(PoolStats({"full": PoolPartition(8, 8)}))
     m.record(catalog.REQUEST_TTFT, 0.2)
     try:
         assert exposition(m.registry) == generate_latest(m.registry)
-        assert b'model="we\\"ird\\\\mo\\ndel"' in exposition(m.registry)
+        assert 'model="we\\"ird\\\\mo\\ndel\u2028x"'.encode() in exposition(m.registry)
     finally:
         m.shutdown()
 
@@ -129,3 +133,47 @@ def test_after_shutdown_nothing_is_served(busy: Metrics) -> None:
     """Once the provider is shut down the registry serves nothing, as generate_latest does."""
     busy.shutdown()
     assert exposition(busy.registry) == generate_latest(busy.registry) == b""
+
+
+def provider_on(registry: ExpositionRegistry, views: list[View]) -> MeterProvider:
+    reader = ExpositionReader(registry)
+    registry.reader = reader
+    return MeterProvider([reader], views=views)
+
+
+def test_other_instrument_kinds_render_the_same_bytes() -> None:
+    """Up-down counters (gauges), observable counters, units, two OTel names merged into one
+    Prometheus family, several scopes: byte-identical to generate_latest."""
+    registry = ExpositionRegistry()
+    provider = provider_on(registry, [])
+    first, second = provider.get_meter("one"), provider.get_meter("two", "1.0")
+    first.create_up_down_counter("queue.depth", "By", "Bytes queued.").add(-3, {"q": "a"})
+    first.create_counter("a.b", "s", "Merged.").add(1.5, {"x": "1"})
+    second.create_counter("a_b", "s", "Merged.").add(2, {"x": "2"})
+    second.create_observable_counter("seen", [lambda _: [Observation(9, {"k": "v"})]], "1", "")
+    second.create_histogram("lat", "ms", "Latency.").record(12.5, {"p": "x"})
+    try:
+        for _ in range(2):
+            assert exposition(registry) == generate_latest(registry)
+        assert b'a_b_seconds_total{x="2"} 2.0' in exposition(registry)
+    finally:
+        provider.shutdown()
+
+
+def test_a_kind_the_renderer_does_not_know_goes_the_exporters_way() -> None:
+    """An exponential histogram, which the exporter cannot translate, fails the served render
+    as it fails generate_latest (nothing left out silently); without it the rest renders."""
+    registry = ExpositionRegistry()
+    view = View(instrument_name="h", aggregation=ExponentialBucketHistogramAggregation())
+    provider = provider_on(registry, [view])
+    meter = provider.get_meter("t")
+    meter.create_counter("c").add(2)
+    try:
+        assert exposition(registry) == generate_latest(registry)
+        meter.create_histogram("h").record(1.0)
+        with pytest.raises(AttributeError, match="value"):
+            generate_latest(registry)
+        with pytest.raises(AttributeError, match="value"):
+            exposition(registry)
+    finally:
+        provider.shutdown()
