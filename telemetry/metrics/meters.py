@@ -22,7 +22,6 @@ from importlib.metadata import PackageNotFoundError, version
 from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry
 
@@ -30,6 +29,7 @@ from telemetry import catalog
 from telemetry.catalog import Instrument, MetricSpec
 from telemetry.metrics.exposition import ExpositionReader, ExpositionRegistry
 from telemetry.metrics.gauges import READERS, GaugeSnapshot
+from telemetry.metrics.views import exemplar_filter, views
 
 # Components of the prefix cache: the only pools `tokens.cached` and `pool.evicted` can name.
 CACHE_METRICS = (catalog.TOKENS_CACHED, catalog.POOL_EVICTED)
@@ -70,7 +70,8 @@ class Metrics:
         self.registry = registry if registry is not None else ExpositionRegistry()
         self.snapshot: GaugeSnapshot | None = None
         self.provider = MeterProvider(
-            metric_readers=self._readers(), resource=self._resource(), views=_histogram_views()
+            metric_readers=self._readers(), resource=self._resource(),
+            views=views(catalog.METRICS), exemplar_filter=exemplar_filter(),
         )
         meter = self.provider.get_meter("poolscope", settings.version)
         self._counters: dict[MetricSpec, Counter] = {}
@@ -151,11 +152,3 @@ class Metrics:
         """Flushes OTLP and detaches the Prometheus collector from the registry."""
         self.provider.shutdown()
 
-
-def _histogram_views() -> list[View]:
-    return [
-        View(instrument_name=spec.otel_name,
-             aggregation=ExplicitBucketHistogramAggregation(list(spec.buckets)))
-        for spec in catalog.METRICS
-        if spec.instrument is Instrument.HISTOGRAM
-    ]
