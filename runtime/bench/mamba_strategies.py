@@ -5,9 +5,14 @@ across a decode track boundary) on a workload that saturates the pool.
 Reports per strategy: peak concurrently running requests, mean mamba slots per running request
 (over steps with at least one running), prefix-cache hit rate (cached / prompt tokens) and lazy
 track-allocation failures. The first wave arrives all at once, so nothing in it is reused (hit
-rate 0); a second wave, sent to the same engine (same pool size) after the first finished, shares
-the first wave's prefixes with new suffixes: its hit rate and prefill tokens saved (prompt tokens
-served from the cache) show what each strategy's snapshots buy.
+rate 0). The second wave is the next turn of every first-wave request (the multi-turn case): its
+prompt + its output + a new user suffix, sent to the same engine (same pool size) after the first
+wave finished, latest-finished conversation first. A continuation resumes from the deepest track
+snapshot its first turn left in the tree, so its hit rate and prefill tokens saved (prompt tokens
+served from the cache) show what each strategy's snapshots buy (own-turn hits: resumed past the
+shared prefix, from the turn's own state). The order is the prefix cache's own (LRU): the tree
+keeps the latest finishers' states, and each admission evicts states to make room, so the
+conversations queued first are those whose states are still there.
 Targets (issue 7): lazy admits >= 1.4x the peak concurrency, with <= 2.1 slots per running
 request (extra_buffer holds 3).
 
@@ -25,9 +30,10 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -40,6 +46,7 @@ from runtime.engine.records import StepRecord
 from runtime.memory.memory_config import MambaStrategy
 from runtime.model.default_model import DEFAULT_CONFIG, write_checkpoint
 from runtime.model.loader import LoadedModel, load_model
+from runtime.scheduler.request import Request
 from runtime.scheduler.sampling_params import SamplingParams
 
 PEAK_RATIO_TARGET, LAZY_SLOTS_TARGET = 1.4, 2.1
@@ -69,19 +76,28 @@ class Workload:
     max_tokens: int
     track_interval: int
 
-    def prompts(self, seed: int, wave: int = 0) -> list[list[int]]:
-        """Wave 0's prompts; a later wave shares its prefixes, with suffixes of its own."""
+    def prompts(self, seed: int) -> list[list[int]]:
+        """The first wave's prompts."""
         rng = random.Random(seed)
         prefixes = [rng.choices(TOKEN_IDS, k=self.prefix_len) for _ in range(self.num_prefixes)]
-        if wave:
-            rng = random.Random(f"{seed}-wave-{wave}")
         return [
             rng.choice(prefixes) + rng.choices(TOKEN_IDS, k=rng.randint(*self.suffix_len))
             for _ in range(self.num_requests)
         ]
 
+    def continuations(self, prompts: list[list[int]], outputs: list[list[int]],
+                      seed: int) -> list[list[int]]:
+        """The next turn of each request: its prompt, its output, then a new user suffix."""
+        rng = random.Random(f"{seed}-turn-2")
+        return [
+            prompt + output + rng.choices(TOKEN_IDS, k=rng.randint(*self.suffix_len))
+            for prompt, output in zip(prompts, outputs, strict=True)
+        ]
+
     def engine_config(self, strategy: MambaStrategy, model: Path) -> EngineConfig:
-        big = self.num_requests * (self.prefix_len + self.suffix_len[1] + self.max_tokens)
+        # KV for every request's second turn (two outputs, two suffixes): only mamba limits.
+        turn_2 = self.prefix_len + 2 * (self.suffix_len[1] + self.max_tokens)
+        big = self.num_requests * turn_2
         return EngineConfig(
             model=str(model), device="cpu", mamba_slots=self.mamba_slots, full_tokens=big,
             swa_tokens=big, mamba_strategy=strategy, track_interval=self.track_interval,
@@ -123,12 +139,16 @@ class RunStats:
 
 @dataclass(frozen=True)
 class WaveStats:
-    """The second wave, run after the first finished on the same engine."""
+    """The second wave (each first-wave request's next turn), run after the first finished on
+    the same engine; every figure is the engine's count."""
 
     hit_rate: float  # cached prompt tokens / prompt tokens
     prefill_saved: int  # prompt tokens served from the prefix cache, not prefilled
     prompt_tokens: int
     track_alloc_failures: int  # during this wave
+    states_left: int  # mamba states the first wave left in the tree (evictable at idle)
+    hits: int  # continuations that resumed from a cached state
+    own_turn_hits: int  # of them, resumed past the shared prefix: from their first turn's state
 
 
 class _StepLog(EngineObserver):
@@ -143,17 +163,22 @@ class _StepLog(EngineObserver):
 
 
 def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],
-             max_tokens: int, second: list[list[int]] | None = None) -> RunStats:
+             max_tokens: int, next_turn: NextTurn | None = None, shared: int = 0) -> RunStats:
     """Runs `prompts` to completion on a fresh engine and measures it; then, if given, the
-    `second` wave on the same engine."""
+    next turn of every request on the same engine (`shared`: the prompts' common prefix)."""
     engine = Engine(lm, config, torch.device("cpu"), torch.float32)
     log = _StepLog()
     engine.observers.append(log)
     params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
     start = time.perf_counter()
-    done = engine.generate(prompts, params)
+    done, finish_order = run_wave(engine, prompts, params)
     seconds = time.perf_counter() - start
     _check_finished(done, max_tokens)
+    second = None
+    if next_turn is not None:
+        turns = next_turn(prompts, [c.token_ids for c in done])
+        latest_first = [turns[i] for i in reversed(finish_order)]
+        second = second_wave(engine, latest_first, params, shared)
     busy = [sample for sample in log.samples if sample[0]]
     return RunStats(
         peak_running=max(n for n, _, _ in busy),
@@ -162,17 +187,46 @@ def run_once(lm: LoadedModel, config: EngineConfig, prompts: list[list[int]],
         hit_rate=sum(c.cached_tokens for c in done) / sum(c.prompt_tokens for c in done),
         track_alloc_failures=engine.mm.counters.track_alloc_failures,
         retracted=engine.counters.retracted, num_steps=len(log.samples), seconds=seconds,
-        second_wave=_second_wave(engine, second, params) if second else None,
+        second_wave=second,
     )
 
 
-def _second_wave(engine: Engine, prompts: list[list[int]], params: SamplingParams) -> WaveStats:
+NextTurn = Callable[[list[list[int]], list[list[int]]], list[list[int]]]
+
+
+def run_wave(engine: Engine, prompts: list[list[int]],
+             params: SamplingParams) -> tuple[list[Completion], list[int]]:
+    """`Engine.generate`, also returning the prompts' indices in the order they finished."""
+    reqs = [engine.add_request(p, params) for p in prompts]
+    order: list[int] = []
+    while len(order) < len(reqs):
+        stepped = engine.step()
+        order += [i for i, r in enumerate(reqs) if r.is_finished and i not in order]
+        if not stepped and len(order) < len(reqs):
+            raise RuntimeError("the scheduler stopped with requests unfinished")
+    engine.step()  # reaches idle: runs the idle check
+    return [_completion(r) for r in reqs], order
+
+
+def _completion(req: Request) -> Completion:
+    return Completion(rid=req.rid, text="", token_ids=list(req.output_ids),
+                      finish_reason=req.finish_reason, error=req.error,  # type: ignore[arg-type]
+                      prompt_tokens=req.prompt_len, cached_tokens=req.cached_tokens)
+
+
+def second_wave(engine: Engine, prompts: list[list[int]], params: SamplingParams,
+                shared: int) -> WaveStats:
+    """Runs `prompts` on an engine the first wave left idle; its figures are the engine's.
+    `shared`: the prefix length prompts share, beyond which a hit is a turn's own state."""
     failures = engine.mm.counters.track_alloc_failures
+    states_left = engine.mm.cache.evictable["mamba"]
     done = engine.generate(prompts, params)
     _check_finished(done, params.max_tokens)
     cached, total = sum(c.cached_tokens for c in done), sum(c.prompt_tokens for c in done)
     return WaveStats(cached / total, cached, total,
-                     engine.mm.counters.track_alloc_failures - failures)
+                     engine.mm.counters.track_alloc_failures - failures, states_left,
+                     sum(1 for c in done if c.cached_tokens),
+                     sum(1 for c in done if c.cached_tokens > shared))
 
 
 def _check_finished(done: list[Completion], max_tokens: int) -> None:
@@ -210,10 +264,12 @@ def measure(workloads: dict[str, Workload], seeds: list[int]) -> dict[str, Runs]
         for name, workload in workloads.items():
             result[name] = {s: [] for s in STRATEGIES}
             for seed in seeds:
-                prompts, second = workload.prompts(seed), workload.prompts(seed, wave=1)
+                prompts = workload.prompts(seed)
+                next_turn = partial(workload.continuations, seed=seed)
                 for strategy in STRATEGIES:
                     config = workload.engine_config(strategy, model_dir)
-                    run = run_once(lm, config, prompts, workload.max_tokens, second)
+                    run = run_once(lm, config, prompts, workload.max_tokens, next_turn,
+                                   workload.prefix_len)
                     result[name][strategy].append(run)
     return result
 
@@ -227,7 +283,9 @@ def peak_ratios(runs: Runs) -> list[float]:
 COLUMNS = ["workload", "strategy", "mamba slots", "requests", "peak running", "peak min",
            "peak max", "lazy/extra peak", "slots/running req", "slots min", "slots max",
            "locked/running req", "hit rate", "track alloc failures", "retracted",
-           "wave 2 hit rate", "wave 2 prefill saved", "wave 2 track failures", "s/run", "repeats"]
+           "wave 1 states left", "wave 2 hit rate", "wave 2 requests hit",
+           "wave 2 own-turn hits", "wave 2 prefill saved", "wave 2 track failures", "s/run",
+           "repeats"]
 
 
 def _row(name: str, workload: Workload, strategy: MambaStrategy, runs: Runs) -> dict:
@@ -253,7 +311,10 @@ def _second_wave_cells(runs: list[RunStats]) -> dict[str, float]:
     waves = [r.second_wave for r in runs if r.second_wave is not None]
     if not waves:
         return {}
-    return {"wave 2 hit rate": statistics.median(w.hit_rate for w in waves),
+    return {"wave 1 states left": statistics.median(w.states_left for w in waves),
+            "wave 2 hit rate": statistics.median(w.hit_rate for w in waves),
+            "wave 2 requests hit": statistics.median(w.hits for w in waves),
+            "wave 2 own-turn hits": statistics.median(w.own_turn_hits for w in waves),
             "wave 2 prefill saved": statistics.median(w.prefill_saved for w in waves),
             "wave 2 track failures": statistics.median(w.track_alloc_failures for w in waves)}
 

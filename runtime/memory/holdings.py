@@ -22,7 +22,7 @@ class MambaHold:
     last_track: int = -1  # index into `track` of the valid snapshot, -1: none yet
     track_len: int = 0  # tokens the valid snapshot covers
     boundary_target: int | None = None  # track slot the current step's snapshot goes to
-    skip_cache: bool = False  # lazy mode: a boundary allocation failed; do not cache at finish
+    skip_cache: bool = False  # lazy: this step's boundary allocation failed; no cache at finish
 
     def slots(self) -> list[int]:
         held = [] if self.working is None else [self.working]

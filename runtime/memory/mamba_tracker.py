@@ -6,7 +6,8 @@ fork of it after a chunk). `extra_buffer`: 1 working + 2 track slots; at every t
 valid snapshot (ping-pong), so the snapshot being cached is never the one a step writes.
 `extra_buffer_lazy`: 1 track slot; at a decode boundary a second is taken (evicting one cached
 state if the pool is empty) and the old one is freed after the step; if that fails the only slot
-is overwritten and the request's state is not cached should it finish before the next boundary.
+is overwritten and the request's state is not cached should it finish on that step (SGLang
+#27118); once it steps again, the overwritten slot is the valid snapshot of the boundary.
 A prefill chunk ending on a boundary overwrites the only slot: the request cannot finish on a
 mid-prefill step, and the snapshot is forked into the tree before the next step runs, so no
 in-flight step ever writes a snapshot being cached (the reason for the second slot, SGLang #27118).

@@ -99,14 +99,16 @@ class StepAllocator:
         pool = self.pools.mamba
         if pool is None or not held.mamba.track:
             return
+        # A failed lazy boundary skips caching only for a request that finishes on that step
+        # (SGLang #27118): once the request steps again, the snapshot written is exact.
+        held.mamba.skip_cache = False
         if mamba_tracker.at_boundary(new_len, held.mamba, self.config.track_interval):
-            skipped = held.mamba.skip_cache
             mamba_tracker.prepare_boundary(
                 held.mamba, self.config.mamba_strategy, pool,
                 make_room=lambda: self.cache.evict("mamba", 1) > 0,
                 in_prefill=new_len < held.prefill_end,
             )
-            if held.mamba.skip_cache and not skipped:
+            if held.mamba.skip_cache:  # every failed boundary allocation counts
                 self.counters.track_alloc_failures += 1
 
     def after_forward(self, req: ReqMemory) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MambaStrategy
 from tests.memory.driver import prefilled, start, step
@@ -93,6 +94,26 @@ def test_lazy_boundary_allocation_failure_skips_caching_and_leaks_nothing() -> N
     assert mm.counters.mamba_cache_skipped == 1
     stats = mm.stats().pools
     assert stats["mamba"].evictable == 0 and stats["full"].evictable == 0
+    _clean(mm)
+
+
+def test_lazy_boundary_allocation_failure_skips_only_a_finish_on_that_step() -> None:
+    """A request that steps past its failed boundary caches the snapshot written there."""
+    mm = lazy_manager(mamba_slots=2)
+    req = start(mm, "a", list(range(8)), chunk=4)
+    assert req is not None
+    step(mm, req, 4)
+    step(mm, req, 4)  # the boundary at 8 cannot get a second slot: the only one is overwritten
+    step(mm, req, 4)  # one decode token past it
+    req.tokens.append(1)
+    mm.finish(req)
+    assert mm.counters.track_alloc_failures == 1 and mm.counters.mamba_cache_skipped == 0
+    stats = mm.stats().pools
+    assert stats["mamba"].evictable == 1 and stats["full"].evictable == 8
+    _clean(mm)
+    turn_2 = ReqMemory("b", list(range(8)) + [7, 5])
+    assert mm.match(turn_2) == 8  # the next turn resumes from that snapshot
+    mm.revert(turn_2)
     _clean(mm)
 
 
