@@ -92,7 +92,7 @@ class StepAllocator:
         if "swa_skip_free" not in self.config.faults:
             self.pools.kv[SWA].free_pages(own[start:target])
         own[start:target] = [0] * (target - start)
-        self.pools.req.table.tables[SWA][held.row, start:target] = 0
+        self.pools.req.table.clear(SWA, held.row, start, target)
         held.swa_evicted = target
 
     def _prepare_track(self, held: Holdings, new_len: int) -> None:
