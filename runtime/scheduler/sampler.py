@@ -68,15 +68,15 @@ class Sampler:
         for row in rows:
             if row.generator is None and not row.params.is_greedy:
                 raise ValueError(f"a non-greedy row has no generator: {row.params}")
-        raw = logits.float()  # [B, V]
+        raw = logits.float()  # [B, V]; no copy when the logits are fp32 already
         penalized = apply_penalties(raw, rows)  # [B, V]
-        tokens = torch.empty(len(rows), dtype=torch.long, device=raw.device)  # [B]
-        greedy = [i for i, row in enumerate(rows) if row.params.is_greedy]
+        # NOTE: one argmax over the whole batch serves every greedy row (all-greedy batches,
+        # the common case, need nothing else); only the drawn rows are gathered and drawn.
+        tokens = penalized.argmax(dim=-1)  # [B]
         drawn = [i for i, row in enumerate(rows) if not row.params.is_greedy]
-        if greedy:
-            index = _index(greedy, raw.device)
-            tokens[index] = penalized[index].argmax(dim=-1)
-        if drawn:
+        if len(drawn) == len(rows):
+            tokens = _draw(penalized, rows)
+        elif drawn:
             index = _index(drawn, raw.device)
             tokens[index] = _draw(penalized[index], [rows[i] for i in drawn])
         return _results(raw, tokens, rows)
