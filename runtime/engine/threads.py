@@ -46,7 +46,7 @@ def available_cores(cpus: set[int] | None = None, topology: Path = _CPU_TOPOLOGY
 
 def apply_torch_threads(requested: int | None) -> TorchThreads:
     """Sets torch's intra-op threads to `requested` (default: `available_cores()`) and inter-op
-    threads to 1, logs them, and returns what is in effect."""
+    threads to 1, logs them (debug), and returns what is in effect."""
     intra = requested if requested is not None else available_cores()
     torch.set_num_threads(intra)
     try:
@@ -55,7 +55,9 @@ def apply_torch_threads(requested: int | None) -> TorchThreads:
         pass
     threads = TorchThreads(torch.get_num_threads(), torch.get_num_interop_threads(),
                            requested is not None)
-    log.info("torch threads: %d intra-op (%s), %d inter-op", threads.intra_op,
+    # NOTE: debug only: the JSON log stream carries catalog events alone; `poolscope serve`
+    # reports the figure in its `server_started` event.
+    log.debug("torch threads: %d intra-op (%s), %d inter-op", threads.intra_op,
              "--torch-threads" if threads.requested else "physical cores available",
              threads.inter_op)
     return threads
