@@ -30,7 +30,7 @@ from runtime.model.tokenizer import Tokenizer
 from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner
 from runtime.scheduler.outcome_counts import OutcomeCounts
-from runtime.scheduler.output_processor import append_token, output_of
+from runtime.scheduler.output_processor import append_token, output_of, token_output
 from runtime.scheduler.request import AbortCode, FinishReason, OutputSink, Request
 from runtime.scheduler.request_checks import check_prompt, check_text, max_new_tokens
 from runtime.scheduler.sampler import SampledToken, Sampler, SampleRow, make_generator
@@ -285,10 +285,11 @@ class Engine:
             else:
                 itls.append(now - req.last_token_at)
             req.last_token_at = now
-            out = append_token(req, token, eos)
-            if out.finish_reason is not None:
+            text = append_token(req, token, eos)
+            out = token_output(req, token, text) if req.sink is not None else None
+            if req.finish_reason is not None:
                 self._retire(req)
-            if req.sink is not None:
+            if out is not None:
                 req.sink(out)
         return ttfts, itls
 

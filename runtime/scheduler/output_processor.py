@@ -6,10 +6,11 @@ from runtime.scheduler.request import FinishReason, Request, RequestOutput
 from runtime.scheduler.sampler import SampledToken
 
 
-def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) -> RequestOutput:
-    """Adds one token to the request and decides whether it finished: a stop token id or EOS
-    (unless ignore_eos), a stop string, max_tokens, or the engine's context limit. The text
-    stream, when the request has one, decodes only a short window per token."""
+def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) -> str:
+    """Adds one token to the request and decides whether it finished (`req.finish_reason`): a
+    stop token id or EOS (unless ignore_eos), a stop string, max_tokens, or the engine's context
+    limit. Returns the new text ("" with text off). The text stream, when the request has one,
+    decodes only a short window per token."""
     token, params, stream = sampled.token_id, req.params, req.text
     req.output_ids.append(token)
     req.mem.tokens.append(token)
@@ -30,9 +31,13 @@ def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) 
         req.finish_reason = reason
         if stream is not None and not stream.stopped:
             text += stream.finish()
-    if not req.emits_text:
-        text = ""
-    return output_of(req, text, (token,), (sampled,) if params.logprobs is not None else ())
+    return text if req.emits_text else ""
+
+
+def token_output(req: Request, sampled: SampledToken, text: str) -> RequestOutput:
+    """The delta a step's token adds (built only for requests with a sink)."""
+    logprobs = (sampled,) if req.params.logprobs is not None else ()
+    return output_of(req, text, (sampled.token_id,), logprobs)
 
 
 def output_of(
