@@ -315,8 +315,9 @@ SESSION_EVICTED = EventSpec(
     "prefix cache; the session stays open.",
 )
 SERVER_STARTED = EventSpec(
-    "server_started", ("url", "model", "version", "pools", "decode_log_interval"),
-    "The HTTP server accepts requests; `pools` holds each pool's capacity.",
+    "server_started", ("url", "model", "version", "pools", "decode_log_interval", "torch_threads"),
+    "The HTTP server accepts requests; `pools` holds each pool's capacity, `torch_threads` the "
+    "engine's torch intra-op threads.",
 )
 SERVER_STOPPED = EventSpec(
     "server_stopped",

@@ -126,6 +126,7 @@ class RunningServer:
             catalog.SERVER_STARTED.name, url=self.url, model=self.state.model_name,
             version=self.metrics.settings.version, pools=pools,
             decode_log_interval=self.observability.decode_log_interval,
+            torch_threads=self.engine.torch_threads.intra_op,
         )
 
     def log_stopped(self, reason: str) -> None:
