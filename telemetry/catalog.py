@@ -315,9 +315,10 @@ SESSION_EVICTED = EventSpec(
     "prefix cache; the session stays open.",
 )
 SERVER_STARTED = EventSpec(
-    "server_started", ("url", "model", "version", "pools", "decode_log_interval", "engine_pid"),
-    "The HTTP server accepts requests; `pools` holds each pool's capacity; `engine_pid` is the "
-    "engine process's PID.",
+    "server_started",
+    ("url", "model", "version", "pools", "decode_log_interval", "torch_threads", "engine_pid"),
+    "The HTTP server accepts requests; `pools` holds each pool's capacity, `torch_threads` the "
+    "engine's torch intra-op threads, `engine_pid` the engine process's PID.",
 )
 ENGINE_EXITED = EventSpec(
     "engine_exited", ("pid", "exit", "error"),

@@ -66,6 +66,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--inject-fault", "faults", "turn on a named memory fault point (demo); repeatable: "
          + ", ".join(sorted(FAULT_POINTS)), action="append"),
     Flag("--engine-seed", "seed", "seed for requests that give none", int),
+    Flag("--torch-threads", "torch_threads", "torch intra-op CPU threads (default: the "
+         "physical cores this process may run on)", int),
 )
 
 

@@ -58,6 +58,10 @@ class EngineConfig:
     idle_check_interval_s: float = 5.0  # periodic idle check; 0 turns it off
     faults: frozenset[str] = field(default_factory=frozenset)
     seed: int = 0
+    torch_threads: int | None = None  # default: the physical cores this process may run on
+    # Off: outputs carry token ids without text (a frontend detokenizes); requests with stop
+    # strings still decode, to find them, so finish decisions are the same either way.
+    produce_text: bool = True
 
     def __post_init__(self) -> None:
         parse_faults(self.faults)
@@ -73,6 +77,8 @@ class EngineConfig:
             raise ValueError(
                 f"idle_check_interval_s must be >= 0 (0: off), got {self.idle_check_interval_s}"
             )
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ValueError(f"torch_threads must be >= 1 when given, got {self.torch_threads}")
         if not self.queue_timeout_s > 0:
             raise ValueError(f"queue_timeout_s must be > 0, got {self.queue_timeout_s}")
         self.scheduler  # validates the scheduler's fields  # noqa: B018

@@ -20,19 +20,21 @@ import torch
 from runtime.engine.config import EngineConfig, memory_config
 from runtime.engine.records import CheckTrigger, CloseReason, EngineSnapshot, SessionEvent
 from runtime.engine.reporter import Reporter
+from runtime.engine.threads import apply_torch_threads
 from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MemoryConfig
 from runtime.memory.pool_tensors import PoolTensors
 from runtime.model.loader import LoadedModel
+from runtime.model.tokenizer import Tokenizer
 from runtime.scheduler.batch import ScheduledBatch
 from runtime.scheduler.model_runner import ModelRunner
 from runtime.scheduler.outcome_counts import OutcomeCounts
-from runtime.scheduler.output_processor import append_token, output_of
+from runtime.scheduler.output_processor import append_token, output_of, token_output
 from runtime.scheduler.request import AbortCode, FinishReason, OutputSink, Request
 from runtime.scheduler.request_checks import check_prompt, check_text, max_new_tokens
-from runtime.scheduler.sampler import Sampler, SampleRow, make_generator
+from runtime.scheduler.sampler import SampledToken, Sampler, SampleRow, make_generator
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.scheduler.scheduler import Scheduler
 from runtime.scheduler.session_table import SessionTable
@@ -59,6 +61,7 @@ class Engine:
     def __init__(self, lm: LoadedModel, config: EngineConfig, device: torch.device,
                  dtype: torch.dtype) -> None:
         self.lm, self.config, self.device = lm, config, device
+        self.torch_threads = apply_torch_threads(config.torch_threads)
         self.memory_config = memory_config(config, lm.config, dtype)
         tensors = _allocate(lm, self.memory_config, dtype, device)
         self.mm = MemoryManager(self.memory_config, tensors)
@@ -128,7 +131,8 @@ class Engine:
         seed = params.seed if params.seed is not None else self._seeds.getrandbits(63)
         req = Request(
             rid=rid, mem=ReqMemory(rid, history + ids), prompt_len=len(history) + len(ids),
-            params=params, text=TextStream(self.lm.tokenizer, params.stop),
+            params=params, text=_text_stream(self.lm.tokenizer, params, self.config.produce_text),
+            emits_text=self.config.produce_text,
             generator=None if params.is_greedy else make_generator(seed, self.device),
             sink=sink, session_id=session_id, max_context=self.max_context,
         )
@@ -251,18 +255,31 @@ class Engine:
         """Runs the batch, samples, and hands out the tokens; returns the step's time to
         first token and inter-token latency samples (seconds)."""
         logits = self.runner.forward(batch)  # [B, V]
-        for req in batch.reqs:
+        reqs = batch.reqs
+        for req in reqs:
             self.mm.after_forward(req.mem)
-        ready = [i for i, r in enumerate(batch.reqs) if r.tokens_to_run == 0]
-        rows = [_sample_row(batch.reqs[i]) for i in ready]
-        sampled = self.sampler.sample(logits[ready], rows) if ready else []
-        for req in batch.reqs:
-            if req.tokens_to_run:
-                self.mm.cache_unfinished(req.mem)  # mid-prefill: share the chunk done so far
+        ready = [req.tokens_to_run == 0 for req in reqs]
+        if all(ready):  # every decode step: no gather, no index tensor
+            sampled_reqs = reqs
+        else:
+            for req, is_ready in zip(reqs, ready, strict=True):
+                if not is_ready:
+                    self.mm.cache_unfinished(req.mem)  # mid-prefill: share the chunk done so far
+            index = [i for i, is_ready in enumerate(ready) if is_ready]
+            sampled_reqs = [reqs[i] for i in index]
+            logits = logits[torch.tensor(index, dtype=torch.long, device=logits.device)]
+        if not sampled_reqs:
+            return [], []
+        sampled = self.sampler.sample(logits, [_sample_row(req) for req in sampled_reqs])
+        return self._hand_out(sampled_reqs, sampled)
+
+    def _hand_out(
+        self, reqs: list[Request], sampled: list[SampledToken]
+    ) -> tuple[list[float], list[float]]:
+        """Appends each request's token, finishes the ones that stopped, and tells the sinks."""
         eos = self.lm.tokenizer.eos_token_ids
         now, ttfts, itls = time.perf_counter(), [], []
-        for i, token in zip(ready, sampled, strict=True):
-            req = batch.reqs[i]
+        for req, token in zip(reqs, sampled, strict=True):
             req.is_prefilling = False
             if req.first_token_at is None:
                 req.first_token_at = now
@@ -270,16 +287,21 @@ class Engine:
             else:
                 itls.append(now - req.last_token_at)
             req.last_token_at = now
-            out = append_token(req, token, eos)
-            if out.finished:
-                self.counters.finished += 1
-                self.counters.cached_tokens += req.cached_tokens
-                self.mm.finish(req.mem)
-                self.scheduler.remove(req)
-                self._forget(req)
-            if req.sink is not None:
+            text = append_token(req, token, eos)
+            out = token_output(req, token, text) if req.sink is not None else None
+            if req.finish_reason is not None:
+                self._retire(req)
+            if out is not None:
                 req.sink(out)
         return ttfts, itls
+
+    def _retire(self, req: Request) -> None:
+        """Frees a request that finished this step and drops it from the running set."""
+        self.counters.finished += 1
+        self.counters.cached_tokens += req.cached_tokens
+        self.mm.finish(req.mem)
+        self.scheduler.remove(req)
+        self._forget(req)
 
     def _end(self, req: Request, reason: FinishReason, text: str) -> None:
         """Finishes a request the scheduler no longer holds, and tells its sink."""
@@ -329,10 +351,17 @@ def _sample_row(req: Request) -> SampleRow:
     return SampleRow(req.params, prompt, req.output_ids, req.generator)
 
 
+def _text_stream(tokenizer: Tokenizer, params: SamplingParams, text: bool) -> TextStream | None:
+    """The request's detokenizer: always with text on; with it off only to watch for stop
+    strings (the same incremental stream, so the finish decision is the same)."""
+    return TextStream(tokenizer, params.stop) if text or params.stop else None
+
+
 def _completion(req: Request) -> Completion:
     assert req.finish_reason is not None
+    text = req.text.text if req.emits_text and req.text is not None else ""
     return Completion(
-        rid=req.rid, text=req.text.text, token_ids=list(req.output_ids),
+        rid=req.rid, text=text, token_ids=list(req.output_ids),
         finish_reason=req.finish_reason, error=req.error, prompt_tokens=req.prompt_len,
         cached_tokens=req.cached_tokens,
     )

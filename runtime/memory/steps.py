@@ -6,7 +6,7 @@ and the pools' free lists; it counts track allocation failures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runtime.memory import mamba_tracker
 from runtime.memory.counters import MemoryCounters
@@ -17,7 +17,7 @@ from runtime.memory.pool_tensors import FULL, SWA
 from runtime.memory.pools import Pools
 from runtime.memory.radix_cache import RadixCache
 from runtime.memory.slot_allocator import OutOfSlotsError
-from runtime.memory.token_pool import page_floor, pages_needed
+from runtime.memory.token_pool import TokenPool, page_floor, pages_needed
 
 
 @dataclass
@@ -30,16 +30,31 @@ class StepAllocator:
     host_tier: HostTier | None
     running: dict[str, ReqMemory]
     counters: MemoryCounters
+    # NOTE: merged once: neither mapping changes after start-up, and allocation runs per
+    # request per step.
+    _all_kv: dict[str, TokenPool] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._all_kv = {**self.pools.kv, **self.cache.kv_pools}
 
     def can_extend(self, req: ReqMemory, n: int) -> bool:
         """Whether KV for n more tokens can be had, counting what the cache could evict."""
-        held = req.held
-        pools = {**self.pools.kv, **self.cache.kv_pools}
-        for name, pool in pools.items():
-            short = self._slots_needed(held, name, n) - pool.num_free_slots
-            if short > self.cache.evictable.get(name, 0):
-                return False
-        return True
+        return self._shortfall(req.held, n) is not None
+
+    def _shortfall(self, held: Holdings, n: int) -> dict[str, int] | None:
+        """Slots each KV pool lacks for n more tokens (0 when its free list suffices), or None
+        when even the cache's evictable slots cannot cover one of them."""
+        short = {}
+        evictable = self.cache.evictable
+        for name, pool in self._kv_pools().items():
+            short[name] = max(0, self._slots_needed(held, name, n) - pool.num_free_slots)
+            if short[name] > evictable.get(name, 0):
+                return None
+        return short
+
+    def _kv_pools(self) -> dict[str, TokenPool]:
+        """Every KV pool a step allocates from (the cache's own where it has one)."""
+        return self._all_kv
 
     def _slots_needed(self, held: Holdings, name: str, n: int) -> int:
         page = self.config.page_size
@@ -59,13 +74,15 @@ class StepAllocator:
             raise ValueError(f"request {req.rid}: {held.allocated + n} tokens exceed the "
                              f"context of {self.config.max_context}")
         self._free_out_of_window(held)
-        if not self.can_extend(req, n):
+        short = self._shortfall(held, n)
+        if short is None:
             raise OutOfSlotsError(f"request {req.rid}: no KV room for {n} tokens")
-        pools = {**self.pools.kv, **self.cache.kv_pools}
+        pools = self._kv_pools()
         for name, pool in pools.items():
-            need = self._slots_needed(held, name, n)
-            if need > pool.num_free_slots and name in self.cache.kv_pools:
-                self.cache.evict(name, need - pool.num_free_slots)
+            if short[name]:  # NOTE: recounted: evicting from one pool may free another's slots
+                need = self._slots_needed(held, name, n)
+                if need > pool.num_free_slots and name in self.cache.kv_pools:
+                    self.cache.evict(name, need - pool.num_free_slots)
         new = {}
         for name, pool in pools.items():
             own = held.slots.setdefault(name, [])
@@ -92,7 +109,7 @@ class StepAllocator:
         if "swa_skip_free" not in self.config.faults:
             self.pools.kv[SWA].free_pages(own[start:target])
         own[start:target] = [0] * (target - start)
-        self.pools.req.table.tables[SWA][held.row, start:target] = 0
+        self.pools.req.table.clear(SWA, held.row, start, target)
         held.swa_evicted = target
 
     def _prepare_track(self, held: Holdings, new_len: int) -> None:

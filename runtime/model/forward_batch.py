@@ -58,6 +58,10 @@ class ForwardBatch:
         if self.input_ids.numel() != num_tokens:
             raise ValueError(f"expected {num_tokens} input ids, got {self.input_ids.numel()}")
         batch = torch.arange(self.batch_size, device=device)
+        if self.mode is ForwardMode.DECODE:  # one token per request: no ragged bookkeeping
+            self.token_req, self.positions = batch, self.prefix_lens
+            self.token_offset = torch.zeros_like(batch)
+            return
         self.token_req = torch.repeat_interleave(batch, self.extend_lens, output_size=num_tokens)
         starts = torch.cumsum(self.extend_lens, 0) - self.extend_lens
         self.token_offset = torch.arange(num_tokens, device=device) - starts[self.token_req]

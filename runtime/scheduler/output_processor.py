@@ -6,10 +6,12 @@ from runtime.scheduler.request import FinishReason, Request, RequestOutput
 from runtime.scheduler.sampler import SampledToken
 
 
-def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) -> RequestOutput:
-    """Adds one token to the request and decides whether it finished: a stop token id or EOS
-    (unless ignore_eos), a stop string, max_tokens, or the engine's context limit."""
-    token, params = sampled.token_id, req.params
+def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) -> str:
+    """Adds one token to the request and decides whether it finished (`req.finish_reason`): a
+    stop token id or EOS (unless ignore_eos), a stop string, max_tokens, or the engine's context
+    limit. Returns the new text ("" with text off). The text stream, when the request has one,
+    decodes only a short window per token."""
+    token, params, stream = sampled.token_id, req.params, req.text
     req.output_ids.append(token)
     req.mem.tokens.append(token)
     if params.logprobs is not None:
@@ -17,9 +19,9 @@ def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) 
     reason, text = None, ""
     if token in params.stop_token_ids or (token in eos_ids and not params.ignore_eos):
         reason = FinishReason.STOP
-    else:
-        text = req.text.push(token)
-        if req.text.stopped:
+    elif stream is not None:
+        text = stream.push(token)
+        if stream.stopped:
             reason = FinishReason.STOP
     if reason is None and (
         len(req.output_ids) >= params.max_tokens or len(req.mem.tokens) >= req.max_context
@@ -27,9 +29,15 @@ def append_token(req: Request, sampled: SampledToken, eos_ids: tuple[int, ...]) 
         reason = FinishReason.LENGTH
     if reason is not None:
         req.finish_reason = reason
-        if not req.text.stopped:
-            text += req.text.finish()
-    return output_of(req, text, (token,), (sampled,) if params.logprobs is not None else ())
+        if stream is not None and not stream.stopped:
+            text += stream.finish()
+    return text if req.emits_text else ""
+
+
+def token_output(req: Request, sampled: SampledToken, text: str) -> RequestOutput:
+    """The delta a step's token adds (built only for requests with a sink)."""
+    logprobs = (sampled,) if req.params.logprobs is not None else ()
+    return output_of(req, text, (sampled.token_id,), logprobs)
 
 
 def output_of(

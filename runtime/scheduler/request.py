@@ -59,8 +59,9 @@ class Request:
     mem: ReqMemory
     prompt_len: int  # tokens before the first output (session history included)
     params: SamplingParams
-    text: TextStream
+    text: TextStream | None  # None when the engine produces no text and no stop string is set
     generator: torch.Generator | None
+    emits_text: bool = True  # False: outputs carry token ids only (a frontend detokenizes)
     sink: OutputSink | None = None
     session_id: str | None = None
     output_ids: list[int] = field(default_factory=list)

@@ -156,14 +156,15 @@ class RunningServer:
 
     def log_started(self) -> None:
         self._started_at = time.monotonic()
-        summary = self.engine.summary
-        assert summary is not None
+        summary, ready = self.engine.summary, self.engine.ready
+        assert summary is not None and ready is not None
         pools = {name: part.capacity for name, part in summary.stats.pools.items()}
         get_logger("poolscope.server").info(
             catalog.SERVER_STARTED.name, url=self.url, model=self.state.model_name,
             version=self.metrics.settings.version, pools=pools,
             decode_log_interval=self.observability.decode_log_interval,
             engine_pid=self.engine.pid,
+            torch_threads=ready.torch_threads,
         )
 
     def log_stopped(self, reason: str) -> None:

@@ -21,11 +21,12 @@ pytestmark = pytest.mark.slow
 
 def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path, tmp_path: Path) -> None:
     """The verb prints where it serves, takes its API key from POOLSCOPE_API_KEY, answers a
-    completion, logs its JSON events to the log file, and exits 0 on SIGTERM."""
+    completion, logs its JSON events (torch threads in `server_started`) to the log file, and
+    exits 0 on SIGTERM."""
     log = tmp_path / "poolscope.jsonl"
     cmd = [sys.executable, "-m", "runtime.cli", "serve", "--model", str(nemotron_h_dir),
            "--port", "0", "--mem-check", "busy", "--on-leak", "raise", "--log-file", str(log),
-           "--decode-log-interval", "1"]
+           "--decode-log-interval", "1", "--torch-threads", "1"]
     env = {**os.environ, "POOLSCOPE_API_KEY": "k3y"}
     proc, url = start_serve(cmd, env=env)
     try:
@@ -43,6 +44,7 @@ def test_serve_answers_and_stops_on_sigterm(nemotron_h_dir: Path, tmp_path: Path
     events = [json.loads(line) for line in log.read_text().splitlines()]
     names = [e["event"] for e in events]
     assert names[0] == "server_started" and events[0]["url"] == url
+    assert events[0]["torch_threads"] == 1
     assert names.count("decode_batch") == 2  # 3 tokens: 1 from prefill, 2 decode steps
     assert {"prefill_batch", "request_finished", "idle_check"} <= set(names)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from runtime.engine.config import EngineConfig
@@ -53,9 +53,8 @@ def _serve(spec: ChildSpec, channel: ChildChannel) -> int:
     from runtime.engine.process.core import EngineCore
     from runtime.engine.process.summary import summarize
 
-    _set_torch_threads()
     try:
-        engine = Engine.from_config(spec.config)
+        engine = Engine.from_config(engine_process_config(spec.config))
     except Exception as exc:  # noqa: BLE001 - the parent reports it (a bad model directory)
         # a ValueError (CheckpointError) names its problem in full; others need their type
         channel.send(m.Stopped(None, str(exc) if isinstance(exc, ValueError) else _describe(exc)))
@@ -74,18 +73,17 @@ def _serve(spec: ChildSpec, channel: ChildChannel) -> int:
     return 0
 
 
-def serving_threads() -> int:
-    """Torch intra-op threads for the engine process: every CPU this process may use but one,
-    which is left to the frontend (HTTP, text, telemetry). NOTE: measured on the shared 2-core
-    machine, two intra-op threads in the engine process beside a busy frontend made the inter-
-    token p50 of the README loadgen run ~20x worse (433 ms vs 19 ms with one thread)."""
-    return max(1, len(os.sched_getaffinity(0)) - 1)
+def engine_process_config(config: EngineConfig) -> EngineConfig:
+    """The config the engine process runs: no text (the frontend detokenizes; stop strings are
+    still watched), and unless `--torch-threads` says otherwise, one torch intra-op thread per
+    physical core available minus one, which is left to the frontend (HTTP, text, telemetry).
+    NOTE: measured on the shared 2-core machine, two intra-op threads in the engine process
+    beside a busy frontend made the README loadgen run's inter-token p50 433 ms, against
+    11-24 ms with one."""
+    from runtime.engine.threads import available_cores
 
-
-def _set_torch_threads() -> None:
-    import torch
-
-    torch.set_num_threads(serving_threads())
+    threads = config.torch_threads or max(1, available_cores() - 1)
+    return replace(config, torch_threads=threads, produce_text=False)
 
 
 def _ready(engine: Engine) -> m.Ready:
@@ -97,6 +95,7 @@ def _ready(engine: Engine) -> m.Ready:
         eos_token_ids=tuple(lm.config.eos_token_ids), vocab_size=lm.config.vocab_size,
         max_context=engine.max_context, cache_pools=tuple(engine.mm.cache.components),
         summary=summarize(engine), snapshot=engine.snapshot(),
+        torch_threads=engine.torch_threads.intra_op,
     )
 
 

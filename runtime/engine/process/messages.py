@@ -111,6 +111,7 @@ class Ready(msgspec.Struct, tag=True):
     cache_pools: tuple[str, ...]
     summary: EngineSummary
     snapshot: EngineSnapshot  # what the gauges show until the first record
+    torch_threads: int  # intra-op threads the engine runs with
 
 
 class RemoteError(msgspec.Struct):

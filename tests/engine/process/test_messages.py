@@ -63,7 +63,7 @@ COMMANDS = [
     m.CloseSession(4, "sess-1"), m.RoomLeft(5, 10, None), m.Inspect(6, True), m.Shutdown(),
 ]
 EVENTS = [
-    m.Ready(7, "/models/x", None, (2,), 256, 4096, ("full", "mamba"), SUMMARY, SNAPSHOT),
+    m.Ready(7, "/models/x", None, (2,), 256, 4096, ("full", "mamba"), SUMMARY, SNAPSHOT, 1),
     m.Reply(1, None, m.RemoteError("SessionBusy", "busy", "session_id")), m.Reply(3, "sess-1"),
     m.StepOutputs([m.Output("cmpl-1", (5,), (SampledToken(5, -0.5, ((5, -0.5), (6, -1.0))),),
                             FinishReason.LENGTH, None, None, 3, 1, 0)]),
