@@ -8,15 +8,26 @@ from runtime.bench.telemetry_overhead import MODES, run
 
 
 @pytest.mark.slow
-def test_quick_run_reports_every_mode_and_both_targets() -> None:
-    """A quick run times decode steps in every mode, measures what the observer costs when on,
-    and states both overhead targets."""
+def test_quick_run_alternates_modes_and_sends_records_to_the_frontend_process() -> None:
+    """A quick run alternates off/on/on-every-step blocks, forwards and sends one step record per
+    on-mode step to the consumer process (none when off), and reports measured figures."""
     result = run(quick=True)
     assert result.is_quick and result.name == "telemetry"
-    assert [row["mode"] for row in result.rows] == list(MODES)
-    for row in result.rows:
+    details = result.details
+    assert details["num_cycles"] >= 2
+    assert details["block_order"] == list(MODES) * details["num_cycles"]
+    by_mode = {row["mode"]: row for row in result.rows}
+    assert list(by_mode) == list(MODES)
+    for mode, row in by_mode.items():
         assert row["steps"] > 0 and row["median ms"] > 0 and row["min ms"] > 0
-        assert (row["on_step ms"] > 0) == (row["mode"] != "off")
+        is_on = mode != "off"
+        assert (row["step-side ms"] > 0) == is_on
+        assert (row["frontend ms/record"] > 0) == is_on
+    # Records reach the frontend only from their own mode's blocks (the profile of a missed
+    # target adds steps to on_every_step's consumer).
+    assert details["num_records"]["on"] == by_mode["on"]["steps"]
+    assert details["num_records"]["on_every_step"] >= by_mode["on_every_step"]["steps"]
+    assert details["num_log_lines"] >= by_mode["on_every_step"]["steps"]
+    assert details["num_scrapes"] > 0
     assert [t.limit for t in result.targets] == [1.0, 2.0]
     assert all(t.op == "<=" and t.note for t in result.targets)
-    assert result.details["num_log_lines"] > 0 and result.details["num_scrapes"] > 0
