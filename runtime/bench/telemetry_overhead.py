@@ -372,6 +372,8 @@ def run(quick: bool) -> BenchResult:
     scrape_ms = statistics.median(scrapes) * 1e3 if scrapes else 0.0
     details = {"num_scrapes": len(scrapes), "scrape_median_ms": scrape_ms,
                "num_log_lines": num_log_lines, "block_steps": sizes.block_steps,
+               "step_side_median_ms": {mode: statistics.median(c.spent_s) * 1e3
+                                       for mode, c in data["senders"].items() if c},
                "num_records": {mode: len(f["record_s"]) for mode, f in frontend.items()},
                "num_cycles": len(data["block_medians"]["off"]), "block_order": data["order"],
                "load_avg_1m": os.getloadavg()[0],
