@@ -256,8 +256,7 @@ class Engine:
         first token and inter-token latency samples (seconds)."""
         logits = self.runner.forward(batch)  # [B, V]
         reqs = batch.reqs
-        for req in reqs:
-            self.mm.after_forward(req.mem)
+        self.mm.after_forward_batch([req.mem for req in reqs])
         ready = [req.tokens_to_run == 0 for req in reqs]
         if all(ready):  # every decode step: no gather, no index tensor
             sampled_reqs = reqs

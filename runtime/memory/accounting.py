@@ -67,9 +67,24 @@ class Accounting:
         return owned
 
     def _sum_owned(self, holdings: list[Holdings]) -> Counter[str]:
+        """The sum of `own_slots` over `holdings`, summed per pool without a dict per owner
+        (it runs every step over every running request)."""
+        page = self.config.page_size
+        ends = [page_ceil(held.allocated, page) for held in holdings]
         total: Counter[str] = Counter()
-        for held in holdings:
-            total.update(self.own_slots(held))
+        for name in self.cache.kv_components:
+            if name == SWA:
+                total[name] = sum(max(0, end - max(held.protected, held.swa_evicted))
+                                  for end, held in zip(ends, holdings, strict=True))
+            else:
+                total[name] = sum(max(0, end - held.protected)
+                                  for end, held in zip(ends, holdings, strict=True))
+        if self.host_tier is not None:
+            resident = self.host_tier.resident_pages
+            total[FULL] = sum(len(resident(held)) for held in holdings) * page
+        if self.pools.mamba is not None:
+            total["mamba"] = sum(len(held.mamba.slots()) for held in holdings)
+        total["req"] = sum(1 for held in holdings if held.row)
         return total
 
     def stats(self) -> PoolStats:

@@ -2,7 +2,8 @@
 
 The scheduler calls, per request: `match` (prefix hit, or a session restore), `can_admit` then
 `admit` (or `revert` when admission says no), `can_extend` then `alloc_extend` before each
-forward (prefill chunk or decode token), `after_forward` after it, `cache_unfinished` between
+forward (prefill chunk or decode token; `alloc_decode` for a whole decode batch when it fits),
+`after_forward` (or `after_forward_batch`) after it, `cache_unfinished` between
 prefill chunks, and `finish`, `abort` or `retract` at the end. `stats` and `check` give the
 partition of every pool and the invariant check on it.
 
@@ -90,8 +91,14 @@ class MemoryManager:
     def alloc_extend(self, req: ReqMemory, n: int) -> dict[str, list[int]]:
         return self.steps.alloc_extend(req, n)
 
+    def alloc_decode(self, reqs: list[ReqMemory]) -> list[dict[str, list[int]]] | None:
+        return self.steps.alloc_decode(reqs)
+
     def after_forward(self, req: ReqMemory) -> None:
         self.steps.after_forward(req)
+
+    def after_forward_batch(self, reqs: list[ReqMemory]) -> None:
+        self.steps.after_forward_batch(reqs)
 
     def next_track_boundary(self, req: ReqMemory) -> int | None:
         return self.steps.next_track_boundary(req)

@@ -48,7 +48,7 @@ class Evictor:
         if component not in self.tree.components:
             raise ValueError(f"the prefix cache has no {component!r} component")
         nodes = self.tree.nodes()
-        heap = [(n.last_access, id(n), n) for n in nodes if self._candidate(n, component)]
+        heap = [(n.last_access, n.created, n) for n in nodes if self._candidate(n, component)]
         heapq.heapify(heap)
         freed = 0
         while freed < num and heap:
@@ -61,7 +61,7 @@ class Evictor:
                 pruned, parent = self._prune(parent, component)
                 freed += pruned
                 if self._candidate(parent, component):
-                    heapq.heappush(heap, (parent.last_access, id(parent), parent))
+                    heapq.heappush(heap, (parent.last_access, parent.created, parent))
             elif not node.is_leaf:
                 freed += self._tombstone(node, component)
         return freed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
 
 SWA = "swa"
+_CREATED = itertools.count()  # creation order: breaks LRU ties the same way in every run
 
 
 @dataclass(eq=False)
@@ -32,6 +34,7 @@ class TreeNode:
     mamba: int | None = None
     mamba_lock: int = 0
     last_access: int = 0
+    created: int = field(default_factory=lambda: next(_CREATED))
 
     @property
     def end(self) -> int:

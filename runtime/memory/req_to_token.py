@@ -78,6 +78,19 @@ class ReqToTokenTable:
                 self._check_end(len(values))
                 self._queue(pool).add(row, start, values[start:])
 
+    def write_cells(self, rows: list[int], positions: list[int],
+                    slots: dict[str, list[int]]) -> None:
+        """Queues one cell per row and pool: position positions[i] of row rows[i] gets
+        slots[pool][i] (a decode step's new slots; pools without a table skipped)."""
+        if positions and max(positions) >= self.max_context:
+            self._check_end(max(positions) + 1)
+        for pool, values in slots.items():
+            if pool in self._tables:
+                pending = self._queue(pool)
+                width = pending.width
+                cells = [row * width + pos for row, pos in zip(rows, positions, strict=True)]
+                pending.cells.update(zip(cells, values, strict=True))
+
     def clear(self, pool: str, row: int, start: int, end: int) -> None:
         """Queues slot 0 ("no slot") for positions [start, end) of one row."""
         self._check_end(end)

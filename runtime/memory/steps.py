@@ -94,6 +94,55 @@ class StepAllocator:
         held.allocated += n
         return new
 
+    def alloc_decode(self, reqs: list[ReqMemory]) -> list[dict[str, list[int]]] | None:
+        """`alloc_extend(req, 1)` for each request in order, with one room check for the whole
+        batch and one queued table write per pool. Returns None, having changed nothing, when
+        the batch might need the prefix cache to evict (or a request is not plainly decoding):
+        the caller then takes the per-request path, so retraction choices stay its own."""
+        if not self._decode_fits(reqs):
+            return None
+        page, pools, track = self.config.page_size, self._all_kv, self.pools.mamba is not None
+        swa = SWA in self.pools.kv
+        rows, positions, out = [], [], []
+        columns: dict[str, list[int]] = {name: [] for name in pools}
+        for req in reqs:
+            held = req.held
+            if swa:
+                self._free_out_of_window(held)
+            pos = held.allocated
+            new = {}
+            for name, pool in pools.items():
+                own = held.slots.setdefault(name, [])
+                # Same slot as allocate_list(pos, own[pos - 1], 1): the next one of the last
+                # page, or a fresh page's first (the batch check left room for every page).
+                slot = own[pos - 1] + 1 if pos % page else pool.take_page()
+                own.append(slot)
+                new[name] = [slot]
+                columns[name].append(slot)
+            rows.append(held.row)
+            positions.append(pos)
+            if track and held.mamba.track:
+                self._prepare_track(held, pos + 1)
+            held.allocated = pos + 1
+            out.append(new)
+        self.pools.req.table.write_cells(rows, positions, columns)
+        return out
+
+    def _decode_fits(self, reqs: list[ReqMemory]) -> bool:
+        """Whether every request can take its next token from the free lists as they are now,
+        without eviction: then the per-request path would never evict or fail either (SWA
+        frees and mamba evictions only add free pages), so both give the same slots."""
+        config, running = self.config, self.running
+        for req in reqs:
+            held = req.held
+            if req.rid not in running or held.allocated >= config.max_context:
+                return False
+            if self.host_tier is not None and held.allocated < held.prefill_end:
+                return False  # a dense step loads pages too: the per-request path counts them
+        page = config.page_size
+        new_pages = sum(1 for req in reqs if req.held.allocated % page == 0)
+        return all(new_pages <= pool.num_free_pages for pool in self._all_kv.values())
+
     def _free_out_of_window(self, held: Holdings) -> None:
         """Frees the request's own SWA slots no step can read again: positions below
         seq_len - window - page, page-aligned, and never the prefix cache's."""
@@ -136,6 +185,22 @@ class StepAllocator:
             mamba_tracker.after_step(
                 req.held.mamba, self.config.mamba_strategy, self.pools.mamba, req.held.allocated
             )
+
+    def after_forward_batch(self, reqs: list[ReqMemory]) -> None:
+        """`after_forward` for every request of a step, skipping requests with no snapshot due
+        (the common decode step: nothing to do at all without a host tier)."""
+        if self.host_tier is not None:
+            for req in reqs:
+                self.after_forward(req)
+            return
+        pool = self.pools.mamba
+        if pool is None:
+            return
+        strategy = self.config.mamba_strategy
+        for req in reqs:
+            hold = req.held.mamba
+            if hold.boundary_target is not None:
+                mamba_tracker.after_step(hold, strategy, pool, req.held.allocated)
 
     def next_track_boundary(self, req: ReqMemory) -> int | None:
         """Tokens until the next track boundary, so a prefill chunk can end on it (a snapshot

@@ -50,6 +50,15 @@ class TokenPool:
     def num_free_slots(self) -> int:
         return len(self._free_pages) * self.page_size
 
+    @property
+    def num_free_pages(self) -> int:
+        return len(self._free_pages)
+
+    def take_page(self) -> int:
+        """The first slot of the next free page (`allocate_list` of one token at a page
+        boundary, for a caller that checked there is a free page)."""
+        return self._free_pages.pop() * self.page_size
+
     def size_info(self) -> dict[str, int]:
         """What the pool itself knows: capacity and available slots (owners know the rest)."""
         return {"capacity": self.capacity, "available": self.num_free_slots}

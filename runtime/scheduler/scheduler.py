@@ -148,7 +148,14 @@ class Scheduler:
 
     def _schedule_decode(self, result: ScheduleResult) -> ScheduledBatch:
         batch = ScheduledBatch(Phase.DECODE)
-        for req in keep_order(r for r in self.running if not r.is_prefilling):
+        reqs = keep_order(r for r in self.running if not r.is_prefilling)
+        prefixes = [req.mem.held.allocated for req in reqs]
+        slots = self.mm.alloc_decode([req.mem for req in reqs])
+        if slots is not None:  # the whole batch fit: no retraction to decide
+            for req, prefix, new in zip(reqs, prefixes, slots, strict=True):
+                batch.add(req, prefix, 1, new)
+            return batch
+        for req in reqs:  # per request, retracting in order until each one fits
             while req in self.running and not self._extend(batch, req, 1):
                 self._make_room(batch, result)
         return batch
