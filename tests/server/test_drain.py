@@ -62,10 +62,11 @@ def _start(nemotron_h_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
     return start_serve(cmd)
 
 
-def _running(url: str) -> float:
+def _reached_engine(url: str) -> float:
+    """Requests running now plus those finished: every request the engine has taken."""
     text = httpx.get(f"{url}/metrics", timeout=10).text
-    found = re.search(r"^poolscope_requests_running\S* (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+    pattern = r"^poolscope_requests_(?:running|finished_total)\S* (\S+)$"
+    return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
 
 
 def test_sigterm_finishes_what_it_can_and_ends_the_rest_with_an_error_answer(
@@ -83,7 +84,7 @@ def test_sigterm_finishes_what_it_can_and_ends_the_rest_with_an_error_answer(
             client.start()
         for stream in streams:
             assert stream.started.wait(60)
-        wait_until(lambda: _running(url) >= 4, timeout=60)
+        wait_until(lambda: _reached_engine(url) >= len(streams) + len(wholes), timeout=60)
         proc.send_signal(signal.SIGTERM)
         for client in [*streams, *wholes]:
             client.join(DRAIN_S + 60)

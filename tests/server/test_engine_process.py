@@ -21,6 +21,7 @@ from tests.support import wait_until
 from tests.support.processes import (
     engine_pid,
     is_gone,
+    kill_process,
     log_events,
     serve_cmd,
     start_serve,
@@ -110,8 +111,7 @@ def test_a_killed_server_takes_its_engine_with_it(nemotron_h_dir: Path, tmp_path
     try:
         pid = engine_pid(log)
         assert not is_gone(pid)
-        proc.kill()
-        proc.wait(timeout=30)
+        kill_process(proc)
     finally:
         stop_process(proc)
     wait_until(lambda: is_gone(pid), timeout=30, what=f"engine process {pid} to end")

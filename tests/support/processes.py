@@ -26,6 +26,12 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
     return proc.wait()
 
 
+def kill_process(proc: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGKILL to `proc` (a test of what a crash leaves behind); returns its exit status."""
+    proc.kill()
+    return proc.wait(timeout=timeout)
+
+
 def start_serve(cmd: list[str], **popen: Any) -> tuple[subprocess.Popen[str], str]:
     """Starts `cmd` (a `poolscope serve` with `--port 0`) with stderr piped as text and stdout
     dropped unless `popen` says otherwise; returns it and the base URL its first stderr line
