@@ -7,24 +7,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.errors import InvalidRequest
-from runtime.memory.checker import CheckMode, LeakDetected
-from runtime.memory.memory_config import LeakPolicy
+from runtime.memory.checker import LeakDetected
 from runtime.model.loader import LoadedModel, load_model
 from runtime.scheduler.request import FinishReason
 from runtime.scheduler.sampling_params import SamplingParams
 from tests.model.slot_driver import SlotDriver
 from tests.server.harness import assert_memory_clean
+from tests.support.engines import strict_engine
 
 GREEDY = SamplingParams(max_tokens=10, temperature=0, ignore_eos=True)
 
 
 def _engine(model: Path, **overrides: object) -> Engine:
-    config = EngineConfig(model=str(model), mem_check=CheckMode.BUSY, on_leak=LeakPolicy.RAISE,
-                          **overrides)  # type: ignore[arg-type]
-    return Engine.from_config(config)
+    return strict_engine(model, **overrides)
 
 
 def _naive_greedy(lm: LoadedModel, prompt: list[int], steps: int) -> list[int]:

@@ -12,16 +12,15 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.engine.observability import ObservabilitySettings, attach_telemetry, instrument
 from runtime.engine.telemetry import EngineTelemetry
-from runtime.memory.checker import CheckMode
 from runtime.memory.memory_config import LeakPolicy
 from runtime.scheduler.sampling_params import SamplingParams
 from telemetry import catalog
 from telemetry.logs.logging import LogSettings, configure_logging
 from telemetry.metrics.meters import Metrics
+from tests.support.engines import strict_engine
 
 pytestmark = pytest.mark.usefixtures("fresh_logging")
 
@@ -30,8 +29,7 @@ PROMPTS = [list(range(5, 5 + n)) for n in (12, 30, 7)]
 
 
 def _engine(model: Path, **overrides: object) -> Engine:
-    settings = {"mem_check": CheckMode.BUSY, "on_leak": LeakPolicy.RAISE, **overrides}
-    return Engine.from_config(EngineConfig(model=str(model), **settings))  # type: ignore[arg-type]
+    return strict_engine(model, **overrides)
 
 
 def _events(logs: list[dict], name: str) -> list[dict]:

@@ -9,6 +9,11 @@ from runtime.memory.memory_config import MambaStrategy, MemoryConfig
 from tests.memory.driver import run, start
 
 
+def assert_clean(mm: MemoryManager) -> None:
+    """The checker finds every pool balanced (the idle identity when nothing runs)."""
+    assert mm.check(idle=not mm.running) == []
+
+
 def manager(*faults: str, **kw: object) -> MemoryManager:
     base = dict(full_slots=64, swa_slots=64, mamba_slots=8, window=4, req_rows=4,
                 check_mode=CheckMode.BUSY, faults=frozenset(faults))

@@ -9,6 +9,7 @@ from runtime.memory.holdings import ReqMemory
 from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import LeakPolicy, MambaStrategy, MemoryConfig
 from tests.memory.driver import prefilled, run, start, step
+from tests.memory.scenarios import assert_clean
 
 
 def _mm(**kw: object) -> MemoryManager:
@@ -18,14 +19,10 @@ def _mm(**kw: object) -> MemoryManager:
     return MemoryManager(MemoryConfig(**base))  # type: ignore[arg-type]
 
 
-def _clean(mm: MemoryManager) -> None:
-    assert mm.check(idle=not mm.running) == []
-
-
 def test_idle_after_requests_balances_and_the_prefix_is_reused() -> None:
     mm = _mm()
     run(mm, "a", list(range(20)), decode=3)
-    _clean(mm)
+    assert_clean(mm)
     stats = mm.stats().pools
     assert stats["full"].evictable == 23 and stats["mamba"].evictable == 1
     req = ReqMemory("b", [*range(20), 7, 7, 7, 5])
@@ -34,7 +31,7 @@ def test_idle_after_requests_balances_and_the_prefix_is_reused() -> None:
     req = ReqMemory("c", [*range(20), 5])
     assert mm.match(req) == 0  # no mamba snapshot at 20 tokens: nothing to resume from
     mm.revert(req)
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_swa_slots_out_of_the_window_are_freed_during_decode() -> None:
@@ -45,7 +42,7 @@ def test_swa_slots_out_of_the_window_are_freed_during_decode() -> None:
     step(mm, req, 40)
     for _ in range(10):
         step(mm, req, 1)
-        _clean(mm)
+        assert_clean(mm)
     running = mm.stats().pools["swa"].running
     assert running <= 8 + 2 and mm.stats().pools["full"].running == 50
 
@@ -68,7 +65,7 @@ def test_mamba_slots_per_running_request_by_strategy(
         assert req is not None
         step(mm, req, 5)  # 5 tokens: not on a boundary of 8
     assert mm.stats().pools["mamba"].running == 3 * per_request
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_extra_buffer_caches_kv_only_up_to_the_last_snapshot() -> None:
@@ -79,7 +76,7 @@ def test_extra_buffer_caches_kv_only_up_to_the_last_snapshot() -> None:
     req = ReqMemory("b", list(range(30)))
     assert mm.match(req) == 16
     mm.revert(req)
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_lazy_takes_the_second_track_slot_only_at_a_decode_boundary() -> None:
@@ -94,7 +91,7 @@ def test_lazy_takes_the_second_track_slot_only_at_a_decode_boundary() -> None:
     mm.after_forward(req)  # the snapshot moved to the new slot; the old one is freed
     assert mm.stats().pools["mamba"].running == 2
     assert req.held.mamba.track_len == 8 and not req.held.mamba.skip_cache
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_lazy_prefill_chunk_on_a_boundary_overwrites_its_only_track_slot() -> None:
@@ -108,7 +105,7 @@ def test_lazy_prefill_chunk_on_a_boundary_overwrites_its_only_track_slot() -> No
     mm.after_forward(req)
     assert req.held.mamba.track == [track] and req.held.mamba.track_len == 8
     assert mm.counters.track_alloc_failures == 0
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_retraction_releases_everything_and_resets_the_swa_watermark() -> None:
@@ -121,10 +118,10 @@ def test_retraction_releases_everything_and_resets_the_swa_watermark() -> None:
     assert req.held.swa_evicted > 0
     mm.retract(req)
     assert req.held.swa_evicted == 0 and req.held.allocated == 0 and req.held.row == 0
-    _clean(mm)
+    assert_clean(mm)
     assert mm.stats().pools["swa"].available == 128
     mm.match(req)  # admitted again from the prefix cache only
     mm.admit(req)
     while not prefilled(req):
         step(mm, req, 8)
-    _clean(mm)
+    assert_clean(mm)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from runtime.memory.holdings import ReqMemory
-from runtime.memory.manager import MemoryManager
 from runtime.memory.memory_config import MambaStrategy
 from tests.memory.driver import prefilled, start, step
-from tests.memory.scenarios import lazy_manager, manager, run, second_turn, session_after_one_turn
-
-
-def _clean(mm: MemoryManager) -> None:
-    assert mm.check(idle=not mm.running) == []
+from tests.memory.scenarios import (
+    assert_clean,
+    lazy_manager,
+    manager,
+    run,
+    second_turn,
+    session_after_one_turn,
+)
 
 
 def test_rejected_session_request_keeps_its_mamba_slot() -> None:
@@ -19,7 +21,7 @@ def test_rejected_session_request_keeps_its_mamba_slot() -> None:
     slot, _ = session_after_one_turn(mm)
     working = slot.held.mamba.working
     assert second_turn(mm, slot, new=80) is None
-    _clean(mm)
+    assert_clean(mm)
     assert slot.held.mamba.working == working and mm.stats().pools["mamba"].session_held == 1
     req = second_turn(mm, slot, new=3)
     assert req is not None and req.held.mamba.working == working
@@ -28,7 +30,7 @@ def test_rejected_session_request_keeps_its_mamba_slot() -> None:
     req.tokens.append(1)
     mm.finish(req)
     assert mm.close_session("s")
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_busy_checks_with_an_active_session_do_not_double_count() -> None:
@@ -41,7 +43,7 @@ def test_busy_checks_with_an_active_session_do_not_double_count() -> None:
         step(mm, req, 2)
         stats = mm.stats().pools
         assert stats["req"].session_held == 0 and stats["req"].running == 1
-        _clean(mm)
+        assert_clean(mm)
 
 
 def test_idle_usage_includes_mamba() -> None:
@@ -58,9 +60,9 @@ def test_closing_a_session_returns_its_mamba_slots() -> None:
     mm = manager(page_size=2, mamba_strategy=MambaStrategy.EXTRA_BUFFER, track_interval=2)
     slot, _ = session_after_one_turn(mm)
     assert mm.stats().pools["mamba"].session_held == 3
-    _clean(mm)
+    assert_clean(mm)
     mm.close_session("s")
-    _clean(mm)
+    assert_clean(mm)
     mamba = mm.stats().pools["mamba"]
     assert mamba.session_held == 0 and mamba.available + mamba.evictable == mamba.capacity
 
@@ -71,13 +73,13 @@ def test_close_while_a_turn_runs_is_deferred_to_the_turns_end() -> None:
     req = second_turn(mm, slot)
     assert req is not None
     assert not mm.close_session("s")
-    _clean(mm)
+    assert_clean(mm)
     while not prefilled(req):
         step(mm, req, 8)
     req.tokens.append(1)
     mm.finish(req)
     assert "s" not in mm.sessions
-    _clean(mm)
+    assert_clean(mm)
     assert all(p.session_held == 0 for p in mm.stats().pools.values())
 
 
@@ -88,13 +90,13 @@ def test_lazy_boundary_allocation_failure_skips_caching_and_leaks_nothing() -> N
     assert req is not None
     step(mm, req, 4)
     step(mm, req, 4)  # ends on the boundary; the only track slot is overwritten
-    _clean(mm)
+    assert_clean(mm)
     req.tokens.append(1)
     mm.finish(req)
     assert mm.counters.mamba_cache_skipped == 1
     stats = mm.stats().pools
     assert stats["mamba"].evictable == 0 and stats["full"].evictable == 0
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_lazy_boundary_allocation_failure_skips_only_a_finish_on_that_step() -> None:
@@ -110,11 +112,11 @@ def test_lazy_boundary_allocation_failure_skips_only_a_finish_on_that_step() -> 
     assert mm.counters.track_alloc_failures == 1 and mm.counters.mamba_cache_skipped == 0
     stats = mm.stats().pools
     assert stats["mamba"].evictable == 1 and stats["full"].evictable == 8
-    _clean(mm)
+    assert_clean(mm)
     turn_2 = ReqMemory("b", list(range(8)) + [7, 5])
     assert mm.match(turn_2) == 8  # the next turn resumes from that snapshot
     mm.revert(turn_2)
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_lazy_boundary_with_room_caches_the_snapshot() -> None:
@@ -122,7 +124,7 @@ def test_lazy_boundary_with_room_caches_the_snapshot() -> None:
     run(mm, "a", list(range(8)), chunk=4)
     assert mm.counters.mamba_cache_skipped == 0
     assert mm.stats().pools["mamba"].evictable == 1 and mm.stats().pools["full"].evictable == 8
-    _clean(mm)
+    assert_clean(mm)
 
 
 def test_a_rejected_request_returns_its_copy_on_write_slot() -> None:
@@ -131,5 +133,5 @@ def test_a_rejected_request_returns_its_copy_on_write_slot() -> None:
     run(mm, "a", list(range(10)), chunk=10)
     req = start(mm, "b", [*range(10), 9, *([1] * 40)], chunk=64)
     assert req is None
-    _clean(mm)
+    assert_clean(mm)
     assert mm.stats().pools["mamba"].available == mm.stats().pools["mamba"].capacity - 1

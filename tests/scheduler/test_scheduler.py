@@ -7,26 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.engine.observer import EngineObserver
 from runtime.engine.records import StepRecord
 from runtime.errors import InvalidRequest
-from runtime.memory.checker import CheckMode
 from runtime.memory.holdings import ReqMemory
-from runtime.memory.memory_config import LeakPolicy, MambaStrategy
+from runtime.memory.memory_config import MambaStrategy
 from runtime.scheduler.batch import Phase
 from runtime.scheduler.request import FinishReason, Request
 from runtime.scheduler.retraction import keep_order, pick_victim
 from runtime.scheduler.sampling_params import SamplingParams
 from tests.server.harness import assert_memory_clean
+from tests.support.engines import strict_engine
 
 GREEDY = SamplingParams(max_tokens=6, temperature=0, ignore_eos=True)
 
 
 def _engine(model: Path, **overrides: object) -> Engine:
-    settings = {"mem_check": CheckMode.BUSY, "on_leak": LeakPolicy.RAISE, **overrides}
-    return Engine.from_config(EngineConfig(model=str(model), **settings))  # type: ignore[arg-type]
+    return strict_engine(model, **overrides)
 
 
 def _req(rid: str, prompt_len: int, outputs: int) -> Request:

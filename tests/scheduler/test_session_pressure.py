@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.engine.observer import EngineObserver
 from runtime.engine.records import SessionEvent, SessionRecord
 from runtime.errors import InvalidRequest
-from runtime.memory.checker import CheckMode
-from runtime.memory.memory_config import LeakPolicy
 from runtime.scheduler.request import AbortCode, FinishReason, Request
 from runtime.scheduler.sampling_params import SamplingParams
 from tests.server.harness import assert_memory_clean
+from tests.support.engines import strict_engine
 
 TURN = SamplingParams(max_tokens=4, temperature=0, ignore_eos=True)
 FULL_TOKENS = 256
@@ -34,10 +32,9 @@ class _Evictions(EngineObserver):
 
 
 def _engine(model: Path, **overrides: object) -> Engine:
-    settings = {"mem_check": CheckMode.BUSY, "on_leak": LeakPolicy.RAISE,
-                "full_tokens": FULL_TOKENS, "mamba_slots": 24, "session_min_idle_s": 0.0,
+    settings = {"full_tokens": FULL_TOKENS, "mamba_slots": 24, "session_min_idle_s": 0.0,
                 **overrides}
-    return Engine.from_config(EngineConfig(model=str(model), **settings))  # type: ignore[arg-type]
+    return strict_engine(model, **settings)
 
 
 def _run(engine: Engine, reqs: list[Request], limit_s: float = 60.0) -> None:
