@@ -8,18 +8,9 @@ import pytest
 from runtime.engine.process import messages as m
 from runtime.engine.process.remote_errors import raise_remote
 from runtime.engine.records import (
-    CheckCount,
-    CheckTrigger,
-    CloseReason,
-    CounterDeltas,
-    EngineSnapshot,
     FinishedRecord,
     IdleRecord,
-    LeakCount,
     LeakRecord,
-    PoolCount,
-    RetractedRequest,
-    SessionEvent,
     SessionRecord,
     StepRecord,
 )
@@ -31,32 +22,17 @@ from runtime.errors import (
     ShuttingDown,
     TooManySessions,
 )
-from runtime.memory.checker import CheckMode, LeakKind, LeakReport
-from runtime.memory.pool_name import PoolName
-from runtime.scheduler.outcomes import Phase
 from runtime.scheduler.request import AbortCode, FinishReason
 from runtime.scheduler.sampler import SampledToken
 from runtime.scheduler.sampling_params import SamplingParams
-from telemetry.pool_stats import PoolPartition, PoolStats
+from tests.engine.record_samples import ONE_OF_EACH, SNAPSHOT, STATS
 
-STATS = PoolStats({"full": PoolPartition(64, 60, 4), "mamba": PoolPartition(8, 8)})
 SUMMARY = m.EngineSummary(STATS, num_finished=3, leak_counts={"full/leak": 1},
                           leaked_slots={"full": 0, "mamba": 0})
-SNAPSHOT = EngineSnapshot(STATS, {"full": 0, "mamba": 0}, num_running=1, num_sessions=1)
-DELTAS = CounterDeltas(checks=(CheckCount(PoolName.FULL, CheckMode.BUSY, 1),),
-                       leaks=(LeakCount(PoolName.FULL, LeakKind.DOUBLE_FREE, 1),),
-                       prefix_hit_tokens=(PoolCount(PoolName.MAMBA, 4),), retracted=1)
-REPORT = LeakReport("full", CheckMode.BUSY, -2, PoolPartition(64, 62, 4))
-RECORDS = [
-    m.StepRecordMsg(StepRecord(Phase.DECODE, 2, 2, 0.01, SNAPSHOT, DELTAS, num_generated=2,
-                               ttfts=(0.2,), itls=(0.01,),
-                               retracted=(RetractedRequest("cmpl-2", 5, 1),))),
-    m.IdleRecordMsg(IdleRecord(SNAPSHOT, DELTAS, True, (REPORT,), CheckTrigger.PERIODIC, True)),
-    m.FinishedRecordMsg(FinishedRecord("cmpl-1", FinishReason.STOP, 3, 1, 0, 0.5, 0.2, "s")),
-    m.SessionRecordMsg(SessionRecord(SessionEvent.CLOSED, "s", 0, SNAPSHOT,
-                                     reason=CloseReason.EXPIRED, history_tokens=9)),
-    m.LeakRecordMsg(LeakRecord((REPORT,))),
-]
+_WRAPPERS = {StepRecord: m.StepRecordMsg, IdleRecord: m.IdleRecordMsg,
+             FinishedRecord: m.FinishedRecordMsg, SessionRecord: m.SessionRecordMsg,
+             LeakRecord: m.LeakRecordMsg}
+RECORDS = [_WRAPPERS[type(record)](record) for record in ONE_OF_EACH]
 COMMANDS = [
     m.AddRequest(1, "cmpl-1", [1, 2, 3], SamplingParams(max_tokens=4, stop=("x",), seed=7), "s"),
     m.Abort("cmpl-1"), m.AbortAll(2, "bye", AbortCode.SHUTTING_DOWN), m.OpenSession(3),
