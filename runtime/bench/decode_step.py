@@ -60,12 +60,13 @@ def _max_tokens(plan: Plan) -> int:
 
 
 def _engine(model_dir: Path, batch: int, plan: Plan) -> Engine:
-    """Pools for the whole batch at its longest; nothing finishes while it is measured."""
+    """Pools for the whole batch at its longest; nothing finishes while it is measured. Text
+    is off, as in serve's engine process: there detokenization runs in the frontend process."""
     tokens = batch * (plan.prompt_len + _max_tokens(plan) + 8)
     config = EngineConfig(
         model=str(model_dir), dtype="float32", device="auto", full_tokens=tokens + 64,
         swa_tokens=tokens + 64, mamba_slots=3 * batch + 4, max_running_requests=batch,
-        max_context=2048, mem_check=CheckMode.IDLE,
+        max_context=2048, mem_check=CheckMode.IDLE, produce_text=False,
     )
     return Engine.from_config(config)
 

@@ -88,13 +88,15 @@ def workloads(plan: Plan, vocab: int, seed: int = 0) -> list[Workload]:
 
 
 def _engine(model_dir: Path, work: Workload) -> Engine:
-    """A fresh engine (empty prefix cache) whose pools hold the whole workload at once."""
+    """A fresh engine (empty prefix cache) whose pools hold the whole workload at once. Both
+    systems produce token ids only: text is off, as in serve's engine process (serve
+    detokenizes in its frontend process), and transformers' generate returns ids."""
     num = len(work.prompts)
     tokens = sum(len(p) + n for p, n in zip(work.prompts, work.num_outputs, strict=True))
     config = EngineConfig(
         model=str(model_dir), dtype="float32", device="cpu", full_tokens=tokens + 64,
         swa_tokens=tokens + 64, mamba_slots=2 * num + 4, max_running_requests=max(64, num),
-        max_context=2048, mem_check=CheckMode.IDLE,
+        max_context=2048, mem_check=CheckMode.IDLE, produce_text=False,
     )
     return Engine.from_config(config)
 

@@ -51,6 +51,22 @@ def test_timed_steps_come_from_the_real_runner_which_is_restored(nemotron_dir: P
     assert engine.runner.model is model and "forward" not in vars(engine.runner)
 
 
+def test_benchmark_engines_run_without_text_like_serves_engine_process(nemotron_dir: Path) -> None:
+    """The decode and throughput benchmarks build engines with text off, as serve's engine
+    process runs (detokenization is the frontend's): their outputs carry ids and no text."""
+    from runtime.bench import throughput
+
+    work = throughput.workloads(throughput.QUICK, vocab=512)[0]
+    for engine in (decode_step._engine(nemotron_dir, 2, decode_step.QUICK),
+                   throughput._engine(nemotron_dir, work)):
+        assert engine.config.produce_text is False
+        req = engine.add_request([5, 6, 7], decode_step.SamplingParams(max_tokens=2,
+                                                                        temperature=0))
+        while engine.step():
+            pass
+        assert len(req.output_ids) == 2 and req.text is None and not req.emits_text
+
+
 def test_compute_bound_times_every_linear_shape_of_the_model(nemotron_dir: Path) -> None:
     """The compute bound has one timed matmul per distinct linear shape of the model, counted
     once per layer, and its linear FLOPs are 2 * B * in * out over every nn.Linear."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from runtime.model.layers.ssd import segment_sums, ssd_chunk_scan, ssd_step
@@ -52,3 +53,23 @@ def test_segment_sums_are_partial_sums_below_the_diagonal() -> None:
     assert out[3, 0] == 2.0 + 3.0 + 4.0
     assert out[2, 2] == 0.0
     assert torch.isinf(out[0, 1]) and out[0, 1] < 0
+
+
+def test_group_shared_b_and_c_equal_the_per_head_repeat() -> None:
+    """B and C given once per group give the scan of B and C repeated to each of the group's
+    heads (the prefill path passes groups; the step passes heads)."""
+    x, dt, a, _, _, state = _inputs(h=6)
+    gen = torch.Generator().manual_seed(1)
+    bg, cg = torch.randn(2, 23, 2, 5, generator=gen), torch.randn(2, 23, 2, 5, generator=gen)
+    want = ssd_chunk_scan(x, dt, a, bg.repeat_interleave(3, 2), cg.repeat_interleave(3, 2), 8,
+                          state)
+    got = ssd_chunk_scan(x, dt, a, bg, cg, 8, state)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
+
+
+def test_heads_that_do_not_split_into_groups_are_refused() -> None:
+    """A head count that is not a multiple of the group count raises, naming both."""
+    x, dt, a, bm, cm, state = _inputs(h=4)
+    with pytest.raises(ValueError, match="4 heads do not split into 3 groups"):
+        ssd_chunk_scan(x, dt, a, bm[:, :, :3], cm[:, :, :3], 8, state)

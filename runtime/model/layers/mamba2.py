@@ -49,8 +49,11 @@ class Mamba2Mixer(nn.Module):
             y = self._extend(xbc, dt, batch, pools.mamba)
         return self.out_proj(self.norm(y.to(x.dtype), gate))
 
-    def _split_xbc(self, xbc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """[..., C] -> x [..., H, P], B [..., H, N], C [..., H, N] (groups shared across heads)."""
+    def _split_xbc(
+        self, xbc: torch.Tensor, per_head: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[..., C] -> x [..., H, P], B [..., H, N], C [..., H, N] (groups shared across heads),
+        or B and C per group [..., G, N] when not `per_head`."""
         cfg = self.cfg
         group_dim = cfg.n_groups * cfg.state_size
         xs, bs, cs = xbc.split([cfg.intermediate_size, group_dim, group_dim], dim=-1)
@@ -58,7 +61,7 @@ class Mamba2Mixer(nn.Module):
 
         def heads(t: torch.Tensor) -> torch.Tensor:
             t = t.unflatten(-1, (cfg.n_groups, cfg.state_size))
-            return t.repeat_interleave(per_group, dim=-2)
+            return t.repeat_interleave(per_group, dim=-2) if per_head else t
 
         return xs.unflatten(-1, (cfg.num_heads, cfg.head_dim)), heads(bs), heads(cs)
 
@@ -98,7 +101,7 @@ class Mamba2Mixer(nn.Module):
             self.conv1d.bias,
             groups=cfg.conv_dim,
         )
-        xs, bs, cs = self._split_xbc(F.silu(conv.transpose(1, 2)))  # [B, Lq, ...]
+        xs, bs, cs = self._split_xbc(F.silu(conv.transpose(1, 2)), per_head=False)  # [B, Lq, ...]
 
         dt = F.softplus(dt + self.dt_bias).clamp(min=cfg.dt_min)  # [T, H]
         dt = batch.to_padded(dt)  # [B, Lq, H]; zero on padding so it leaves the state unchanged

@@ -32,38 +32,54 @@ def ssd_chunk_scan(
     x: torch.Tensor,  # [b, l, h, p]
     dt: torch.Tensor,  # [b, l, h], already softplus'd; 0 on padding makes a position a no-op
     a: torch.Tensor,  # [h], negative
-    b_in: torch.Tensor,  # [b, l, h, n]
-    c_in: torch.Tensor,  # [b, l, h, n]
+    b_in: torch.Tensor,  # [b, l, g, n]: g groups, each shared by h / g consecutive heads
+    c_in: torch.Tensor,  # [b, l, g, n]
     chunk_size: int,
     initial_state: torch.Tensor,  # [b, h, p, n]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Runs the scan over l positions in chunks; returns y [b, l, h, p] and the final state."""
-    length = x.shape[1]
+    """Runs the scan over l positions in chunks; returns y [b, l, h, p] and the final state.
+
+    B and C stay per group (g = h gives one per head): the C.B products are computed once per
+    group and broadcast over its heads, instead of over B and C repeated to every head, which
+    cost a prefill h / g times the FLOPs and copies.
+    """
+    batch, length, heads, head_dim = x.shape
+    groups = b_in.shape[2]
+    if heads % groups:
+        raise ValueError(f"{heads} heads do not split into {groups} groups")
     pad = (-length) % chunk_size
     x, dt, b_in, c_in = (
         F.pad(t.float(), (0, 0) * (t.dim() - 2) + (0, pad)) for t in (x, dt, b_in, c_in)
     )
-    xdt = _chunk(x * dt[..., None], chunk_size)  # [b, c, q, h, p]
+    per_group = heads // groups
+    xdt = _chunk(x * dt[..., None], chunk_size).unflatten(3, (groups, per_group))  # [b,c,q,g,r,p]
     decay = _chunk(dt * a.float(), chunk_size).permute(0, 3, 1, 2)  # [b, h, c, q]
-    bc, cc = _chunk(b_in, chunk_size), _chunk(c_in, chunk_size)  # [b, c, q, h, n]
+    bc, cc = _chunk(b_in, chunk_size), _chunk(c_in, chunk_size)  # [b, c, q, g, n]
     decay_cum = torch.cumsum(decay, dim=-1)  # [b, h, c, q]
 
+    def by_group(t: torch.Tensor) -> torch.Tensor:  # [b, h, ...] -> [b, g, r, ...]
+        return t.unflatten(1, (groups, per_group))
+
     # Within a chunk: y_l = sum_{s<=l} (C_l . B_s) exp(sum decay (s, l]) x_s dt_s.
-    within = torch.exp(segment_sums(decay))  # [b, h, c, l, s]
-    scores = torch.einsum("bclhn,bcshn->bhcls", cc, bc) * within
-    y_within = torch.einsum("bhcls,bcshp->bclhp", scores, xdt)
+    within = by_group(torch.exp(segment_sums(decay)))  # [b, g, r, c, l, s]
+    scores = torch.einsum("bclgn,bcsgn->bgcls", cc, bc)[:, :, None] * within
+    y_within = torch.einsum("bgrcls,bcsgrp->bclgrp", scores, xdt)
 
     # State each chunk adds by its end, then carried across chunks from the initial state.
-    to_end = torch.exp(decay_cum[..., -1:] - decay_cum)  # [b, h, c, q]
-    chunk_states = torch.einsum("bclhn,bhcl,bclhp->bchpn", bc, to_end, xdt)
+    to_end = by_group(torch.exp(decay_cum[..., -1:] - decay_cum))  # [b, g, r, c, q]
+    chunk_states = torch.einsum("bclgn,bgrcl,bclgrp->bcgrpn", bc, to_end, xdt)
+    chunk_states = chunk_states.flatten(2, 3)  # [b, c, h, p, n]
     states = torch.cat([initial_state.float()[:, None], chunk_states], dim=1)  # [b, c+1, h, p, n]
     across = torch.exp(segment_sums(F.pad(decay_cum[..., -1], (1, 0))))  # [b, h, c+1, c+1]
     states = torch.einsum("bhzc,bchpn->bzhpn", across, states)
     start_states, final_state = states[:, :-1], states[:, -1]
 
     # Contribution of each chunk's start state to its positions.
-    y_carry = torch.einsum("bclhn,bchpn,bhcl->bclhp", cc, start_states, torch.exp(decay_cum))
-    y = (y_within + y_carry).flatten(1, 2)[:, :length]  # [b, l, h, p]
+    y_carry = torch.einsum(
+        "bclgn,bcgrpn,bgrcl->bclgrp",
+        cc, start_states.unflatten(2, (groups, per_group)), by_group(torch.exp(decay_cum)),
+    )
+    y = (y_within + y_carry).flatten(3, 4).flatten(1, 2)[:, :length]  # [b, l, h, p]
     return y, final_state
 
 
