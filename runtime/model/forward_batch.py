@@ -9,6 +9,8 @@ from enum import Enum
 
 import torch
 
+from runtime.model.batch_parts import split_points
+
 
 class ForwardMode(Enum):
     """EXTEND runs new prompt tokens (whole or a chunk); DECODE runs one new token per request."""
@@ -80,6 +82,31 @@ class ForwardBatch:
         if key not in self._metadata:
             self._metadata[key] = build()  # type: ignore[operator]
         return self._metadata[key]
+
+    def parts(self) -> list[tuple[slice, ForwardBatch]]:
+        """The batch as consecutive runs of requests with little padding (batch_parts.py), each
+        with the slice of the flat tokens it holds; [(all tokens, self)] when one part will do.
+        Built once per batch, so each part's own metadata is shared by every layer too."""
+        return self.memo("parts", self._split)  # type: ignore[return-value]
+
+    def _split(self) -> list[tuple[slice, ForwardBatch]]:
+        points = [] if self.mode is ForwardMode.DECODE else split_points(self.extend_list)
+        if len(points) <= 1:
+            return [(slice(None), self)]
+        starts = list(itertools.accumulate(self.extend_list, initial=0))
+        return [(slice(starts[lo], starts[hi]), self._part(lo, hi, starts)) for lo, hi in points]
+
+    def _part(self, lo: int, hi: int, starts: list[int]) -> ForwardBatch:
+        tokens = slice(starts[lo], starts[hi])
+        return ForwardBatch(
+            mode=self.mode,
+            input_ids=self.input_ids[tokens],
+            req_rows=self.req_rows[lo:hi],
+            out_slots={kind: slots[tokens] for kind, slots in self.out_slots.items()},
+            mamba_slots=None if self.mamba_slots is None else self.mamba_slots[lo:hi],
+            prefix_list=self.prefix_list[lo:hi],
+            extend_list=self.extend_list[lo:hi],
+        )
 
     def to_padded(self, x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
         """[T, ...] ragged rows -> [B, max_extend, ...], padding after each request's tokens."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from runtime.model.batch_parts import split_points
 from runtime.model.loader import LoadedModel, load_model
 from tests.checkpoints import VOCAB, WINDOW
 from tests.model.slot_driver import SlotDriver
@@ -112,3 +113,18 @@ def test_swa_slots_that_left_the_window_are_never_read(gemma3_dir: Path) -> None
         got.append(freed.step([0], [1], [[token]]))
     torch.testing.assert_close(torch.cat(got), torch.cat(want), atol=0, rtol=0)
     assert torch.isnan(kv.k).any()  # the poison really is in the pool
+
+
+def test_ragged_extend_run_part_by_part_matches(pair: tuple[LoadedModel, torch.nn.Module]) -> None:
+    """One extend step holding very different chunk lengths, one of them after a prefix, runs
+    part by part (each padded only to its own longest) and gives each request transformers'
+    logits."""
+    lm, ref = pair
+    prompts = [_tokens(66, 11), _tokens(3, 12), _tokens(40, 13), _tokens(9, 14)]
+    driver = SlotDriver(lm, seed=7)
+    driver.step([2], [9], [prompts[2][:25]])
+    chunks = [prompts[0], prompts[1], prompts[2][25:], prompts[3]]
+    assert len(split_points([len(c) for c in chunks])) > 1
+    ours = driver.step([0, 1, 2, 3], [4, 5, 9, 7], chunks, all_logits=True)
+    want = torch.cat([_ref_logits(ref, p)[-len(c):] for p, c in zip(prompts, chunks, strict=True)])
+    torch.testing.assert_close(ours, want, atol=ATOL, rtol=0)

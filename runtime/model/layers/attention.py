@@ -60,10 +60,15 @@ class Attention(nn.Module):
         if self.rotary is not None:
             cos, sin = batch.memo(self.rope_key, lambda: self._cos_sin(batch, x))
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        buffer = pools.kv[self.pool]
-        buffer.write(self.layer_in_pool, batch.out_slots[self.pool], k, v)
+        pools.kv[self.pool].write(self.layer_in_pool, batch.out_slots[self.pool], k, v)
+        outs = [self._attend(q[tokens], part, pools) for tokens, part in batch.parts()]
+        out = outs[0] if len(outs) == 1 else torch.cat(outs)  # [T, H, D]
+        return self.o_proj(out.flatten(-2))
+
+    def _attend(self, q: torch.Tensor, batch: ForwardBatch, pools: PoolTensors) -> torch.Tensor:
+        """Attention of one part's queries [T, H, D] over its requests' keys -> [T, H, D]."""
         meta = self._metadata(batch, pools)
-        keys, values = buffer.gather(self.layer_in_pool, meta.kv_slots)  # [B, Lkv, Hkv, D]
+        keys, values = pools.kv[self.pool].gather(self.layer_in_pool, meta.kv_slots)
         out = F.scaled_dot_product_attention(
             batch.to_padded(q).transpose(1, 2),  # [B, H, Lq, D]
             keys.transpose(1, 2).to(q.dtype),  # [B, Hkv, Lkv, D]
@@ -72,8 +77,7 @@ class Attention(nn.Module):
             scale=self.scaling,
             enable_gqa=self.num_heads != self.num_kv_heads,
         )  # [B, H, Lq, D]
-        out = batch.from_padded(out.transpose(1, 2))  # [T, H, D]
-        return self.o_proj(out.flatten(-2))
+        return batch.from_padded(out.transpose(1, 2))
 
     def _cos_sin(self, batch: ForwardBatch, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         assert self.rotary is not None

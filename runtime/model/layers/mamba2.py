@@ -45,8 +45,9 @@ class Mamba2Mixer(nn.Module):
         )  # [T, I], [T, C], [T, H]
         if batch.mode is ForwardMode.DECODE:
             y = self._decode(xbc, dt, _StateRows(batch.mamba_slots, batch.mamba_run), pools.mamba)
-        else:
-            y = self._extend(xbc, dt, batch, pools.mamba)
+        else:  # part by part: the conv and the scan pad each request to the longest
+            ys = [self._extend(xbc[t], dt[t], part, pools.mamba) for t, part in batch.parts()]
+            y = ys[0] if len(ys) == 1 else torch.cat(ys)
         return self.out_proj(self.norm(y.to(x.dtype), gate))
 
     def _split_xbc(
