@@ -9,7 +9,7 @@ from enum import Enum
 
 import torch
 
-from runtime.model.batch_parts import split_points
+from runtime.model.batch_parts import key_groups, split_points
 
 
 class ForwardMode(Enum):
@@ -106,6 +106,34 @@ class ForwardBatch:
             mamba_slots=None if self.mamba_slots is None else self.mamba_slots[lo:hi],
             prefix_list=self.prefix_list[lo:hi],
             extend_list=self.extend_list[lo:hi],
+        )
+
+    def key_parts(self, window: int | None) -> list[tuple[slice | torch.Tensor, ForwardBatch]]:
+        """A decode batch as groups of requests with similar key lengths under `window`
+        (batch_parts.key_groups), each with the index of its rows; [(all, self)] otherwise."""
+        return self.memo(("key_parts", window), lambda: self._key_split(window))  # type: ignore[return-value]
+
+    def _key_split(self, window: int | None) -> list[tuple[slice | torch.Tensor, ForwardBatch]]:
+        groups = None
+        if self.mode is ForwardMode.DECODE:
+            groups = key_groups([min(p + 1, window) if window else p + 1
+                                 for p in self.prefix_list])
+        if groups is None:
+            return [(slice(None), self)]
+        device = self.input_ids.device
+        picks = [torch.tensor(g, dtype=torch.int64, device=device) for g in groups]
+        return [(pick, self._rows(group, pick)) for group, pick in zip(groups, picks, strict=True)]
+
+    def _rows(self, group: list[int], pick: torch.Tensor) -> ForwardBatch:
+        """The decode batch of the requests `group` (one token each, so rows are tokens)."""
+        return ForwardBatch(
+            mode=self.mode,
+            input_ids=self.input_ids[pick],
+            req_rows=self.req_rows[pick],
+            out_slots={kind: slots[pick] for kind, slots in self.out_slots.items()},
+            mamba_slots=None if self.mamba_slots is None else self.mamba_slots[pick],
+            prefix_list=[self.prefix_list[i] for i in group],
+            extend_list=[1] * len(group),
         )
 
     def to_padded(self, x: torch.Tensor, fill: float = 0.0) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.model.batch_parts import MAX_PADDING, split_points
+from runtime.model.batch_parts import MAX_KEY_PARTS, MAX_PADDING, key_groups, split_points
 from runtime.model.forward_batch import build_batch
 
 
@@ -48,3 +48,40 @@ def test_a_parts_tensors_are_its_requests_slices() -> None:
     decode = build_batch(input_ids=[[1], [2]], prefix_lens=[3, 4], req_rows=[0, 1],
                          out_slots={"full": [[5], [6]]}, mamba_slots=None, device="cpu")
     assert decode.parts() == [(slice(None), decode)]
+
+
+@given(st.lists(st.integers(1, 2000), min_size=1, max_size=64))
+def test_key_groups_partition_the_batch_and_never_pad_more(lengths: list[int]) -> None:
+    """Key groups hold every request once, at most MAX_KEY_PARTS of them, sorted by length, and
+    gather no more padded key positions than the whole batch would."""
+    groups = key_groups(lengths)
+    if groups is None:
+        return
+    assert 2 <= len(groups) <= MAX_KEY_PARTS
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    padded = sum(len(g) * max(lengths[i] for i in g) for g in groups)
+    assert padded < len(lengths) * max(lengths)
+    tops = [max(lengths[i] for i in g) for g in groups]
+    assert tops == sorted(tops)
+
+
+def test_key_groups_cut_only_where_padding_is_large() -> None:
+    """Equal contexts stay whole; many short contexts beside a few long ones are cut apart."""
+    assert key_groups([300] * 64) is None
+    groups = key_groups([40] * 48 + [700] * 16)
+    assert groups is not None and sorted(map(len, groups)) == [16, 48]
+
+
+def test_a_decode_batchs_key_parts_pick_its_rows() -> None:
+    """A decode batch's key parts carry the rows, slots and prefixes of their requests."""
+    prefixes = [40] * 48 + [700] * 16
+    batch = build_batch(input_ids=[[i] for i in range(64)], prefix_lens=prefixes,
+                        req_rows=list(range(100, 164)),
+                        out_slots={"full": [[1000 + i] for i in range(64)]},
+                        mamba_slots=None, device="cpu")
+    parts = batch.key_parts(None)
+    assert len(parts) == 2 and batch.key_parts(32) == [(slice(None), batch)]
+    for pick, part in parts:
+        assert torch.equal(part.req_rows, batch.req_rows[pick])
+        assert torch.equal(part.out_slots["full"], batch.out_slots["full"][pick])
+        assert part.prefix_list == [prefixes[i] for i in pick.tolist()]

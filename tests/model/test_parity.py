@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from runtime.model import batch_parts
 from runtime.model.batch_parts import split_points
 from runtime.model.loader import LoadedModel, load_model
 from tests.checkpoints import VOCAB, WINDOW
@@ -92,6 +93,26 @@ def test_batched_decode_in_scattered_slots_matches(
         torch.testing.assert_close(
             ours[i], _ref_decode(ref, prompts[i], forced[i]), atol=ATOL, rtol=0
         )
+
+
+def test_decode_of_very_different_contexts_run_in_key_groups_matches(
+    pair: tuple[LoadedModel, torch.nn.Module], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decoding requests whose contexts differ widely runs attention in groups of similar key
+    length (each padded to its own longest, rows scattered back) and matches transformers."""
+    monkeypatch.setattr(batch_parts, "MIN_KEYS_SAVED", 1)
+    lm, ref = pair
+    prompts = [_tokens(n, seed=30 + i) for i, n in enumerate((3, 90, 20, 88))]
+    forced = [_tokens(8, seed=40 + i) for i in range(4)]
+    driver, rows, slots = SlotDriver(lm, seed=3), [0, 1, 2, 3], [9, 2, 13, 5]
+    steps = [driver.step(rows, slots, prompts)]
+    for t in range(7):
+        steps.append(driver.step(rows, slots, [[f[t]] for f in forced]))
+    assert batch_parts.key_groups([len(p) + 7 for p in prompts]) is not None
+    ours = torch.stack(steps, dim=1)
+    for i in range(4):
+        torch.testing.assert_close(ours[i], _ref_decode(ref, prompts[i], forced[i]), atol=ATOL,
+                                   rtol=0)
 
 
 def test_swa_slots_that_left_the_window_are_never_read(gemma3_dir: Path) -> None:

@@ -8,7 +8,7 @@ from torch import nn
 
 from runtime.memory.pool_tensors import PoolTensors
 from runtime.model.config import AttentionConfig
-from runtime.model.forward_batch import ForwardBatch
+from runtime.model.forward_batch import ForwardBatch, ForwardMode
 from runtime.model.layers.attention_metadata import AttentionMetadata, build_attention_metadata
 from runtime.model.layers.norm import GemmaRMSNorm
 from runtime.model.layers.rope import RotaryEmbedding, apply_rotary
@@ -61,8 +61,17 @@ class Attention(nn.Module):
             cos, sin = batch.memo(self.rope_key, lambda: self._cos_sin(batch, x))
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         pools.kv[self.pool].write(self.layer_in_pool, batch.out_slots[self.pool], k, v)
-        outs = [self._attend(q[tokens], part, pools) for tokens, part in batch.parts()]
-        out = outs[0] if len(outs) == 1 else torch.cat(outs)  # [T, H, D]
+        # Part by part, each padded only to its own longest: queries for extends, keys for decodes.
+        if batch.mode is ForwardMode.DECODE:
+            parts = batch.key_parts(self.window)
+        else:
+            parts = batch.parts()
+        if len(parts) == 1:
+            out = self._attend(q, batch, pools)
+        else:
+            out = torch.empty_like(q)  # [T, H, D]
+            for rows, part in parts:
+                out[rows] = self._attend(q[rows], part, pools)
         return self.o_proj(out.flatten(-2))
 
     def _attend(self, q: torch.Tensor, batch: ForwardBatch, pools: PoolTensors) -> torch.Tensor:
