@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from runtime.bench.checkpoints import MODEL_TYPES, build_checkpoint
+from runtime.bench.padding import run_tallied
 from runtime.bench.report import BenchResult, Spread, Target
 from runtime.bench.roofline import profile_decode
 from runtime.engine.config import EngineConfig
@@ -141,6 +142,14 @@ def _hf_model(model_dir: Path) -> torch.nn.Module:
     return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
 
 
+def padding(model_dir: Path, work: Workload) -> dict[str, float]:
+    """One untimed run of the workload: padded positions per real one (`padding.py`)."""
+    engine = _engine(model_dir, work)
+    for prompt, n in zip(work.prompts, work.num_outputs, strict=True):
+        engine.add_request(prompt, SamplingParams(max_tokens=n, temperature=0, ignore_eos=True))
+    return run_tallied(engine).per_token()
+
+
 def _warm_up(model_dir: Path, hf: torch.nn.Module, work: Workload) -> None:
     small = Workload(work.name, work.prompts[:4], [min(n, 8) for n in work.num_outputs[:4]], 2)
     poolscope_run(model_dir, small)
@@ -188,7 +197,8 @@ def _bench_model(model_type: str, plan: Plan, root: Path) -> tuple[list[dict[str
     rows = []
     for work in workloads(plan, hf.config.vocab_size):
         _warm_up(model_dir, hf, work)
-        rows.append({"model": model_type, **_measure(model_dir, hf, work, plan)})
+        rows.append({"model": model_type, **_measure(model_dir, hf, work, plan),
+                     **padding(model_dir, work)})
     return rows, hf.config.vocab_size
 
 
