@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import torch
 
 from runtime.model.forward_batch import ForwardMode, build_batch
@@ -45,3 +48,19 @@ def test_padded_batch_masks_other_requests_lengths() -> None:
     assert meta.mask[0, 0].sum(-1).tolist() == [1, 2, 3]
     assert meta.mask[1, 0, 0].sum().item() == 6
     assert (meta.kv_slots[0, 3:] == 0).all()  # padding reads the reserved slot 0
+
+
+@pytest.mark.parametrize("window", [None, 1, 3, 7, 40])
+def test_decode_mask_equals_the_general_causal_window_mask(window: int | None) -> None:
+    """A decode batch's mask (key validity alone) equals the one the general path builds for
+    the same one-token steps, freed slots (0) included."""
+    table = _table(rows=4, ctx=32)
+    table[2, :5] = 0  # slots that left a window
+    lists = {"input_ids": [[1], [2], [3], [4]], "prefix_lens": [3, 17, 9, 30],
+             "req_rows": [0, 1, 2, 3], "out_slots": {}, "mamba_slots": None, "device": "cpu"}
+    decode = build_batch(**lists)
+    assert decode.mode is ForwardMode.DECODE
+    general = dataclasses.replace(decode, mode=ForwardMode.EXTEND)
+    got = build_attention_metadata(decode, table, window)
+    want = build_attention_metadata(general, table, window)
+    assert torch.equal(got.kv_slots, want.kv_slots) and torch.equal(got.mask, want.mask)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from runtime.model.forward_batch import ForwardBatch
+from runtime.model.forward_batch import ForwardBatch, ForwardMode
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ def build_attention_metadata(
     # Slot 0 is never a real slot: a position whose entry is 0 is not resident (host tier
     # pages not selected for this step) and is not attended to.
     kv_valid = kv_valid & (kv_slots != 0)
+    if batch.mode is ForwardMode.DECODE:
+        # The one query sits at prefix: every key read (start <= k <= prefix) is causal and
+        # inside the window already, so validity is the whole mask.
+        return AttentionMetadata(kv_slots=kv_slots, mask=kv_valid[:, None, None, :])
 
     q_span = torch.arange(batch.max_extend, device=device)
     q_pos = batch.prefix_lens[:, None] + q_span[None, :]  # [B, Lq]
