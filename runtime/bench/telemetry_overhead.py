@@ -11,6 +11,11 @@ One engine, one steady decode batch, modes alternated block by block so that dri
 context, other processes) hits every mode alike; the overhead is paired per cycle.
 "step-side ms" is the engine's telemetry work per step (forwarding plus encode and send); the
 frontend's `EngineTelemetry` time per record is reported as information: it is off the step now.
+The engine runs with the torch threads `poolscope serve`'s engine process gets by default
+(`engine_process_config`: the physical cores available minus one, which is left to the frontend),
+the same for every mode (one engine serves them all); the JSON's details record them
+(`engine_torch_threads`; the report's `machine.torch_threads` is this process's setting after
+the run, not the engine's).
 Targets (issue 20): overhead <= 1 % at the default interval, <= 2 % when logging every step.
 A missed target carries a cProfile of that step-side work (top entries in the JSON).
 
@@ -43,6 +48,7 @@ from runtime.engine.process.child import engine_process_config
 from runtime.engine.process.forwarder import RecordForwarder
 from runtime.engine.records import StepRecord
 from runtime.engine.telemetry import EngineTelemetry
+from runtime.engine.threads import TorchThreads
 from runtime.model.default_model import ensure_default_model
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.server.serve import DEFAULT_MODEL_NAME
@@ -345,6 +351,7 @@ def _run_engine(sizes: _Sizes, folder: Path) -> tuple[dict, dict[str, dict], lis
     frontend: dict[str, dict] = {}
     try:
         data = _measure(engine, sizes, consumers)
+        data["threads"] = engine.torch_threads
         overheads = {mode: _paired_overhead_pct(data["block_medians"], mode) for mode in INTERVALS}
         missed = (overheads["on"] > ON_TARGET_PCT
                   or overheads["on_every_step"] > EVERY_STEP_TARGET_PCT)
@@ -377,20 +384,30 @@ def run(quick: bool) -> BenchResult:
                "num_records": {mode: len(f["record_s"]) for mode, f in frontend.items()},
                "num_cycles": len(data["block_medians"]["off"]), "block_order": data["order"],
                "load_avg_1m": os.getloadavg()[0],
+               "engine_torch_threads": _threads_json(data["threads"]),
                "block_medians_ms": {mode: [round(v * 1e3, 3) for v in vs]
                                     for mode, vs in data["block_medians"].items()},
                "profile_step_side_every_step": as_json(profile)}
-    targets = [_target(by_mode, "on", ON_TARGET_PCT, scrape_ms, profile),
-               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms, profile)]
+    engine_threads = data["threads"].intra_op
+    targets = [_target(by_mode, "on", ON_TARGET_PCT, scrape_ms, profile, engine_threads),
+               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms, profile,
+                       engine_threads)]
     columns = ["mode", "steps", "batch", "median ms", "mean ms", "min ms", "max ms",
                "overhead %", "step-side ms", "step-side % of off", "frontend ms/record"]
     return BenchResult("telemetry", columns, rows, targets, details, is_quick=quick)
 
 
+def _threads_json(threads: TorchThreads) -> dict[str, object]:
+    return {"intra_op": threads.intra_op, "inter_op": threads.inter_op,
+            "set_by": "--torch-threads" if threads.requested else
+            "serve's default: physical cores available minus one (engine_process_config)"}
+
+
 def _target(by_mode: dict[str, dict], mode: str, limit: float, scrape_ms: float,
-            profile: list[ProfileEntry]) -> Target:
+            profile: list[ProfileEntry], engine_threads: int) -> Target:
     row = by_mode[mode]
-    note = (f"forwarding + encode + send cost {row['step-side ms']:.3g} ms/step "
+    note = (f"engine on {engine_threads} torch intra-op thread(s), as serve's engine process; "
+            f"forwarding + encode + send cost {row['step-side ms']:.3g} ms/step "
             f"({row['step-side % of off']:.2g} % of an off step); off the step, in the "
             f"frontend process: EngineTelemetry {row['frontend ms/record']:.3g} ms/record, one "
             f"scrape {scrape_ms:.3g} ms per second; the rest is step-time noise from other "

@@ -71,8 +71,7 @@ class _Series:
         if storages is None or not self.instrument._is_enabled():
             return None
         targets = self._targets
-        if (targets is None or storages is not self._storages
-                or not all(t.is_current() for t in targets)):
+        if targets is None or storages is not self._storages or not _all_current(targets):
             targets = self._targets = self._resolve(consumer, storages)
             self._storages = storages
         return targets
@@ -119,7 +118,9 @@ class HistogramSeries(_Series):
         if not values:
             return
         targets = self._fast_targets()
-        if targets is None or not all(0 <= v < math.inf for v in values):
+        # a NaN or inf makes the sum NaN or inf: such a batch, or a negative value, goes
+        # through the SDK, which drops those values with its warning
+        if targets is None or not (0 <= sum(values) < math.inf and min(values) >= 0):
             for value in values:
                 self.instrument.record(value, self.attributes)
             return
@@ -141,6 +142,13 @@ class CounterSeries(_Series):
             return
         for target in targets:
             _aggregate_sum(target.aggregation, value)
+
+
+def _all_current(targets: list[_Target]) -> bool:
+    for target in targets:
+        if not target.is_current():
+            return False
+    return True
 
 
 def _aggregate_histogram(aggregation: _ExplicitBucketHistogramAggregation,

@@ -79,11 +79,11 @@ def test_a_counter_series_adds_what_metrics_add_does(pair: tuple[Metrics, Metric
 
 
 def test_values_the_sdk_refuses_go_through_the_sdk(pair: tuple[Metrics, Metrics]) -> None:
-    """A batch holding a negative or NaN value is recorded sample by sample, so the SDK drops
-    exactly those values, as it would from single calls."""
+    """A batch holding a negative, NaN or infinite value is recorded sample by sample, so the
+    SDK drops exactly those values, as it would from single calls."""
     bulk, one_by_one = pair
     itl = bulk.histogram_series(catalog.REQUEST_ITL)
-    batch = [0.1, -1.0, float("nan"), 0.3]
+    batch = [0.1, -1.0, float("nan"), float("inf"), 0.3]
     itl.record_many(batch)
     for value in batch:
         one_by_one.record(catalog.REQUEST_ITL, value)
