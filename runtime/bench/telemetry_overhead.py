@@ -10,7 +10,9 @@ records alone here charges the whole per-message cost to telemetry: an upper bou
 One engine, one steady decode batch, modes alternated block by block so that drift (growing
 context, other processes) hits every mode alike; the overhead is paired per cycle.
 "step-side ms" is the engine's telemetry work per step (forwarding plus encode and send); the
-frontend's `EngineTelemetry` time per record is reported as information: it is off the step now.
+frontend's `EngineTelemetry` time per record is reported as information: it is off the step now
+(mean in the table; the median, and the consumer process's whole CPU time per record, in the
+details: on a loaded machine the mean counts the consumer's preemptions).
 The engine runs with the torch threads `poolscope serve`'s engine process gets by default
 (`engine_process_config`: the physical cores available minus one, which is left to the frontend),
 the same for every mode (one engine serves them all); the JSON's details record them
@@ -164,6 +166,7 @@ def _consume(spec: _ConsumerSpec, pipe: Connection) -> None:
     with open(os.devnull, "w") as devnull:
         configure_logging(LogSettings(format="json", file=spec.log_file), devnull)
         pipe.send(channel.addresses)
+        cpu_start = time.process_time()
         try:
             while True:
                 if not channel.poll(IDLE_POLL_MS):
@@ -182,7 +185,8 @@ def _consume(spec: _ConsumerSpec, pipe: Connection) -> None:
             reset_logging()
             metrics.shutdown()
             channel.close()
-    pipe.send({"record_s": spent_s, "scrapes_s": scraper.durations_s})
+    pipe.send({"record_s": spent_s, "scrapes_s": scraper.durations_s,
+               "cpu_s": [time.process_time() - cpu_start]})
 
 
 @dataclass
@@ -213,7 +217,7 @@ class _Consumer:
             self.process.kill()
             self.process.join()
         self.sender.channel.close()
-        return figures or {"record_s": [], "scrapes_s": []}
+        return figures or {"record_s": [], "scrapes_s": [], "cpu_s": []}
 
 
 def _wait_connected(channel: ChildChannel) -> None:
@@ -323,6 +327,17 @@ def _mean_ms(values: list[float]) -> float:
     return statistics.mean(values) * 1e3 if values else 0.0
 
 
+def _median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1e3 if values else 0.0
+
+
+def _cpu_ms_per_record(figures: dict[str, list[float]]) -> float:
+    """The consumer process's CPU time (receiving, decoding, EngineTelemetry, scrapes, idle
+    polls) per record: what it takes from the cores the engine runs on."""
+    records, cpu = figures["record_s"], figures["cpu_s"]
+    return cpu[0] / len(records) * 1e3 if records and cpu else 0.0
+
+
 def _rows(data: dict, frontend: dict[str, dict], sizes: _Sizes) -> list[dict[str, object]]:
     off_median = statistics.median(data["steps"]["off"])
     rows = []
@@ -382,6 +397,10 @@ def run(quick: bool) -> BenchResult:
                "step_side_median_ms": {mode: statistics.median(c.spent_s) * 1e3
                                        for mode, c in data["senders"].items() if c},
                "num_records": {mode: len(f["record_s"]) for mode, f in frontend.items()},
+               "frontend_record_median_ms": {mode: _median_ms(f["record_s"])
+                                             for mode, f in frontend.items()},
+               "frontend_cpu_ms_per_record": {mode: _cpu_ms_per_record(f)
+                                              for mode, f in frontend.items()},
                "num_cycles": len(data["block_medians"]["off"]), "block_order": data["order"],
                "load_avg_1m": os.getloadavg()[0],
                "engine_torch_threads": _threads_json(data["threads"]),

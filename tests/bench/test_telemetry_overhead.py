@@ -32,6 +32,9 @@ def test_quick_run_alternates_modes_and_sends_records_to_the_frontend_process() 
     assert details["num_records"]["on_every_step"] >= by_mode["on_every_step"]["steps"]
     assert details["num_log_lines"] >= by_mode["on_every_step"]["steps"]
     assert details["num_scrapes"] > 0
+    for mode in ("on", "on_every_step"):
+        assert details["frontend_record_median_ms"][mode] > 0
+        assert details["frontend_cpu_ms_per_record"][mode] > 0
     serve_default = engine_process_config(EngineConfig(model="default")).torch_threads
     assert details["engine_torch_threads"]["intra_op"] == serve_default
     assert [t.limit for t in result.targets] == [1.0, 2.0]
