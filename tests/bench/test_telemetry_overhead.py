@@ -35,6 +35,7 @@ def test_quick_run_alternates_modes_and_sends_records_to_the_frontend_process() 
     for mode in ("on", "on_every_step"):
         assert details["frontend_record_median_ms"][mode] > 0
         assert details["frontend_cpu_ms_per_record"][mode] > 0
+        assert details["frontend_replay_ms_per_record"][mode] > 0
     serve_default = engine_process_config(EngineConfig(model="default")).torch_threads
     assert details["engine_torch_threads"]["intra_op"] == serve_default
     assert [t.limit for t in result.targets] == [1.0, 2.0]
