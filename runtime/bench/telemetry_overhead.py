@@ -10,7 +10,15 @@ records alone here charges the whole per-message cost to telemetry: an upper bou
 One engine, one steady decode batch, modes alternated block by block so that drift (growing
 context, other processes) hits every mode alike; the overhead is paired per cycle.
 "step-side ms" is the engine's telemetry work per step (forwarding plus encode and send); the
-frontend's `EngineTelemetry` time per record is reported as information: it is off the step now.
+frontend's `EngineTelemetry` time per record is reported as information: it is off the step now
+(mean in the table; in the details the median, the consumer process's whole CPU time per
+record, and the fastest of 3 replays of the records it received into a fresh EngineTelemetry
+after the run: on a loaded machine the mean counts the consumer's preemptions).
+The engine runs with the torch threads `poolscope serve`'s engine process gets by default
+(`engine_process_config`: the physical cores available minus one, which is left to the frontend),
+the same for every mode (one engine serves them all); the JSON's details record them
+(`engine_torch_threads`; the report's `machine.torch_threads` is this process's setting after
+the run, not the engine's).
 Targets (issue 20): overhead <= 1 % at the default interval, <= 2 % when logging every step.
 A missed target carries a cProfile of that step-side work (top entries in the JSON).
 
@@ -36,13 +44,14 @@ from runtime.bench.profiles import ProfileEntry, as_json, profile_steps, summary
 from runtime.bench.report import BenchResult, Spread, Target
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
-from runtime.engine.observer import deliver
+from runtime.engine.observer import Record, deliver
 from runtime.engine.process import messages as m
 from runtime.engine.process.channel import ChildChannel, ParentChannel
 from runtime.engine.process.child import engine_process_config
 from runtime.engine.process.forwarder import RecordForwarder
 from runtime.engine.records import StepRecord
 from runtime.engine.telemetry import EngineTelemetry
+from runtime.engine.threads import TorchThreads, available_cores
 from runtime.model.default_model import ensure_default_model
 from runtime.scheduler.sampling_params import SamplingParams
 from runtime.server.serve import DEFAULT_MODEL_NAME
@@ -55,6 +64,7 @@ INTERVALS = {"on": DEFAULT_INTERVAL, "on_every_step": 1}
 SCRAPE_PERIOD_S = 1.0
 IDLE_POLL_MS = 200  # a consumer with nothing for this long stops scraping (its mode is off)
 CONSUMER_TIMEOUT_S = 60.0
+REPLAY_PASSES = 3
 PROMPT_LEN = 32
 MODES = ("off", "on", "on_every_step")
 STEP_SIDE_CODE = ("forwarder", "messages", "channel", "zmq", "msgspec")
@@ -155,9 +165,11 @@ def _consume(spec: _ConsumerSpec, pipe: Connection) -> None:
     observer = EngineTelemetry(metrics, spec.interval)
     scraper = _Scraper(metrics.registry)
     spent_s: list[float] = []
+    received: list[Record] = []
     with open(os.devnull, "w") as devnull:
         configure_logging(LogSettings(format="json", file=spec.log_file), devnull)
         pipe.send(channel.addresses)
+        cpu_start = time.process_time()
         try:
             while True:
                 if not channel.poll(IDLE_POLL_MS):
@@ -171,12 +183,36 @@ def _consume(spec: _ConsumerSpec, pipe: Connection) -> None:
                     start = time.perf_counter()
                     deliver(observer, record.record)
                     spent_s.append(time.perf_counter() - start)
+                    received.append(record.record)
+            cpu_s = time.process_time() - cpu_start
+            configure_logging(LogSettings(format="json"), devnull)  # the replay's lines: nowhere
+            replay_s = _replay(spec, received)
         finally:
             scraper.close()
             reset_logging()
             metrics.shutdown()
             channel.close()
-    pipe.send({"record_s": spent_s, "scrapes_s": scraper.durations_s})
+    pipe.send({"record_s": spent_s, "scrapes_s": scraper.durations_s, "cpu_s": [cpu_s],
+               "replay_s": replay_s})
+
+
+def _replay(spec: _ConsumerSpec, records: list[Record]) -> list[float]:
+    """Seconds per record of a fresh EngineTelemetry fed the records this consumer received,
+    one figure per pass (`REPLAY_PASSES`): the same work as during the run without the
+    engine competing for the cores, so its fastest pass is a steadier figure than the mean."""
+    metrics = Metrics(MetricsSettings(model=DEFAULT_MODEL_NAME, pools=spec.pools,
+                                      cache_pools=spec.cache_pools))
+    observer = EngineTelemetry(metrics, spec.interval)
+    passes = []
+    try:
+        for _ in range(REPLAY_PASSES if records else 0):
+            start = time.perf_counter()
+            for record in records:
+                deliver(observer, record)
+            passes.append((time.perf_counter() - start) / len(records))
+    finally:
+        metrics.shutdown()
+    return passes
 
 
 @dataclass
@@ -207,7 +243,7 @@ class _Consumer:
             self.process.kill()
             self.process.join()
         self.sender.channel.close()
-        return figures or {"record_s": [], "scrapes_s": []}
+        return figures or {"record_s": [], "scrapes_s": [], "cpu_s": [], "replay_s": []}
 
 
 def _wait_connected(channel: ChildChannel) -> None:
@@ -317,6 +353,17 @@ def _mean_ms(values: list[float]) -> float:
     return statistics.mean(values) * 1e3 if values else 0.0
 
 
+def _median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1e3 if values else 0.0
+
+
+def _cpu_ms_per_record(figures: dict[str, list[float]]) -> float:
+    """The consumer process's CPU time (receiving, decoding, EngineTelemetry, scrapes, idle
+    polls) per record: what it takes from the cores the engine runs on."""
+    records, cpu = figures["record_s"], figures["cpu_s"]
+    return cpu[0] / len(records) * 1e3 if records and cpu else 0.0
+
+
 def _rows(data: dict, frontend: dict[str, dict], sizes: _Sizes) -> list[dict[str, object]]:
     off_median = statistics.median(data["steps"]["off"])
     rows = []
@@ -345,6 +392,7 @@ def _run_engine(sizes: _Sizes, folder: Path) -> tuple[dict, dict[str, dict], lis
     frontend: dict[str, dict] = {}
     try:
         data = _measure(engine, sizes, consumers)
+        data["threads"] = engine.torch_threads
         overheads = {mode: _paired_overhead_pct(data["block_medians"], mode) for mode in INTERVALS}
         missed = (overheads["on"] > ON_TARGET_PCT
                   or overheads["on_every_step"] > EVERY_STEP_TARGET_PCT)
@@ -375,22 +423,40 @@ def run(quick: bool) -> BenchResult:
                "step_side_median_ms": {mode: statistics.median(c.spent_s) * 1e3
                                        for mode, c in data["senders"].items() if c},
                "num_records": {mode: len(f["record_s"]) for mode, f in frontend.items()},
+               "frontend_record_median_ms": {mode: _median_ms(f["record_s"])
+                                             for mode, f in frontend.items()},
+               "frontend_cpu_ms_per_record": {mode: _cpu_ms_per_record(f)
+                                              for mode, f in frontend.items()},
+               "frontend_replay_ms_per_record": {mode: min(f["replay_s"], default=0.0) * 1e3
+                                                 for mode, f in frontend.items()},
                "num_cycles": len(data["block_medians"]["off"]), "block_order": data["order"],
                "load_avg_1m": os.getloadavg()[0],
+               "engine_torch_threads": _threads_json(data["threads"]),
                "block_medians_ms": {mode: [round(v * 1e3, 3) for v in vs]
                                     for mode, vs in data["block_medians"].items()},
                "profile_step_side_every_step": as_json(profile)}
-    targets = [_target(by_mode, "on", ON_TARGET_PCT, scrape_ms, profile),
-               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms, profile)]
+    engine_threads = data["threads"].intra_op
+    targets = [_target(by_mode, "on", ON_TARGET_PCT, scrape_ms, profile, engine_threads),
+               _target(by_mode, "on_every_step", EVERY_STEP_TARGET_PCT, scrape_ms, profile,
+                       engine_threads)]
     columns = ["mode", "steps", "batch", "median ms", "mean ms", "min ms", "max ms",
                "overhead %", "step-side ms", "step-side % of off", "frontend ms/record"]
     return BenchResult("telemetry", columns, rows, targets, details, is_quick=quick)
 
 
+def _threads_json(threads: TorchThreads) -> dict[str, object]:
+    """What the engine ran with: `engine_process_config` of a config without `torch_threads`,
+    as `poolscope serve` without `--torch-threads` (physical cores available minus one)."""
+    return {"intra_op": threads.intra_op, "inter_op": threads.inter_op,
+            "physical_cores_available": available_cores(),
+            "set_by": "engine_process_config (serve's default)"}
+
+
 def _target(by_mode: dict[str, dict], mode: str, limit: float, scrape_ms: float,
-            profile: list[ProfileEntry]) -> Target:
+            profile: list[ProfileEntry], engine_threads: int) -> Target:
     row = by_mode[mode]
-    note = (f"forwarding + encode + send cost {row['step-side ms']:.3g} ms/step "
+    note = (f"engine on {engine_threads} torch intra-op thread(s), as serve's engine process; "
+            f"forwarding + encode + send cost {row['step-side ms']:.3g} ms/step "
             f"({row['step-side % of off']:.2g} % of an off step); off the step, in the "
             f"frontend process: EngineTelemetry {row['frontend ms/record']:.3g} ms/record, one "
             f"scrape {scrape_ms:.3g} ms per second; the rest is step-time noise from other "

@@ -10,6 +10,8 @@ so that alerts see the first increase; histograms use the catalog's buckets.
 
     metrics = Metrics(MetricsSettings(model="poolscope-hybrid", pools=("full", "mamba")))
     metrics.add(catalog.MEMORY_LEAKS, 1, pool="full", kind="leak")
+    generated = metrics.counter_series(catalog.TOKENS_GENERATED)  # labels bound once
+    generated.add(32)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from telemetry import catalog
 from telemetry.catalog import Instrument, MetricSpec
+from telemetry.metrics.bulk import CounterSeries, HistogramSeries
 from telemetry.metrics.exposition import ExpositionReader, ExpositionRegistry
 from telemetry.metrics.gauges import READERS, GaugeSnapshot
 from telemetry.metrics.views import exemplar_filter, views
@@ -144,6 +147,18 @@ class Metrics:
         if spec.instrument is not Instrument.HISTOGRAM:
             raise TypeError(f"{spec.name} is a {spec.instrument.value}, not a histogram")
         self._histograms[spec].record(value, self._labels(labels))
+
+    def counter_series(self, spec: MetricSpec, **labels: str) -> CounterSeries:
+        """One counter and label set, bound once: for a caller that adds to it often."""
+        if spec.instrument is not Instrument.COUNTER:
+            raise TypeError(f"{spec.name} is a {spec.instrument.value}, not a counter")
+        return CounterSeries(self._counters[spec], self._labels(labels))
+
+    def histogram_series(self, spec: MetricSpec, **labels: str) -> HistogramSeries:
+        """One histogram and label set, bound once; `record_many` takes a batch in one pass."""
+        if spec.instrument is not Instrument.HISTOGRAM:
+            raise TypeError(f"{spec.name} is a {spec.instrument.value}, not a histogram")
+        return HistogramSeries(self._histograms[spec], self._labels(labels))
 
     def force_flush(self) -> bool:
         return self.provider.force_flush()

@@ -43,6 +43,7 @@ from telemetry.logs.logging import LogSettings, get_logger
 START_TIMEOUT_S = 300.0  # loading (or first building) the model
 STOP_TIMEOUT_S = 10.0
 LAST_WORDS_MS = 100
+MAX_DRAIN = 64  # events handled per wake-up of the receiver when the engine is ahead
 
 
 class EngineStartError(RuntimeError):
@@ -237,19 +238,44 @@ class EngineClient:
         while True:
             ready = dict(poller.poll())
             if self._channel.poll(0):
-                self._on_event(self._channel.recv())
+                self.on_events(self._drain())
             elif self._process.sentinel in ready:
                 break
         while self._channel.poll(LAST_WORDS_MS):  # sent before the exit, maybe still in transit
-            self._on_event(self._channel.recv())
+            self.on_events(self._drain())
         self._on_exit()
 
+    def _drain(self) -> list[Any]:
+        """The next event and those already waiting behind it (up to `MAX_DRAIN`)."""
+        events = [self._channel.recv()]
+        while len(events) < MAX_DRAIN and self._channel.poll(0):
+            events.append(self._channel.recv())
+        return events
+
+    def on_events(self, events: list[Any]) -> None:
+        """Handles events in the engine's order; a run of `StepOutputs` (the engine got ahead
+        of this thread) as one: all its records in one `on_records` call, then all its outputs
+        in one route, which wakes each event loop once instead of once per step."""
+        records: list[m.RecordMsg] = []
+        outputs: list[m.Output] = []
+        for event in events:
+            if isinstance(event, m.StepOutputs):
+                records += event.records
+                outputs += event.outputs
+                continue
+            self._on_steps(records, outputs)
+            records, outputs = [], []
+            self._on_event(event)
+        self._on_steps(records, outputs)
+
+    def _on_steps(self, records: list[m.RecordMsg], outputs: list[m.Output]) -> None:
+        if records and self.on_records is not None:
+            self.on_records(records)
+        if outputs:
+            self._router.route(outputs)
+
     def _on_event(self, event: Any) -> None:
-        if isinstance(event, m.StepOutputs):
-            if event.records and self.on_records is not None:
-                self.on_records(event.records)
-            self._router.route(event.outputs)
-        elif isinstance(event, m.Reply):
+        if isinstance(event, m.Reply):
             self._calls.resolve(event)
         elif isinstance(event, m.Stopped):
             self.summary = event.summary or self.summary
