@@ -69,21 +69,32 @@ class Mamba2Mixer(nn.Module):
     def _decode(
         self, xbc: torch.Tensor, dt: torch.Tensor, rows: _StateRows, buf: MambaBuffer
     ) -> torch.Tensor:
-        cfg, layer = self.cfg, self.layer_in_pool
-        window = torch.cat([rows.read(buf.conv[layer]), _cast(xbc[:, :, None], buf.conv.dtype)], -1)
-        rows.write(buf.conv[layer], window[:, :, 1:])  # [B, C, K-1]
-        weight = self.conv1d.weight.squeeze(1)  # [C, K]
-        conv = (_cast(window, weight.dtype) * weight).sum(-1)
-        if self.conv1d.bias is not None:
-            conv = conv + self.conv1d.bias
+        cfg = self.cfg
+        conv = self._conv_step(xbc, rows, buf.conv[self.layer_in_pool])
         group_dim = cfg.n_groups * cfg.state_size
         xs, bs, cs = F.silu(conv).split([cfg.intermediate_size, group_dim, group_dim], dim=-1)
         xs = xs.unflatten(-1, (cfg.num_heads, cfg.head_dim))  # [B, H, P]
         bs, cs = (t.unflatten(-1, (cfg.n_groups, cfg.state_size)) for t in (bs, cs))  # [B, G, N]
         dt = F.softplus(dt + self.dt_bias)  # NOTE: no dt floor here, as in transformers' decode
         a = -torch.exp(_fp32(self.A_log))
-        y = rows.update(buf.ssm[layer], lambda state: ssd_step_(state, xs, dt, a, bs, cs))
+        y = rows.update(
+            buf.ssm[self.layer_in_pool], lambda state: ssd_step_(state, xs, dt, a, bs, cs)
+        )
         return torch.addcmul(y, _fp32(self.D)[:, None], _fp32(xs)).flatten(-2)
+
+    def _conv_step(self, xbc: torch.Tensor, rows: _StateRows, pool: torch.Tensor) -> torch.Tensor:
+        """One causal conv output per channel ([B, C]) over the stored window and the new input,
+        which then joins the window. The taps are summed in order with multiply-adds over [B, C]
+        planes: a sum over the window's short last dim, and a cat along it, are slow on CPU."""
+        window = rows.read(pool)  # [B, C, K-1]
+        new = _cast(xbc, pool.dtype)  # [B, C]
+        weight = self.conv1d.weight.squeeze(1)  # [C, K]
+        taps = [window[:, :, k] for k in range(window.shape[-1])] + [new]
+        conv = _cast(taps[0], weight.dtype) * weight[:, 0]
+        for k in range(1, len(taps)):
+            conv = torch.addcmul(conv, _cast(taps[k], weight.dtype), weight[:, k])
+        rows.write(pool, torch.stack(taps[1:], dim=-1))
+        return conv if self.conv1d.bias is None else conv + self.conv1d.bias
 
     def _extend(
         self, xbc: torch.Tensor, dt: torch.Tensor, batch: ForwardBatch, buf: MambaBuffer
