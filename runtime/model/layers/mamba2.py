@@ -85,15 +85,17 @@ class Mamba2Mixer(nn.Module):
     def _conv_step(self, xbc: torch.Tensor, rows: _StateRows, pool: torch.Tensor) -> torch.Tensor:
         """One causal conv output per channel ([B, C]) over the stored window and the new input,
         which then joins the window. The taps are summed in order with multiply-adds over [B, C]
-        planes: a sum over the window's short last dim, and a cat along it, are slow on CPU."""
+        planes: a sum over the window's short last dim, and a cat along it, are slow on CPU.
+        They accumulate in fp32, as that sum does for bf16/fp16 weights."""
         window = rows.read(pool)  # [B, C, K-1]
         new = _cast(xbc, pool.dtype)  # [B, C]
         weight = self.conv1d.weight.squeeze(1)  # [C, K]
         taps = [window[:, :, k] for k in range(window.shape[-1])] + [new]
-        conv = _cast(taps[0], weight.dtype) * weight[:, 0]
+        conv = _fp32(_cast(taps[0], weight.dtype)) * _fp32(weight[:, 0])
         for k in range(1, len(taps)):
-            conv = torch.addcmul(conv, _cast(taps[k], weight.dtype), weight[:, k])
+            conv = torch.addcmul(conv, _fp32(_cast(taps[k], weight.dtype)), _fp32(weight[:, k]))
         rows.write(pool, torch.stack(taps[1:], dim=-1))
+        conv = _cast(conv, weight.dtype)
         return conv if self.conv1d.bias is None else conv + self.conv1d.bias
 
     def _extend(
