@@ -9,6 +9,7 @@ from runtime.memory.pool_tensors import FULL, SWA, PoolTensors
 from runtime.model.config import FULL_ATTENTION, MAMBA, SLIDING_ATTENTION, ModelConfig
 from runtime.model.forward_batch import ForwardBatch
 from runtime.model.layers.attention import Attention
+from runtime.model.layers.fused_linear import column_major_
 from runtime.model.layers.mamba2 import Mamba2Mixer
 
 POOL_OF_KIND = {FULL_ATTENTION: FULL, SLIDING_ATTENTION: SWA}
@@ -62,6 +63,15 @@ class CausalLM(nn.Module):
     def tie_weights(self) -> None:
         if self.config.tie_word_embeddings:
             self.lm_head.weight = self.input_embeddings().weight
+
+    def lay_out_weights(self) -> None:
+        """Every linear weight column-major (see `layers/fused_linear.py`), except fused parts
+        (already) and a head tied to the embedding, whose rows the embedding lookup reads."""
+        tied = self.input_embeddings().weight
+        for module in self.modules():
+            if isinstance(module, nn.Linear) and module.weight.is_contiguous():
+                if module.weight is not tied:
+                    column_major_(module)
 
     @torch.inference_mode()
     def forward(self, batch: ForwardBatch, pools: PoolTensors) -> torch.Tensor:

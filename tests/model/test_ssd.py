@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from runtime.model.layers.ssd import segment_sums, ssd_chunk_scan, ssd_step
+from runtime.model.layers.ssd import segment_sums, ssd_chunk_scan, ssd_step, ssd_step_
 
 
 def _inputs(b: int = 2, length: int = 23, h: int = 4, p: int = 3, n: int = 5) -> tuple:
@@ -73,3 +73,22 @@ def test_heads_that_do_not_split_into_groups_are_refused() -> None:
     x, dt, a, bm, cm, state = _inputs(h=4)
     with pytest.raises(ValueError, match="4 heads do not split into 3 groups"):
         ssd_chunk_scan(x, dt, a, bm[:, :, :3], cm[:, :, :3], 8, state)
+def test_in_place_grouped_step_equals_step_on_repeated_groups() -> None:
+    """The in-place decode step with B/C per group gives the per-head step's output and writes its
+    new state into the given rows, here every other row of a pool (a strided view)."""
+    g = torch.Generator().manual_seed(3)
+    b, h, p, n, groups = 3, 6, 4, 5, 2
+    x, dt = torch.randn(b, h, p, generator=g), torch.rand(b, h, generator=g)
+    a = -torch.rand(h, generator=g)
+    bg, cg = torch.randn(b, groups, n, generator=g), torch.randn(b, groups, n, generator=g)
+    pool = torch.randn(2 * b, h, p, n, generator=g)
+    heads = h // groups
+    want_y, want_state = ssd_step(
+        pool[::2].clone(), x, dt, a,
+        bg.repeat_interleave(heads, dim=1), cg.repeat_interleave(heads, dim=1),
+    )
+    untouched = pool[1::2].clone()
+    y = ssd_step_(pool[::2], x, dt, a, bg, cg)
+    torch.testing.assert_close(y, want_y, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pool[::2], want_state, atol=1e-6, rtol=1e-6)
+    assert torch.equal(pool[1::2], untouched)

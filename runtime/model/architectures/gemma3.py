@@ -142,6 +142,7 @@ class Gemma3ForCausalLM(CausalLM):
         self.model = Gemma3TextModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.tie_weights()
+        self.lay_out_weights()
 
     def input_embeddings(self) -> nn.Embedding:
         return self.model.embed_tokens

@@ -148,6 +148,7 @@ class NemotronHForCausalLM(CausalLM):
         self.backbone = HybridBackbone(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.tie_weights()
+        self.lay_out_weights()
 
     def input_embeddings(self) -> nn.Embedding:
         return self.backbone.embeddings

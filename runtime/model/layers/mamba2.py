@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +15,9 @@ from runtime.memory.pool_tensors import PoolTensors
 from runtime.model.config import MambaConfig
 from runtime.model.forward_batch import ForwardBatch, ForwardMode
 from runtime.model.layers.norm import GatedGroupRMSNorm
-from runtime.model.layers.ssd import ssd_chunk_scan, ssd_step
+from runtime.model.layers.ssd import ssd_chunk_scan, ssd_step_
+
+_T = TypeVar("_T")
 
 
 class Mamba2Mixer(nn.Module):
@@ -69,20 +73,34 @@ class Mamba2Mixer(nn.Module):
     def _decode(
         self, xbc: torch.Tensor, dt: torch.Tensor, rows: _StateRows, buf: MambaBuffer
     ) -> torch.Tensor:
-        layer = self.layer_in_pool
-        window = torch.cat([rows.read(buf.conv[layer]), xbc[:, :, None].to(buf.conv.dtype)], -1)
-        rows.write(buf.conv[layer], window[:, :, 1:])  # [B, C, K-1]
-        weight = self.conv1d.weight.squeeze(1)  # [C, K]
-        conv = (window.to(weight.dtype) * weight).sum(-1)
-        if self.conv1d.bias is not None:
-            conv = conv + self.conv1d.bias
-        xs, bs, cs = self._split_xbc(F.silu(conv))
+        cfg = self.cfg
+        conv = self._conv_step(xbc, rows, buf.conv[self.layer_in_pool])
+        group_dim = cfg.n_groups * cfg.state_size
+        xs, bs, cs = F.silu(conv).split([cfg.intermediate_size, group_dim, group_dim], dim=-1)
+        xs = xs.unflatten(-1, (cfg.num_heads, cfg.head_dim))  # [B, H, P]
+        bs, cs = (t.unflatten(-1, (cfg.n_groups, cfg.state_size)) for t in (bs, cs))  # [B, G, N]
         dt = F.softplus(dt + self.dt_bias)  # NOTE: no dt floor here, as in transformers' decode
-        a = -torch.exp(self.A_log.float())
-        y, state = ssd_step(rows.read(buf.ssm[layer]), xs, dt, a, bs, cs)
-        rows.write(buf.ssm[layer], state)
-        y = y + self.D.float()[:, None] * xs.float()  # [B, H, P]
-        return y.flatten(-2)
+        a = -torch.exp(_fp32(self.A_log))
+        y = rows.update(
+            buf.ssm[self.layer_in_pool], lambda state: ssd_step_(state, xs, dt, a, bs, cs)
+        )
+        return torch.addcmul(y, _fp32(self.D)[:, None], _fp32(xs)).flatten(-2)
+
+    def _conv_step(self, xbc: torch.Tensor, rows: _StateRows, pool: torch.Tensor) -> torch.Tensor:
+        """One causal conv output per channel ([B, C]) over the stored window and the new input,
+        which then joins the window. The taps are summed in order with multiply-adds over [B, C]
+        planes: a sum over the window's short last dim, and a cat along it, are slow on CPU.
+        They accumulate in fp32, as that sum does for bf16/fp16 weights."""
+        window = rows.read(pool)  # [B, C, K-1]
+        new = _cast(xbc, pool.dtype)  # [B, C]
+        weight = self.conv1d.weight.squeeze(1)  # [C, K]
+        taps = [window[:, :, k] for k in range(window.shape[-1])] + [new]
+        conv = _fp32(_cast(taps[0], weight.dtype)) * _fp32(weight[:, 0])
+        for k in range(1, len(taps)):
+            conv = torch.addcmul(conv, _fp32(_cast(taps[k], weight.dtype)), _fp32(weight[:, k]))
+        rows.write(pool, torch.stack(taps[1:], dim=-1))
+        conv = _cast(conv, weight.dtype)
+        return conv if self.conv1d.bias is None else conv + self.conv1d.bias
 
     def _extend(
         self, xbc: torch.Tensor, dt: torch.Tensor, batch: ForwardBatch, buf: MambaBuffer
@@ -136,3 +154,21 @@ class _StateRows:
             pool.index_copy_(0, self.slots, values)
         else:
             self._view(pool).copy_(values)
+
+    def update(self, pool: torch.Tensor, step: Callable[[torch.Tensor], _T]) -> _T:
+        """Runs `step` on the rows, which it updates in place, and keeps the update in `pool`:
+        directly when they are a view, else by scattering the gathered copy back."""
+        if self.run is not None:
+            return step(self._view(pool))
+        rows = pool.index_select(0, self.slots)
+        out = step(rows)
+        pool.index_copy_(0, self.slots, rows)
+        return out
+
+
+def _fp32(t: torch.Tensor) -> torch.Tensor:
+    return t if t.dtype == torch.float32 else t.float()
+
+
+def _cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return t if t.dtype == dtype else t.to(dtype)

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from runtime.model.layers.fused_linear import FusedLinear, refuse_after_load
+
 
 def _relu2(x: torch.Tensor) -> torch.Tensor:
     return torch.square(F.relu(x))
@@ -41,9 +43,17 @@ class GatedMLP(nn.Module):
         self.up_proj = nn.Linear(hidden, intermediate, bias=bias)
         self.down_proj = nn.Linear(intermediate, hidden, bias=bias)
         self.act = activation(act)
+        self.gate_up = FusedLinear(self.gate_proj, self.up_proj)
+        refuse_after_load(self, "gate_up")
+
+    def _apply(self, fn: Callable[..., torch.Tensor], recurse: bool = True) -> GatedMLP:
+        out = super()._apply(fn, recurse)
+        self.gate_up.refuse()  # the parts have new storage: point them into a new fused tensor
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = self.gate_up(x)
+        return self.down_proj(self.act(gate) * up)
 
 
 class PlainMLP(nn.Module):
