@@ -1,7 +1,7 @@
 """The engine: requests in, tokens out. One `step` = schedule → forward → postprocess.
 
-Not thread-safe: one thread drives it (the offline `generate` loop, or AsyncEngine's loop thread,
-which hands requests and aborts over between steps).
+Not thread-safe: one thread drives it (the offline `generate` loop, or the engine process's
+`EngineCore` loop, which hands requests and aborts over between steps).
 
     engine = Engine.from_config(EngineConfig(model="default"))
     print(engine.generate(["Hello"], SamplingParams(max_tokens=16))[0].text)

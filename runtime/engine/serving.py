@@ -1,5 +1,5 @@
-"""What the HTTP server needs of an engine: the interface both `EngineClient` (the engine in its
-own process, what `poolscope serve` runs) and `AsyncEngine` (in-process, on a thread) offer."""
+"""What the HTTP server needs of an engine: the interface `EngineClient` (the engine in its own
+process, what `poolscope serve` runs) offers, so that the server does not import the client."""
 
 from __future__ import annotations
 
