@@ -3,7 +3,6 @@ channel pair: for tests that must set the engine up (or break it) before the loo
 
 from __future__ import annotations
 
-import os
 import threading
 from types import TracebackType
 from typing import Any
@@ -23,8 +22,7 @@ class InProcessCore:
     def __init__(self, engine: Engine) -> None:
         self.parent = ParentChannel()
         self._child = ChildChannel(self.parent.addresses)
-        # the loop runs in this process, whose own parent is the one it ties its life to
-        self.core = EngineCore(engine, self._child, os.getppid())
+        self.core = EngineCore(engine, self._child)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="test-engine-core", daemon=True)
 

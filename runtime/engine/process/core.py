@@ -17,7 +17,6 @@ from runtime.engine.engine import Engine
 from runtime.engine.process import messages as m
 from runtime.engine.process.channel import ChildChannel
 from runtime.engine.process.forwarder import RecordForwarder
-from runtime.engine.process.lifeline import parent_is_gone
 from runtime.engine.process.summary import summarize
 from runtime.errors import EngineStopped
 from runtime.memory.checker import LeakDetected
@@ -30,8 +29,8 @@ IDLE_WAIT_S = 0.5  # how often an idle loop wakes to expire sessions and run due
 class EngineCore:
     """Drives `engine` from the commands on `channel` until `Shutdown` or an error."""
 
-    def __init__(self, engine: Engine, channel: ChildChannel, parent_pid: int) -> None:
-        self.engine, self.channel, self.parent_pid = engine, channel, parent_pid
+    def __init__(self, engine: Engine, channel: ChildChannel) -> None:
+        self.engine, self.channel = engine, channel
         self.outputs: list[m.Output] = []
         self.records: list[m.RecordMsg] = []  # observer records, sent beside the outputs
         engine.observers.append(RecordForwarder(self._keep_record))
@@ -47,7 +46,7 @@ class EngineCore:
 
     def run(self) -> None:
         is_busy = False
-        while not self.is_stopping and not parent_is_gone(self.parent_pid):
+        while not self.is_stopping:  # the parent's death ends the process (lifeline.py)
             self._take_commands(0 if is_busy else int(IDLE_WAIT_S * 1000))
             if self.is_stopping:
                 break
