@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
@@ -144,9 +145,11 @@ class EngineClient:
 
     async def generate(
         self, prompt: str | Sequence[int], params: SamplingParams, *, rid: str | None = None,
-        session_id: str | None = None,
+        session_id: str | None = None, arrival: float | None = None,
     ) -> AsyncIterator[RequestOutput]:
-        """Queues a request (raising its validation error here) and yields its deltas."""
+        """Queues a request (raising its validation error here) and yields its deltas.
+        `arrival`: time.monotonic() when the request reached the server (default now)."""
+        arrival = time.monotonic() if arrival is None else arrival
         self._check_accepting()
         assert self.tokenizer is not None, "start() first"
         assert self.ready is not None
@@ -162,7 +165,7 @@ class EngineClient:
                         Detokenizer(self.tokenizer, params))
         self._router.streams[rid] = stream
         try:
-            await self._call(lambda cid: m.AddRequest(cid, rid, ids, params, session_id))
+            await self._call(lambda cid: m.AddRequest(cid, rid, ids, params, session_id, arrival))
         except BaseException:
             self._router.streams.pop(rid, None)
             raise

@@ -10,6 +10,7 @@ into text. An exception that stops the engine (a leak under `--on-leak raise`, a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -98,7 +99,7 @@ class EngineCore:
 
     def _add(self, c: m.AddRequest) -> None:
         self.engine.add_request(c.prompt_ids, c.params, rid=c.rid, session_id=c.session_id,
-                                sink=self.sink)
+                                sink=self.sink, arrival=_arrival(c.arrival))
 
     def _inspect(self, c: m.Inspect) -> m.EngineSummary:
         failures = len(self.engine.mm.check(idle=True)) if c.run_check else 0
@@ -106,3 +107,11 @@ class EngineCore:
 
     def _shutdown(self, _: m.Shutdown) -> None:
         self.is_stopping = True
+
+
+def _arrival(monotonic_stamp: float | None) -> float | None:
+    """The frontend's arrival stamp (time.monotonic(), one clock machine-wide on Linux) on the
+    engine's timeline (time.perf_counter()), by the age it has now."""
+    if monotonic_stamp is None:
+        return None
+    return time.perf_counter() - max(0.0, time.monotonic() - monotonic_stamp)
