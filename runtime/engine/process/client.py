@@ -249,9 +249,16 @@ class EngineClient:
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, m.StepOutputs):
+            # Token deltas go out before the step's records are recorded (telemetry must not
+            # delay TTFT and ITL); a request's end goes out after them, so that its metrics and
+            # request_finished event are in place when its client sees it end.
+            ending = [out for out in event.outputs if out.finish_reason is not None]
+            self._router.route([out for out in event.outputs if out.finish_reason is None]
+                               if ending else event.outputs)
             if event.records and self.on_records is not None:
                 self.on_records(event.records)
-            self._router.route(event.outputs)
+            if ending:
+                self._router.route(ending)
         elif isinstance(event, m.Reply):
             self._calls.resolve(event)
         elif isinstance(event, m.Stopped):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -84,3 +85,29 @@ def test_the_client_sends_the_arrival_it_is_given(nemotron_h_dir: Path) -> None:
         client.stop()
     finished = _finished(records, "c1")
     assert finished is not None and finished.ttft_s is not None and finished.ttft_s >= AGE_S
+
+
+def test_tokens_reach_the_stream_before_the_steps_telemetry(nemotron_h_dir: Path) -> None:
+    """The frontend hands a step's new tokens to their streams before it records the step's
+    records, so telemetry work never delays a token: the first token reaches its consumer
+    while the records of the step that sampled it are still being recorded."""
+    got_token, seen_in_time = threading.Event(), []
+
+    def on_records(records: list[m.RecordMsg]) -> None:
+        steps = [r.record for r in records if isinstance(r, m.StepRecordMsg)]
+        if not seen_in_time and any(s.ttfts for s in steps):  # the step of the first token
+            seen_in_time.append(got_token.wait(timeout=10))
+
+    client = EngineClient(EngineConfig(model=str(nemotron_h_dir)), on_records=on_records)
+    client.start()
+
+    async def run() -> None:
+        async for out in await client.generate(list(range(10, 30)), GREEDY):
+            if out.token_ids:
+                got_token.set()
+
+    try:
+        asyncio.run(run())
+    finally:
+        client.stop()
+    assert seen_in_time == [True]
