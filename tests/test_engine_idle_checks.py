@@ -11,10 +11,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from runtime.engine.args import add_engine_args, config_from_args
-from runtime.engine.async_engine import AsyncEngine
 from runtime.engine.config import EngineConfig
 from runtime.engine.engine import Engine
 from runtime.engine.observability import attach_telemetry
+from runtime.engine.process import messages as m
 from runtime.engine.telemetry import EngineTelemetry
 from runtime.errors import EngineStopped
 from runtime.memory.checker import CheckMode, LeakDetected, LeakKind
@@ -22,6 +22,7 @@ from runtime.memory.memory_config import LeakPolicy
 from runtime.memory.pool_name import PoolName
 from runtime.scheduler.sampling_params import SamplingParams
 from tests.support import wait_until
+from tests.support.core_loop import InProcessCore
 
 GREEDY = SamplingParams(max_tokens=3, temperature=0, ignore_eos=True)
 
@@ -117,16 +118,14 @@ def test_interval_zero_turns_the_periodic_check_off(nemotron_h_dir: Path) -> Non
 
 
 def test_the_engine_loop_runs_the_periodic_check(nemotron_h_dir: Path) -> None:
-    """AsyncEngine's idle loop runs the due periodic check without any request coming."""
+    """EngineCore's idle loop runs the due periodic check without any request coming."""
     engine = _engine(nemotron_h_dir, idle_check_interval_s=0.05)
-    loop = AsyncEngine(engine)
-    loop.start()
-    try:
-        loop.submit(lambda e: e.mm.pools.mamba.allocate(1)).result(timeout=10)  # type: ignore[union-attr]
+    _run_until_idle(engine)
+    assert engine.mm.pools.mamba is not None
+    engine.mm.pools.mamba.allocate(1)  # lost behind the manager's back, before the loop runs
+    with InProcessCore(engine) as core:
         wait_until(lambda: engine.mm.leak_counts == {(PoolName.MAMBA, LeakKind.LEAK): 1})
-    finally:
-        loop.stop()
-    assert loop.error is None
+    assert core.error is None
 
 
 @pytest.mark.parametrize(("value", "expected"), [("0", 0.0), ("2.5", 2.5)])
@@ -147,15 +146,12 @@ def test_a_negative_idle_check_interval_is_refused() -> None:
 
 def test_a_leak_raised_by_an_idle_time_check_stops_the_loop(nemotron_h_dir: Path) -> None:
     """With `--on-leak raise`, a leak found by the check of a session close on an idle engine
-    stops the engine loop as a step's leak would, and the close's caller hears EngineStopped."""
+    stops EngineCore's loop as a step's leak would, and the close's caller hears EngineStopped."""
     engine = _engine(nemotron_h_dir, "session_close_leaks_mamba", on_leak=LeakPolicy.RAISE)
     sid = _session_with_a_turn(engine)
-    loop = AsyncEngine(engine)
-    loop.start()
-    try:
-        with pytest.raises(EngineStopped, match="memory invariant broken"):
-            loop.submit(lambda e: e.close_session(sid)).result(timeout=30)
-        wait_until(lambda: not loop.is_running, timeout=10)
-        assert isinstance(loop.error, LeakDetected)
-    finally:
-        loop.stop()
+    with InProcessCore(engine) as core:
+        reply = core.call(m.CloseSession(1, sid))
+        assert reply.error is not None and reply.error.kind == EngineStopped.__name__
+        assert "memory invariant broken" in reply.error.message
+        core.join()
+    assert isinstance(core.error, LeakDetected)

@@ -1,7 +1,7 @@
 """The engine: requests in, tokens out. One `step` = schedule → forward → postprocess.
 
-Not thread-safe: one thread drives it (the offline `generate` loop, or AsyncEngine's loop thread,
-which hands requests and aborts over between steps).
+Not thread-safe: one thread drives it (the offline `generate` loop, or the engine process's
+`EngineCore` loop, which hands requests and aborts over between steps).
 
     engine = Engine.from_config(EngineConfig(model="default"))
     print(engine.generate(["Hello"], SamplingParams(max_tokens=16))[0].text)
@@ -115,9 +115,12 @@ class Engine:
         rid: str | None = None,
         session_id: str | None = None,
         sink: OutputSink | None = None,
+        arrival: float | None = None,
     ) -> Request:
         """Queues a completion; raises InvalidRequest (or a session error) when it cannot be
-        served. `sink` receives each output delta, the last one with a finish reason."""
+        served. `sink` receives each output delta, the last one with a finish reason. `arrival`
+        (time.perf_counter() seconds, default now) is where TTFT and e2e latency start: the
+        engine process passes the frontend's stamp."""
         if isinstance(prompt, str):
             ids = self.lm.tokenizer.encode(check_text(prompt, "prompt"))
         else:
@@ -136,6 +139,8 @@ class Engine:
             generator=None if params.is_greedy else make_generator(seed, self.device),
             sink=sink, session_id=session_id, max_context=self.max_context,
         )
+        if arrival is not None:
+            req.arrival = arrival
         if session_id is not None:
             self.sessions.start_turn(session_id, req)
             req.mem.session = self.mm.sessions[session_id]

@@ -1,5 +1,5 @@
-"""What the HTTP server needs of an engine: the interface both `EngineClient` (the engine in its
-own process, what `poolscope serve` runs) and `AsyncEngine` (in-process, on a thread) offer."""
+"""What the HTTP server needs of an engine: the interface `EngineClient` (the engine in its own
+process, what `poolscope serve` runs) offers, so that the server does not import the client."""
 
 from __future__ import annotations
 
@@ -27,9 +27,10 @@ class ServingEngine(Protocol):
 
     async def generate(
         self, prompt: str | Sequence[int], params: SamplingParams, *, rid: str | None = None,
-        session_id: str | None = None,
+        session_id: str | None = None, arrival: float | None = None,
     ) -> AsyncIterator[RequestOutput]:
-        """Queues a request (raising its validation error) and returns its deltas."""
+        """Queues a request (raising its validation error) and returns its deltas; `arrival`
+        (time.monotonic() when the server got it, default now) starts its TTFT."""
         ...
 
     async def open_session(self) -> str: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import structlog
@@ -33,11 +34,12 @@ async def _answer(
     params: SamplingParams,
     fmt: ResponseFormat,
     rid: str,
+    arrival: float,
 ) -> Response:
     # Each request runs in its own task context: lines logged while handling it (errors
     # included) carry its id, and nothing leaks into other requests.
     structlog.contextvars.bind_contextvars(request_id=rid)
-    outputs = await service.start(state.engine, prompt, params, rid, body.session_id)
+    outputs = await service.start(state.engine, prompt, params, rid, body.session_id, arrival)
     if body.stream:
         return service.streamed(outputs, rid, fmt, body.include_usage)
     return await service.whole(outputs, rid, fmt, request)
@@ -45,6 +47,7 @@ async def _answer(
 
 @router.post("/v1/completions")
 async def completions(body: CompletionRequest, request: Request) -> Response:
+    arrival = time.monotonic()  # TTFT starts here: tokenization and the engine hop count
     state = server_state(request)
     state.check_model(body.model)
     if body.echo:
@@ -56,11 +59,12 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     fmt = ResponseFormat(state.tokenizer, state.model_name, body.return_token_ids)
     params = _params(body, body.max_tokens)
     rid = f"cmpl-{uuid.uuid4().hex[:24]}"
-    return await _answer(state, request, body, prompt, params, fmt, rid)
+    return await _answer(state, request, body, prompt, params, fmt, rid, arrival)
 
 
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+    arrival = time.monotonic()  # TTFT starts here: template, tokenization, the engine hop
     state = server_state(request)
     state.check_model(body.model)
     try:
@@ -77,4 +81,4 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     fmt = ChatFormat(state.tokenizer, state.model_name, body.return_token_ids)
     params = _params(body, max(max_tokens, 1))
     rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    return await _answer(state, request, body, ids, params, fmt, rid)
+    return await _answer(state, request, body, ids, params, fmt, rid, arrival)

@@ -32,10 +32,12 @@ async def start(
     params: SamplingParams,
     rid: str,
     session_id: str | None,
+    arrival: float,
 ) -> AsyncIterator[RequestOutput]:
     """Queues the request; engine validation errors become API errors (4xx)."""
     try:
-        return await engine.generate(prompt, params, rid=rid, session_id=session_id)
+        return await engine.generate(prompt, params, rid=rid, session_id=session_id,
+                                     arrival=arrival)
     except Exception as exc:  # noqa: BLE001 - mapped to a status by type
         raise from_engine_error(exc) from exc
 

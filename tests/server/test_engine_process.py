@@ -19,6 +19,7 @@ from runtime.server.serve import RunningServer
 from tests.server.harness import greedy_body
 from tests.support import wait_until
 from tests.support.processes import (
+    engine_folder,
     engine_pid,
     is_gone,
     kill_process,
@@ -91,12 +92,12 @@ def test_serve_exits_1_when_its_engine_is_killed(nemotron_h_dir: Path, tmp_path:
     proc, url = start_serve(serve_cmd(nemotron_h_dir, log))
     try:
         assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
-        pid = engine_pid(log)
+        pid, folder = engine_pid(log), engine_folder(proc.pid)
         os.kill(pid, signal.SIGKILL)
         assert proc.wait(timeout=60) == 1
     finally:
         stop_process(proc)
-    assert is_gone(pid)
+    assert is_gone(pid) and not folder.exists()
     stopped = log_events(log)[-1]
     assert stopped["event"] == "server_stopped" and stopped["reason"] == "engine_error"
     assert "SIGKILL" in stopped["error"]
@@ -105,16 +106,19 @@ def test_serve_exits_1_when_its_engine_is_killed(nemotron_h_dir: Path, tmp_path:
 
 
 def test_a_killed_server_takes_its_engine_with_it(nemotron_h_dir: Path, tmp_path: Path) -> None:
-    """kill -9 of `poolscope serve` leaves no engine process behind."""
+    """kill -9 of `poolscope serve` leaves no engine process behind, and no socket folder: the
+    engine removes it when it sees its parent die."""
     log = tmp_path / "serve.jsonl"
     proc, _ = start_serve(serve_cmd(nemotron_h_dir, log))
     try:
         pid = engine_pid(log)
-        assert not is_gone(pid)
+        folder = engine_folder(proc.pid)
+        assert not is_gone(pid) and (folder / "commands").exists()
         kill_process(proc)
     finally:
         stop_process(proc)
     wait_until(lambda: is_gone(pid), timeout=30, what=f"engine process {pid} to end")
+    wait_until(lambda: not folder.exists(), timeout=30, what=f"{folder} to be removed")
 
 
 def test_sigterm_exits_0_and_reaps_the_engine(nemotron_h_dir: Path, tmp_path: Path) -> None:
@@ -123,12 +127,12 @@ def test_sigterm_exits_0_and_reaps_the_engine(nemotron_h_dir: Path, tmp_path: Pa
     proc, url = start_serve(serve_cmd(nemotron_h_dir, log))
     try:
         assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
-        pid = engine_pid(log)
+        pid, folder = engine_pid(log), engine_folder(proc.pid)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
         stop_process(proc)
-    assert is_gone(pid)
+    assert is_gone(pid) and not folder.exists()
     assert log_events(log)[-1]["reason"] == "SIGTERM"
 
 
@@ -141,12 +145,12 @@ def test_ctrl_c_to_the_process_group_drains_and_exits_0(
     proc, url = start_serve(serve_cmd(nemotron_h_dir, log), process_group=0)
     try:
         assert httpx.post(f"{url}/v1/completions", json=BODY, timeout=60).is_success
-        pid = engine_pid(log)
+        pid, folder = engine_pid(log), engine_folder(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
         stop_process(proc)
-    assert is_gone(pid)
+    assert is_gone(pid) and not folder.exists()
     stopped = log_events(log)[-1]
     assert stopped["reason"] == "SIGINT" and "error" not in stopped
 
@@ -160,13 +164,13 @@ def test_on_leak_raise_exits_non_zero_and_reaps_the_engine(
     proc, url = start_serve(serve_cmd(nemotron_h_dir, log, "--inject-fault", "kv_double_free",
                                       "--mem-check", "busy", "--on-leak", "raise"))
     try:
-        pid = engine_pid(log)
+        pid, folder = engine_pid(log), engine_folder(proc.pid)
         for _ in range(2):  # the second frees its duplicate pages twice
             httpx.post(f"{url}/v1/completions", json=BODY, timeout=60)
         assert proc.wait(timeout=60) == 1
     finally:
         stop_process(proc)
-    assert is_gone(pid)
+    assert is_gone(pid) and not folder.exists()
     stopped = log_events(log)[-1]
     assert "LeakDetected" in stopped["error"] and "double_free" in stopped["error"]
 

@@ -83,3 +83,21 @@ def is_gone(pid: int) -> bool:
         return True
     state = next(line for line in status.splitlines() if line.startswith("State:"))
     return "Z" in state.split()[1]
+
+
+def engine_folder(pid: int) -> Path:
+    """The private folder holding the engine sockets that process `pid` (a `poolscope serve`)
+    bound: the path of a unix socket in /proc/net/unix whose inode is one of its open fds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) == 8 and fields[6] in inodes and "/poolscope-engine-" in fields[7]:
+            return Path(fields[7]).parent
+    raise AssertionError(f"process {pid} has bound no engine socket")

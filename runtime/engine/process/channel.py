@@ -30,6 +30,11 @@ class Addresses:
     def in_folder(cls, folder: Path) -> Addresses:
         return cls(f"ipc://{folder}/commands", f"ipc://{folder}/events")
 
+    @property
+    def folder(self) -> Path:
+        """The private folder both socket files live in."""
+        return Path(self.commands.removeprefix("ipc://")).parent
+
 
 class _Pair:
     """A socket to send on and one to receive on, with their codecs."""

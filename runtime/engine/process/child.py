@@ -36,7 +36,7 @@ class ChildSpec:
 
 
 def run_child(spec: ChildSpec) -> None:
-    die_with_parent(spec.parent_pid)
+    die_with_parent(spec.parent_pid, spec.addresses.folder)
     ignore_stop_signals()
     if spec.log_settings is not None:
         configure_logging(spec.log_settings)
@@ -59,7 +59,7 @@ def _serve(spec: ChildSpec, channel: ChildChannel) -> int:
         # a ValueError (CheckpointError) names its problem in full; others need their type
         channel.send(m.Stopped(None, str(exc) if isinstance(exc, ValueError) else _describe(exc)))
         return 1
-    core = EngineCore(engine, channel, spec.parent_pid)
+    core = EngineCore(engine, channel)
     channel.send(_ready(engine))
     try:
         core.run()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
@@ -145,9 +146,11 @@ class EngineClient:
 
     async def generate(
         self, prompt: str | Sequence[int], params: SamplingParams, *, rid: str | None = None,
-        session_id: str | None = None,
+        session_id: str | None = None, arrival: float | None = None,
     ) -> AsyncIterator[RequestOutput]:
-        """Queues a request (raising its validation error here) and yields its deltas."""
+        """Queues a request (raising its validation error here) and yields its deltas.
+        `arrival`: time.monotonic() when the request reached the server (default now)."""
+        arrival = time.monotonic() if arrival is None else arrival
         self._check_accepting()
         assert self.tokenizer is not None, "start() first"
         assert self.ready is not None
@@ -163,7 +166,7 @@ class EngineClient:
                         Detokenizer(self.tokenizer, params))
         self._router.streams[rid] = stream
         try:
-            await self._call(lambda cid: m.AddRequest(cid, rid, ids, params, session_id))
+            await self._call(lambda cid: m.AddRequest(cid, rid, ids, params, session_id, arrival))
         except BaseException:
             self._router.streams.pop(rid, None)
             raise
@@ -254,8 +257,9 @@ class EngineClient:
 
     def on_events(self, events: list[Any]) -> None:
         """Handles events in the engine's order; a run of `StepOutputs` (the engine got ahead
-        of this thread) as one: all its records in one `on_records` call, then all its outputs
-        in one route, which wakes each event loop once instead of once per step."""
+        of this thread) as one: its token deltas in one route, its records in one `on_records`
+        call, then its ends in one route, which wakes each event loop once or twice instead of
+        once per step."""
         records: list[m.RecordMsg] = []
         outputs: list[m.Output] = []
         for event in events:
@@ -269,10 +273,17 @@ class EngineClient:
         self._on_steps(records, outputs)
 
     def _on_steps(self, records: list[m.RecordMsg], outputs: list[m.Output]) -> None:
+        # Token deltas go out before the steps' records are recorded (telemetry must not delay
+        # TTFT and ITL); a request's end goes out after them, so that its metrics and
+        # request_finished event are in place when its client sees it end.
+        ending = [out for out in outputs if out.finish_reason is not None]
+        flowing = [out for out in outputs if out.finish_reason is None] if ending else outputs
+        if flowing:
+            self._router.route(flowing)
         if records and self.on_records is not None:
             self.on_records(records)
-        if outputs:
-            self._router.route(outputs)
+        if ending:
+            self._router.route(ending)
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, m.Reply):

@@ -10,6 +10,7 @@ into text. An exception that stops the engine (a leak under `--on-leak raise`, a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,6 @@ from runtime.engine.engine import Engine
 from runtime.engine.process import messages as m
 from runtime.engine.process.channel import ChildChannel
 from runtime.engine.process.forwarder import RecordForwarder
-from runtime.engine.process.lifeline import parent_is_gone
 from runtime.engine.process.summary import summarize
 from runtime.errors import EngineStopped
 from runtime.memory.checker import LeakDetected
@@ -30,8 +30,8 @@ IDLE_WAIT_S = 0.5  # how often an idle loop wakes to expire sessions and run due
 class EngineCore:
     """Drives `engine` from the commands on `channel` until `Shutdown` or an error."""
 
-    def __init__(self, engine: Engine, channel: ChildChannel, parent_pid: int) -> None:
-        self.engine, self.channel, self.parent_pid = engine, channel, parent_pid
+    def __init__(self, engine: Engine, channel: ChildChannel) -> None:
+        self.engine, self.channel = engine, channel
         self.outputs: list[m.Output] = []
         self.records: list[m.RecordMsg] = []  # observer records, sent beside the outputs
         engine.observers.append(RecordForwarder(self._keep_record))
@@ -47,7 +47,7 @@ class EngineCore:
 
     def run(self) -> None:
         is_busy = False
-        while not self.is_stopping and not parent_is_gone(self.parent_pid):
+        while not self.is_stopping:  # the parent's death ends the process (lifeline.py)
             self._take_commands(0 if is_busy else int(IDLE_WAIT_S * 1000))
             if self.is_stopping:
                 break
@@ -99,7 +99,7 @@ class EngineCore:
 
     def _add(self, c: m.AddRequest) -> None:
         self.engine.add_request(c.prompt_ids, c.params, rid=c.rid, session_id=c.session_id,
-                                sink=self.sink)
+                                sink=self.sink, arrival=_arrival(c.arrival))
 
     def _inspect(self, c: m.Inspect) -> m.EngineSummary:
         failures = len(self.engine.mm.check(idle=True)) if c.run_check else 0
@@ -107,3 +107,11 @@ class EngineCore:
 
     def _shutdown(self, _: m.Shutdown) -> None:
         self.is_stopping = True
+
+
+def _arrival(monotonic_stamp: float | None) -> float | None:
+    """The frontend's arrival stamp (time.monotonic(), one clock machine-wide on Linux) on the
+    engine's timeline (time.perf_counter()), by the age it has now."""
+    if monotonic_stamp is None:
+        return None
+    return time.perf_counter() - max(0.0, time.monotonic() - monotonic_stamp)

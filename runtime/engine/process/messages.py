@@ -33,6 +33,11 @@ class AddRequest(msgspec.Struct, tag=True):
     prompt_ids: list[int]
     params: SamplingParams
     session_id: str | None = None
+    # the frontend's time.monotonic() when the request reached it, so that TTFT and e2e latency
+    # include tokenization and this hop. NOTE: on Linux time.monotonic() is CLOCK_MONOTONIC,
+    # one clock for the whole machine, so the engine process can compare it with its own.
+    # None: the engine's receipt is the arrival.
+    arrival: float | None = None
 
 
 class Abort(msgspec.Struct, tag=True):
