@@ -1,5 +1,6 @@
 """A request's TTFT and e2e latency start when the frontend got it (its arrival stamp rides in
-`AddRequest`), not when the engine process did; the offline Engine starts them at add_request."""
+`AddRequest`), not when the engine process did; the offline Engine starts them at add_request;
+and the frontend hands tokens to their streams before it records telemetry."""
 
 from __future__ import annotations
 
