@@ -4,6 +4,7 @@ channel pair: for tests that must set the engine up (or break it) before the loo
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -33,7 +34,7 @@ class InProcessCore:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._thread.is_alive():
-            self.parent.send(m.Shutdown())
+            self.send(m.Shutdown())
         self.join()
         self._child.close()
         self.parent.close()
@@ -49,9 +50,18 @@ class InProcessCore:
         self._thread.join(JOIN_TIMEOUT_S)
         assert not self._thread.is_alive(), "EngineCore's loop did not stop"
 
+    def send(self, command: Any) -> None:
+        """Sends `command` once the core's end has connected: the parent's bound PUSH socket
+        refuses a send while it has no peer (serve waits for the child's Ready first; here the
+        loop starts at once, and a refused command would leave the test waiting for a reply)."""
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        while not self.parent.send(command):
+            assert time.monotonic() < deadline, "the core's channel never connected"
+            time.sleep(0.005)
+
     def call(self, command: Any) -> m.Reply:
         """Sends `command` (its `call_id` set) and returns its reply, skipping other events."""
-        self.parent.send(command)
+        self.send(command)
         while self.parent.poll(int(JOIN_TIMEOUT_S * 1000)):
             event = self.parent.recv()
             if isinstance(event, m.Reply) and event.call_id == command.call_id:
