@@ -8,23 +8,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from runtime.model.layers.fused_linear import FusedLinear, column_major_, refuse_after_load
+from runtime.model.layers.fused_linear import FusedOwner, column_major_
 from runtime.model.loader import load_model
 
 
-class _Pair(nn.Module):
+class _Pair(FusedOwner):
     """Two projections of one input, fused the way Attention and GatedMLP fuse theirs."""
 
     def __init__(self, bias: bool) -> None:
         super().__init__()
         self.a, self.b = nn.Linear(8, 5, bias=bias), nn.Linear(8, 3, bias=bias)
-        self.ab = FusedLinear(self.a, self.b)
-        refuse_after_load(self, "ab")
-
-    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 (nn.Module's own signature)
-        out = super()._apply(fn, recurse)
-        self.ab.refuse()
-        return out
+        self.fuse("ab", self.a, self.b)
 
 
 def _assert_fused_matches_parts(pair: _Pair) -> None:

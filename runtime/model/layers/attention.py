@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,12 +10,13 @@ from runtime.memory.pool_tensors import PoolTensors
 from runtime.model.config import AttentionConfig
 from runtime.model.forward_batch import ForwardBatch, ForwardMode
 from runtime.model.layers.attention_metadata import AttentionMetadata, build_attention_metadata
-from runtime.model.layers.fused_linear import FusedLinear, refuse_after_load
+from runtime.model.layers.dtypes import cast
+from runtime.model.layers.fused_linear import FusedOwner
 from runtime.model.layers.norm import GemmaRMSNorm
 from runtime.model.layers.rope import RotaryEmbedding, apply_rotary
 
 
-class Attention(nn.Module):
+class Attention(FusedOwner):
     """One attention layer. Writes its new K/V into pool `pool` at the batch's slots, then attends
     over each request's keys gathered through the request→token table.
 
@@ -53,13 +52,7 @@ class Attention(nn.Module):
             self.k_norm = GemmaRMSNorm(cfg.head_dim, norm_eps)
         self.rotary = RotaryEmbedding(cfg.head_dim, rope_base, rope_factor) if rope_base else None
         self.rope_key = ("rope", rope_base, rope_factor)
-        self.qkv = FusedLinear(self.q_proj, self.k_proj, self.v_proj)
-        refuse_after_load(self, "qkv")
-
-    def _apply(self, fn: Callable[..., torch.Tensor], recurse: bool = True) -> Attention:
-        out = super()._apply(fn, recurse)
-        self.qkv.refuse()  # the parts have new storage: point them into a new fused tensor
-        return out
+        self.fuse("qkv", self.q_proj, self.k_proj, self.v_proj)
 
     def forward(self, x: torch.Tensor, batch: ForwardBatch, pools: PoolTensors) -> torch.Tensor:
         q, k, v = self.qkv(x)
@@ -91,8 +84,8 @@ class Attention(nn.Module):
         keys, values = pools.kv[self.pool].gather(self.layer_in_pool, meta.kv_slots)
         out = F.scaled_dot_product_attention(
             batch.to_padded(q).transpose(1, 2),  # [B, H, Lq, D]
-            _as(keys.transpose(1, 2), q.dtype),  # [B, Hkv, Lkv, D]
-            _as(values.transpose(1, 2), q.dtype),
+            cast(keys.transpose(1, 2), q.dtype),  # [B, Hkv, Lkv, D]
+            cast(values.transpose(1, 2), q.dtype),
             attn_mask=meta.mask,
             scale=self.scaling,
             enable_gqa=self.num_heads != self.num_kv_heads,
@@ -108,7 +101,3 @@ class Attention(nn.Module):
         key = ("attention", self.pool, self.window)
         return batch.memo(key, lambda: build_attention_metadata(batch, table, self.window))  # type: ignore[return-value]
 
-
-def _as(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """`x` in `dtype`, without an op when it already is (a KV pool in the model's dtype)."""
-    return x if x.dtype == dtype else x.to(dtype)

@@ -10,11 +10,13 @@ Fused parts stay real modules, so state-dict names and shapes are the checkpoint
 (and biases) are re-pointed to column slices of one concatenated `[in, sum(out)]` tensor: loading
 a checkpoint, which copies into the parameters in place, fills the fused tensor too, and no weight
 is stored twice. Anything that gives a part new storage (`module.to(...)`,
-`load_state_dict(assign=True)`) must be followed by `refuse()`: the owning modules call it from
-`_apply` and after every state-dict load.
+`load_state_dict(assign=True)`) must be followed by `refuse()`: `FusedOwner` does that for the
+modules holding fused parts (Attention, GatedMLP).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -54,13 +56,27 @@ class FusedLinear:
         return F.linear(x, self.weight, self.bias).split(self.sizes, dim=-1)
 
 
-def refuse_after_load(module: nn.Module, fused: str) -> None:
-    """Registers the hook that rebuilds `module.<fused>` after any state-dict load into it."""
+class FusedOwner(nn.Module):
+    """A module whose `FusedLinear`s (made by `fuse`) are rebuilt whenever their parts get new
+    storage: after `.to()` and the like (`_apply`) and after every state-dict load into it."""
 
-    def hook(mod: nn.Module, _keys: object) -> None:
-        getattr(mod, fused).refuse()
+    _fused: tuple[str, ...] = ()
 
-    module.register_load_state_dict_post_hook(hook)
+    def fuse(self, name: str, *parts: nn.Linear) -> None:
+        """`self.<name>` = one matmul for `parts`, kept in step with them from now on."""
+        setattr(self, name, FusedLinear(*parts))
+        if not self._fused:
+            self.register_load_state_dict_post_hook(lambda module, _keys: module.refuse())
+        self._fused = (*self._fused, name)
+
+    def refuse(self) -> None:
+        for name in self._fused:
+            getattr(self, name).refuse()
+
+    def _apply(self, fn: Callable[..., torch.Tensor], recurse: bool = True) -> FusedOwner:
+        out = super()._apply(fn, recurse)
+        self.refuse()  # the parts have new storage: point them into a new fused tensor
+        return out
 
 
 def column_major_(linear: nn.Linear) -> None:

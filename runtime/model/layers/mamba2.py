@@ -14,6 +14,7 @@ from runtime.memory.mamba_buffer import MambaBuffer
 from runtime.memory.pool_tensors import PoolTensors
 from runtime.model.config import MambaConfig
 from runtime.model.forward_batch import ForwardBatch, ForwardMode
+from runtime.model.layers.dtypes import cast, fp32
 from runtime.model.layers.norm import GatedGroupRMSNorm
 from runtime.model.layers.ssd import ssd_chunk_scan, ssd_step_
 
@@ -54,37 +55,27 @@ class Mamba2Mixer(nn.Module):
             y = ys[0] if len(ys) == 1 else torch.cat(ys)
         return self.out_proj(self.norm(y.to(x.dtype), gate))
 
-    def _split_xbc(
-        self, xbc: torch.Tensor, per_head: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """[..., C] -> x [..., H, P], B [..., H, N], C [..., H, N] (groups shared across heads),
-        or B and C per group [..., G, N] when not `per_head`."""
+    def _split_xbc(self, xbc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[..., C] -> x [..., H, P], B [..., G, N], C [..., G, N]: B and C stay per group (each
+        shared by H/G consecutive heads); the scan and the step broadcast them."""
         cfg = self.cfg
         group_dim = cfg.n_groups * cfg.state_size
         xs, bs, cs = xbc.split([cfg.intermediate_size, group_dim, group_dim], dim=-1)
-        per_group = cfg.num_heads // cfg.n_groups
-
-        def heads(t: torch.Tensor) -> torch.Tensor:
-            t = t.unflatten(-1, (cfg.n_groups, cfg.state_size))
-            return t.repeat_interleave(per_group, dim=-2) if per_head else t
-
-        return xs.unflatten(-1, (cfg.num_heads, cfg.head_dim)), heads(bs), heads(cs)
+        groups = (cfg.n_groups, cfg.state_size)
+        xs = xs.unflatten(-1, (cfg.num_heads, cfg.head_dim))
+        return xs, bs.unflatten(-1, groups), cs.unflatten(-1, groups)
 
     def _decode(
         self, xbc: torch.Tensor, dt: torch.Tensor, rows: _StateRows, buf: MambaBuffer
     ) -> torch.Tensor:
-        cfg = self.cfg
         conv = self._conv_step(xbc, rows, buf.conv[self.layer_in_pool])
-        group_dim = cfg.n_groups * cfg.state_size
-        xs, bs, cs = F.silu(conv).split([cfg.intermediate_size, group_dim, group_dim], dim=-1)
-        xs = xs.unflatten(-1, (cfg.num_heads, cfg.head_dim))  # [B, H, P]
-        bs, cs = (t.unflatten(-1, (cfg.n_groups, cfg.state_size)) for t in (bs, cs))  # [B, G, N]
+        xs, bs, cs = self._split_xbc(F.silu(conv))  # [B, H, P], [B, G, N], [B, G, N]
         dt = F.softplus(dt + self.dt_bias)  # NOTE: no dt floor here, as in transformers' decode
-        a = -torch.exp(_fp32(self.A_log))
+        a = -torch.exp(fp32(self.A_log))
         y = rows.update(
             buf.ssm[self.layer_in_pool], lambda state: ssd_step_(state, xs, dt, a, bs, cs)
         )
-        return torch.addcmul(y, _fp32(self.D)[:, None], _fp32(xs)).flatten(-2)
+        return torch.addcmul(y, fp32(self.D)[:, None], fp32(xs)).flatten(-2)
 
     def _conv_step(self, xbc: torch.Tensor, rows: _StateRows, pool: torch.Tensor) -> torch.Tensor:
         """One causal conv output per channel ([B, C]) over the stored window and the new input,
@@ -92,14 +83,14 @@ class Mamba2Mixer(nn.Module):
         planes: a sum over the window's short last dim, and a cat along it, are slow on CPU.
         They accumulate in fp32, as that sum does for bf16/fp16 weights."""
         window = rows.read(pool)  # [B, C, K-1]
-        new = _cast(xbc, pool.dtype)  # [B, C]
+        new = cast(xbc, pool.dtype)  # [B, C]
         weight = self.conv1d.weight.squeeze(1)  # [C, K]
         taps = [window[:, :, k] for k in range(window.shape[-1])] + [new]
-        conv = _fp32(_cast(taps[0], weight.dtype)) * _fp32(weight[:, 0])
+        conv = fp32(cast(taps[0], weight.dtype)) * fp32(weight[:, 0])
         for k in range(1, len(taps)):
-            conv = torch.addcmul(conv, _fp32(_cast(taps[k], weight.dtype)), _fp32(weight[:, k]))
+            conv = torch.addcmul(conv, fp32(cast(taps[k], weight.dtype)), fp32(weight[:, k]))
         rows.write(pool, torch.stack(taps[1:], dim=-1))
-        conv = _cast(conv, weight.dtype)
+        conv = cast(conv, weight.dtype)
         return conv if self.conv1d.bias is None else conv + self.conv1d.bias
 
     def _extend(
@@ -120,7 +111,7 @@ class Mamba2Mixer(nn.Module):
             self.conv1d.bias,
             groups=cfg.conv_dim,
         )
-        xs, bs, cs = self._split_xbc(F.silu(conv.transpose(1, 2)), per_head=False)  # [B, Lq, ...]
+        xs, bs, cs = self._split_xbc(F.silu(conv.transpose(1, 2)))  # [B, Lq, ...]
 
         dt = F.softplus(dt + self.dt_bias).clamp(min=cfg.dt_min)  # [T, H]
         dt = batch.to_padded(dt)  # [B, Lq, H]; zero on padding so it leaves the state unchanged
@@ -165,10 +156,3 @@ class _StateRows:
         pool.index_copy_(0, self.slots, rows)
         return out
 
-
-def _fp32(t: torch.Tensor) -> torch.Tensor:
-    return t if t.dtype == torch.float32 else t.float()
-
-
-def _cast(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return t if t.dtype == dtype else t.to(dtype)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from runtime.model.layers.fused_linear import FusedLinear, refuse_after_load
+from runtime.model.layers.fused_linear import FusedOwner
 
 
 def _relu2(x: torch.Tensor) -> torch.Tensor:
@@ -34,7 +34,7 @@ def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return ACTIVATIONS[name]
 
 
-class GatedMLP(nn.Module):
+class GatedMLP(FusedOwner):
     """down(act(gate(x)) * up(x))."""
 
     def __init__(self, hidden: int, intermediate: int, act: str, bias: bool = False) -> None:
@@ -43,13 +43,7 @@ class GatedMLP(nn.Module):
         self.up_proj = nn.Linear(hidden, intermediate, bias=bias)
         self.down_proj = nn.Linear(intermediate, hidden, bias=bias)
         self.act = activation(act)
-        self.gate_up = FusedLinear(self.gate_proj, self.up_proj)
-        refuse_after_load(self, "gate_up")
-
-    def _apply(self, fn: Callable[..., torch.Tensor], recurse: bool = True) -> GatedMLP:
-        out = super()._apply(fn, recurse)
-        self.gate_up.refuse()  # the parts have new storage: point them into a new fused tensor
-        return out
+        self.fuse("gate_up", self.gate_proj, self.up_proj)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up(x)

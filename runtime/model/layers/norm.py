@@ -6,19 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _fp32(x: torch.Tensor) -> torch.Tensor:
-    """`x` in fp32, without an op when it already is (a norm runs per layer and per step)."""
-    return x if x.dtype == torch.float32 else x.float()
+from runtime.model.layers.dtypes import cast, fp32
 
 
 def _rms(x: torch.Tensor, eps: float, weight: torch.Tensor | None = None) -> torch.Tensor:
     """x * rsqrt(mean(x²) + eps) [* weight] over the last dim, as one fused op (fp32 in)."""
     return F.rms_norm(x, x.shape[-1:], weight, eps)
-
-
-def _cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return x if x.dtype == dtype else x.to(dtype)
 
 
 class RMSNorm(nn.Module):
@@ -30,7 +23,7 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _cast(_rms(_fp32(x), self.eps, _fp32(self.weight)), x.dtype)
+        return cast(_rms(fp32(x), self.eps, fp32(self.weight)), x.dtype)
 
 
 class GemmaRMSNorm(nn.Module):
@@ -42,7 +35,7 @@ class GemmaRMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _cast(_rms(_fp32(x), self.eps, 1.0 + _fp32(self.weight)), x.dtype)
+        return cast(_rms(fp32(x), self.eps, 1.0 + fp32(self.weight)), x.dtype)
 
 
 class GatedGroupRMSNorm(nn.Module):
@@ -58,7 +51,7 @@ class GatedGroupRMSNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype
-        h = _fp32(x) * F.silu(_fp32(gate))
+        h = fp32(x) * F.silu(fp32(gate))
         grouped = h.unflatten(-1, (self.num_groups, -1))  # [..., G, dim/G]
         h = _rms(grouped, self.eps).flatten(-2)
-        return self.weight * _cast(h, dtype)
+        return self.weight * cast(h, dtype)

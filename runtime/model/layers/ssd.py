@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from runtime.model.layers.dtypes import fp32
+
 
 def segment_sums(a: torch.Tensor) -> torch.Tensor:
     """[..., Q] -> [..., Q, Q] with out[i, j] = a[j+1] + ... + a[i] for j <= i, -inf above.
@@ -83,27 +85,6 @@ def ssd_chunk_scan(
     return y, final_state
 
 
-def ssd_step(
-    state: torch.Tensor,  # [b, h, p, n] fp32
-    x: torch.Tensor,  # [b, h, p]
-    dt: torch.Tensor,  # [b, h], already softplus'd
-    a: torch.Tensor,  # [h]
-    b_in: torch.Tensor,  # [b, h, n]
-    c_in: torch.Tensor,  # [b, h, n]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One recurrence step; returns y [b, h, p] and the new state."""
-    dt = dt.float()
-    decay = torch.exp(dt * a.float())[..., None, None]  # [b, h, 1, 1]
-    inject = (dt[..., None] * x.float())[..., None] * b_in.float()[:, :, None, :]  # [b, h, p, n]
-    new_state = state * decay + inject
-    y = torch.einsum("bhpn,bhn->bhp", new_state, c_in.float())
-    return y, new_state
-
-
-def _fp32(t: torch.Tensor) -> torch.Tensor:
-    return t if t.dtype == torch.float32 else t.float()
-
-
 def ssd_step_(
     state: torch.Tensor,  # [b, h, p, n] fp32, updated in place
     x: torch.Tensor,  # [b, h, p]
@@ -112,15 +93,15 @@ def ssd_step_(
     b_in: torch.Tensor,  # [b, g, n], one per group of h/g consecutive heads
     c_in: torch.Tensor,  # [b, g, n]
 ) -> torch.Tensor:
-    """`ssd_step` for decode: B and C per group (head i reads group i // (h/g), as repeating
-    them per head would give) and the state updated in place, so no [b, h, p, n] temporaries are
-    made. Returns y [b, h, p]."""
+    """One recurrence step for decode, the state updated in place (no [b, h, p, n] temporaries):
+    h = exp(dt a) h + dt x B, y = C . h. B and C are per group (head i reads group i // (h/g), as
+    repeating them per head would give). Returns y [b, h, p]."""
     bsz, h, p, n = state.shape
     g = b_in.shape[1]
-    dt = _fp32(dt)
+    dt = fp32(dt)
     grouped = state.view(bsz, g, h // g, p, n)
-    grouped.mul_(torch.exp(dt * _fp32(a)).view(bsz, g, h // g, 1, 1))
-    dtx = (dt[..., None] * _fp32(x)).view(bsz, g, h // g, p, 1)
-    grouped.addcmul_(dtx, _fp32(b_in)[:, :, None, None, :])
-    y = grouped.view(bsz, g, h // g * p, n) @ _fp32(c_in)[..., None]  # [b, g, h/g * p, 1]
+    grouped.mul_(torch.exp(dt * fp32(a)).view(bsz, g, h // g, 1, 1))
+    dtx = (dt[..., None] * fp32(x)).view(bsz, g, h // g, p, 1)
+    grouped.addcmul_(dtx, fp32(b_in)[:, :, None, None, :])
+    y = grouped.view(bsz, g, h // g * p, n) @ fp32(c_in)[..., None]  # [b, g, h/g * p, 1]
     return y.view(bsz, h, p)
