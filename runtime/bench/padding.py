@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.engine.engine import Engine
-from runtime.model.batch_parts import key_groups, split_points
 from runtime.model.forward_batch import ForwardBatch, ForwardMode
 
 
@@ -29,18 +28,16 @@ class Padding:
     decode_parts: int = 0
 
     def add(self, batch: ForwardBatch) -> None:
+        """Counts one batch, in the parts the model itself runs it in (the batch's own memo)."""
         if batch.mode is ForwardMode.EXTEND:
-            lens = batch.extend_list
-            self.prefill_real += sum(lens)
-            self.prefill_whole += len(lens) * max(lens)
-            self.prefill_parts += sum((hi - lo) * max(lens[lo:hi])
-                                      for lo, hi in split_points(lens))
+            self.prefill_real += sum(batch.extend_list)
+            self.prefill_whole += batch.batch_size * batch.max_extend
+            self.prefill_parts += sum(part.batch_size * part.max_extend
+                                      for _, part in batch.parts())
             return
-        keys = [p + 1 for p in batch.prefix_list]
-        groups = key_groups(keys) or [list(range(len(keys)))]
-        self.decode_real += sum(keys)
-        self.decode_whole += len(keys) * max(keys)
-        self.decode_parts += sum(len(g) * max(keys[i] for i in g) for g in groups)
+        self.decode_real += sum(batch.prefix_list) + batch.batch_size
+        self.decode_whole += _padded_keys(batch)
+        self.decode_parts += sum(_padded_keys(part) for _, part in batch.key_parts(None))
 
     def per_token(self) -> dict[str, float]:
         """Padded positions per real one (1.0: no padding)."""
@@ -53,6 +50,12 @@ class Padding:
             "decode keys padded/token whole": ratio(self.decode_whole, self.decode_real),
             "decode keys padded/token groups": ratio(self.decode_parts, self.decode_real),
         }
+
+
+def _padded_keys(batch: ForwardBatch) -> int:
+    """Key positions a decode batch gathers without a window: each request padded to the
+    longest context."""
+    return batch.batch_size * (max(batch.prefix_list) + 1)
 
 
 class _Tallied:

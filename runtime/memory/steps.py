@@ -30,8 +30,8 @@ class StepAllocator:
     host_tier: HostTier | None
     running: dict[str, ReqMemory]
     counters: MemoryCounters
-    # NOTE: merged once: neither mapping changes after start-up, and allocation runs per
-    # request per step.
+    # Every KV pool a step allocates from (the cache's own where it has one). NOTE: merged
+    # once: neither mapping changes after start-up, and allocation runs per request per step.
     _all_kv: dict[str, TokenPool] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -46,15 +46,11 @@ class StepAllocator:
         when even the cache's evictable slots cannot cover one of them."""
         short = {}
         evictable = self.cache.evictable
-        for name, pool in self._kv_pools().items():
+        for name, pool in self._all_kv.items():
             short[name] = max(0, self._slots_needed(held, name, n) - pool.num_free_slots)
             if short[name] > evictable.get(name, 0):
                 return None
         return short
-
-    def _kv_pools(self) -> dict[str, TokenPool]:
-        """Every KV pool a step allocates from (the cache's own where it has one)."""
-        return self._all_kv
 
     def _slots_needed(self, held: Holdings, name: str, n: int) -> int:
         page = self.config.page_size
@@ -77,7 +73,7 @@ class StepAllocator:
         short = self._shortfall(held, n)
         if short is None:
             raise OutOfSlotsError(f"request {req.rid}: no KV room for {n} tokens")
-        pools = self._kv_pools()
+        pools = self._all_kv
         for name, pool in pools.items():
             if short[name]:  # NOTE: recounted: evicting from one pool may free another's slots
                 need = self._slots_needed(held, name, n)
