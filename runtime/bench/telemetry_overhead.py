@@ -248,11 +248,8 @@ class _Consumer:
 
 def _wait_connected(channel: ChildChannel) -> None:
     """The connect is asynchronous: an empty message goes through once the peer is there."""
-    deadline = time.monotonic() + CONSUMER_TIMEOUT_S
-    while not channel.send(m.StepOutputs([])):
-        if time.monotonic() > deadline:
-            raise RuntimeError("could not reach the telemetry consumer")
-        time.sleep(0.01)
+    if not channel.send_once_connected(m.StepOutputs([]), CONSUMER_TIMEOUT_S):
+        raise RuntimeError("could not reach the telemetry consumer")
 
 
 def _engine(cache: Path, sizes: _Sizes) -> Engine:

@@ -4,7 +4,6 @@ channel pair: for tests that must set the engine up (or break it) before the loo
 from __future__ import annotations
 
 import threading
-import time
 from types import TracebackType
 from typing import Any
 
@@ -51,13 +50,9 @@ class InProcessCore:
         assert not self._thread.is_alive(), "EngineCore's loop did not stop"
 
     def send(self, command: Any) -> None:
-        """Sends `command` once the core's end has connected: the parent's bound PUSH socket
-        refuses a send while it has no peer (serve waits for the child's Ready first; here the
-        loop starts at once, and a refused command would leave the test waiting for a reply)."""
-        deadline = time.monotonic() + JOIN_TIMEOUT_S
-        while not self.parent.send(command):
-            assert time.monotonic() < deadline, "the core's channel never connected"
-            time.sleep(0.005)
+        """Sends `command` once the core's end has connected (the loop starts at once here,
+        with no `Ready` handshake before the first command)."""
+        assert self.parent.send_once_connected(command, JOIN_TIMEOUT_S), "the core never connected"
 
     def call(self, command: Any) -> m.Reply:
         """Sends `command` (its `call_id` set) and returns its reply, skipping other events."""

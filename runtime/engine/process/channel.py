@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import zmq
 
 from runtime.engine.process.messages import Codec, command_codec, event_codec
+
+CONNECT_POLL_S = 0.005
 
 LINGER_MS = 2000
 
@@ -59,6 +62,17 @@ class _Pair:
             self._send.send(self._send_codec.encode(message), zmq.NOBLOCK, copy=False)
         except zmq.Again:
             return False
+        return True
+
+    def send_once_connected(self, message: Any, timeout_s: float) -> bool:
+        """`send`, retried for up to `timeout_s` while the peer has not connected yet: a bound
+        PUSH socket refuses a send until then (serve's parent sends nothing before the child's
+        `Ready`; a loop driven in-process or a benchmark's consumer has no such handshake)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.send(message):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(CONNECT_POLL_S)
         return True
 
     def poll(self, timeout_ms: int) -> bool:
