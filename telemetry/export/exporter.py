@@ -193,6 +193,8 @@ class LogExporter:
             self._start_reader(path, tail, stop)
         while not stop.wait(self.settings.rescan_s):
             self._let_go_of_finished()
+            if stop.is_set():  # readers that ended on `stop` are not files gone and back
+                break
             for path in self._matches():
                 if path not in self._readers and (tail := self._try_open(path, True)):
                     self._tails[path] = tail

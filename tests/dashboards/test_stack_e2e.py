@@ -169,23 +169,26 @@ def double_frees(prom: str) -> list[dict]:
     return [a for a in firing(prom) if a["labels"]["alertname"] == "PoolscopeDoubleFree"]
 
 
-def _has_data(prom: str, spec: PanelSpec, instance: str) -> bool:
+def _has_data(prom: str, spec: PanelSpec, instance: str, at: float | None = None) -> bool:
     for q in spec.queries:
-        values = [float(r["value"][1]) for r in query(prom, panel_expr(q.expr, instance))]
+        values = [float(r["value"][1]) for r in query(prom, panel_expr(q.expr, instance), at)]
         if not any(math.isfinite(v) for v in values):
             return False
     return True
 
 
-def _assert_panels_have_data(prom: str, instance: str, *, has_host_tier: bool) -> None:
-    """Every panel has data for the instance, except the host-tier row's: those show nothing
-    (their no-data text) without the tier, and data with it."""
+def _assert_panels_have_data(
+    prom: str, instance: str, *, has_host_tier: bool, at: float | None = None
+) -> None:
+    """Every panel has data for the instance (now, or at the Unix time `at`), except the
+    host-tier row's: those show nothing (their no-data text) without the tier, and data with
+    it."""
     host_titles = {spec.title for spec in host_tier()}
     for spec in panel_specs():
         if spec.title in host_titles and not has_host_tier:
-            assert not any(query(prom, panel_expr(q.expr, instance)) for q in spec.queries)
+            assert not any(query(prom, panel_expr(q.expr, instance), at) for q in spec.queries)
         else:
-            assert _has_data(prom, spec, instance), spec.title
+            assert _has_data(prom, spec, instance, at), spec.title
 
 
 def _assert_instances_kept_apart(prom: str, instances: set[str]) -> None:

@@ -6,6 +6,7 @@ answers every dashboard panel and evaluates every rule for a real runtime's seri
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,8 @@ from tests.dashboards.processes import _server
 from tests.dashboards.test_stack_e2e import TEST_INTERVAL, _assert_panels_have_data, load, runtime
 from tests.deploy.support import require
 from tests.support import free_port, query, wait_until
+
+AFTER_LOAD_S = 3.0  # three scrapes at TEST_INTERVAL
 
 
 def _generated(store: Store, name: str) -> dict:
@@ -86,9 +89,9 @@ def _sender_config(tmp: Path, target: str, receiver: str) -> Path:
     return path
 
 
-def _panels_have_data(store: str, instance: str) -> bool:
+def _panels_have_data(store: str, instance: str, at: float) -> bool:
     try:
-        _assert_panels_have_data(store, instance, has_host_tier=False)
+        _assert_panels_have_data(store, instance, has_host_tier=False, at=at)
     except AssertionError:
         return False
     return True
@@ -122,8 +125,12 @@ def test_dashboards_and_rules_hold_in_the_long_term_store(hybrid_dir: Path, tmp_
         with _server("prometheus", args, port, tmp_path / "sender"):
             wait_until(lambda: bool(query(store, 'up{job="poolscope"} == 1')), timeout=60)
             load(rt.url)
-            # Scrapes after the load, and their remote writes, arrive when they arrive: poll.
-            wait_until(lambda: _panels_have_data(store, rt.instance), timeout=60)
+            # Remote writes arrive when they arrive, and a slow one could land after the
+            # load has left the panels' rate windows: the panels are asked for one moment a
+            # few scrapes after the load, polled until the store holds its samples.
+            at = time.time() + AFTER_LOAD_S
+            wait_until(lambda: time.time() > at and _panels_have_data(store, rt.instance, at),
+                       timeout=60)
             groups = httpx.get(f"{store}/api/v1/rules", timeout=10).json()["data"]["groups"]
             loaded = {r["name"]: r for g in groups for r in g["rules"]}
             assert set(loaded) == {r.name for r in alert_rules()}

@@ -7,9 +7,11 @@ import httpx
 from tests.support.polling import wait_until
 
 
-def query(prom: str, expr: str) -> list[dict]:
-    """The instant vector `expr` evaluates to now (fails the test on a query error)."""
-    answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
+def query(prom: str, expr: str, at: float | None = None) -> list[dict]:
+    """The instant vector `expr` evaluates to now, or at the Unix time `at` (fails the test on
+    a query error)."""
+    params = {"query": expr} | ({"time": f"{at:.3f}"} if at is not None else {})
+    answer = httpx.get(f"{prom}/api/v1/query", params=params, timeout=10).json()
     assert answer["status"] == "success", (expr, answer)
     return answer["data"]["result"]
 

@@ -4,6 +4,8 @@ picked up, rotated copies never read twice, gone files let go; read from the rea
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from structlog.testing import capture_logs
 
 from runtime.cli.main import main
 from telemetry import catalog
+from telemetry.export.exporter import LogExporter
 from telemetry.export.log_files import is_rotated, matching_files, source_of
 from telemetry.export.settings import ExportSettings
 from telemetry.export.tail import FOUND, GONE, TailSettings
@@ -202,3 +205,36 @@ def test_a_followed_docker_log_joins_a_line_split_across_reads(tmp_path: Path) -
         rest = orjson.dumps({"log": line[30:] + "\n", "stream": "stdout", "time": TIME})
         append(path, rest.decode() + "\n")
         scrape_until(url, lambda s: value(s, QUEUED, source=docker_id[:12]) == 6)
+
+
+
+class _StopMidRescan(threading.Event):
+    """A stop that lands while the caller's thread is about to match the glob again: its
+    first wait there sets the stop, lets the readers end on it, and reports a timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._caller = threading.current_thread()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if threading.current_thread() is not self._caller or self.is_set():
+            return super().wait(timeout)
+        self.set()
+        time.sleep(0.3)  # the readers see the stop and end
+        return False
+
+
+def test_a_stop_during_a_rescan_finds_no_file_again(tmp_path: Path) -> None:
+    """Readers that end because the exporter stops are not files gone and back: a stop that
+    lands just before the glob is matched again logs no file as found."""
+    for pod in range(3):
+        pod_log(tmp_path, f"sglang-{pod}").write_text(cri_lines(decode(pod)))
+    pattern = str(tmp_path / "*_sglang*_*" / "*" / "*.log")
+    settings = ExportSettings(TailSettings(Path(pattern), from_start=True), follow=True, port=0)
+    exporter = LogExporter(settings).start()
+    try:
+        with capture_logs() as logs:
+            exporter.run(_StopMidRescan())
+    finally:
+        exporter.close()
+    assert [e["file"] for e in logs if e.get("reason") == FOUND] == []
