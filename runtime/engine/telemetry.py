@@ -6,8 +6,8 @@ counters and latency samples, adds the record's counter deltas (checks, leaks, p
 evictions) and swaps in the record's snapshot for scrapes to read; it logs `prefill_batch` for
 every prefill step and `decode_batch` every `decode_log_interval` decode steps, as SGLang does.
 Each metric series is bound once (`_Series`) and a step's latency samples go into the SDK's
-aggregations in one pass (telemetry/metrics/bulk.py): in the frontend a decode record of 32
-requests costs ~0.02 ms instead of ~0.55 ms, with the same exported figures.
+aggregations in one pass (telemetry/metrics/bulk.py), with the same exported figures: in
+`poolscope bench telemetry` the frontend's time per record went from 0.55 to 0.11 ms.
 """
 
 from __future__ import annotations

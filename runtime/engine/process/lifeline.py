@@ -38,11 +38,11 @@ def die_with_parent(parent_pid: int, folder: Path) -> None:
     if parent is not None:
         threading.Thread(target=_watch, args=(parent.sentinel, folder), daemon=True,
                          name="poolscope-parent-watch").start()
-    if parent_is_gone(parent_pid):  # it died before the guards took hold
+    if _parent_is_gone(parent_pid):  # it died before the guards took hold
         _leave(folder)
 
 
-def parent_is_gone(parent_pid: int) -> bool:
+def _parent_is_gone(parent_pid: int) -> bool:
     """True once this process was re-parented (its parent died)."""
     return os.getppid() != parent_pid
 

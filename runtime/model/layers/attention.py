@@ -100,4 +100,3 @@ class Attention(FusedOwner):
         table = pools.req_to_token.tables[self.pool]
         key = ("attention", self.pool, self.window)
         return batch.memo(key, lambda: build_attention_metadata(batch, table, self.window))  # type: ignore[return-value]
-

@@ -155,4 +155,3 @@ class _StateRows:
         out = step(rows)
         pool.index_copy_(0, self.slots, rows)
         return out
-
