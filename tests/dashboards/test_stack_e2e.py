@@ -53,6 +53,7 @@ pytestmark = [
 FAULT = "kv_double_free"
 FAULT_POOLS = {"host", "swa"}
 TEST_INTERVAL = "1s"  # scrape and evaluate every second instead of 5 s, to keep the test short
+SCRAPES_BEFORE_LOAD_S = 3.0  # three scrapes at TEST_INTERVAL
 WINDOW = "30s"  # stands in for Grafana's $__rate_interval
 ALL = ".*"  # the instance variable's All
 
@@ -99,7 +100,10 @@ def prometheus_config(tmp: Path, targets: list[str], alertmanager_url: str) -> P
 
 def load(url: str, num_requests: int = 12) -> None:
     """Completions with a shared prefix, plus a two-turn session left open (its slots show as
-    session_held) until `close_sessions`."""
+    session_held) until `close_sessions`. The first completion runs alone and is scraped before
+    the rest: a latency histogram's series appears with its first sample, and `rate()` over a
+    series first seen already holding every sample of a burst is 0, so the latency panels would
+    stay empty whenever the whole load fell between two scrapes."""
     prefix = "Hybrid models keep several memory pools at once, and each one can fill. "
 
     def one(i: int) -> None:
@@ -107,8 +111,10 @@ def load(url: str, num_requests: int = 12) -> None:
                 "temperature": 0, "ignore_eos": True}
         assert httpx.post(f"{url}/v1/completions", json=body, timeout=120).status_code == 200
 
+    one(0)
+    time.sleep(SCRAPES_BEFORE_LOAD_S)
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(one, range(num_requests)))
+        list(pool.map(one, range(1, num_requests)))
     sid = httpx.post(f"{url}/v1/sessions", json={}).json()["id"]
     for turn in ("first turn of a session", "second turn"):
         body = {"prompt": turn, "max_tokens": 4, "session_id": sid, "temperature": 0}
